@@ -1,0 +1,148 @@
+//! Cloud-Optimized GeoTIFF output, streamed block by block and renamed into place only
+//! when complete.
+//!
+//! Blocks go to a tiled staging GeoTIFF beside the target; [`CogWriter::finish`] has
+//! GDAL's COG driver copy it (adding overviews and the COG layout) to a temporary name,
+//! then renames that to the target. Memory follows the block size, not the scene size.
+
+use std::path::{Path, PathBuf};
+
+use gdal::raster::{Buffer, ColorInterpretation, GdalType, RasterCreationOptions};
+use gdal::{Dataset, DriverManager, Metadata};
+use ndarray::ArrayView3;
+
+use crate::atomic::AtomicPath;
+use crate::cube::{CubeMeta, SampleType, Window};
+use crate::{Error, Result};
+
+/// The lossless compression of a COG; both use a predictor.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Compression {
+    /// DEFLATE: readable by every GeoTIFF reader.
+    #[default]
+    Deflate,
+    /// ZSTD: faster, needs GDAL >= 2.3 to read.
+    Zstd,
+}
+
+impl Compression {
+    fn gdal_name(self) -> &'static str {
+        match self {
+            Self::Deflate => "DEFLATE",
+            Self::Zstd => "ZSTD",
+        }
+    }
+}
+
+/// Writes a COG with the layout and band metadata of a [`CubeMeta`]: size, sample type,
+/// CRS, geotransform, nodata, scale/offset, and per band `wavelength`,
+/// `wavelength_units`, `fwhm`, `bbl` and a description.
+pub struct CogWriter {
+    staging: AtomicPath,
+    dataset: Dataset,
+    output: AtomicPath,
+    bands: usize,
+    compression: Compression,
+}
+
+impl std::fmt::Debug for CogWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CogWriter").field("target", &self.output.target()).finish_non_exhaustive()
+    }
+}
+
+impl CogWriter {
+    /// Starts writing `target` laid out as `meta` describes (`meta.path` is ignored).
+    pub fn create(target: &Path, meta: &CubeMeta, compression: Compression) -> Result<Self> {
+        crate::gdal::quiet_gdal();
+        let output = AtomicPath::new(target)?;
+        let staging = AtomicPath::new(&output.temp().with_extension("staging.tif"))?;
+        let driver = DriverManager::get_driver_by_name("GTiff").map_err(Error::gdal(target, "load the GTiff driver"))?;
+        let options = RasterCreationOptions::from_iter(["TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256", "BIGTIFF=IF_SAFER", "PHOTOMETRIC=MINISBLACK"]);
+        let create = match meta.dtype {
+            SampleType::UInt8 => create::<u8>,
+            SampleType::Int16 => create::<i16>,
+            SampleType::UInt16 => create::<u16>,
+            SampleType::Int32 => create::<i32>,
+            SampleType::UInt32 => create::<u32>,
+            SampleType::Float32 => create::<f32>,
+            SampleType::Float64 => create::<f64>,
+        };
+        let mut dataset = create(&driver, staging.temp(), meta, &options).map_err(Error::gdal(target, "create the staging GeoTIFF"))?;
+        describe(&mut dataset, meta).map_err(Error::gdal(target, "write band metadata"))?;
+        Ok(Self { staging, dataset, output, bands: meta.bands, compression })
+    }
+
+    /// Writes `data` (`[rows, cols, bands]`, stored values) at `window`.
+    pub fn write(&mut self, window: Window, data: ArrayView3<'_, f32>) -> Result<()> {
+        let target = self.output.target().to_path_buf();
+        if data.dim() != (window.rows, window.cols, self.bands) {
+            return Err(Error::invalid(&target, format!("block of shape {:?} does not fit window {window:?}", data.dim())));
+        }
+        for b in 0..self.bands {
+            let plane: Vec<f32> = data.slice(ndarray::s![.., .., b]).iter().copied().collect();
+            let mut buffer = Buffer::new((window.cols, window.rows), plane);
+            let mut band = self.dataset.rasterband(b + 1).map_err(Error::gdal(&target, "open band"))?;
+            band.write((window.col as isize, window.row as isize), (window.cols, window.rows), &mut buffer)
+                .map_err(Error::gdal(&target, "write block"))?;
+        }
+        Ok(())
+    }
+
+    /// Converts the staged raster to a COG and renames it into place.
+    pub fn finish(self) -> Result<PathBuf> {
+        let Self { staging, mut dataset, output, compression, .. } = self;
+        let target = output.target().to_path_buf();
+        dataset.flush_cache().map_err(Error::gdal(&target, "flush the staging GeoTIFF"))?;
+        let driver = DriverManager::get_driver_by_name("COG").map_err(Error::gdal(&target, "load the COG driver"))?;
+        let compress = format!("COMPRESS={}", compression.gdal_name());
+        let options = RasterCreationOptions::from_iter([compress.as_str(), "PREDICTOR=YES", "BIGTIFF=IF_SAFER", "BLOCKSIZE=256", "NUM_THREADS=ALL_CPUS"]);
+        let cog = dataset.create_copy(&driver, output.temp(), &options).map_err(Error::gdal(&target, "write the COG"))?;
+        cog.close().map_err(Error::gdal(&target, "close the COG"))?;
+        dataset.close().map_err(Error::gdal(&target, "close the staging GeoTIFF"))?;
+        drop(staging);
+        output.commit()
+    }
+}
+
+fn create<T: GdalType>(driver: &gdal::Driver, path: &Path, meta: &CubeMeta, options: &RasterCreationOptions) -> gdal::errors::Result<Dataset> {
+    driver.create_with_band_type_with_options::<T, _>(path, meta.cols, meta.rows, meta.bands, options)
+}
+
+fn describe(dataset: &mut Dataset, meta: &CubeMeta) -> gdal::errors::Result<()> {
+    if let Some(gt) = meta.georef.geotransform {
+        dataset.set_geo_transform(&gt)?;
+    }
+    if !meta.georef.crs_wkt.is_empty() {
+        dataset.set_projection(&meta.georef.crs_wkt)?;
+    }
+    for b in 0..meta.bands {
+        let mut band = dataset.rasterband(b + 1)?;
+        band.set_color_interpretation(if b == 0 { ColorInterpretation::GrayIndex } else { ColorInterpretation::Undefined })?;
+        if let Some(nodata) = meta.nodata {
+            band.set_no_data_value(Some(nodata))?;
+        }
+        if meta.scale[b] != 1.0 || meta.offset[b] != 0.0 {
+            band.set_scale(meta.scale[b])?;
+            band.set_offset(meta.offset[b])?;
+        }
+        let wavelength = meta.wavelengths_nm.as_ref().map(|w| w[b]);
+        if let Some(w) = wavelength {
+            band.set_metadata_item("wavelength", &format!("{w}"), "")?;
+            band.set_metadata_item("wavelength_units", "Nanometers", "")?;
+        }
+        if let Some(f) = meta.fwhm_nm.as_ref().map(|f| f[b]) {
+            band.set_metadata_item("fwhm", &format!("{f}"), "")?;
+        }
+        if !meta.good_bands.iter().all(|&g| g) {
+            band.set_metadata_item("bbl", if meta.good_bands[b] { "1" } else { "0" }, "")?;
+        }
+        let name = meta.band_names.as_ref().map(|n| n[b].clone()).filter(|n| !n.is_empty());
+        let description = name.unwrap_or_else(|| match wavelength {
+            Some(w) => format!("band {} ({w:.2} Nanometers)", b + 1),
+            None => format!("band {}", b + 1),
+        });
+        band.set_description(&description)?;
+    }
+    Ok(())
+}

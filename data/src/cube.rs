@@ -1,0 +1,305 @@
+//! The hyperspectral cube: metadata plus windowed reads in physical units.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array2, Array3};
+use serde::Serialize;
+
+use crate::{Error, Result};
+
+/// A rectangle of pixels: `row`, `col` of its top-left corner and its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Window {
+    /// First row (0-based).
+    pub row: usize,
+    /// First column (0-based).
+    pub col: usize,
+    /// Number of rows.
+    pub rows: usize,
+    /// Number of columns.
+    pub cols: usize,
+}
+
+impl Window {
+    /// The window covering a whole `rows` x `cols` raster.
+    pub fn full(rows: usize, cols: usize) -> Self {
+        Self { row: 0, col: 0, rows, cols }
+    }
+}
+
+/// GDAL's affine geotransform: `[x_origin, pixel_width, row_rotation, y_origin,
+/// col_rotation, pixel_height]`; pixel (col, row) has its top-left corner at
+/// `x = gt[0] + col*gt[1] + row*gt[2]`, `y = gt[3] + col*gt[4] + row*gt[5]`.
+pub type GeoTransform = [f64; 6];
+
+/// Where a cube sits on the Earth.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Georef {
+    /// The coordinate reference system as WKT; empty when the file has none.
+    pub crs_wkt: String,
+    /// The geotransform; `None` when the file has none (pixel coordinates only).
+    pub geotransform: Option<GeoTransform>,
+}
+
+/// How samples are stored in a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum SampleType {
+    /// Unsigned 8-bit integer.
+    UInt8,
+    /// Signed 16-bit integer.
+    Int16,
+    /// Unsigned 16-bit integer.
+    UInt16,
+    /// Signed 32-bit integer.
+    Int32,
+    /// Unsigned 32-bit integer.
+    UInt32,
+    /// 32-bit float.
+    Float32,
+    /// 64-bit float.
+    Float64,
+}
+
+impl SampleType {
+    /// GDAL's name for the type (`Int16`, `Float32`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::UInt8 => "Byte",
+            Self::Int16 => "Int16",
+            Self::UInt16 => "UInt16",
+            Self::Int32 => "Int32",
+            Self::UInt32 => "UInt32",
+            Self::Float32 => "Float32",
+            Self::Float64 => "Float64",
+        }
+    }
+
+    /// Whether every stored value is exactly representable in `f32`, so that reading
+    /// stored values as `f32` and writing them back is lossless.
+    pub fn exact_in_f32(self) -> bool {
+        matches!(self, Self::UInt8 | Self::Int16 | Self::UInt16 | Self::Float32)
+    }
+}
+
+impl std::fmt::Display for SampleType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Everything known about a cube besides its pixels. Band-indexed vectors have one entry
+/// per band, in file order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CubeMeta {
+    /// The file the cube was read from.
+    pub path: PathBuf,
+    /// The format, e.g. `GTiff`, `ENVI`, `HDF5 (NEON AOP)`.
+    pub format: String,
+    /// Number of rows (lines).
+    pub rows: usize,
+    /// Number of columns (samples).
+    pub cols: usize,
+    /// Number of bands.
+    pub bands: usize,
+    /// The stored sample type.
+    pub dtype: SampleType,
+    /// Band centre wavelengths in nanometres, when the file states them.
+    pub wavelengths_nm: Option<Vec<f64>>,
+    /// Band full widths at half maximum in nanometres, when the file states them.
+    pub fwhm_nm: Option<Vec<f64>>,
+    /// `true` for bands usable for analysis (ENVI `bbl` = 1); all `true` when the file
+    /// has no bad-band list.
+    pub good_bands: Vec<bool>,
+    /// Per-band scale: physical value = stored value x scale + offset.
+    pub scale: Vec<f64>,
+    /// Per-band offset, see [`CubeMeta::scale`].
+    pub offset: Vec<f64>,
+    /// The stored value that marks a pixel without data, if any.
+    pub nodata: Option<f64>,
+    /// CRS and geotransform.
+    pub georef: Georef,
+    /// Band names or descriptions, when the file has them.
+    pub band_names: Option<Vec<String>>,
+}
+
+impl CubeMeta {
+    /// The whole raster as one window.
+    pub fn full_window(&self) -> Window {
+        Window::full(self.rows, self.cols)
+    }
+
+    /// Checks that `window` lies inside the raster.
+    pub fn check_window(&self, window: Window) -> Result<()> {
+        if window.rows == 0 || window.cols == 0 || window.row + window.rows > self.rows || window.col + window.cols > self.cols {
+            return Err(Error::invalid(
+                &self.path,
+                format!("window {window:?} lies outside the {} x {} raster", self.rows, self.cols),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether a stored value is the nodata value (NaN matches a NaN nodata).
+    pub fn is_nodata(&self, stored: f32) -> bool {
+        match self.nodata {
+            Some(nd) if nd.is_nan() => stored.is_nan(),
+            Some(nd) => stored == nd as f32,
+            None => false,
+        }
+    }
+}
+
+/// A window of a cube in physical units.
+#[derive(Debug, Clone)]
+pub struct Block {
+    /// Where in the cube this block lies.
+    pub window: Window,
+    /// Pixels as `[rows, cols, bands]`, physical units (stored x scale + offset). Pixels
+    /// without data are NaN in every band.
+    pub data: Array3<f32>,
+    /// `[rows, cols]`, `true` where the pixel has data in every band.
+    pub valid: Array2<bool>,
+}
+
+/// How to find the cube inside a file.
+#[derive(Debug, Clone, Default)]
+pub struct CubeSource {
+    /// The file.
+    pub path: PathBuf,
+    /// For HDF5 files: the dataset to read; `None` finds the NEON AOP reflectance.
+    pub dataset: Option<String>,
+    /// For HDF5 datasets: which of the three axes holds the bands (default 2, i.e.
+    /// `[rows, cols, bands]`).
+    pub band_axis: Option<usize>,
+}
+
+impl CubeSource {
+    /// A source that is just a file, its layout found from its content.
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into(), ..Self::default() }
+    }
+}
+
+/// The format-specific reading behind a [`Cube`].
+pub(crate) trait CubeReader: Send {
+    /// Reads stored values of `window` as `[rows, cols, bands]`.
+    fn read_stored(&self, window: Window) -> Result<Array3<f32>>;
+}
+
+/// A hyperspectral cube opened for windowed reading.
+///
+/// Opening reads only metadata; pixels are read by window, so memory follows the window
+/// size, not the scene size.
+pub struct Cube {
+    meta: CubeMeta,
+    reader: Box<dyn CubeReader>,
+}
+
+impl std::fmt::Debug for Cube {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cube").field("meta", &self.meta).finish_non_exhaustive()
+    }
+}
+
+const HDF5_SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
+
+impl Cube {
+    /// Opens a cube file: HDF5 files (found by their signature) through the HDF5 library,
+    /// everything else through GDAL.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_source(&CubeSource::file(path.as_ref()))
+    }
+
+    /// Opens a cube described by a [`CubeSource`].
+    pub fn open_source(source: &CubeSource) -> Result<Self> {
+        let path = source.path.as_path();
+        crate::error::ensure_exists(path)?;
+        let (meta, reader) = if is_hdf5(path)? {
+            let (meta, reader) = crate::hdf5::open(path, source.dataset.as_deref(), source.band_axis)?;
+            (meta, Box::new(reader) as Box<dyn CubeReader>)
+        } else {
+            if source.dataset.is_some() || source.band_axis.is_some() {
+                return Err(Error::invalid(path, "--dataset and --band-axis apply to HDF5 files only"));
+            }
+            let (meta, reader) = crate::gdal::open(path)?;
+            (meta, Box::new(reader) as Box<dyn CubeReader>)
+        };
+        tracing::debug!(path = %path.display(), format = %meta.format, rows = meta.rows, cols = meta.cols, bands = meta.bands, "opened cube");
+        Ok(Self { meta, reader })
+    }
+
+    /// The cube's metadata.
+    pub fn meta(&self) -> &CubeMeta {
+        &self.meta
+    }
+
+    /// Reads `window` as stored in the file (no scale, offset or nodata applied), as
+    /// `[rows, cols, bands]`. Integer types up to 16 bits are exact in `f32`.
+    pub fn read_stored(&self, window: Window) -> Result<Array3<f32>> {
+        self.meta.check_window(window)?;
+        self.reader.read_stored(window)
+    }
+
+    /// Reads `window` in physical units, with the nodata mask. A pixel lacks data when any
+    /// good band holds the nodata value; such pixels are NaN in every band. Nodata in a
+    /// bad band (as EnMAP writes there) makes just that value NaN.
+    pub fn read(&self, window: Window) -> Result<Block> {
+        let mut data = self.read_stored(window)?;
+        let mut valid = Array2::from_elem((window.rows, window.cols), true);
+        let meta = &self.meta;
+        for ((r, c), ok) in valid.indexed_iter_mut() {
+            let mut spectrum = data.slice_mut(ndarray::s![r, c, ..]);
+            if spectrum.iter().zip(&meta.good_bands).any(|(&v, &good)| good && meta.is_nodata(v)) {
+                *ok = false;
+                spectrum.fill(f32::NAN);
+                continue;
+            }
+            for (b, v) in spectrum.iter_mut().enumerate() {
+                *v = if meta.is_nodata(*v) { f32::NAN } else { (f64::from(*v) * meta.scale[b] + meta.offset[b]) as f32 };
+            }
+        }
+        Ok(Block { window, data, valid })
+    }
+
+    /// Row strips of at most `rows_per_block` rows covering the cube, top to bottom.
+    pub fn row_windows(&self, rows_per_block: usize) -> impl Iterator<Item = Window> + use<> {
+        let (rows, cols) = (self.meta.rows, self.meta.cols);
+        let step = rows_per_block.max(1);
+        (0..rows).step_by(step).map(move |row| Window { row, col: 0, rows: step.min(rows - row), cols })
+    }
+
+    /// Reads the cube strip by strip in physical units (see [`Cube::row_windows`]).
+    pub fn blocks(&self, rows_per_block: usize) -> impl Iterator<Item = Result<Block>> + '_ {
+        self.row_windows(rows_per_block).map(|w| self.read(w))
+    }
+}
+
+fn is_hdf5(path: &Path) -> Result<bool> {
+    use std::io::Read;
+    let mut head = [0u8; 8];
+    let mut file = std::fs::File::open(path).map_err(Error::io(path, "open"))?;
+    match file.read_exact(&mut head) {
+        Ok(()) => Ok(&head == HDF5_SIGNATURE),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(Error::io(path, "read")(e)),
+    }
+}
+
+/// Nanometres per unit of a file's wavelength (and FWHM) values, from the unit it names
+/// (`Nanometers`, `nm`, `Micrometers`, `um`, `µm`, ...). A file that names no unit gets
+/// ENVI's own rule: values all below 100 are micrometres, others nanometres; the choice is
+/// logged.
+pub fn nm_per_unit(unit: Option<&str>, wavelengths: &[f64], path: &Path) -> Result<f64> {
+    let unit = unit.map(|u| u.trim().to_ascii_lowercase()).filter(|u| !u.is_empty() && u != "unknown");
+    match unit.as_deref() {
+        Some(u) if u.starts_with("nano") || u == "nm" => Ok(1.0),
+        Some(u) if u.starts_with("micro") || u == "um" || u == "µm" || u == "μm" => Ok(1000.0),
+        Some(u) if u.starts_with("milli") || u == "mm" => Ok(1.0e6),
+        Some(u) => Err(Error::invalid(path, format!("unknown wavelength unit {u:?}"))),
+        None => {
+            let micrometres = wavelengths.iter().all(|&v| v < 100.0);
+            tracing::warn!(path = %path.display(), "no wavelength unit in the file; taking {}", if micrometres { "micrometres" } else { "nanometres" });
+            Ok(if micrometres { 1000.0 } else { 1.0 })
+        }
+    }
+}

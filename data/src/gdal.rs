@@ -1,0 +1,191 @@
+//! Cubes read through GDAL: GeoTIFF, ENVI and any other GDAL raster.
+
+use std::path::{Path, PathBuf};
+
+use gdal::{Dataset, DatasetOptions, GdalOpenFlags, Metadata};
+use ndarray::Array3;
+
+use crate::cube::{CubeMeta, CubeReader, Georef, SampleType, Window, nm_per_unit};
+use crate::{Error, Result};
+
+/// Routes GDAL's own error and warning messages to `tracing` (once per process) instead of
+/// GDAL printing them to stderr: the errors we return already say what failed.
+pub(crate) fn quiet_gdal() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        gdal::config::set_error_handler(|class, code, message| tracing::debug!(?class, code, "GDAL: {message}"));
+    });
+}
+
+/// Opens `path` as a raster through GDAL, refusing vector-only files.
+pub(crate) fn open_dataset(path: &Path) -> Result<Dataset> {
+    quiet_gdal();
+    crate::error::ensure_exists(path)?;
+    let options = DatasetOptions { open_flags: GdalOpenFlags::GDAL_OF_RASTER | GdalOpenFlags::GDAL_OF_READONLY, ..Default::default() };
+    let dataset = Dataset::open_ex(path, options).map_err(|e| {
+        let detail = match e {
+            gdal::errors::GdalError::NullPointer { msg, .. } => msg,
+            other => other.to_string(),
+        };
+        // GDAL repeats the path in its message; the error names it already.
+        let detail = detail.trim_start_matches(&format!("{}: ", path.display())).to_string();
+        Error::invalid(path, if detail.is_empty() { "not a raster GDAL can read".into() } else { format!("not a raster GDAL can read ({detail})") })
+    })?;
+    if dataset.raster_count() == 0 {
+        return Err(Error::invalid(path, "the file has no raster bands"));
+    }
+    Ok(dataset)
+}
+
+/// The CRS and geotransform of a GDAL dataset.
+pub(crate) fn georef(dataset: &Dataset) -> Georef {
+    // GDAL reports a default identity transform as an error; that means "none".
+    Georef { crs_wkt: dataset.projection(), geotransform: dataset.geo_transform().ok() }
+}
+
+/// A cube read band by band through GDAL.
+pub(crate) struct GdalCube {
+    path: PathBuf,
+    dataset: Dataset,
+}
+
+// SAFETY: a GDAL dataset handle may move between threads as long as it is used by one
+// thread at a time, which `&self` access from a single owner guarantees here.
+unsafe impl Send for GdalCube {}
+
+pub(crate) fn open(path: &Path) -> Result<(CubeMeta, GdalCube)> {
+    let dataset = open_dataset(path)?;
+    let meta = read_meta(path, &dataset)?;
+    // Force a read of the first pixel so that a truncated file fails now, not mid-job.
+    GdalCube { path: path.to_path_buf(), dataset }.check_readable(&meta).map(|cube| (meta, cube))
+}
+
+impl GdalCube {
+    fn check_readable(self, meta: &CubeMeta) -> Result<Self> {
+        let last = Window { row: meta.rows - 1, col: meta.cols - 1, rows: 1, cols: 1 };
+        self.read_stored(Window { row: 0, col: 0, rows: 1, cols: 1 })?;
+        self.read_stored(last)?;
+        Ok(self)
+    }
+}
+
+impl CubeReader for GdalCube {
+    fn read_stored(&self, w: Window) -> Result<Array3<f32>> {
+        let bands = self.dataset.raster_count();
+        let mut out = Array3::<f32>::zeros((w.rows, w.cols, bands));
+        let mut plane = vec![0f32; w.rows * w.cols];
+        for b in 0..bands {
+            let band = self.dataset.rasterband(b + 1).map_err(Error::gdal(&self.path, "open band"))?;
+            band.read_into_slice::<f32>((w.col as isize, w.row as isize), (w.cols, w.rows), (w.cols, w.rows), &mut plane, None)
+                .map_err(|e| Error::invalid(&self.path, format!("reading band {} failed ({e}); is the file truncated?", b + 1)))?;
+            for (dst, src) in out.slice_mut(ndarray::s![.., .., b]).iter_mut().zip(&plane) {
+                *dst = *src;
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn read_meta(path: &Path, ds: &Dataset) -> Result<CubeMeta> {
+    let (cols, rows) = ds.raster_size();
+    let bands = ds.raster_count();
+    let mut wavelengths = Vec::with_capacity(bands);
+    let mut units = None;
+    let mut fwhm = Vec::with_capacity(bands);
+    let mut bbl = Vec::with_capacity(bands);
+    let mut scale = Vec::with_capacity(bands);
+    let mut offset = Vec::with_capacity(bands);
+    let mut names = Vec::with_capacity(bands);
+    let mut nodata = None;
+    let mut dtype = SampleType::Float32;
+    for b in 1..=bands {
+        let band = ds.rasterband(b).map_err(Error::gdal(path, "open band"))?;
+        if b == 1 {
+            dtype = sample_type(path, band.band_type())?;
+            nodata = band.no_data_value();
+        }
+        wavelengths.push(band.metadata_item("wavelength", "").and_then(|v| v.trim().parse::<f64>().ok()));
+        units = units.or_else(|| band.metadata_item("wavelength_units", ""));
+        fwhm.push(band.metadata_item("fwhm", "").and_then(|v| v.trim().parse::<f64>().ok()));
+        bbl.push(band.metadata_item("bbl", "").and_then(|v| v.trim().parse::<f64>().ok()));
+        scale.push(band.scale());
+        offset.push(band.offset());
+        names.push(band.description().unwrap_or_default());
+    }
+
+    // ENVI headers (through GDAL's ENVI domain) fill what the bands do not carry.
+    let envi = |key: &str| ds.metadata_item(key, "ENVI").map(|v| parse_envi_list(&v));
+    let wavelengths: Option<Vec<f64>> = collect_all(wavelengths).or_else(|| envi("wavelength"));
+    let units = units.or_else(|| ds.metadata_item("wavelength_units", "ENVI"));
+    let fwhm = collect_all(fwhm).or_else(|| envi("fwhm"));
+    let bbl = collect_all(bbl).or_else(|| envi("bbl"));
+    let gains = collect_all(scale).or_else(|| envi("data_gain_values"));
+    let offsets = collect_all(offset).or_else(|| envi("data_offset_values"));
+    let reflectance_scale = ds.metadata_item("reflectance_scale_factor", "ENVI").and_then(|v| v.trim().parse::<f64>().ok());
+    let nodata = nodata.or_else(|| ds.metadata_item("data_ignore_value", "ENVI").and_then(|v| v.trim().parse().ok()));
+
+    let check_len = |what: &str, v: &Option<Vec<f64>>| match v {
+        Some(v) if v.len() != bands => Err(Error::invalid(path, format!("{} {what} values for {bands} bands", v.len()))),
+        _ => Ok(()),
+    };
+    for (what, v) in [("wavelength", &wavelengths), ("fwhm", &fwhm), ("bbl", &bbl), ("gain", &gains), ("offset", &offsets)] {
+        check_len(what, v)?;
+    }
+    let nm = match &wavelengths {
+        Some(w) => nm_per_unit(units.as_deref(), w, path)?,
+        None => 1.0,
+    };
+    let to_nm = |v: Vec<f64>| v.into_iter().map(|x| x * nm).collect::<Vec<_>>();
+    let scale = match (gains, reflectance_scale) {
+        (Some(g), _) => g,
+        (None, Some(f)) if f != 0.0 => vec![1.0 / f; bands],
+        _ => vec![1.0; bands],
+    };
+    let has_names = names.iter().any(|n| !n.is_empty());
+    Ok(CubeMeta {
+        path: path.to_path_buf(),
+        format: ds.driver().short_name(),
+        rows,
+        cols,
+        bands,
+        dtype,
+        wavelengths_nm: wavelengths.map(to_nm),
+        fwhm_nm: fwhm.map(to_nm),
+        good_bands: bbl.map(|v| v.iter().map(|&x| x != 0.0).collect()).unwrap_or_else(|| vec![true; bands]),
+        scale,
+        offset: offsets.unwrap_or_else(|| vec![0.0; bands]),
+        nodata,
+        georef: georef(ds),
+        band_names: has_names.then_some(names),
+    })
+}
+
+fn sample_type(path: &Path, t: gdal::raster::GdalDataType) -> Result<SampleType> {
+    use gdal::raster::GdalDataType as G;
+    Ok(match t {
+        G::UInt8 => SampleType::UInt8,
+        G::Int16 => SampleType::Int16,
+        G::UInt16 => SampleType::UInt16,
+        G::Int32 => SampleType::Int32,
+        G::UInt32 => SampleType::UInt32,
+        G::Float32 => SampleType::Float32,
+        G::Float64 => SampleType::Float64,
+        other => return Err(Error::invalid(path, format!("sample type {} is not supported", other.name()))),
+    })
+}
+
+/// `Some(all values)` when every band has one, else `None`.
+fn collect_all<T>(values: Vec<Option<T>>) -> Option<Vec<T>> {
+    values.into_iter().collect()
+}
+
+/// Parses an ENVI list value such as `{400.0, 410.0}` into numbers, skipping blanks.
+pub(crate) fn parse_envi_list(value: &str) -> Vec<f64> {
+    value
+        .trim()
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .split(',')
+        .filter_map(|v| v.trim().parse::<f64>().ok())
+        .collect()
+}

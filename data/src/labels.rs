@@ -1,0 +1,106 @@
+//! Class rasters aligned with a cube, and class-name tables.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use ndarray::Array2;
+use serde::Serialize;
+
+use crate::cube::CubeMeta;
+use crate::{Error, Result};
+
+/// A class: its integer id (as in the label raster) and name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+pub struct ClassInfo {
+    /// The id; 0 means unlabelled in class rasters.
+    pub id: u32,
+    /// The human-readable name.
+    pub name: String,
+}
+
+/// A class raster: one class id per pixel, 0 for unlabelled.
+#[derive(Debug, Clone)]
+pub struct ClassRaster {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// `[rows, cols]` class ids.
+    pub ids: Array2<u32>,
+    /// The classes present, with names from the class table where one was given, else
+    /// `class_<id>`.
+    pub classes: Vec<ClassInfo>,
+}
+
+impl ClassRaster {
+    /// Reads the class raster at `path`, checking that it is aligned with `cube` (same
+    /// size and geotransform), with optional names from a `class_id,name` CSV.
+    pub fn read(path: &Path, cube: &CubeMeta, names: Option<&Path>) -> Result<Self> {
+        let dataset = crate::gdal::open_dataset(path)?;
+        let (cols, rows) = dataset.raster_size();
+        if (rows, cols) != (cube.rows, cube.cols) {
+            return Err(Error::invalid(
+                path,
+                format!("labels are {rows} x {cols} pixels but the cube {} is {} x {}", cube.path.display(), cube.rows, cube.cols),
+            ));
+        }
+        let georef = crate::gdal::georef(&dataset);
+        if let (Some(a), Some(b)) = (georef.geotransform, cube.georef.geotransform)
+            && a.iter().zip(b.iter()).any(|(x, y)| (x - y).abs() > 1e-6 * x.abs().max(y.abs()).max(1.0))
+        {
+            return Err(Error::invalid(path, format!("labels geotransform {a:?} differs from the cube's {b:?}")));
+        }
+        let band = dataset.rasterband(1).map_err(Error::gdal(path, "open band 1"))?;
+        let mut values = vec![0f64; rows * cols];
+        band.read_into_slice::<f64>((0, 0), (cols, rows), (cols, rows), &mut values, None)
+            .map_err(|e| Error::invalid(path, format!("reading labels failed ({e})")))?;
+        let nodata = band.no_data_value();
+        let mut ids = Vec::with_capacity(values.len());
+        for v in values {
+            let id = if nodata == Some(v) || v.is_nan() { 0.0 } else { v };
+            if id < 0.0 || id.fract() != 0.0 || id > f64::from(u32::MAX) {
+                return Err(Error::invalid(path, format!("label value {v} is not a non-negative integer class id")));
+            }
+            ids.push(id as u32);
+        }
+        let ids = Array2::from_shape_vec((rows, cols), ids).map_err(|e| Error::invalid(path, e.to_string()))?;
+        let table = names.map(read_class_names).transpose()?;
+        let classes = present_classes(&ids, table.as_ref());
+        Ok(Self { path: path.to_path_buf(), ids, classes })
+    }
+
+    /// Pixel counts per class id (0 excluded).
+    pub fn counts(&self) -> BTreeMap<u32, usize> {
+        let mut counts = BTreeMap::new();
+        for &id in self.ids.iter().filter(|&&id| id != 0) {
+            *counts.entry(id).or_insert(0) += 1;
+        }
+        counts
+    }
+}
+
+fn present_classes(ids: &Array2<u32>, names: Option<&BTreeMap<u32, String>>) -> Vec<ClassInfo> {
+    let mut present: Vec<u32> = ids.iter().copied().filter(|&id| id != 0).collect();
+    present.sort_unstable();
+    present.dedup();
+    present
+        .into_iter()
+        .map(|id| ClassInfo { id, name: names.and_then(|n| n.get(&id).cloned()).unwrap_or_else(|| format!("class_{id}")) })
+        .collect()
+}
+
+/// Reads a `class_id,name` CSV (with a header row).
+pub fn read_class_names(path: &Path) -> Result<BTreeMap<u32, String>> {
+    crate::error::ensure_exists(path)?;
+    let mut reader = csv::Reader::from_path(path).map_err(|e| Error::invalid(path, e.to_string()))?;
+    let mut names = BTreeMap::new();
+    for (line, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| Error::invalid(path, e.to_string()))?;
+        let id = record.get(0).and_then(|v| v.trim().parse::<u32>().ok());
+        match (id, record.get(1)) {
+            (Some(id), Some(name)) => {
+                names.insert(id, name.trim().to_string());
+            }
+            _ => return Err(Error::invalid(path, format!("line {}: expected class_id,name", line + 2))),
+        }
+    }
+    Ok(names)
+}

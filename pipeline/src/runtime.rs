@@ -1,0 +1,45 @@
+//! Where the hypersynth binary looks for the ONNX Runtime library, and the sessions it
+//! opens with the user's device choice.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use hypersynth_onnx::{Device, OnnxSession, RuntimeInfo, RuntimeSearch, SessionOptions};
+
+use crate::cli::DeviceArgs;
+
+/// The checkout this binary was built from; `scripts/setup.sh` puts the library under it.
+const PROJECT_ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The search order: `ORT_DYLIB_PATH` alone when set; otherwise the project-local folders
+/// (the GPU build first when a GPU device is asked for), then beside the executable.
+pub fn search(device: Device) -> RuntimeSearch {
+    let root = Path::new(PROJECT_ROOT);
+    let install_hint = format!("{}{}", root.join("scripts/setup.sh").display(), if device.is_gpu() { " --gpu" } else { "" });
+    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH") {
+        return RuntimeSearch { candidates: vec![PathBuf::from(path)], install_hint };
+    }
+    let mut candidates = Vec::new();
+    if device.is_gpu() {
+        candidates.push(root.join(".ort/gpu/lib"));
+    }
+    candidates.push(root.join(".ort/lib"));
+    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+        candidates.push(dir.join("lib"));
+        candidates.push(dir);
+    }
+    RuntimeSearch { candidates, install_hint }
+}
+
+/// Session settings from the command line.
+pub fn session_options(args: &DeviceArgs, threads: Option<usize>) -> Result<SessionOptions> {
+    let device: Device = args.device.parse().map_err(anyhow::Error::msg)?;
+    Ok(SessionOptions { device, allow_cpu_fallback: args.allow_cpu_fallback, threads, ..SessionOptions::default() })
+}
+
+/// Loads ONNX Runtime (once) and opens `model` with `options`.
+pub fn open_session(model: &Path, options: &SessionOptions) -> Result<(OnnxSession, RuntimeInfo)> {
+    let runtime = hypersynth_onnx::load_runtime(&search(options.device))?;
+    let session = OnnxSession::open(model, options)?;
+    Ok((session, runtime))
+}

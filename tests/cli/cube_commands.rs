@@ -1,0 +1,109 @@
+//! `info`, `convert` and `demo` on real files, and their refusals of bad input.
+
+use std::process::Command;
+
+use hypersynth_data::fixtures::shared_data_dir;
+
+use crate::support::{TestDir, python, sample};
+
+#[test]
+fn info_reports_the_bundled_sample_as_text_and_json() {
+    let t = TestDir::new();
+    let out = t.run(&["info", &sample("salinasA.tif"), "--labels", &sample("salinasA_gt.tif"), "--classes", &sample("classes.csv")]);
+    t.ok(&out);
+    assert!(out.stdout.contains("83 rows x 86 cols x 204 bands"), "{}", out.stdout);
+    assert!(out.stdout.contains("400.00 .. 2490.58 nm"), "{}", out.stdout);
+    assert!(out.stdout.contains("1525 pixels  Lettuce_romaine_5wk"), "{}", out.stdout);
+
+    let out = t.run(&["info", &sample("salinasA.tif"), "--json"]);
+    t.ok(&out);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json["bands"], 204);
+    assert_eq!(json["dtype"], "Int16");
+    assert_eq!(json["wavelengths_nm"][203], 2490.58);
+}
+
+#[test]
+fn convert_neon_hdf5_gives_a_cog_with_wavelengths_and_the_source_pixels() {
+    let Some(data) = shared_data_dir() else { return };
+    let t = TestDir::new();
+    let source = data.join("salinasA/salinasA_neon.h5");
+    let before = std::fs::read(&source).unwrap();
+    let out = t.run(&["convert", &source.display().to_string(), "neon.tif"]);
+    t.ok(&out);
+    assert_eq!(std::fs::read(&source).unwrap(), before, "the input is never modified");
+    assert_eq!(t.listing(), "neon.tif", "nothing but the output is left");
+
+    let info = Command::new("gdalinfo").arg(t.join("neon.tif")).output().unwrap();
+    let text = String::from_utf8_lossy(&info.stdout);
+    assert!(text.contains("LAYOUT=COG") && text.contains("COMPRESSION=DEFLATE"), "{text}");
+    assert!(text.contains("Scale:0.0001") && text.contains("NoData Value=-9999"), "{text}");
+    assert!(text.contains("wavelength=400") && text.contains("wavelength_units=Nanometers"), "{text}");
+
+    // A second pair of readers (h5py on the source, tifffile on the output) sees equal pixels.
+    let check = Command::new(python())
+        .args(["-c", "import sys, h5py, tifffile, numpy as np\n\
+a = h5py.File(sys.argv[1])['SALA/Reflectance/Reflectance_Data'][:]\n\
+page = tifffile.TiffFile(sys.argv[2]).pages[0]\n\
+b = page.asarray()\n\
+assert page.photometric == 1, page.photometric\n\
+assert a.dtype == b.dtype and np.array_equal(a, b), (a.dtype, b.dtype)\n\
+print('equal', a.shape)"])
+        .arg(&source)
+        .arg(t.join("neon.tif"))
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "equal (83, 86, 204)");
+}
+
+#[test]
+fn convert_refuses_to_overwrite_unless_told() {
+    let t = TestDir::new();
+    std::fs::write(t.join("out.tif"), b"precious").unwrap();
+    let out = t.run(&["convert", &sample("salinasA.tif"), "out.tif"]);
+    t.refused(&out, "out.tif", "output exists");
+    assert_eq!(std::fs::read(t.join("out.tif")).unwrap(), b"precious");
+    t.ok(&t.run(&["convert", &sample("salinasA.tif"), "out.tif", "--overwrite", "--compress", "zstd"]));
+}
+
+#[test]
+fn demo_runs_on_the_bundled_sample() {
+    let t = TestDir::new();
+    let out = t.run(&["demo", "--out", "demo"]);
+    t.ok(&out);
+    assert!(out.stdout.contains("wrote") && t.join("demo/salinasA_cog.tif").exists(), "{}", out.stdout);
+}
+
+#[test]
+fn bad_cubes_and_labels_are_refused_with_one_clear_line() {
+    let t = TestDir::new();
+    let out = t.run(&["info", "missing.tif"]);
+    t.refused(&out, "missing.tif", "file not found");
+
+    std::fs::write(t.join("notes.txt"), "just some text\n").unwrap();
+    let out = t.run(&["info", "notes.txt"]);
+    t.refused(&out, "notes.txt", "not a raster GDAL can read");
+
+    let whole = std::fs::read(sample("salinasA.tif")).unwrap();
+    std::fs::write(t.join("truncated.tif"), &whole[..whole.len() / 2]).unwrap();
+    let out = t.run(&["info", "truncated.tif"]);
+    t.refused(&out, "truncated.tif", "not a raster GDAL can read");
+
+    // Labels of another size: a 16 x 16 crop of the class raster.
+    let crop = Command::new("gdal_translate").args(["-q", "-srcwin", "0", "0", "16", "16", &sample("salinasA_gt.tif")]).arg(t.join("small_gt.tif")).status().unwrap();
+    assert!(crop.success());
+    let out = t.run(&["info", &sample("salinasA.tif"), "--labels", "small_gt.tif"]);
+    t.refused(&out, "small_gt.tif", "labels are 16 x 16 pixels but the cube");
+}
+
+#[test]
+fn hdf5_without_the_dataset_is_refused() {
+    let Some(data) = shared_data_dir() else { return };
+    let t = TestDir::new();
+    let h5 = data.join("salinasA/salinasA_neon.h5").display().to_string();
+    let out = t.run(&["info", &h5, "--dataset", "/SALA/Radiance"]);
+    t.refused(&out, "salinasA_neon.h5", "no dataset \"/SALA/Radiance\"");
+    let ok = t.run(&["info", &h5, "--dataset", "/SALA/Reflectance/Reflectance_Data", "--band-axis", "2"]);
+    t.ok(&ok);
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests of the `hypersynth` binary.
+
+mod support;
+// Shared with the onnx crate's tests; not every helper is used here.
+#[allow(dead_code)]
+#[path = "../../onnx/tests/support/tiny_model.rs"]
+mod tiny_model;
+
+mod cube_commands;
+mod model_commands;

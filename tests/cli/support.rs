@@ -1,0 +1,95 @@
+//! Running the real `hypersynth` binary from a per-test temporary folder; a failed check
+//! shows the folder's listing and the command's stderr.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A test's own folder, removed at the end.
+pub struct TestDir {
+    dir: tempfile::TempDir,
+}
+
+/// What a finished command printed.
+pub struct Output {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl TestDir {
+    pub fn new() -> Self {
+        Self { dir: tempfile::tempdir().expect("temporary folder") }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs `hypersynth ARGS` in this folder.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.run_with(args, &[])
+    }
+
+    /// Runs `hypersynth ARGS` with extra environment variables.
+    pub fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hypersynth"));
+        command.args(args).current_dir(self.path()).env_remove("RUST_LOG");
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let out = command.output().expect("run hypersynth");
+        Output { code: out.status.code(), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
+    }
+
+    /// The folder's contents, for failure messages.
+    pub fn listing(&self) -> String {
+        let mut names: Vec<String> = walk(self.path()).iter().map(|p| p.strip_prefix(self.path()).unwrap_or(p).display().to_string()).collect();
+        names.sort();
+        names.join("\n  ")
+    }
+
+    /// Panics with the listing and stderr unless the command succeeded.
+    pub fn ok(&self, out: &Output) {
+        assert_eq!(out.code, Some(0), "command failed\nstderr:\n{}\nfolder:\n  {}", out.stderr, self.listing());
+    }
+
+    /// Checks a refused command: exit 1, one `error:` line naming `culprit` and holding
+    /// `problem`, no panic.
+    pub fn refused(&self, out: &Output, culprit: &str, problem: &str) {
+        let context = format!("stderr:\n{}\nfolder:\n  {}", out.stderr, self.listing());
+        assert_eq!(out.code, Some(1), "{context}");
+        let errors: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+        assert_eq!(errors.len(), 1, "{context}");
+        assert!(errors[0].contains(culprit) && errors[0].contains(problem), "expected {culprit:?} and {problem:?}\n{context}");
+        assert!(!out.stderr.contains("panicked"), "{context}");
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        }
+        found.push(path);
+    }
+    found
+}
+
+/// The repository's bundled sample folder.
+pub fn sample(name: &str) -> String {
+    hypersynth_data::fixtures::samples_dir().join("salinasA").join(name).display().to_string()
+}
+
+/// The Python of the project's virtual environment (made by scripts/setup.sh), used as a
+/// second reader of what hypersynth writes.
+pub fn python() -> PathBuf {
+    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    assert!(python.exists(), "{} missing: run scripts/setup.sh", python.display());
+    python
+}

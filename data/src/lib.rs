@@ -33,6 +33,7 @@ mod gdal;
 mod hdf5;
 mod labels;
 mod library;
+mod spectra_out;
 mod table;
 
 pub use atomic::{AtomicPath, write_atomically};
@@ -42,4 +43,5 @@ pub use envi::EnviHeader;
 pub use error::{Error, Result};
 pub use labels::{ClassInfo, ClassRaster, read_class_names};
 pub use library::{SpectralLibrary, read_envi_library};
+pub use spectra_out::{SpectraRows, band_column, write_spectra_hdf5, write_spectra_parquet};
 pub use table::read_spectra_table;

@@ -1,2 +1,22 @@
-//! GAN architectures, losses, training and ONNX export for hypersynth.
+//! GAN architectures, losses, training and ONNX export for hypersynth, on candle.
+//!
+//! The spectral conditional GAN ([`spectral_cgan`]) learns each class's spectra from
+//! normalised training spectra ([`training::Dataset`]); [`training::train`] plays the
+//! adversarial game with the loss and tricks of [`training::TrainConfig`], keeps the
+//! generator with the best validation MMD and can resume from checkpoints;
+//! [`export::spectral_generator`] writes it as an ONNX model with its card.
+//!
+//! Every random draw comes from a seeded ChaCha stream ([`rng`]), so training is
+//! reproducible on the CPU.
 #![deny(missing_docs)]
+
+mod adam;
+mod error;
+pub mod export;
+pub mod layers;
+pub mod losses;
+pub mod rng;
+pub mod spectral_cgan;
+pub mod training;
+
+pub use error::{Error, Result};

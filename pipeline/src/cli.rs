@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use hypersynth_models::spectral_cgan::SpectralCganConfig;
+use hypersynth_models::training::TrainConfig;
 
 /// Conditional GANs for scarce hyperspectral classes: train in Rust, export to ONNX, write
 /// synthetic spectra and COG products.
@@ -55,8 +57,158 @@ pub enum Command {
     /// Work with ONNX models.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// Train a model.
+    #[command(subcommand)]
+    Train(TrainCommand),
+    /// Bring scarce classes up to a target count with synthetic spectra from a spectral-cgan model.
+    Augment(Box<AugmentArgs>),
     /// Run the main job on the bundled sample data.
     Demo(DemoArgs),
+}
+
+/// `hypersynth train ...`.
+#[derive(Debug, Subcommand)]
+pub enum TrainCommand {
+    /// Train the spectral conditional GAN on labelled spectra (training split only) and export it to ONNX.
+    Spectral(Box<TrainSpectralArgs>),
+}
+
+/// Labelled spectra: a cube with a class raster, a spectral library with a class table, or
+/// a spectra table.
+#[derive(Debug, Args)]
+pub struct LabelArgs {
+    /// The cube (GeoTIFF, ENVI, NEON HDF5, ...); needs --labels.
+    #[arg(long, requires = "labels")]
+    pub cube: Option<PathBuf>,
+    /// Class raster aligned with --cube (0 = unlabelled).
+    #[arg(long, requires = "cube")]
+    pub labels: Option<PathBuf>,
+    /// `class_id,name` CSV naming the classes of --labels.
+    #[arg(long, requires = "labels")]
+    pub classes: Option<PathBuf>,
+    /// HDF5 only: the 3-D dataset to read.
+    #[arg(long, requires = "cube")]
+    pub dataset: Option<String>,
+    /// HDF5 only: the axis holding the bands.
+    #[arg(long, requires = "cube")]
+    pub band_axis: Option<usize>,
+    /// An ENVI spectral library (.sli); needs --class-table.
+    #[arg(long, conflicts_with_all = ["cube", "table"], requires = "class_table")]
+    pub library: Option<PathBuf>,
+    /// CSV naming each library spectrum's class (first column: spectrum names).
+    #[arg(long, requires = "library")]
+    pub class_table: Option<PathBuf>,
+    /// The class-table column to use.
+    #[arg(long, requires = "library")]
+    pub class_column: Option<String>,
+    /// A CSV or Parquet spectra table (class_id, band columns named by wavelength).
+    #[arg(long, conflicts_with_all = ["cube", "library"])]
+    pub table: Option<PathBuf>,
+}
+
+/// `hypersynth train spectral`.
+#[derive(Debug, Args)]
+pub struct TrainSpectralArgs {
+    /// The labelled spectra.
+    #[command(flatten)]
+    pub labels: LabelArgs,
+    /// The ONNX model to write (M.run.json, M.metrics.csv and a checkpoint go beside it).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Adversarial loss: non-saturating, minimax, lsgan, hinge or wgan-gp.
+    #[arg(long, default_value = "non-saturating")]
+    pub loss: String,
+    /// Generator updates.
+    #[arg(long, default_value_t = TrainConfig::default().steps)]
+    pub steps: usize,
+    /// Discriminator updates per generator update.
+    #[arg(long, default_value_t = TrainConfig::default().d_steps)]
+    pub d_steps: usize,
+    /// Spectra per batch.
+    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
+    pub batch_size: usize,
+    /// Generator learning rate.
+    #[arg(long, default_value_t = TrainConfig::default().lr_generator)]
+    pub lr_g: f64,
+    /// Discriminator learning rate.
+    #[arg(long, default_value_t = TrainConfig::default().lr_discriminator)]
+    pub lr_d: f64,
+    /// Capacity of the buffer of past generated spectra mixed into D's batches (0: off).
+    #[arg(long, default_value_t = 0)]
+    pub history: usize,
+    /// Weight of feature matching on D's last hidden layer (0: off).
+    #[arg(long, default_value_t = 0.0)]
+    pub feature_matching: f64,
+    /// One-sided label smoothing (D's real target is 1 - this).
+    #[arg(long, default_value_t = 0.0)]
+    pub label_smoothing: f64,
+    /// Initial standard deviation of instance noise on D's inputs, decaying to 0 (0: off).
+    #[arg(long, default_value_t = 0.0)]
+    pub instance_noise: f64,
+    /// Decay of the generator's exponential moving average (0: off).
+    #[arg(long, default_value_t = TrainConfig::default().ema.unwrap_or(0.0))]
+    pub ema: f64,
+    /// Weight of the AC-GAN auxiliary class loss (0: off).
+    #[arg(long, default_value_t = 0.0)]
+    pub aux_classifier: f64,
+    /// Length of the noise vector.
+    #[arg(long, default_value_t = SpectralCganConfig::new(0, 0).latent)]
+    pub latent: usize,
+    /// Generator hidden widths, comma-separated.
+    #[arg(long, default_value = "128,256", value_delimiter = ',')]
+    pub generator_widths: Vec<usize>,
+    /// Discriminator hidden widths, comma-separated.
+    #[arg(long, default_value = "256,128", value_delimiter = ',')]
+    pub discriminator_widths: Vec<usize>,
+    /// Fraction of each class held out for validation.
+    #[arg(long, default_value_t = 0.2)]
+    pub validation: f64,
+    /// Fraction of each class held out as the untouched test split.
+    #[arg(long, default_value_t = 0.2)]
+    pub test: f64,
+    /// Keep at most N training spectra of class C, as C=N[,C=N...] (simulates scarce classes).
+    #[arg(long, value_delimiter = ',', value_parser = parse_thin)]
+    pub thin: Vec<(u32, usize)>,
+    /// Seed of the split and of training.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+fn parse_thin(s: &str) -> Result<(u32, usize), String> {
+    let (c, n) = s.split_once('=').ok_or_else(|| format!("{s:?} is not CLASS=N"))?;
+    Ok((c.trim().parse().map_err(|_| format!("bad class id {c:?}"))?, n.trim().parse().map_err(|_| format!("bad count {n:?}"))?))
+}
+
+/// `hypersynth augment`.
+#[derive(Debug, Args)]
+pub struct AugmentArgs {
+    /// The spectral-cgan ONNX model.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The real labelled spectra.
+    #[command(flatten)]
+    pub labels: LabelArgs,
+    /// Output folder (synthetic.parquet, augmented.parquet, run.json).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Bring every class below N training spectra up to N.
+    #[arg(long, conflicts_with = "balance", required_unless_present = "balance")]
+    pub target_per_class: Option<usize>,
+    /// Bring every class up to the largest class.
+    #[arg(long)]
+    pub balance: bool,
+    /// Seed of the generator's noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Spectra per ONNX Runtime call.
+    #[arg(long, default_value_t = 4096)]
+    pub batch: usize,
+    /// Also write synthetic.h5.
+    #[arg(long)]
+    pub hdf5: bool,
+    /// Where the model runs.
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 /// Which cube to read.
@@ -152,4 +304,7 @@ pub struct DemoArgs {
     /// Output folder.
     #[arg(long, default_value = "hypersynth-demo")]
     pub out: PathBuf,
+    /// Training steps of the spectral GAN.
+    #[arg(long, default_value_t = TrainConfig::default().steps)]
+    pub steps: usize,
 }

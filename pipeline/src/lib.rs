@@ -13,12 +13,16 @@ use clap::Parser;
 
 pub mod cli;
 pub mod commands;
+mod labelled;
 mod logging;
 mod progress;
+mod run_record;
 mod runtime;
 
-use cli::{Cli, Command, CompressArg, CubeArgs, ModelsCommand};
+use anyhow::bail;
+use cli::{Cli, Command, CompressArg, CubeArgs, LabelArgs, ModelsCommand, TrainCommand};
 use hypersynth_data::{Compression, CubeSource};
+use labelled::LabelSource;
 
 /// Set by `--quiet`: progress bars stay hidden.
 static QUIET: AtomicBool = AtomicBool::new(false);
@@ -27,6 +31,7 @@ static QUIET: AtomicBool = AtomicBool::new(false);
 /// printing errors as `error: ...` followed by `Caused by: ...` lines.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    prepare_process(&cli);
     logging::init(cli.global.log_format, cli.global.quiet, cli.global.verbose);
     QUIET.store(cli.global.quiet, Ordering::Relaxed);
     match run(cli) {
@@ -38,6 +43,24 @@ pub fn main() -> ExitCode {
             }
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Process-wide settings that must be in place before any other thread starts.
+fn prepare_process(cli: &Cli) {
+    if let Command::Train(TrainCommand::Spectral(args)) = &cli.command
+        && args.loss == "wgan-gp"
+    {
+        // SAFETY: nothing but this thread runs yet (no logging, rayon or ONNX Runtime
+        // threads), so no one reads the environment concurrently. Candle reads this
+        // once per thread to keep gradients differentiable (WGAN-GP's double backward).
+        unsafe { std::env::set_var("CANDLE_GRAD_DO_NOT_DETACH", "1") };
+    }
+    if let Some(threads) = cli.global.threads {
+        // SAFETY: as above. Candle's matrix kernels size their pools from this variable.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
+        // Fails only if a pool exists already, which it cannot this early.
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
     }
 }
 
@@ -59,8 +82,43 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let options = runtime::session_options(&args.device, threads)?;
             commands::models::inspect(&args.model, &options, args.json)
         }
-        Command::Demo(args) => commands::demo::run(&args.out),
+        Command::Train(TrainCommand::Spectral(args)) => {
+            commands::train_spectral::run(&commands::train_spectral_settings(*args)?).map(|_| ())
+        }
+        Command::Augment(args) => {
+            let session = runtime::session_options(&args.device, threads)?;
+            let target = match (args.target_per_class, args.balance) {
+                (Some(n), _) => commands::augment::Target::PerClass(n),
+                _ => commands::augment::Target::Balance,
+            };
+            let settings = commands::augment::Augment {
+                model: args.model,
+                source: label_source(args.labels)?,
+                out: args.out,
+                target,
+                seed: args.seed,
+                batch: args.batch,
+                hdf5: args.hdf5,
+                session,
+            };
+            commands::augment::run(&settings).map(|_| ())
+        }
+        Command::Demo(args) => commands::demo::run(&args.out, args.steps, threads),
     }
+}
+
+/// The label source named on the command line.
+fn label_source(args: LabelArgs) -> anyhow::Result<LabelSource> {
+    Ok(match (args.cube, args.labels, args.library, args.class_table, args.table) {
+        (Some(cube), Some(labels), None, None, None) => LabelSource::Raster {
+            cube: CubeSource { path: cube, dataset: args.dataset, band_axis: args.band_axis },
+            labels,
+            names: args.classes,
+        },
+        (None, None, Some(sli), Some(table), None) => LabelSource::Library { sli, table, column: args.class_column },
+        (None, None, None, None, Some(table)) => LabelSource::Table(table),
+        _ => bail!("give labelled spectra as --cube with --labels, --library with --class-table, or --table"),
+    })
 }
 
 fn cube_source(args: CubeArgs) -> CubeSource {

@@ -1,3 +1,12 @@
 //! Spectral math and quality metrics for hypersynth: pure functions on spectra, no I/O.
-//! Units are stated on each item (wavelengths in nm, reflectance as the cube gives it).
+//! Spectra are rows of `[n, bands]` arrays; units are those of the cube unless an item
+//! says otherwise (angles in degrees).
 #![deny(missing_docs)]
+
+mod metrics;
+mod normalise;
+mod split;
+
+pub use metrics::{c2st_knn, mean_spectrum, mmd_rbf, spectral_angle_deg};
+pub use normalise::Normaliser;
+pub use split::{Split, SplitConfig, stratified_split, thin_training};

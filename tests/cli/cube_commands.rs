@@ -70,9 +70,12 @@ fn convert_refuses_to_overwrite_unless_told() {
 #[test]
 fn demo_runs_on_the_bundled_sample() {
     let t = TestDir::new();
-    let out = t.run(&["demo", "--out", "demo"]);
+    let out = t.run(&["demo", "--out", "demo", "--steps", "20"]);
     t.ok(&out);
-    assert!(out.stdout.contains("wrote") && t.join("demo/salinasA_cog.tif").exists(), "{}", out.stdout);
+    for product in ["salinasA_cog.tif", "salinasA_cgan.onnx", "salinasA_cgan.run.json", "augmented/synthetic.parquet", "augmented/augmented.parquet"] {
+        assert!(t.join(&format!("demo/{product}")).exists(), "{product}\n{}\n{}", out.stdout, t.listing());
+    }
+    assert!(out.stdout.contains("class 1: 275 synthetic spectra"), "{}", out.stdout);
 }
 
 #[test]

@@ -8,3 +8,4 @@ mod tiny_model;
 
 mod cube_commands;
 mod model_commands;
+mod spectral_gan;

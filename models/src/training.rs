@@ -1,0 +1,498 @@
+//! The adversarial training loop of the spectral cGAN.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{Device, Tensor, Var};
+use ndarray::{Array2, Axis};
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::adam::Adam;
+use crate::losses::{Loss, cross_entropy};
+use crate::spectral_cgan::{Discriminator, Generator, SpectralCganConfig, class_tensor};
+use crate::{Error, Result, rng};
+
+/// Training settings. The defaults are what `hypersynth train spectral` uses; they were
+/// chosen on SalinasA with two classes thinned to 25 pixels (see `docs/TRAINING.md`):
+/// non-saturating loss with TTUR (D learns 4x faster and steps twice per G step) halved
+/// the validation MMD of equal learning rates and one D step, whose D was fooled early.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// The adversarial loss.
+    pub loss: Loss,
+    /// Generator updates.
+    pub steps: usize,
+    /// Discriminator updates per generator update (k).
+    pub d_steps: usize,
+    /// Spectra per batch.
+    pub batch_size: usize,
+    /// Generator learning rate.
+    pub lr_generator: f64,
+    /// Discriminator learning rate (TTUR: may differ from the generator's).
+    pub lr_discriminator: f64,
+    /// Adam's beta1.
+    pub beta1: f64,
+    /// Adam's beta2.
+    pub beta2: f64,
+    /// Capacity of the buffer of past generated spectra mixed into D's fake batches
+    /// (0: off); half of each fake batch is drawn from it once it holds samples.
+    pub history: usize,
+    /// Weight of feature matching on D's last hidden layer in G's loss (0: off).
+    pub feature_matching: f64,
+    /// One-sided label smoothing: D's target for real spectra is `1 - label_smoothing`.
+    pub label_smoothing: f64,
+    /// Standard deviation of the Gaussian instance noise added to D's inputs at the start,
+    /// decaying linearly to 0 (normalised units; 0: off).
+    pub instance_noise: f64,
+    /// Decay of the exponential moving average of G's weights (`None`: off). The EMA
+    /// generator is the one validated and exported.
+    pub ema: Option<f64>,
+    /// Weight of the auxiliary classification loss (AC-GAN; 0: off).
+    pub aux_classifier: f64,
+    /// Gradient-penalty weight for WGAN-GP.
+    pub gradient_penalty: f64,
+    /// Validate (and keep the best generator) every this many steps, and at the end.
+    pub validate_every: usize,
+    /// Report losses every this many steps.
+    pub log_every: usize,
+    /// Write a checkpoint every this many steps (when a checkpoint path is given).
+    pub checkpoint_every: usize,
+    /// The seed of every random draw.
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            loss: Loss::NonSaturating,
+            steps: 2000,
+            d_steps: 2,
+            batch_size: 128,
+            lr_generator: 1e-4,
+            lr_discriminator: 4e-4,
+            beta1: 0.5,
+            beta2: 0.999,
+            history: 0,
+            feature_matching: 0.0,
+            label_smoothing: 0.0,
+            instance_noise: 0.0,
+            ema: Some(0.995),
+            aux_classifier: 0.0,
+            gradient_penalty: 10.0,
+            validate_every: 100,
+            log_every: 10,
+            checkpoint_every: 250,
+            seed: 0,
+        }
+    }
+}
+
+/// Normalised spectra with class indices (`0..classes`).
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// `[n, bands]`, normalised.
+    pub spectra: Array2<f32>,
+    /// Class index per row.
+    pub classes: Vec<u32>,
+}
+
+impl Dataset {
+    fn rows_by_class(&self, classes: usize) -> Vec<Vec<usize>> {
+        let mut rows = vec![Vec::new(); classes];
+        for (row, &c) in self.classes.iter().enumerate() {
+            rows[c as usize].push(row);
+        }
+        rows
+    }
+}
+
+/// One line of the metrics log.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StepRecord {
+    /// Generator updates done.
+    pub step: usize,
+    /// Discriminator loss (last D step).
+    pub d_loss: f32,
+    /// Generator loss.
+    pub g_loss: f32,
+    /// Mean sigmoid(D) on real spectra (1/2 at the minimax equilibrium).
+    pub d_real: f32,
+    /// Mean sigmoid(D) on generated spectra.
+    pub d_fake: f32,
+    /// Mean per-class MMD between generated and validation spectra, when validated.
+    pub validation_mmd: Option<f64>,
+}
+
+/// Receives progress from [`train`].
+pub trait Observer {
+    /// Called every `log_every` steps and after each validation.
+    fn record(&mut self, record: &StepRecord);
+}
+
+/// The outcome of training.
+#[derive(Debug)]
+pub struct Trained {
+    /// The generator with the best validation MMD.
+    pub generator: Generator,
+    /// The step it was taken at.
+    pub best_step: usize,
+    /// Its validation MMD.
+    pub best_mmd: f64,
+    /// The step training resumed from (0 for a fresh start).
+    pub resumed_from: usize,
+}
+
+/// Random draws use separate streams so that adding one kind of draw never shifts another.
+const STREAM_INIT: u64 = 1;
+const STREAM_STEP: u64 = 2;
+const STREAM_VALIDATION: u64 = 3;
+
+/// Everything a training run changes; what a checkpoint holds.
+struct State {
+    generator: Generator,
+    discriminator: Discriminator,
+    ema: Option<Generator>,
+    best: Generator,
+    best_step: usize,
+    best_mmd: f64,
+    adam_g: Adam,
+    adam_d: Adam,
+    history: Vec<(Vec<f32>, u32)>,
+    step: usize,
+}
+
+/// Trains a spectral cGAN on `train`, selecting the generator by validation MMD on
+/// `validation`. With `checkpoint`, state is saved there periodically and a run whose
+/// checkpoint matches `fingerprint` (data and settings) resumes from it and ends exactly
+/// as an uninterrupted run would.
+pub fn train(
+    model: &SpectralCganConfig,
+    config: &TrainConfig,
+    train: &Dataset,
+    validation: &Dataset,
+    checkpoint: Option<&Path>,
+    fingerprint: &str,
+    observer: &mut dyn Observer,
+) -> Result<Trained> {
+    check(model, config, train)?;
+    let mut state = match checkpoint.filter(|p| p.exists()) {
+        Some(path) => match load_checkpoint(path, model, config, fingerprint)? {
+            Some(state) => state,
+            None => fresh(model, config)?,
+        },
+        None => fresh(model, config)?,
+    };
+    let resumed_from = state.step;
+    let by_class = train.rows_by_class(model.classes);
+    let present: Vec<u32> = (0..model.classes as u32).filter(|&c| !by_class[c as usize].is_empty()).collect();
+    while state.step < config.steps {
+        let mut rng = rng::stream(config.seed, STREAM_STEP, state.step as u64);
+        let mut record = step(&mut state, model, config, train, &by_class, &present, &mut rng)?;
+        state.step += 1;
+        if let Some(decay) = config.ema
+            && let Some(ema) = state.ema.as_mut()
+        {
+            ema.ema_update(&state.generator, decay)?;
+        }
+        let validate_now = state.step % config.validate_every.max(1) == 0 || state.step == config.steps;
+        if validate_now {
+            let candidate = state.ema.as_mut().unwrap_or(&mut state.generator);
+            let mmd = validate(candidate, model, config, validation)?;
+            record.validation_mmd = Some(mmd);
+            if mmd < state.best_mmd || !state.best_mmd.is_finite() {
+                let candidate = state.ema.as_ref().unwrap_or(&state.generator);
+                state.best = candidate.duplicate(model)?;
+                state.best_mmd = mmd;
+                state.best_step = state.step;
+            }
+        }
+        if validate_now || state.step % config.log_every.max(1) == 0 {
+            observer.record(&record);
+        }
+        if let Some(path) = checkpoint
+            && (state.step % config.checkpoint_every.max(1) == 0 || state.step == config.steps)
+        {
+            save_checkpoint(path, &state, model, config, fingerprint)?;
+        }
+    }
+    Ok(Trained { generator: state.best, best_step: state.best_step, best_mmd: state.best_mmd, resumed_from })
+}
+
+fn check(model: &SpectralCganConfig, config: &TrainConfig, train: &Dataset) -> Result<()> {
+    if train.spectra.ncols() != model.bands {
+        return Err(Error::Invalid(format!("training spectra have {} bands, the model {}", train.spectra.ncols(), model.bands)));
+    }
+    if config.batch_size < 2 || config.steps == 0 || config.d_steps == 0 {
+        return Err(Error::Invalid("batch size must be at least 2, steps and d-steps at least 1".into()));
+    }
+    if config.loss == Loss::WganGp && std::env::var("CANDLE_GRAD_DO_NOT_DETACH").map_or(true, |v| v.is_empty() || v == "0") {
+        return Err(Error::Invalid("WGAN-GP needs second derivatives: set CANDLE_GRAD_DO_NOT_DETACH=1 before starting (the hypersynth binary does)".into()));
+    }
+    if !train.spectra.iter().all(|v| v.is_finite()) {
+        return Err(Error::Invalid("training spectra contain NaN or infinite values".into()));
+    }
+    Ok(())
+}
+
+fn fresh(model: &SpectralCganConfig, config: &TrainConfig) -> Result<State> {
+    let mut init = rng::stream(config.seed, STREAM_INIT, 0);
+    let generator = Generator::new(model, &mut init)?;
+    let discriminator = Discriminator::new(model, &mut init)?;
+    let ema = config.ema.map(|_| generator.duplicate(model)).transpose()?;
+    let best = generator.duplicate(model)?;
+    let adam_g = Adam::new(generator.vars(), config.lr_generator, config.beta1, config.beta2)?;
+    let adam_d = Adam::new(discriminator.vars(), config.lr_discriminator, config.beta1, config.beta2)?;
+    Ok(State { generator, discriminator, ema, best, best_step: 0, best_mmd: f64::INFINITY, adam_g, adam_d, history: Vec::new(), step: 0 })
+}
+
+/// A class-balanced batch: classes drawn uniformly among those with training rows, then a
+/// row of that class.
+fn sample_batch(train: &Dataset, by_class: &[Vec<usize>], present: &[u32], n: usize, rng: &mut ChaCha8Rng) -> Result<(Tensor, Vec<u32>)> {
+    let bands = train.spectra.ncols();
+    let mut values: Vec<f32> = Vec::with_capacity(n * bands);
+    let mut classes = Vec::with_capacity(n);
+    for _ in 0..n {
+        let class = present[rng.random_range(0..present.len())];
+        let rows = &by_class[class as usize];
+        let row = rows[rng.random_range(0..rows.len())];
+        values.extend(train.spectra.row(row).iter());
+        classes.push(class);
+    }
+    Ok((Tensor::from_vec(values, (n, bands), &Device::Cpu)?, classes))
+}
+
+fn random_classes(present: &[u32], n: usize, rng: &mut ChaCha8Rng) -> Vec<u32> {
+    (0..n).map(|_| present[rng.random_range(0..present.len())]).collect()
+}
+
+fn with_noise(x: &Tensor, sigma: f64, rng: &mut ChaCha8Rng) -> Result<Tensor> {
+    if sigma <= 0.0 {
+        return Ok(x.clone());
+    }
+    let (n, d) = x.dims2()?;
+    Ok((x + rng::normal(rng, n, d)?.affine(sigma, 0.0)?)?)
+}
+
+fn mean_sigmoid(logits: &Tensor) -> Result<f32> {
+    Ok(candle_nn::ops::sigmoid(logits)?.mean_all()?.to_scalar::<f32>()?)
+}
+
+/// One generator update preceded by `d_steps` discriminator updates.
+fn step(
+    state: &mut State,
+    model: &SpectralCganConfig,
+    config: &TrainConfig,
+    train: &Dataset,
+    by_class: &[Vec<usize>],
+    present: &[u32],
+    rng: &mut ChaCha8Rng,
+) -> Result<StepRecord> {
+    let n = config.batch_size;
+    let sigma = config.instance_noise * (1.0 - state.step as f64 / config.steps as f64);
+    let mut record = StepRecord { step: state.step + 1, ..StepRecord::default() };
+    for _ in 0..config.d_steps {
+        let (real, real_classes) = sample_batch(train, by_class, present, n, rng)?;
+        let fake_classes = random_classes(present, n, rng);
+        let z = rng::normal(rng, n, model.latent)?;
+        let fake = state.generator.forward(&z, &class_tensor(&fake_classes)?, true)?.detach();
+        let (fake, fake_classes) = mix_history(&mut state.history, fake, fake_classes, config.history, rng)?;
+        let (real_t, fake_t) = (class_tensor(&real_classes)?, class_tensor(&fake_classes)?);
+        let real_in = with_noise(&real, sigma, rng)?;
+        let fake_in = with_noise(&fake, sigma, rng)?;
+        let judged_real = state.discriminator.forward(&real_in, &real_t, Some(rng))?;
+        let judged_fake = state.discriminator.forward(&fake_in, &fake_t, Some(rng))?;
+        let mut loss = config.loss.discriminator(&judged_real.logits, &judged_fake.logits, 1.0 - config.label_smoothing)?;
+        if config.aux_classifier > 0.0
+            && let (Some(r), Some(f)) = (&judged_real.class_logits, &judged_fake.class_logits)
+        {
+            loss = (loss + (cross_entropy(r, &real_t)? + cross_entropy(f, &fake_t)?)?.affine(config.aux_classifier, 0.0)?)?;
+        }
+        if config.loss == Loss::WganGp {
+            loss = (loss + gradient_penalty(&state.discriminator, &real_in, &fake_in, &real_t, rng)?.affine(config.gradient_penalty, 0.0)?)?;
+        }
+        state.adam_d.step(&loss.backward()?)?;
+        record.d_loss = loss.to_scalar::<f32>()?;
+        record.d_real = mean_sigmoid(&judged_real.logits)?;
+        record.d_fake = mean_sigmoid(&judged_fake.logits)?;
+    }
+
+    let classes = random_classes(present, n, rng);
+    let classes_t = class_tensor(&classes)?;
+    let z = rng::normal(rng, n, model.latent)?;
+    let fake = state.generator.forward(&z, &classes_t, true)?;
+    let judged = state.discriminator.forward(&with_noise(&fake, sigma, rng)?, &classes_t, Some(rng))?;
+    let mut loss = config.loss.generator(&judged.logits)?;
+    if config.feature_matching > 0.0 {
+        let (real, real_classes) = sample_batch(train, by_class, present, n, rng)?;
+        let real_features = state.discriminator.forward(&real, &class_tensor(&real_classes)?, None)?.features.detach();
+        let gap = (real_features.mean_keepdim(0)? - judged.features.mean_keepdim(0)?)?.sqr()?.mean_all()?;
+        loss = (loss + gap.affine(config.feature_matching, 0.0)?)?;
+    }
+    if config.aux_classifier > 0.0
+        && let Some(class_logits) = &judged.class_logits
+    {
+        loss = (loss + cross_entropy(class_logits, &classes_t)?.affine(config.aux_classifier, 0.0)?)?;
+    }
+    state.adam_g.step(&loss.backward()?)?;
+    record.g_loss = loss.to_scalar::<f32>()?;
+    Ok(record)
+}
+
+/// Replaces half of a fake batch with spectra from the history buffer (once it holds
+/// any), then stores the new fakes in it, replacing random old ones once full.
+fn mix_history(history: &mut Vec<(Vec<f32>, u32)>, fake: Tensor, classes: Vec<u32>, capacity: usize, rng: &mut ChaCha8Rng) -> Result<(Tensor, Vec<u32>)> {
+    if capacity == 0 {
+        return Ok((fake, classes));
+    }
+    let rows = fake.to_vec2::<f32>()?;
+    let (n, bands) = (rows.len(), rows.first().map_or(0, Vec::len));
+    let mut mixed: Vec<(Vec<f32>, u32)> = rows.iter().cloned().zip(classes.iter().copied()).collect();
+    if !history.is_empty() {
+        for slot in mixed.iter_mut().take(n / 2) {
+            *slot = history[rng.random_range(0..history.len())].clone();
+        }
+    }
+    for sample in rows.into_iter().zip(classes) {
+        if history.len() < capacity {
+            history.push(sample);
+        } else {
+            let i = rng.random_range(0..capacity);
+            history[i] = sample;
+        }
+    }
+    let classes = mixed.iter().map(|(_, c)| *c).collect();
+    let values: Vec<f32> = mixed.into_iter().flat_map(|(v, _)| v).collect();
+    Ok((Tensor::from_vec(values, (n, bands), &Device::Cpu)?, classes))
+}
+
+/// `(||grad_x D(x_hat)|| - 1)^2` averaged over interpolates between real and fake.
+fn gradient_penalty(d: &Discriminator, real: &Tensor, fake: &Tensor, classes: &Tensor, rng: &mut ChaCha8Rng) -> Result<Tensor> {
+    let n = real.dim(0)?;
+    let eps: Vec<f32> = (0..n).map(|_| rng.random::<f32>()).collect();
+    let eps = Tensor::from_vec(eps, (n, 1), &Device::Cpu)?;
+    let mixed = (real.broadcast_mul(&eps)? + fake.broadcast_mul(&eps.affine(-1.0, 1.0)?)?)?;
+    let x_hat = Var::from_tensor(&mixed.detach())?;
+    let judged = d.forward(x_hat.as_tensor(), classes, None)?;
+    let grads = judged.logits.sum_all()?.backward()?;
+    let g = grads.get(x_hat.as_tensor()).ok_or_else(|| Error::Invalid("no gradient for the gradient penalty".into()))?;
+    Ok(g.sqr()?.sum_keepdim(1)?.affine(1.0, 1e-12)?.sqrt()?.affine(1.0, -1.0)?.sqr()?.mean_all()?)
+}
+
+/// Mean over classes (with at least 2 validation rows) of the MMD between the class's
+/// validation spectra and as many generated ones (at least 64), from fixed noise.
+fn validate(generator: &mut Generator, model: &SpectralCganConfig, config: &TrainConfig, validation: &Dataset) -> Result<f64> {
+    let mut rng = rng::stream(config.seed, STREAM_VALIDATION, 0);
+    let mut total = 0.0;
+    let mut counted = 0;
+    for (class, rows) in validation.rows_by_class(model.classes).iter().enumerate() {
+        if rows.len() < 2 {
+            continue;
+        }
+        let real = validation.spectra.select(Axis(0), rows);
+        let generated = generate(generator, model, class as u32, rows.len().max(64), &mut rng)?;
+        total += hypersynth_spectral::mmd_rbf(real.view(), generated.view());
+        counted += 1;
+    }
+    Ok(if counted == 0 { f64::INFINITY } else { total / counted as f64 })
+}
+
+/// `n` normalised spectra of `class` from `generator` in inference mode.
+pub fn generate(generator: &mut Generator, model: &SpectralCganConfig, class: u32, n: usize, rng: &mut ChaCha8Rng) -> Result<Array2<f32>> {
+    let z = rng::normal(rng, n, model.latent)?;
+    let out = generator.forward(&z, &class_tensor(&vec![class; n])?, false)?;
+    Array2::from_shape_vec((n, model.bands), out.flatten_all()?.to_vec1::<f32>()?).map_err(|e| Error::Invalid(e.to_string()))
+}
+
+// --- checkpoints ---------------------------------------------------------------------
+
+/// What must match for a checkpoint to be resumed; written once beside the tensors.
+#[derive(Serialize, Deserialize, PartialEq)]
+struct CheckpointMeta {
+    fingerprint: String,
+    model: SpectralCganConfig,
+    config: TrainConfig,
+}
+
+fn meta_path(path: &Path) -> std::path::PathBuf {
+    path.with_extension("json")
+}
+
+/// Writes every tensor of the state, with the step counters as one more tensor, to a
+/// temporary file renamed over `path`: one rename commits the whole checkpoint.
+fn save_checkpoint(path: &Path, state: &State, model: &SpectralCganConfig, config: &TrainConfig, fingerprint: &str) -> Result<()> {
+    let fail = |problem: String| Error::Checkpoint { path: path.to_path_buf(), problem };
+    let meta = CheckpointMeta { fingerprint: fingerprint.to_string(), model: model.clone(), config: config.clone() };
+    let meta_text = serde_json::to_string_pretty(&meta).map_err(|e| fail(e.to_string()))?;
+    if std::fs::read_to_string(meta_path(path)).ok().as_deref() != Some(meta_text.as_str()) {
+        let temp = meta_path(path).with_extension("json.partial");
+        std::fs::write(&temp, &meta_text).map_err(|e| fail(e.to_string()))?;
+        std::fs::rename(&temp, meta_path(path)).map_err(|e| fail(e.to_string()))?;
+    }
+    let mut tensors: HashMap<String, Tensor> = HashMap::new();
+    let mut put = |prefix: &str, map: HashMap<String, Tensor>| {
+        tensors.extend(map.into_iter().map(|(k, v)| (format!("{prefix}.{k}"), v)));
+    };
+    put("g", state.generator.tensors());
+    put("best", state.best.tensors());
+    if let Some(ema) = &state.ema {
+        put("ema", ema.tensors());
+    }
+    put("d", state.discriminator.vars().iter().enumerate().map(|(i, v)| (i.to_string(), v.as_tensor().clone())).collect());
+    put("opt", state.adam_g.state("g")?.into_iter().chain(state.adam_d.state("d")?).collect());
+    let progress = [state.step as f64, state.best_step as f64, state.best_mmd, state.history.len() as f64];
+    put("meta", HashMap::from([("progress".to_string(), Tensor::new(&progress, &Device::Cpu)?)]));
+    if !state.history.is_empty() {
+        let bands = state.history[0].0.len();
+        let values: Vec<f32> = state.history.iter().flat_map(|(v, _)| v.iter().copied()).collect();
+        let classes: Vec<u32> = state.history.iter().map(|(_, c)| *c).collect();
+        put("history", HashMap::from([
+            ("spectra".to_string(), Tensor::from_vec(values, (state.history.len(), bands), &Device::Cpu)?),
+            ("classes".to_string(), Tensor::from_vec(classes, state.history.len(), &Device::Cpu)?),
+        ]));
+    }
+    let temp = path.with_extension("safetensors.partial");
+    candle_core::safetensors::save(&tensors, &temp).map_err(|e| fail(e.to_string()))?;
+    std::fs::rename(&temp, path).map_err(|e| fail(e.to_string()))
+}
+
+/// The state saved at `path`, or `None` when it was saved for other data or settings.
+fn load_checkpoint(path: &Path, model: &SpectralCganConfig, config: &TrainConfig, fingerprint: &str) -> Result<Option<State>> {
+    let fail = |problem: String| Error::Checkpoint { path: path.to_path_buf(), problem };
+    let expected = CheckpointMeta { fingerprint: fingerprint.to_string(), model: model.clone(), config: config.clone() };
+    let saved: Option<CheckpointMeta> = std::fs::read_to_string(meta_path(path)).ok().and_then(|t| serde_json::from_str(&t).ok());
+    if saved.as_ref() != Some(&expected) {
+        tracing::info!("{}: checkpoint is for other data or settings; starting afresh", path.display());
+        return Ok(None);
+    }
+    let tensors = candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| fail(e.to_string()))?;
+    let section = |prefix: &str| -> HashMap<String, Tensor> {
+        let p = format!("{prefix}.");
+        tensors.iter().filter_map(|(k, v)| k.strip_prefix(&p).map(|k| (k.to_string(), v.clone()))).collect()
+    };
+    let mut state = fresh(model, config)?;
+    state.generator.load(&section("g"))?;
+    state.best.load(&section("best"))?;
+    if let Some(ema) = state.ema.as_mut() {
+        ema.load(&section("ema"))?;
+    }
+    let d = section("d");
+    for (i, var) in state.discriminator.vars().iter().enumerate() {
+        var.set(d.get(&i.to_string()).ok_or_else(|| fail(format!("missing discriminator tensor {i}")))?)?;
+    }
+    let opt = section("opt");
+    state.adam_g.restore("g", &opt)?;
+    state.adam_d.restore("d", &opt)?;
+    let progress = section("meta").get("progress").ok_or_else(|| fail("missing progress".into()))?.to_vec1::<f64>()?;
+    let [step, best_step, best_mmd, history] = progress[..] else { return Err(fail("bad progress record".into())) };
+    if history > 0.0 {
+        let h = section("history");
+        let spectra = h.get("spectra").ok_or_else(|| fail("missing history".into()))?.to_vec2::<f32>()?;
+        let classes = h.get("classes").ok_or_else(|| fail("missing history classes".into()))?.to_vec1::<u32>()?;
+        state.history = spectra.into_iter().zip(classes).collect();
+    }
+    (state.step, state.best_step, state.best_mmd) = (step as usize, best_step as usize, best_mmd);
+    tracing::info!("{}: resuming at step {}", path.display(), state.step);
+    Ok(Some(state))
+}

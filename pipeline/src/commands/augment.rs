@@ -1,0 +1,221 @@
+//! `hypersynth augment`: bring scarce classes up to a target with synthetic spectra from a
+//! spectral-cgan model run through ONNX Runtime.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use hypersynth_data::{SpectraRows, write_spectra_hdf5, write_spectra_parquet};
+use hypersynth_onnx::{Input, OnnxSession, SessionOptions, check_contract};
+use hypersynth_onnx_format::{ModelCard, ModelKind};
+use hypersynth_spectral::{SplitConfig, stratified_split, thin_training};
+use ndarray::{Array1, Array2, Axis, concatenate};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use serde_json::json;
+
+use crate::labelled::{self, LabelSource, Labelled};
+use crate::progress;
+use crate::run_record::RunRecord;
+
+/// Wavelengths of model and cube may differ by this much (nm) and still be the same band.
+const WAVELENGTH_TOLERANCE_NM: f64 = 0.01;
+
+/// How many spectra each class should have after augmentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// Every class below `N` training spectra is brought to `N`.
+    PerClass(usize),
+    /// Every class is brought to the size of the largest.
+    Balance,
+}
+
+/// Resolved settings of `augment`.
+#[derive(Debug, Clone)]
+pub struct Augment {
+    /// The spectral-cgan model.
+    pub model: PathBuf,
+    /// The real labelled spectra.
+    pub source: LabelSource,
+    /// The output folder.
+    pub out: PathBuf,
+    /// The target counts.
+    pub target: Target,
+    /// Seed of the noise fed to the generator.
+    pub seed: u64,
+    /// Spectra per ONNX Runtime call.
+    pub batch: usize,
+    /// Also write `synthetic.h5`.
+    pub hdf5: bool,
+    /// Where the model runs.
+    pub session: SessionOptions,
+}
+
+/// What `augment` wrote.
+#[derive(Debug, Clone)]
+pub struct AugmentOutcome {
+    /// `synthetic.parquet`.
+    pub synthetic: PathBuf,
+    /// `augmented.parquet`.
+    pub augmented: PathBuf,
+    /// Synthetic spectra written per class id.
+    pub generated: BTreeMap<u32, usize>,
+}
+
+/// Runs `augment`; see [`Augment`].
+pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
+    let (mut session, runtime) = crate::runtime::open_session(&settings.model, &settings.session)?;
+    check_contract(&session)?;
+    let card = session.card.clone().ok_or_else(|| anyhow::anyhow!("{}: model has no card", settings.model.display()))?;
+    if card.kind != ModelKind::SpectralCgan {
+        bail!("{}: a {} model cannot augment spectra (needs spectral-cgan)", settings.model.display(), card.kind.as_str());
+    }
+    let data = labelled::load(&settings.source)?;
+    check_bands(&settings.model, &card, &data)?;
+    let train_rows = training_rows(&card, &data);
+    let mut counts: BTreeMap<u32, usize> = BTreeMap::new();
+    for &r in &train_rows {
+        *counts.entry(data.labels[r]).or_insert(0) += 1;
+    }
+    let wanted = plan(settings.target, &counts, &card)?;
+
+    std::fs::create_dir_all(&settings.out).map_err(|e| anyhow::anyhow!("{}: cannot create the output folder: {e}", settings.out.display()))?;
+    let record = RunRecord::start("augment", &[&[settings.model.clone()][..], &data.inputs].concat(), json!({
+        "target": format!("{:?}", settings.target), "seed": settings.seed, "batch": settings.batch, "device": session.device.to_string(),
+    }))?;
+    let latent = session.inputs.iter().find(|t| t.name == "z").and_then(|t| t.shape.get(1).copied()).unwrap_or(-1);
+    if latent <= 0 {
+        bail!("{}: input \"z\" has no fixed latent size", settings.model.display());
+    }
+    let synthetic = generate(&mut session, &card, &wanted, latent as usize, settings)?;
+
+    let bands = data.wavelengths_nm.len();
+    let names = |ids: &[u32]| ids.iter().map(|&id| data.class_name(id).to_string()).collect::<Vec<_>>();
+    let synthetic_names = names(&synthetic.1);
+    let synthetic_rows = SpectraRows {
+        spectra: synthetic.0.view(),
+        class_ids: &synthetic.1,
+        class_names: &synthetic_names.iter().map(String::as_str).collect::<Vec<_>>(),
+        sources: &vec!["gan"; synthetic.1.len()],
+        wavelengths_nm: &data.wavelengths_nm,
+    };
+    let provenance = vec![("hypersynth.model".to_string(), settings.model.display().to_string())];
+    let synthetic_path = write_spectra_parquet(&settings.out.join("synthetic.parquet"), synthetic_rows, &provenance)?;
+
+    let real = data.spectra.select(Axis(0), &train_rows);
+    let real_ids: Vec<u32> = train_rows.iter().map(|&r| data.labels[r]).collect();
+    let all = concatenate(Axis(0), &[real.view(), synthetic.0.view()])?;
+    let all_ids = [real_ids.clone(), synthetic.1.clone()].concat();
+    let all_names = names(&all_ids);
+    let sources: Vec<&str> = std::iter::repeat_n("real", real_ids.len()).chain(std::iter::repeat_n("gan", synthetic.1.len())).collect();
+    let augmented_rows = SpectraRows {
+        spectra: all.view(),
+        class_ids: &all_ids,
+        class_names: &all_names.iter().map(String::as_str).collect::<Vec<_>>(),
+        sources: &sources,
+        wavelengths_nm: &data.wavelengths_nm,
+    };
+    let augmented_path = write_spectra_parquet(&settings.out.join("augmented.parquet"), augmented_rows, &provenance)?;
+    let mut outputs = vec![synthetic_path.clone(), augmented_path.clone()];
+    if settings.hdf5 {
+        outputs.push(write_spectra_hdf5(&settings.out.join("synthetic.h5"), synthetic_rows)?);
+    }
+    debug_assert_eq!(all.ncols(), bands);
+    record.finish(&settings.out.join("run.json"), &outputs, json!({
+        "real_training_counts": counts,
+        "generated": wanted,
+        "onnxruntime": runtime.library,
+        "execution_provider": session.device.to_string(),
+    }))?;
+    tracing::info!("wrote {} and {}", synthetic_path.display(), augmented_path.display());
+    Ok(AugmentOutcome { synthetic: synthetic_path, augmented: augmented_path, generated: wanted })
+}
+
+/// The model must describe the same bands as the data (after bad bands are dropped).
+fn check_bands(model: &Path, card: &ModelCard, data: &Labelled) -> Result<()> {
+    let (m, d) = (&card.wavelengths_nm, &data.wavelengths_nm);
+    let same = m.len() == d.len() && m.iter().zip(d).all(|(a, b)| (a - b).abs() <= WAVELENGTH_TOLERANCE_NM);
+    if !same {
+        let range = |w: &[f64]| match (w.first(), w.last()) {
+            (Some(a), Some(b)) => format!("{} bands, {a:.2}..{b:.2} nm", w.len()),
+            _ => "no bands".into(),
+        };
+        bail!("{}: the model's bands ({}) differ from the data's good bands ({})", model.display(), range(m), range(d));
+    }
+    Ok(())
+}
+
+/// The real training rows: the model's own training split when its card records one
+/// (so that test pixels never enter the augmented set), else every labelled row.
+fn training_rows(card: &ModelCard, data: &Labelled) -> Vec<usize> {
+    let split = &card.training["split"];
+    let (Some(validation), Some(test), Some(seed)) = (split["validation"].as_f64(), split["test"].as_f64(), split["seed"].as_u64()) else {
+        return (0..data.labels.len()).collect();
+    };
+    let mut rows = stratified_split(&data.labels, &SplitConfig { validation, test, seed });
+    let thin: BTreeMap<u32, usize> = split["thin"]
+        .as_object()
+        .map(|m| m.iter().filter_map(|(k, v)| Some((k.parse().ok()?, v.as_u64()? as usize))).collect())
+        .unwrap_or_default();
+    thin_training(&mut rows, &data.labels, &thin, seed);
+    rows.train
+}
+
+/// Spectra to generate per class id.
+fn plan(target: Target, counts: &BTreeMap<u32, usize>, card: &ModelCard) -> Result<BTreeMap<u32, usize>> {
+    let largest = counts.values().copied().max().unwrap_or(0);
+    let goal = match target {
+        Target::PerClass(n) => n,
+        Target::Balance => largest,
+    };
+    let smallest = counts.values().copied().min().unwrap_or(0);
+    if goal <= smallest {
+        bail!("target {goal} is not above any class's training count (the smallest class has {smallest}); nothing to generate");
+    }
+    let mut wanted = BTreeMap::new();
+    for (&id, &n) in counts {
+        if n >= goal {
+            tracing::info!("class {id}: {n} training spectra, already at or above the target {goal}");
+        } else if !card.classes.iter().any(|c| c.id == id) {
+            tracing::warn!("class {id}: not in the model's classes; left as it is");
+        } else {
+            wanted.insert(id, goal - n);
+        }
+    }
+    Ok(wanted)
+}
+
+/// Runs the generator in batches of `settings.batch` for every class in `wanted`.
+fn generate(session: &mut OnnxSession, card: &ModelCard, wanted: &BTreeMap<u32, usize>, latent: usize, settings: &Augment) -> Result<(Array2<f32>, Vec<u32>)> {
+    let total: usize = wanted.values().sum();
+    let bands = card.wavelengths_nm.len();
+    let mut spectra = Array2::<f32>::zeros((total, bands));
+    let mut ids = Vec::with_capacity(total);
+    let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
+    let bar = progress::bar(total as u64, "generating", "spectra");
+    let mut filled = 0;
+    for (&id, &n) in wanted {
+        let index = card.classes.iter().position(|c| c.id == id).unwrap_or(0) as i64;
+        let mut left = n;
+        while left > 0 {
+            let m = left.min(settings.batch.max(1));
+            let z: Vec<f32> = (0..m * latent).map(|_| StandardNormal.sample(&mut rng)).collect();
+            let z = Array2::from_shape_vec((m, latent), z)?.into_dyn();
+            let classes = Array1::from_elem(m, index).into_dyn();
+            let out = session.run(vec![("z", Input::F32(z.view())), ("class_index", Input::I64(classes.view()))])?;
+            let block = out.into_iter().next().ok_or_else(|| anyhow::anyhow!("the model returned no output"))?;
+            let block = block.into_dimensionality::<ndarray::Ix2>()?;
+            if !block.iter().all(|v| v.is_finite()) {
+                bail!("{}: the model produced values that are not numbers for class {id}", settings.model.display());
+            }
+            spectra.slice_mut(ndarray::s![filled..filled + m, ..]).assign(&block);
+            ids.extend(std::iter::repeat_n(id, m));
+            filled += m;
+            left -= m;
+            bar.inc(m as u64);
+        }
+    }
+    bar.finish_and_clear();
+    Ok((spectra, ids))
+}

@@ -1,0 +1,183 @@
+//! `hypersynth train spectral`: learn each class's spectra with a conditional GAN and
+//! export the generator to ONNX with its model card.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use hypersynth_models::spectral_cgan::SpectralCganConfig;
+use hypersynth_models::training::{self, Dataset, Observer, StepRecord, TrainConfig};
+use hypersynth_onnx_format::{CardClass, FORMAT_VERSION, ModelCard, ModelKind, Normalisation, encode_model};
+use hypersynth_spectral::{Normaliser, SplitConfig, stratified_split, thin_training};
+use ndarray::Axis;
+use serde_json::json;
+
+use crate::labelled::{self, LabelSource, Labelled};
+use crate::progress;
+use crate::run_record::RunRecord;
+
+/// Headroom of the normalisation beyond the training extremes (see [`Normaliser::fit`]).
+const NORMALISATION_MARGIN: f64 = 0.05;
+
+/// Resolved settings of `train spectral`.
+#[derive(Debug, Clone)]
+pub struct TrainSpectral {
+    /// The labelled spectra.
+    pub source: LabelSource,
+    /// The ONNX model to write; `M.run.json`, `M.metrics.csv` and the checkpoint
+    /// `M.checkpoint.safetensors` go beside it.
+    pub out: PathBuf,
+    /// Train / validation / test fractions and seed.
+    pub split: SplitConfig,
+    /// At most this many training pixels for these classes (simulating scarce classes).
+    pub thin: BTreeMap<u32, usize>,
+    /// Architecture (bands and classes are filled in from the data).
+    pub architecture: SpectralCganConfig,
+    /// Training settings.
+    pub train: TrainConfig,
+}
+
+/// What a finished training produced.
+#[derive(Debug, Clone)]
+pub struct TrainOutcome {
+    /// The model file.
+    pub model: PathBuf,
+    /// The run record.
+    pub run_json: PathBuf,
+    /// The validation MMD of the exported generator and its step.
+    pub best: (f64, usize),
+}
+
+/// Trains and exports; see [`TrainSpectral`].
+pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
+    let data = labelled::load(&settings.source)?;
+    let mut split = stratified_split(&data.labels, &settings.split);
+    thin_training(&mut split, &data.labels, &settings.thin, settings.split.seed);
+    let class_ids: Vec<u32> = data.classes.iter().map(|c| c.id).collect();
+    check_counts(&data, &split.train, &class_ids)?;
+
+    let index_of = |id: u32| class_ids.iter().position(|&c| c == id).unwrap_or(0) as u32;
+    let normaliser = Normaliser::fit(data.spectra.select(Axis(0), &split.train).view(), NORMALISATION_MARGIN);
+    let dataset = |rows: &[usize]| {
+        let mut spectra = data.spectra.select(Axis(0), rows);
+        normaliser.apply(&mut spectra);
+        Dataset { spectra, classes: rows.iter().map(|&r| index_of(data.labels[r])).collect() }
+    };
+    let (train_set, validation_set) = (dataset(&split.train), dataset(&split.validation));
+    let architecture = SpectralCganConfig { bands: data.spectra.ncols(), classes: class_ids.len(), ..settings.architecture.clone() };
+
+    let parameters = json!({"split": split_json(settings), "architecture": architecture, "training": settings.train});
+    let record = RunRecord::start("train spectral", &data.inputs, parameters.clone())?;
+    let fingerprint = data.fingerprint();
+    let stem = settings.out.with_extension("");
+    let checkpoint = stem.with_extension("checkpoint.safetensors");
+    let metrics_path = stem.with_extension("metrics.csv");
+    let metrics = hypersynth_data::AtomicPath::new(&metrics_path)?;
+    let mut observer = Progress::new(metrics.temp(), settings.train.steps)?;
+    tracing::info!(
+        "training on {} spectra of {} classes ({} bands; validation {}, test {})",
+        split.train.len(), class_ids.len(), architecture.bands, split.validation.len(), split.test.len()
+    );
+    let trained = training::train(&architecture, &settings.train, &train_set, &validation_set, Some(&checkpoint), &fingerprint, &mut observer)?;
+    observer.finish()?;
+    metrics.commit()?;
+
+    let card = ModelCard {
+        kind: ModelKind::SpectralCgan,
+        format_version: FORMAT_VERSION,
+        wavelengths_nm: data.wavelengths_nm.clone(),
+        classes: data.classes.iter().map(|c| CardClass { id: c.id, name: c.name.clone() }).collect(),
+        normalisation: Normalisation { offset: normaliser.offset.clone(), scale: normaliser.scale.clone() },
+        training: json!({
+            "data_fingerprint": fingerprint,
+            "loss": settings.train.loss,
+            "steps": settings.train.steps,
+            "best_step": trained.best_step,
+            "validation_mmd": trained.best_mmd,
+            "seed": settings.train.seed,
+            "split": split_json(settings),
+            "architecture": architecture,
+            "software": format!("hypersynth {}", env!("CARGO_PKG_VERSION")),
+        }),
+    };
+    let proto = hypersynth_models::export::spectral_generator(
+        &trained.generator, &architecture, &normaliser.offset, &normaliser.scale, &card.to_props(), env!("CARGO_PKG_VERSION"),
+    )?;
+    let model = hypersynth_data::write_atomically(&settings.out, &encode_model(&proto))?;
+    let counts = |rows: &[usize]| -> BTreeMap<u32, usize> {
+        let mut c = BTreeMap::new();
+        for &r in rows {
+            *c.entry(data.labels[r]).or_insert(0) += 1;
+        }
+        c
+    };
+    let run_json = stem.with_extension("run.json");
+    record.finish(&run_json, &[model.clone(), metrics_path], json!({
+        "classes": data.classes,
+        "train_counts": counts(&split.train),
+        "validation_counts": counts(&split.validation),
+        "test_counts": counts(&split.test),
+        "test_pixel_ids": split.test.iter().map(|&r| data.ids[r]).collect::<Vec<_>>(),
+        "dropped_bad_bands": data.dropped_bands,
+        "dropped_nodata_pixels": data.dropped_pixels,
+        "best_step": trained.best_step,
+        "validation_mmd": trained.best_mmd,
+        "resumed_from_step": trained.resumed_from,
+    }))?;
+    tracing::info!("wrote {} (validation MMD {:.4} at step {})", model.display(), trained.best_mmd, trained.best_step);
+    Ok(TrainOutcome { model, run_json, best: (trained.best_mmd, trained.best_step) })
+}
+
+/// The split settings as recorded in the card and in `run.json`, from which `augment`
+/// rebuilds the same training rows.
+fn split_json(settings: &TrainSpectral) -> serde_json::Value {
+    json!({"validation": settings.split.validation, "test": settings.split.test, "seed": settings.split.seed, "thin": settings.thin})
+}
+
+fn check_counts(data: &Labelled, train_rows: &[usize], class_ids: &[u32]) -> Result<()> {
+    if class_ids.is_empty() {
+        bail!("no labelled spectra in {}", data.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    }
+    for &id in class_ids {
+        let n = train_rows.iter().filter(|&&r| data.labels[r] == id).count();
+        if n < 2 {
+            bail!(
+                "class {id} ({}) has {n} training spectra after the split; at least 2 are needed (lower --validation/--test, relax --thin, or leave the class out)",
+                data.class_name(id)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Progress bar plus the metrics log (CSV).
+struct Progress {
+    bar: indicatif::ProgressBar,
+    csv: std::io::BufWriter<std::fs::File>,
+}
+
+impl Progress {
+    fn new(path: &Path, steps: usize) -> Result<Self> {
+        let file = std::fs::File::create(path).with_context(|| format!("{}: cannot create", path.display()))?;
+        let mut csv = std::io::BufWriter::new(file);
+        writeln!(csv, "step,d_loss,g_loss,d_real,d_fake,validation_mmd")?;
+        Ok(Self { bar: progress::bar(steps as u64, "training", "steps"), csv })
+    }
+
+    fn finish(mut self) -> Result<()> {
+        self.bar.finish_and_clear();
+        self.csv.flush()?;
+        Ok(())
+    }
+}
+
+impl Observer for Progress {
+    fn record(&mut self, r: &StepRecord) {
+        let mmd = r.validation_mmd.map_or(String::new(), |m| format!("{m:.6}"));
+        // A full disk shows up when the file is committed; the training goes on meanwhile.
+        let _ = writeln!(self.csv, "{},{:.5},{:.5},{:.4},{:.4},{mmd}", r.step, r.d_loss, r.g_loss, r.d_real, r.d_fake);
+        self.bar.set_position(r.step as u64);
+        self.bar.set_message(format!("D(x) {:.2} D(G(z)) {:.2}{}", r.d_real, r.d_fake, r.validation_mmd.map_or(String::new(), |m| format!(" MMD {m:.4}"))));
+    }
+}

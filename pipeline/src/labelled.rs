@@ -1,0 +1,158 @@
+//! Labelled spectra for training and augmentation: from a cube with a class raster, or from
+//! a spectral library or spectra table; bad bands and pixels without data dropped.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use hypersynth_data::{ClassInfo, ClassRaster, Cube, CubeSource, read_envi_library, read_spectra_table};
+use ndarray::Array2;
+use sha2::{Digest, Sha256};
+
+/// Where labelled spectra come from.
+#[derive(Debug, Clone)]
+pub enum LabelSource {
+    /// A cube and a class raster aligned with it (0 = unlabelled), with optional names.
+    Raster {
+        /// The cube.
+        cube: CubeSource,
+        /// The class raster.
+        labels: PathBuf,
+        /// `class_id,name` CSV.
+        names: Option<PathBuf>,
+    },
+    /// An ENVI spectral library with a class table.
+    Library {
+        /// The `.sli` file.
+        sli: PathBuf,
+        /// The class table CSV.
+        table: PathBuf,
+        /// The class column of the table.
+        column: Option<String>,
+    },
+    /// A CSV or Parquet spectra table.
+    Table(PathBuf),
+}
+
+/// Labelled spectra of the good bands, in physical units.
+#[derive(Debug, Clone)]
+pub struct Labelled {
+    /// `[n, good bands]`.
+    pub spectra: Array2<f32>,
+    /// Class id per row.
+    pub labels: Vec<u32>,
+    /// Where each row came from: `row * cols + col` of the cube, or the library row.
+    pub ids: Vec<u64>,
+    /// The classes present.
+    pub classes: Vec<ClassInfo>,
+    /// Wavelengths of the kept bands, nm.
+    pub wavelengths_nm: Vec<f64>,
+    /// 1-based numbers of the bad bands that were dropped.
+    pub dropped_bands: Vec<usize>,
+    /// Labelled pixels dropped because they hold no data.
+    pub dropped_pixels: usize,
+    /// The input files.
+    pub inputs: Vec<PathBuf>,
+}
+
+impl Labelled {
+    /// A fingerprint of the spectra and labels (SHA-256, hex).
+    pub fn fingerprint(&self) -> String {
+        let mut hash = Sha256::new();
+        for v in &self.spectra {
+            hash.update(v.to_le_bytes());
+        }
+        for l in &self.labels {
+            hash.update(l.to_le_bytes());
+        }
+        crate::run_record::to_hex(&hash.finalize())
+    }
+
+    /// The name of class `id`.
+    pub fn class_name(&self, id: u32) -> &str {
+        self.classes.iter().find(|c| c.id == id).map_or("", |c| c.name.as_str())
+    }
+}
+
+/// Reads labelled spectra from `source`.
+pub fn load(source: &LabelSource) -> Result<Labelled> {
+    match source {
+        LabelSource::Raster { cube, labels, names } => from_raster(cube, labels, names.as_deref()),
+        LabelSource::Library { sli, table, column } => {
+            let lib = read_envi_library(sli, Some(table), column.as_deref())?;
+            from_library(lib, vec![sli.clone(), table.clone()])
+        }
+        LabelSource::Table(path) => from_library(read_spectra_table(path)?, vec![path.clone()]),
+    }
+}
+
+fn from_raster(source: &CubeSource, labels: &Path, names: Option<&Path>) -> Result<Labelled> {
+    let cube = Cube::open_source(source)?;
+    let meta = cube.meta();
+    let Some(wavelengths) = meta.wavelengths_nm.clone() else {
+        bail!("{}: the cube states no wavelengths; hypersynth needs them to describe its spectra", meta.path.display());
+    };
+    let raster = ClassRaster::read(labels, meta, names)?;
+    let good: Vec<usize> = (0..meta.bands).filter(|&b| meta.good_bands[b]).collect();
+    let mut values = Vec::new();
+    let (mut labels_out, mut ids) = (Vec::new(), Vec::new());
+    let mut dropped_pixels = 0;
+    for block in cube.blocks(64) {
+        let block = block?;
+        for r in 0..block.window.rows {
+            for c in 0..block.window.cols {
+                let (row, col) = (block.window.row + r, block.window.col + c);
+                let label = raster.ids[[row, col]];
+                if label == 0 {
+                    continue;
+                }
+                if !block.valid[[r, c]] {
+                    dropped_pixels += 1;
+                    continue;
+                }
+                for &b in &good {
+                    let v = block.data[[r, c, b]];
+                    if !v.is_finite() {
+                        bail!("{}: value {v} at row {row}, column {col}, band {} is not a number and not the nodata value", meta.path.display(), b + 1);
+                    }
+                    values.push(v);
+                }
+                labels_out.push(label);
+                ids.push((row * meta.cols + col) as u64);
+            }
+        }
+    }
+    if dropped_pixels > 0 {
+        tracing::info!("dropped {dropped_pixels} labelled pixels without data");
+    }
+    let spectra = Array2::from_shape_vec((labels_out.len(), good.len()), values)?;
+    Ok(Labelled {
+        spectra,
+        labels: labels_out,
+        ids,
+        classes: raster.classes,
+        wavelengths_nm: good.iter().map(|&b| wavelengths[b]).collect(),
+        dropped_bands: (1..=meta.bands).filter(|&b| !meta.good_bands[b - 1]).collect(),
+        dropped_pixels,
+        inputs: vec![meta.path.clone(), labels.to_path_buf()],
+    })
+}
+
+fn from_library(lib: hypersynth_data::SpectralLibrary, inputs: Vec<PathBuf>) -> Result<Labelled> {
+    let Some(wavelengths) = lib.wavelengths_nm.clone() else {
+        bail!("{}: the library states no wavelengths", lib.path.display());
+    };
+    let keep: Vec<usize> = (0..lib.labels.len()).filter(|&i| lib.labels[i] != 0).collect();
+    if let Some(&row) = keep.iter().find(|&&i| lib.spectra.row(i).iter().any(|v| !v.is_finite())) {
+        bail!("{}: spectrum {:?} holds a value that is not a number", lib.path.display(), lib.names[row]);
+    }
+    Ok(Labelled {
+        spectra: lib.spectra.select(ndarray::Axis(0), &keep),
+        labels: keep.iter().map(|&i| lib.labels[i]).collect(),
+        ids: keep.iter().map(|&i| i as u64).collect(),
+        classes: lib.classes,
+        wavelengths_nm: wavelengths,
+        dropped_bands: Vec::new(),
+        dropped_pixels: 0,
+        inputs,
+    })
+}

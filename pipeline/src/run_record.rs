@@ -1,0 +1,83 @@
+//! `run.json`: what a run read, with which settings and software, what it wrote, and how
+//! it ended.
+
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Result;
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// A file with its size and SHA-256.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileRecord {
+    /// The path as given.
+    pub path: PathBuf,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// SHA-256, hex.
+    pub sha256: String,
+}
+
+impl FileRecord {
+    /// Hashes the file at `path`.
+    pub fn of(path: &Path) -> Result<Self> {
+        use std::io::Read;
+        let mut file = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let mut hash = Sha256::new();
+        let mut buffer = vec![0u8; 1 << 20];
+        let mut bytes = 0u64;
+        loop {
+            let n = file.read(&mut buffer)?;
+            if n == 0 {
+                break;
+            }
+            hash.update(&buffer[..n]);
+            bytes += n as u64;
+        }
+        Ok(Self { path: path.to_path_buf(), bytes, sha256: to_hex(&hash.finalize()) })
+    }
+}
+
+/// Lower-case hex of a digest.
+pub fn to_hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A run being recorded.
+#[derive(Debug)]
+pub struct RunRecord {
+    command: String,
+    started_unix: u64,
+    clock: Instant,
+    inputs: Vec<FileRecord>,
+    parameters: Value,
+}
+
+impl RunRecord {
+    /// Starts recording `command` on `inputs` with `parameters`.
+    pub fn start(command: &str, inputs: &[PathBuf], parameters: Value) -> Result<Self> {
+        let inputs = inputs.iter().map(|p| FileRecord::of(p)).collect::<Result<_>>()?;
+        let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        Ok(Self { command: command.into(), started_unix, clock: Instant::now(), inputs, parameters })
+    }
+
+    /// Writes the record to `path` (atomically) with the run's outputs and `details`.
+    pub fn finish(self, path: &Path, outputs: &[PathBuf], details: Value) -> Result<()> {
+        let outputs: Vec<FileRecord> = outputs.iter().map(|p| FileRecord::of(p)).collect::<Result<_>>()?;
+        let record = serde_json::json!({
+            "command": self.command,
+            "status": "done",
+            "hypersynth_version": env!("CARGO_PKG_VERSION"),
+            "started_unix": self.started_unix,
+            "seconds": self.clock.elapsed().as_secs_f64(),
+            "inputs": self.inputs,
+            "parameters": self.parameters,
+            "outputs": outputs,
+            "details": details,
+        });
+        hypersynth_data::write_atomically(path, serde_json::to_string_pretty(&record)?.as_bytes())?;
+        Ok(())
+    }
+}

@@ -1,0 +1,190 @@
+//! The spectral cGAN end to end: training on the bundled sample with two classes made
+//! scarce, ONNX export parity, augmentation, and refusals of bad input.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use hypersynth_data::{Cube, read_spectra_table};
+use hypersynth_models::rng;
+use hypersynth_models::spectral_cgan::{Generator, SpectralCganConfig, class_tensor};
+use hypersynth_onnx::{Input, OnnxSession, RuntimeSearch, SessionOptions, load_runtime};
+use hypersynth_spectral::{mean_spectrum, mmd_rbf, spectral_angle_deg};
+use ndarray::{Array1, Array2, Axis};
+
+use crate::support::{TestDir, python, sample};
+
+/// The classes made scarce (25 training pixels each), as in the demo.
+const SCARCE: [u32; 2] = [1, 13];
+
+fn train_args<'a>(out: &'a str, steps: &'a str) -> Vec<String> {
+    let (cube, labels, classes) = (sample("salinasA.tif"), sample("salinasA_gt.tif"), sample("classes.csv"));
+    ["train", "spectral", "--cube", &cube, "--labels", &labels, "--classes", &classes, "--out", out, "--thin", "1=25,13=25", "--steps", steps, "-q"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+fn runtime() {
+    let lib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".ort/lib");
+    load_runtime(&RuntimeSearch { candidates: vec![lib], install_hint: "scripts/setup.sh".into() }).expect("ONNX Runtime: run scripts/setup.sh");
+}
+
+/// Held-out test spectra of `class` (from the run's `test_pixel_ids`) and as many
+/// generated ones, both in physical units.
+fn real_and_synthetic(model: &Path, run_json: &Path, class: u32) -> (Array2<f32>, Array2<f32>) {
+    let run: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_json).unwrap()).unwrap();
+    let cube = Cube::open(sample("salinasA.tif")).unwrap();
+    let block = cube.read(cube.meta().full_window()).unwrap();
+    let labels = hypersynth_data::ClassRaster::read(Path::new(&sample("salinasA_gt.tif")), cube.meta(), None).unwrap();
+    let cols = cube.meta().cols as u64;
+    let rows: Vec<Vec<f32>> = run["details"]["test_pixel_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_u64().unwrap())
+        .filter(|id| labels.ids[[(id / cols) as usize, (id % cols) as usize]] == class)
+        .map(|id| block.data.slice(ndarray::s![(id / cols) as usize, (id % cols) as usize, ..]).to_vec())
+        .collect();
+    let n = rows.len();
+    let real = Array2::from_shape_vec((n, rows[0].len()), rows.concat()).unwrap();
+
+    runtime();
+    let mut session = OnnxSession::open(model, &SessionOptions::default()).unwrap();
+    let card = session.card.clone().unwrap();
+    let index = card.classes.iter().position(|c| c.id == class).unwrap() as i64;
+    let latent = session.inputs[0].shape[1] as usize;
+    let z = rng::normal(&mut rng::stream(99, 0, 0), n, latent).unwrap().to_vec2::<f32>().unwrap().concat();
+    let z = Array2::from_shape_vec((n, latent), z).unwrap().into_dyn();
+    let c = Array1::from_elem(n, index).into_dyn();
+    let out = session.run(vec![("z", Input::F32(z.view())), ("class_index", Input::I64(c.view()))]).unwrap();
+    (real, out[0].clone().into_dimensionality().unwrap())
+}
+
+/// The quality bar, measured on this data (see docs/TRAINING.md): the spectral angle
+/// between the class means of synthetic and held-out real spectra, in degrees.
+const MAX_MEAN_ANGLE_DEG: f64 = 2.0;
+
+#[test]
+fn trained_generator_matches_scarce_classes_and_an_untrained_one_does_not() {
+    let t = TestDir::new();
+    let trained = t.run(&train_args("trained.onnx", &hypersynth_models::training::TrainConfig::default().steps.to_string()).iter().map(String::as_str).collect::<Vec<_>>());
+    t.ok(&trained);
+    let untrained = t.run(&train_args("untrained.onnx", "1").iter().map(String::as_str).collect::<Vec<_>>());
+    t.ok(&untrained);
+    let mut report = String::new();
+    for class in SCARCE {
+        let (real, good) = real_and_synthetic(&t.join("trained.onnx"), &t.join("trained.run.json"), class);
+        let (_, bad) = real_and_synthetic(&t.join("untrained.onnx"), &t.join("untrained.run.json"), class);
+        let angle = |s: &Array2<f32>| spectral_angle_deg(mean_spectrum(real.view()).as_slice().unwrap(), mean_spectrum(s.view()).as_slice().unwrap());
+        let (good_angle, bad_angle) = (angle(&good), angle(&bad));
+        let (good_mmd, bad_mmd) = (mmd_rbf(real.view(), good.view()), mmd_rbf(real.view(), bad.view()));
+        report.push_str(&format!("class {class}: angle {good_angle:.2} vs untrained {bad_angle:.2}; MMD {good_mmd:.3} vs {bad_mmd:.3}\n"));
+        assert!(good_angle <= MAX_MEAN_ANGLE_DEG, "{report}");
+        assert!(bad_angle > MAX_MEAN_ANGLE_DEG, "the untrained model must fail the same bar\n{report}");
+        assert!(good_mmd < bad_mmd, "{report}");
+    }
+    eprintln!("{report}");
+}
+
+#[test]
+fn exported_generator_matches_candle_and_passes_onnx_checker() {
+    let t = TestDir::new();
+    let config = SpectralCganConfig { generator_widths: vec![32, 48], ..SpectralCganConfig::new(204, 6) };
+    let mut generator = Generator::new(&config, &mut rng::stream(5, 0, 0)).unwrap();
+    // A few training-mode passes give BatchNorm running statistics that are not 0/1.
+    for step in 0..5 {
+        let z = rng::normal(&mut rng::stream(5, 1, step), 64, config.latent).unwrap();
+        let classes: Vec<u32> = (0..64).map(|i| i % 6).collect();
+        generator.forward(&z, &class_tensor(&classes).unwrap(), true).unwrap();
+    }
+    let offset: Vec<f64> = (0..204).map(|b| 1000.0 + b as f64).collect();
+    let scale: Vec<f64> = (0..204).map(|b| 500.0 + 3.0 * b as f64).collect();
+    let proto = hypersynth_models::export::spectral_generator(&generator, &config, &offset, &scale, &[], "test").unwrap();
+    let path = t.join("parity.onnx");
+    std::fs::write(&path, hypersynth_onnx_format::encode_model(&proto)).unwrap();
+
+    let n = 50;
+    let z = rng::normal(&mut rng::stream(5, 2, 0), n, config.latent).unwrap();
+    let classes: Vec<u32> = (0..n as u32).map(|i| i % 6).collect();
+    let candle = generator.forward(&z, &class_tensor(&classes).unwrap(), false).unwrap().to_vec2::<f32>().unwrap();
+    runtime();
+    let mut session = OnnxSession::open(&path, &SessionOptions::default()).unwrap();
+    let z_nd = Array2::from_shape_vec((n, config.latent), z.to_vec2::<f32>().unwrap().concat()).unwrap().into_dyn();
+    let c_nd = Array1::from_iter(classes.iter().map(|&c| i64::from(c))).into_dyn();
+    let onnx = session.run(vec![("z", Input::F32(z_nd.view())), ("class_index", Input::I64(c_nd.view()))]).unwrap().remove(0);
+    // Compared in normalised units: physical values near 5000 carry float32 rounding of
+    // about 5e-4 on their own.
+    let mut worst = 0f64;
+    for (i, row) in onnx.axis_iter(Axis(0)).enumerate() {
+        for (b, &v) in row.iter().enumerate() {
+            let normalised = (f64::from(v) - offset[b]) / scale[b];
+            worst = worst.max((normalised - f64::from(candle[i][b])).abs());
+        }
+    }
+    assert!(worst <= 1e-4, "max |ONNX - candle| = {worst} (normalised units)");
+
+    // The official checker, and ONNX Runtime from Python, accept the file.
+    let check = std::process::Command::new(python())
+        .args(["-c", "import sys, onnx, onnxruntime as ort, numpy as np\n\
+onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)\n\
+s = ort.InferenceSession(sys.argv[1])\n\
+out = s.run(None, {'z': np.zeros((3, 32), np.float32), 'class_index': np.array([0, 1, 5])})[0]\n\
+print(out.shape)"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "(3, 204)");
+}
+
+#[test]
+fn augment_brings_scarce_classes_to_the_target_and_writes_readable_tables() {
+    let t = TestDir::new();
+    t.ok(&t.run(&train_args("m.onnx", "30").iter().map(String::as_str).collect::<Vec<_>>()));
+    let (cube, labels) = (sample("salinasA.tif"), sample("salinasA_gt.tif"));
+    let out = t.run(&["augment", "--model", "m.onnx", "--cube", &cube, "--labels", &labels, "--out", "aug", "--target-per-class", "300", "--hdf5", "-q"]);
+    t.ok(&out);
+    let synthetic = read_spectra_table(&t.join("aug/synthetic.parquet")).unwrap();
+    let counts: BTreeMap<u32, usize> = synthetic.counts();
+    assert_eq!(counts, BTreeMap::from([(1, 275), (13, 275)]), "25 real + 275 synthetic = 300 each");
+    assert_eq!(synthetic.wavelengths_nm.as_ref().unwrap().len(), 204);
+    let augmented = read_spectra_table(&t.join("aug/augmented.parquet")).unwrap();
+    assert_eq!(augmented.counts()[&1], 300);
+    let run: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(t.join("aug/run.json")).unwrap()).unwrap();
+    assert_eq!(run["status"], "done");
+    assert_eq!(run["outputs"].as_array().unwrap().len(), 3);
+
+    // pyarrow and h5py read what polars and the HDF5 library wrote.
+    let check = std::process::Command::new(python())
+        .args(["-c", "import sys, json, pyarrow.parquet as pq, h5py\n\
+t = pq.read_table(sys.argv[1])\n\
+w = json.loads(pq.read_metadata(sys.argv[1]).metadata[b'hypersynth.wavelengths_nm'])\n\
+h = h5py.File(sys.argv[2])\n\
+print(t.num_rows, t.column_names[:3], len(w), h['spectra'].shape)"])
+        .arg(t.join("aug/synthetic.parquet"))
+        .arg(t.join("aug/synthetic.h5"))
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "550 ['class_id', 'class_name', 'source'] 204 (550, 204)");
+}
+
+#[test]
+fn bad_training_and_augmentation_input_is_refused() {
+    let t = TestDir::new();
+    let (cube, labels) = (sample("salinasA.tif"), sample("salinasA_gt.tif"));
+    let thin_to_one = t.run(&["train", "spectral", "--cube", &cube, "--labels", &labels, "--out", "m.onnx", "--thin", "13=1", "--steps", "5"]);
+    t.refused(&thin_to_one, "class 13", "has 1 training spectra after the split; at least 2 are needed");
+    assert!(!t.join("m.onnx").exists());
+
+    t.ok(&t.run(&train_args("m.onnx", "5").iter().map(String::as_str).collect::<Vec<_>>()));
+    let below = t.run(&["augment", "--model", "m.onnx", "--cube", &cube, "--labels", &labels, "--out", "aug", "--target-per-class", "10"]);
+    t.refused(&below, "target 10", "nothing to generate");
+    assert!(!t.join("aug/synthetic.parquet").exists());
+
+    // A cube whose bands differ from the model's: the first 100 bands only.
+    let subset = std::process::Command::new("gdal_translate").arg("-q").args((1..=100).flat_map(|b| ["-b".to_string(), b.to_string()])).arg(&cube).arg(t.join("subset.tif")).status().unwrap();
+    assert!(subset.success());
+    let other = t.run(&["augment", "--model", "m.onnx", "--cube", "subset.tif", "--labels", &labels, "--out", "aug", "--balance"]);
+    t.refused(&other, "m.onnx", "the model's bands (204 bands, 400.00..2490.58 nm) differ from the data's good bands (100 bands");
+}

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use hypersynth_data::{Cube, read_spectra_table};
+use hypersynth_data::{CogWriter, Compression, Cube, SampleType, read_spectra_table};
 use hypersynth_models::rng;
 use hypersynth_models::spectral_cgan::{Generator, SpectralCganConfig, class_tensor};
 use hypersynth_onnx::{Input, OnnxSession, RuntimeSearch, SessionOptions, load_runtime};
@@ -187,4 +187,69 @@ fn bad_training_and_augmentation_input_is_refused() {
     assert!(subset.success());
     let other = t.run(&["augment", "--model", "m.onnx", "--cube", "subset.tif", "--labels", &labels, "--out", "aug", "--balance"]);
     t.refused(&other, "m.onnx", "the model's bands (204 bands, 400.00..2490.58 nm) differ from the data's good bands (100 bands");
+}
+
+#[test]
+fn a_killed_training_resumes_from_its_checkpoint_to_the_same_model() {
+    let t = TestDir::new();
+    // Checkpoints are written every 250 steps; 300 steps leave one to resume from.
+    let whole = train_args("whole.onnx", "300");
+    t.ok(&t.run(&whole.iter().map(String::as_str).collect::<Vec<_>>()));
+
+    let cut = train_args("cut.onnx", "300");
+    let cut: Vec<&str> = cut.iter().map(String::as_str).collect();
+    let mut child = t.command(&cut).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while !t.join("cut.checkpoint.safetensors").exists() {
+        assert!(std::time::Instant::now() < deadline, "no checkpoint appeared\n{}", t.listing());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(!t.join("cut.onnx").exists(), "killed before the end: no model may look finished\n{}", t.listing());
+
+    t.ok(&t.run(&cut));
+    let run: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(t.join("cut.run.json")).unwrap()).unwrap();
+    assert_eq!(run["details"]["resumed_from_step"], 250);
+    assert!(std::fs::read(t.join("whole.onnx")).unwrap() == std::fs::read(t.join("cut.onnx")).unwrap(), "resumed model differs from the uninterrupted one");
+}
+
+#[test]
+fn nan_in_the_cube_is_refused_with_its_position() {
+    let t = TestDir::new();
+    let cube = Cube::open(sample("salinasA.tif")).unwrap();
+    let full = cube.meta().full_window();
+    let mut data = cube.read_stored(full).unwrap();
+    let labels = hypersynth_data::ClassRaster::read(Path::new(&sample("salinasA_gt.tif")), cube.meta(), None).unwrap();
+    let ((row, col), _) = labels.ids.indexed_iter().find(|(_, id)| **id != 0).unwrap();
+    data[[row, col, 10]] = f32::NAN;
+    let meta = hypersynth_data::CubeMeta { dtype: SampleType::Float32, ..cube.meta().clone() };
+    let mut writer = CogWriter::create(&t.join("nan.tif"), &meta, Compression::Deflate).unwrap();
+    writer.write(full, data.view()).unwrap();
+    writer.finish().unwrap();
+
+    let out = t.run(&["train", "spectral", "--cube", "nan.tif", "--labels", &sample("salinasA_gt.tif"), "--out", "m.onnx", "--steps", "5"]);
+    t.refused(&out, "nan.tif", &format!("value NaN at row {row}, column {col}, band 11 is not a number and not the nodata value"));
+    assert!(!t.join("m.onnx").exists());
+}
+
+#[test]
+fn every_loss_family_and_training_option_runs() {
+    let t = TestDir::new();
+    let tricks = ["--history", "256", "--feature-matching", "1", "--label-smoothing", "0.1", "--instance-noise", "0.1", "--aux-classifier", "1"];
+    for (i, loss) in ["minimax", "non-saturating", "lsgan", "hinge", "wgan-gp"].iter().enumerate() {
+        let out = format!("{loss}.onnx");
+        let mut args = train_args(&out, "12");
+        args.extend(["--loss".to_string(), loss.to_string()]);
+        if i == 1 {
+            args.extend(tricks.iter().map(|s| s.to_string()));
+        }
+        t.ok(&t.run(&args.iter().map(String::as_str).collect::<Vec<_>>()));
+        let metrics = std::fs::read_to_string(t.join(&format!("{loss}.metrics.csv"))).unwrap();
+        let last = metrics.lines().last().unwrap();
+        let values: Vec<f64> = last.split(',').filter(|v| !v.is_empty()).map(|v| v.parse().unwrap()).collect();
+        assert!(values.len() == 6 && values.iter().all(|v| v.is_finite()), "{loss}: {last}");
+    }
+    let bad = t.run(&train_args("x.onnx", "5").iter().map(String::as_str).chain(["--loss", "wasserstein"]).collect::<Vec<_>>());
+    t.refused(&bad, "unknown loss \"wasserstein\"", "expected minimax, non-saturating, wgan-gp, lsgan or hinge");
 }

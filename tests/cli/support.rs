@@ -34,10 +34,16 @@ impl TestDir {
         self.run_with(args, &[])
     }
 
-    /// Runs `hypersynth ARGS` with extra environment variables.
-    pub fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+    /// `hypersynth ARGS` to run in this folder (for tests that spawn and stop it).
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_hypersynth"));
         command.args(args).current_dir(self.path()).env_remove("RUST_LOG");
+        command
+    }
+
+    /// Runs `hypersynth ARGS` with extra environment variables.
+    pub fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = self.command(args);
         for (k, v) in env {
             command.env(k, v);
         }

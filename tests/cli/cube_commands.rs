@@ -4,7 +4,7 @@ use std::process::Command;
 
 use hypersynth_data::fixtures::shared_data_dir;
 
-use crate::support::{TestDir, python, sample};
+use crate::support::{TestDir, python_check, sample};
 
 #[test]
 fn info_reports_the_bundled_sample_as_text_and_json() {
@@ -41,20 +41,14 @@ fn convert_neon_hdf5_gives_a_cog_with_wavelengths_and_the_source_pixels() {
     assert!(text.contains("wavelength=400") && text.contains("wavelength_units=Nanometers"), "{text}");
 
     // A second pair of readers (h5py on the source, tifffile on the output) sees equal pixels.
-    let check = Command::new(python())
-        .args(["-c", "import sys, h5py, tifffile, numpy as np\n\
+    let script = "import sys, h5py, tifffile, numpy as np\n\
 a = h5py.File(sys.argv[1])['SALA/Reflectance/Reflectance_Data'][:]\n\
 page = tifffile.TiffFile(sys.argv[2]).pages[0]\n\
 b = page.asarray()\n\
 assert page.photometric == 1, page.photometric\n\
 assert a.dtype == b.dtype and np.array_equal(a, b), (a.dtype, b.dtype)\n\
-print('equal', a.shape)"])
-        .arg(&source)
-        .arg(t.join("neon.tif"))
-        .output()
-        .unwrap();
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
-    assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "equal (83, 86, 204)");
+print('equal', a.shape)";
+    assert_eq!(python_check(script, &[&source, &t.join("neon.tif")]), "equal (83, 86, 204)");
 }
 
 #[test]

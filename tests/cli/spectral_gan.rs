@@ -11,7 +11,7 @@ use hypersynth_onnx::{Input, OnnxSession, RuntimeSearch, SessionOptions, load_ru
 use hypersynth_spectral::{mean_spectrum, mmd_rbf, spectral_angle_deg};
 use ndarray::{Array1, Array2, Axis};
 
-use crate::support::{TestDir, python, sample};
+use crate::support::{TestDir, python_check, sample};
 
 /// The classes made scarce (25 training pixels each), as in the demo.
 const SCARCE: [u32; 2] = [1, 13];
@@ -124,17 +124,12 @@ fn exported_generator_matches_candle_and_passes_onnx_checker() {
     assert!(worst <= 1e-4, "max |ONNX - candle| = {worst} (normalised units)");
 
     // The official checker, and ONNX Runtime from Python, accept the file.
-    let check = std::process::Command::new(python())
-        .args(["-c", "import sys, onnx, onnxruntime as ort, numpy as np\n\
+    let script = "import sys, onnx, onnxruntime as ort, numpy as np\n\
 onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)\n\
 s = ort.InferenceSession(sys.argv[1])\n\
 out = s.run(None, {'z': np.zeros((3, 32), np.float32), 'class_index': np.array([0, 1, 5])})[0]\n\
-print(out.shape)"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
-    assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "(3, 204)");
+print(out.shape)";
+    assert_eq!(python_check(script, &[&path]), "(3, 204)");
 }
 
 #[test]
@@ -155,18 +150,13 @@ fn augment_brings_scarce_classes_to_the_target_and_writes_readable_tables() {
     assert_eq!(run["outputs"].as_array().unwrap().len(), 3);
 
     // pyarrow and h5py read what polars and the HDF5 library wrote.
-    let check = std::process::Command::new(python())
-        .args(["-c", "import sys, json, pyarrow.parquet as pq, h5py\n\
+    let script = "import sys, json, pyarrow.parquet as pq, h5py\n\
 t = pq.read_table(sys.argv[1])\n\
 w = json.loads(pq.read_metadata(sys.argv[1]).metadata[b'hypersynth.wavelengths_nm'])\n\
 h = h5py.File(sys.argv[2])\n\
-print(t.num_rows, t.column_names[:3], len(w), h['spectra'].shape)"])
-        .arg(t.join("aug/synthetic.parquet"))
-        .arg(t.join("aug/synthetic.h5"))
-        .output()
-        .unwrap();
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
-    assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "550 ['class_id', 'class_name', 'source'] 204 (550, 204)");
+print(t.num_rows, t.column_names[:3], len(w), h['spectra'].shape)";
+    let seen = python_check(script, &[&t.join("aug/synthetic.parquet"), &t.join("aug/synthetic.h5")]);
+    assert_eq!(seen, "550 ['class_id', 'class_name', 'source'] 204 (550, 204)");
 }
 
 #[test]

@@ -92,10 +92,13 @@ pub fn sample(name: &str) -> String {
     hypersynth_data::fixtures::samples_dir().join("salinasA").join(name).display().to_string()
 }
 
-/// The Python of the project's virtual environment (made by scripts/setup.sh), used as a
-/// second reader of what hypersynth writes.
-pub fn python() -> PathBuf {
+/// Runs `script` with the Python of the project's virtual environment (made by
+/// scripts/setup.sh), a second reader of what hypersynth writes, passing `args` as
+/// `sys.argv[1:]`; panics unless it succeeds, and returns its trimmed stdout.
+pub fn python_check(script: &str, args: &[&Path]) -> String {
     let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
     assert!(python.exists(), "{} missing: run scripts/setup.sh", python.display());
-    python
+    let out = Command::new(python).arg("-c").arg(script).args(args).output().expect("run python");
+    assert!(out.status.success(), "python check failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }

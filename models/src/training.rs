@@ -6,6 +6,7 @@ use std::path::Path;
 use candle_core::{Device, Tensor, Var};
 use ndarray::{Array2, Axis};
 use rand::RngExt;
+use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -380,15 +381,23 @@ fn gradient_penalty(d: &Discriminator, real: &Tensor, fake: &Tensor, classes: &T
     Ok(g.sqr()?.sum_keepdim(1)?.affine(1.0, 1e-12)?.sqrt()?.affine(1.0, -1.0)?.sqr()?.mean_all()?)
 }
 
+/// Validation compares at most this many real spectra per class (a fixed random subset),
+/// so that its cost does not grow with the data.
+const VALIDATION_ROWS: usize = 256;
+
 /// Mean over classes (with at least 2 validation rows) of the MMD between the class's
 /// validation spectra and as many generated ones (at least 64), from fixed noise.
 fn validate(generator: &mut Generator, model: &SpectralCganConfig, config: &TrainConfig, validation: &Dataset) -> Result<f64> {
     let mut rng = rng::stream(config.seed, STREAM_VALIDATION, 0);
     let mut total = 0.0;
     let mut counted = 0;
-    for (class, rows) in validation.rows_by_class(model.classes).iter().enumerate() {
+    for (class, rows) in validation.rows_by_class(model.classes).iter_mut().enumerate() {
         if rows.len() < 2 {
             continue;
+        }
+        if rows.len() > VALIDATION_ROWS {
+            rows.shuffle(&mut rng);
+            rows.truncate(VALIDATION_ROWS);
         }
         let real = validation.spectra.select(Axis(0), rows);
         let generated = generate(generator, model, class as u32, rows.len().max(64), &mut rng)?;

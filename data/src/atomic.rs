@@ -27,10 +27,7 @@ impl AtomicPath {
         if !folder.is_dir() {
             return Err(Error::invalid(target, format!("output folder {} does not exist", folder.display())));
         }
-        let name = target
-            .file_name()
-            .ok_or_else(|| Error::invalid(target, "output path has no file name"))?
-            .to_string_lossy();
+        let name = target.file_name().ok_or_else(|| Error::invalid(target, "output path has no file name"))?.to_string_lossy();
         let temp = folder.join(format!(".{name}.{}.partial", std::process::id()));
         Ok(Self { temp, target: target.to_path_buf(), committed: false })
     }

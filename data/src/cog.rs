@@ -58,7 +58,13 @@ impl CogWriter {
         let output = AtomicPath::new(target)?;
         let staging = AtomicPath::new(&output.temp().with_extension("staging.tif"))?;
         let driver = DriverManager::get_driver_by_name("GTiff").map_err(Error::gdal(target, "load the GTiff driver"))?;
-        let options = RasterCreationOptions::from_iter(["TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256", "BIGTIFF=IF_SAFER", "PHOTOMETRIC=MINISBLACK"]);
+        let options = RasterCreationOptions::from_iter([
+            "TILED=YES",
+            "BLOCKXSIZE=256",
+            "BLOCKYSIZE=256",
+            "BIGTIFF=IF_SAFER",
+            "PHOTOMETRIC=MINISBLACK",
+        ]);
         let create = match meta.dtype {
             SampleType::UInt8 => create::<u8>,
             SampleType::Int16 => create::<i16>,
@@ -96,7 +102,13 @@ impl CogWriter {
         dataset.flush_cache().map_err(Error::gdal(&target, "flush the staging GeoTIFF"))?;
         let driver = DriverManager::get_driver_by_name("COG").map_err(Error::gdal(&target, "load the COG driver"))?;
         let compress = format!("COMPRESS={}", compression.gdal_name());
-        let options = RasterCreationOptions::from_iter([compress.as_str(), "PREDICTOR=YES", "BIGTIFF=IF_SAFER", "BLOCKSIZE=256", "NUM_THREADS=ALL_CPUS"]);
+        let options = RasterCreationOptions::from_iter([
+            compress.as_str(),
+            "PREDICTOR=YES",
+            "BIGTIFF=IF_SAFER",
+            "BLOCKSIZE=256",
+            "NUM_THREADS=ALL_CPUS",
+        ]);
         let cog = dataset.create_copy(&driver, output.temp(), &options).map_err(Error::gdal(&target, "write the COG"))?;
         cog.close().map_err(Error::gdal(&target, "close the COG"))?;
         dataset.close().map_err(Error::gdal(&target, "close the staging GeoTIFF"))?;
@@ -105,7 +117,12 @@ impl CogWriter {
     }
 }
 
-fn create<T: GdalType>(driver: &gdal::Driver, path: &Path, meta: &CubeMeta, options: &RasterCreationOptions) -> gdal::errors::Result<Dataset> {
+fn create<T: GdalType>(
+    driver: &gdal::Driver,
+    path: &Path,
+    meta: &CubeMeta,
+    options: &RasterCreationOptions,
+) -> gdal::errors::Result<Dataset> {
     driver.create_with_band_type_with_options::<T, _>(path, meta.cols, meta.rows, meta.bands, options)
 }
 

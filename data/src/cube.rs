@@ -131,10 +131,7 @@ impl CubeMeta {
     /// Checks that `window` lies inside the raster.
     pub fn check_window(&self, window: Window) -> Result<()> {
         if window.rows == 0 || window.cols == 0 || window.row + window.rows > self.rows || window.col + window.cols > self.cols {
-            return Err(Error::invalid(
-                &self.path,
-                format!("window {window:?} lies outside the {} x {} raster", self.rows, self.cols),
-            ));
+            return Err(Error::invalid(&self.path, format!("window {window:?} lies outside the {} x {} raster", self.rows, self.cols)));
         }
         Ok(())
     }

@@ -29,7 +29,10 @@ pub(crate) fn open_dataset(path: &Path) -> Result<Dataset> {
         };
         // GDAL repeats the path in its message; the error names it already.
         let detail = detail.trim_start_matches(&format!("{}: ", path.display())).to_string();
-        Error::invalid(path, if detail.is_empty() { "not a raster GDAL can read".into() } else { format!("not a raster GDAL can read ({detail})") })
+        Error::invalid(
+            path,
+            if detail.is_empty() { "not a raster GDAL can read".into() } else { format!("not a raster GDAL can read ({detail})") },
+        )
     })?;
     if dataset.raster_count() == 0 {
         return Err(Error::invalid(path, "the file has no raster bands"));
@@ -181,11 +184,5 @@ fn collect_all<T>(values: Vec<Option<T>>) -> Option<Vec<T>> {
 
 /// Parses an ENVI list value such as `{400.0, 410.0}` into numbers, skipping blanks.
 pub(crate) fn parse_envi_list(value: &str) -> Vec<f64> {
-    value
-        .trim()
-        .trim_start_matches('{')
-        .trim_end_matches('}')
-        .split(',')
-        .filter_map(|v| v.trim().parse::<f64>().ok())
-        .collect()
+    value.trim().trim_start_matches('{').trim_end_matches('}').split(',').filter_map(|v| v.trim().parse::<f64>().ok()).collect()
 }

@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use hdf5::{Container, Conversion, Dataset, File, Ix};
 use hdf5::types::{VarLenAscii, VarLenUnicode};
+use hdf5::{Container, Conversion, Dataset, File, Ix};
 use ndarray::{Array3, Ix3, s};
 
 use crate::cube::{CubeMeta, CubeReader, GeoTransform, Georef, SampleType, Window, nm_per_unit};
@@ -36,10 +36,9 @@ pub(crate) fn open(path: &Path, dataset: Option<&str>, band_axis: Option<usize>)
 /// `Metadata/Coordinate_System`.
 fn open_neon(path: &Path, file: &File) -> Result<(CubeMeta, Hdf5Cube)> {
     let sites = file.member_names().map_err(Error::hdf5(path, "list groups"))?;
-    let site = sites
-        .iter()
-        .find(|s| file.link_exists(&format!("{s}/Reflectance/Reflectance_Data")))
-        .ok_or_else(|| Error::invalid(path, "no NEON reflectance dataset (/<SITE>/Reflectance/Reflectance_Data); name the dataset with --dataset"))?;
+    let site = sites.iter().find(|s| file.link_exists(&format!("{s}/Reflectance/Reflectance_Data"))).ok_or_else(|| {
+        Error::invalid(path, "no NEON reflectance dataset (/<SITE>/Reflectance/Reflectance_Data); name the dataset with --dataset")
+    })?;
     let root = format!("{site}/Reflectance");
     let data_name = format!("{root}/Reflectance_Data");
     let dataset = file.dataset(&data_name).map_err(Error::hdf5(path, format!("open {data_name}")))?;
@@ -101,7 +100,8 @@ fn base_meta(path: &Path, dataset: &Dataset, name: &str, band_axis: usize, forma
         return Err(Error::invalid(path, format!("dataset {name:?} is empty ({shape:?})")));
     }
     let descriptor = dataset.dtype().and_then(|t| t.to_descriptor()).map_err(Error::hdf5(path, format!("read the type of {name}")))?;
-    let dtype = sample_type(&descriptor).ok_or_else(|| Error::invalid(path, format!("dataset {name:?} holds {descriptor}, not numbers hypersynth reads")))?;
+    let dtype = sample_type(&descriptor)
+        .ok_or_else(|| Error::invalid(path, format!("dataset {name:?} holds {descriptor}, not numbers hypersynth reads")))?;
     let number = |attr: &str| dataset.attr(attr).ok().and_then(|a| a.read_scalar::<f64>().ok());
     let scale = match (number("Scale_Factor"), number("scale_factor")) {
         // NEON divides: reflectance = stored / Scale_Factor.
@@ -168,9 +168,7 @@ fn parse_map_info(path: &Path, map_info: &str) -> Result<GeoTransform> {
     let fields: Vec<&str> = map_info.split(',').map(str::trim).collect();
     let number = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
     match (number(1), number(2), number(3), number(4), number(5), number(6)) {
-        (Some(rx), Some(ry), Some(e), Some(n), Some(px), Some(py)) => {
-            Ok([e - (rx - 1.0) * px, px, 0.0, n + (ry - 1.0) * py, 0.0, -py])
-        }
+        (Some(rx), Some(ry), Some(e), Some(n), Some(px), Some(py)) => Ok([e - (rx - 1.0) * px, px, 0.0, n + (ry - 1.0) * py, 0.0, -py]),
         _ => Err(Error::invalid(path, format!("cannot parse Map_Info {map_info:?}"))),
     }
 }
@@ -195,7 +193,8 @@ mod tests {
 
     #[test]
     fn map_info_gives_the_corner_of_pixel_one() {
-        let gt = parse_map_info(Path::new("x.h5"), "UTM, 1.000, 1.000, 368000.00, 4307000.0, 1.0, 1.0, 13, North, WGS-84, units=Meters, 0").unwrap();
+        let gt = parse_map_info(Path::new("x.h5"), "UTM, 1.000, 1.000, 368000.00, 4307000.0, 1.0, 1.0, 13, North, WGS-84, units=Meters, 0")
+            .unwrap();
         assert_eq!(gt, [368000.0, 1.0, 0.0, 4307000.0, 0.0, -1.0]);
         let gt = parse_map_info(Path::new("x.h5"), "UTM, 2, 3, 100, 200, 10, 10").unwrap();
         assert_eq!(gt, [90.0, 10.0, 0.0, 220.0, 0.0, -10.0]);

@@ -56,8 +56,8 @@ pub fn read_envi_library(sli: &Path, class_table: Option<&Path>, class_column: O
     let offset = header.integer("header offset").unwrap_or(0);
     let big_endian = header.integer("byte order") == Some(1);
     let bytes = std::fs::read(sli).map_err(Error::io(sli, "read"))?;
-    let values = decode(&bytes[offset.min(bytes.len())..], data_type, big_endian, bands * count)
-        .map_err(|problem| Error::invalid(sli, problem))?;
+    let values =
+        decode(&bytes[offset.min(bytes.len())..], data_type, big_endian, bands * count).map_err(|problem| Error::invalid(sli, problem))?;
     let mut spectra = Array2::from_shape_vec((count, bands), values).map_err(|e| Error::invalid(sli, e.to_string()))?;
     if let Some(factor) = header.get("reflectance scale factor").and_then(|v| v.trim().parse::<f32>().ok()).filter(|f| *f != 0.0) {
         spectra.mapv_inplace(|v| v / factor);
@@ -139,7 +139,9 @@ fn label_by_name(names: &[String], table: &Path, column: Option<&str>) -> Result
             .position(|h| h.eq_ignore_ascii_case(c))
             .ok_or_else(|| Error::invalid(table, format!("no column {c:?}; columns are {}", headers.join(", "))))?,
         None if candidates.len() == 1 => 1,
-        None => return Err(Error::invalid(table, format!("several class columns ({}); choose one with --class-column", candidates.join(", ")))),
+        None => {
+            return Err(Error::invalid(table, format!("several class columns ({}); choose one with --class-column", candidates.join(", "))));
+        }
     };
     let mut rows: Vec<(String, String)> = Vec::new();
     for (line, record) in reader.records().enumerate() {
@@ -168,7 +170,13 @@ fn match_rows<'a>(names: &[String], rows: &'a [(String, String)], table: &Path) 
         let differing: Vec<usize> = (0..names.len()).filter(|&i| names[i].trim() != rows[i].0).collect();
         if differing.len() * 100 <= names.len() {
             for &i in &differing {
-                tracing::warn!("{}: row {} names {:?}, the library {:?}; matched by position", table.display(), i + 2, rows[i].0, names[i].trim());
+                tracing::warn!(
+                    "{}: row {} names {:?}, the library {:?}; matched by position",
+                    table.display(),
+                    i + 2,
+                    rows[i].0,
+                    names[i].trim()
+                );
             }
             return Ok(rows.iter().map(|(_, class)| class).collect());
         }
@@ -183,7 +191,9 @@ fn match_rows<'a>(names: &[String], rows: &'a [(String, String)], table: &Path) 
     }
     names
         .iter()
-        .map(|name| by_name.get(name.trim()).copied().ok_or_else(|| Error::invalid(table, format!("spectrum {name:?} is not in the class table"))))
+        .map(|name| {
+            by_name.get(name.trim()).copied().ok_or_else(|| Error::invalid(table, format!("spectrum {name:?} is not in the class table")))
+        })
         .collect()
 }
 

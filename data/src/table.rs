@@ -33,7 +33,8 @@ pub fn read_spectra_table(path: &Path) -> Result<SpectralLibrary> {
 
 fn read_csv(path: &Path) -> Result<Columns> {
     let mut reader = csv::Reader::from_path(path).map_err(|e| Error::invalid(path, e.to_string()))?;
-    let headers: Vec<String> = reader.headers().map_err(|e| Error::invalid(path, e.to_string()))?.iter().map(|h| h.trim().to_string()).collect();
+    let headers: Vec<String> =
+        reader.headers().map_err(|e| Error::invalid(path, e.to_string()))?.iter().map(|h| h.trim().to_string()).collect();
     let mut text = vec![Vec::new(); headers.len()];
     for (line, record) in reader.records().enumerate() {
         let record = record.map_err(|e| Error::invalid(path, format!("line {}: {e}", line + 2)))?;
@@ -46,11 +47,13 @@ fn read_csv(path: &Path) -> Result<Columns> {
 
 fn read_parquet(path: &Path) -> Result<Columns> {
     let file = std::fs::File::open(path).map_err(Error::io(path, "open"))?;
-    let frame = ParquetReader::new(file).finish().map_err(|source| Error::Table { path: path.to_path_buf(), operation: "read Parquet", source })?;
+    let frame =
+        ParquetReader::new(file).finish().map_err(|source| Error::Table { path: path.to_path_buf(), operation: "read Parquet", source })?;
     let mut headers = Vec::new();
     let mut text = Vec::new();
     for column in frame.columns() {
-        let as_text = column.cast(&DataType::String).map_err(|source| Error::Table { path: path.to_path_buf(), operation: "read column", source })?;
+        let as_text =
+            column.cast(&DataType::String).map_err(|source| Error::Table { path: path.to_path_buf(), operation: "read column", source })?;
         let strings = as_text.str().map_err(|source| Error::Table { path: path.to_path_buf(), operation: "read column", source })?;
         headers.push(column.name().to_string());
         text.push(strings.iter().map(|v| v.unwrap_or_default().to_string()).collect());
@@ -70,15 +73,17 @@ fn to_library(path: &Path, columns: Columns) -> Result<SpectralLibrary> {
     let mut spectra = Array2::<f32>::zeros((rows, band_columns.len()));
     for (b, &(column, _)) in band_columns.iter().enumerate() {
         for (row, cell) in columns.text[column].iter().enumerate() {
-            spectra[[row, b]] = cell
-                .parse::<f32>()
-                .map_err(|_| Error::invalid(path, format!("row {}, column {:?}: {cell:?} is not a number", row + 1, columns.headers[column])))?;
+            spectra[[row, b]] = cell.parse::<f32>().map_err(|_| {
+                Error::invalid(path, format!("row {}, column {:?}: {cell:?} is not a number", row + 1, columns.headers[column]))
+            })?;
         }
     }
     let mut labels = Vec::with_capacity(rows);
     for (row, cell) in columns.text[id_column].iter().enumerate() {
         let id = cell.parse::<f64>().ok().filter(|v| *v >= 0.0 && v.fract() == 0.0);
-        labels.push(id.ok_or_else(|| Error::invalid(path, format!("row {}: class_id {cell:?} is not a non-negative integer", row + 1)))? as u32);
+        labels.push(
+            id.ok_or_else(|| Error::invalid(path, format!("row {}: class_id {cell:?} is not a non-negative integer", row + 1)))? as u32
+        );
     }
     let mut names_by_id = BTreeMap::new();
     if let Some(c) = find("class_name") {

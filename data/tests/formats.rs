@@ -102,7 +102,12 @@ fn class_rasters_count_and_name_classes() {
 fn enmap_float_labels_read_as_class_ids_and_misaligned_labels_are_refused() {
     let data = shared!();
     let tile = Cube::open(data.join("enmap_potsdam/images/enmap_potsdam_tile_128_128.tif")).unwrap();
-    let labels = ClassRaster::read(&data.join("enmap_potsdam/labels/enmap_potsdam_tile_128_128.tif"), tile.meta(), Some(&data.join("enmap_potsdam/classes.csv"))).unwrap();
+    let labels = ClassRaster::read(
+        &data.join("enmap_potsdam/labels/enmap_potsdam_tile_128_128.tif"),
+        tile.meta(),
+        Some(&data.join("enmap_potsdam/classes.csv")),
+    )
+    .unwrap();
     // Counted independently with tifffile + numpy.unique.
     let counts: Vec<(u32, usize)> = labels.counts().into_iter().collect();
     assert_eq!(counts, vec![(1, 14), (2, 7), (3, 93), (4, 76), (5, 2), (6, 207)]);
@@ -122,8 +127,7 @@ fn berlin_library_reads_micrometres_and_json_class_ids() {
     let w = lib.wavelengths_nm.as_ref().unwrap();
     assert!((w[176] - 2409.0).abs() < 1e-6, "last band {} nm", w[176]);
     assert_eq!(lib.names[0], "red clay tile 1");
-    let named: Vec<(String, usize)> =
-        lib.classes.iter().map(|c| (c.name.clone(), lib.counts().get(&c.id).copied().unwrap_or(0))).collect();
+    let named: Vec<(String, usize)> = lib.classes.iter().map(|c| (c.name.clone(), lib.counts().get(&c.id).copied().unwrap_or(0))).collect();
     // The data set's README: roof 23, pavement 15, low vegetation 18, tree 13, soil 4, water 2.
     let expect = [("roof", 23), ("pavement", 15), ("low vegetation", 18), ("tree", 13), ("soil", 4), ("water", 2)];
     for (name, n) in expect {

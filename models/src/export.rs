@@ -31,7 +31,8 @@ pub fn spectral_generator(
         node("Gather", "embed", &["embedding", "class_index"], &["embedded"], &[]),
         node("Concat", "condition", &["z", "embedded"], &["h0"], &[("axis", Attr::Int(1))]),
     ];
-    let mut initializer = vec![tensor_f32("embedding", &[config.classes as i64, config.embedding as i64], values(generator.embedding.table.as_tensor())?)];
+    let mut initializer =
+        vec![tensor_f32("embedding", &[config.classes as i64, config.embedding as i64], values(generator.embedding.table.as_tensor())?)];
     let mut input = "h0".to_string();
     let mut width = config.latent + config.embedding;
     for (i, (linear, norm)) in generator.blocks.iter().enumerate() {
@@ -39,10 +40,18 @@ pub fn spectral_generator(
         let name = |what: &str| format!("block{i}.{what}");
         initializer.push(tensor_f32(&name("weight"), &[out as i64, width as i64], values(linear.weight.as_tensor())?));
         initializer.push(tensor_f32(&name("bias"), &[out as i64], values(linear.bias.as_tensor())?));
-        for (what, t) in [("gamma", norm.gamma.as_tensor()), ("beta", norm.beta.as_tensor()), ("mean", &norm.running_mean), ("var", &norm.running_var)] {
+        for (what, t) in
+            [("gamma", norm.gamma.as_tensor()), ("beta", norm.beta.as_tensor()), ("mean", &norm.running_mean), ("var", &norm.running_var)]
+        {
             initializer.push(tensor_f32(&name(what), &[out as i64], values(t)?));
         }
-        nodes.push(node("Gemm", &name("linear"), &[&input, &name("weight"), &name("bias")], &[&name("linear_out")], &[("transB", Attr::Int(1))]));
+        nodes.push(node(
+            "Gemm",
+            &name("linear"),
+            &[&input, &name("weight"), &name("bias")],
+            &[&name("linear_out")],
+            &[("transB", Attr::Int(1))],
+        ));
         nodes.push(node(
             "BatchNormalization",
             &name("norm"),

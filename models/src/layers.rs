@@ -21,7 +21,10 @@ impl Linear {
     /// A new layer from `inputs` to `outputs` features.
     pub fn new(inputs: usize, outputs: usize, rng: &mut ChaCha8Rng) -> Result<Self> {
         let bound = 1.0 / (inputs as f64).sqrt();
-        Ok(Self { weight: Var::from_tensor(&rng::uniform(rng, &[outputs, inputs], bound)?)?, bias: Var::from_tensor(&rng::uniform(rng, &[outputs], bound)?)? })
+        Ok(Self {
+            weight: Var::from_tensor(&rng::uniform(rng, &[outputs, inputs], bound)?)?,
+            bias: Var::from_tensor(&rng::uniform(rng, &[outputs], bound)?)?,
+        })
     }
 
     /// `[n, in]` to `[n, out]`.

@@ -52,7 +52,9 @@ impl Loss {
     pub fn discriminator(self, real: &Tensor, fake: &Tensor, real_target: f64) -> Result<Tensor> {
         Ok(match self {
             Self::Minimax | Self::NonSaturating => (bce(real, real_target)? + bce(fake, 0.0)?)?,
-            Self::Lsgan => (real.affine(1.0, -real_target)?.sqr()?.mean_all()?.affine(0.5, 0.0)? + fake.sqr()?.mean_all()?.affine(0.5, 0.0)?)?,
+            Self::Lsgan => {
+                (real.affine(1.0, -real_target)?.sqr()?.mean_all()?.affine(0.5, 0.0)? + fake.sqr()?.mean_all()?.affine(0.5, 0.0)?)?
+            }
             Self::Hinge => (real.neg()?.affine(1.0, 1.0)?.relu()?.mean_all()? + fake.affine(1.0, 1.0)?.relu()?.mean_all()?)?,
             Self::WganGp => (fake.mean_all()? - real.mean_all()?)?,
         })

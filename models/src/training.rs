@@ -229,7 +229,9 @@ fn check(model: &SpectralCganConfig, config: &TrainConfig, train: &Dataset) -> R
         return Err(Error::Invalid("batch size must be at least 2, steps and d-steps at least 1".into()));
     }
     if config.loss == Loss::WganGp && std::env::var("CANDLE_GRAD_DO_NOT_DETACH").map_or(true, |v| v.is_empty() || v == "0") {
-        return Err(Error::Invalid("WGAN-GP needs second derivatives: set CANDLE_GRAD_DO_NOT_DETACH=1 before starting (the hypersynth binary does)".into()));
+        return Err(Error::Invalid(
+            "WGAN-GP needs second derivatives: set CANDLE_GRAD_DO_NOT_DETACH=1 before starting (the hypersynth binary does)".into(),
+        ));
     }
     if !train.spectra.iter().all(|v| v.is_finite()) {
         return Err(Error::Invalid("training spectra contain NaN or infinite values".into()));
@@ -311,7 +313,8 @@ fn step(
             loss = (loss + (cross_entropy(r, &real_t)? + cross_entropy(f, &fake_t)?)?.affine(config.aux_classifier, 0.0)?)?;
         }
         if config.loss == Loss::WganGp {
-            loss = (loss + gradient_penalty(&state.discriminator, &real_in, &fake_in, &real_t, rng)?.affine(config.gradient_penalty, 0.0)?)?;
+            loss =
+                (loss + gradient_penalty(&state.discriminator, &real_in, &fake_in, &real_t, rng)?.affine(config.gradient_penalty, 0.0)?)?;
         }
         state.adam_d.step(&loss.backward()?)?;
         record.d_loss = loss.to_scalar::<f32>()?;
@@ -343,7 +346,13 @@ fn step(
 
 /// Replaces half of a fake batch with spectra from the history buffer (once it holds
 /// any), then stores the new fakes in it, replacing random old ones once full.
-fn mix_history(history: &mut Vec<(Vec<f32>, u32)>, fake: Tensor, classes: Vec<u32>, capacity: usize, rng: &mut ChaCha8Rng) -> Result<(Tensor, Vec<u32>)> {
+fn mix_history(
+    history: &mut Vec<(Vec<f32>, u32)>,
+    fake: Tensor,
+    classes: Vec<u32>,
+    capacity: usize,
+    rng: &mut ChaCha8Rng,
+) -> Result<(Tensor, Vec<u32>)> {
     if capacity == 0 {
         return Ok((fake, classes));
     }
@@ -456,10 +465,13 @@ fn save_checkpoint(path: &Path, state: &State, model: &SpectralCganConfig, confi
         let bands = state.history[0].0.len();
         let values: Vec<f32> = state.history.iter().flat_map(|(v, _)| v.iter().copied()).collect();
         let classes: Vec<u32> = state.history.iter().map(|(_, c)| *c).collect();
-        put("history", HashMap::from([
-            ("spectra".to_string(), Tensor::from_vec(values, (state.history.len(), bands), &Device::Cpu)?),
-            ("classes".to_string(), Tensor::from_vec(classes, state.history.len(), &Device::Cpu)?),
-        ]));
+        put(
+            "history",
+            HashMap::from([
+                ("spectra".to_string(), Tensor::from_vec(values, (state.history.len(), bands), &Device::Cpu)?),
+                ("classes".to_string(), Tensor::from_vec(classes, state.history.len(), &Device::Cpu)?),
+            ]),
+        );
     }
     let temp = path.with_extension("safetensors.partial");
     candle_core::safetensors::save(&tensors, &temp).map_err(|e| fail(e.to_string()))?;

@@ -14,11 +14,7 @@ pub fn check_contract(session: &OnnxSession) -> Result<()> {
     })?;
     let bands = card.wavelengths_nm.len() as i64;
     if card.normalisation.offset.len() as i64 != bands {
-        return Err(problem(format!(
-            "hypersynth.normalisation has {} values for {} wavelengths",
-            card.normalisation.offset.len(),
-            bands
-        )));
+        return Err(problem(format!("hypersynth.normalisation has {} values for {} wavelengths", card.normalisation.offset.len(), bands)));
     }
     match card.kind {
         ModelKind::SpectralCgan => {
@@ -46,7 +42,10 @@ pub fn check_contract(session: &OnnxSession) -> Result<()> {
 fn expect(session: &OnnxSession, list: &[TensorInfo], role: &str, name: &str, dtype: &str, dims: &[Option<i64>]) -> Result<(), String> {
     let kind = session.card.as_ref().map(|c| c.kind.as_str()).unwrap_or("?");
     let names = || list.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ");
-    let t = list.iter().find(|t| t.name == name).ok_or_else(|| format!("a {kind} model needs an {role} named {name:?}; this one has [{}]", names()))?;
+    let t = list
+        .iter()
+        .find(|t| t.name == name)
+        .ok_or_else(|| format!("a {kind} model needs an {role} named {name:?}; this one has [{}]", names()))?;
     if t.dtype != dtype {
         return Err(format!("{role} {name:?} is {}, a {kind} model needs {dtype}", t.dtype));
     }

@@ -13,9 +13,8 @@ pub(crate) fn register(builder: &mut SessionBuilder, options: &SessionOptions) -
         Device::Cpu => Ok(()),
         Device::Cuda(n) => {
             ensure_available::<ort::ep::CUDA>()?;
-            let cuda = ort::ep::CUDA::default()
-                .with_device_id(n as i32)
-                .with_conv_algorithm_search(ort::ep::cuda::ConvAlgorithmSearch::Heuristic);
+            let cuda =
+                ort::ep::CUDA::default().with_device_id(n as i32).with_conv_algorithm_search(ort::ep::cuda::ConvAlgorithmSearch::Heuristic);
             cuda.register(builder).map_err(|e| e.to_string())
         }
         Device::TensorRt(n) => {
@@ -35,10 +34,7 @@ pub(crate) fn register(builder: &mut SessionBuilder, options: &SessionOptions) -
 fn ensure_available<E: ExecutionProvider>() -> Result<(), String> {
     match E::is_available() {
         Ok(true) => Ok(()),
-        Ok(false) => Err(format!(
-            "{} is not in this ONNX Runtime build (install the GPU build with `scripts/setup.sh --gpu`)",
-            E::NAME
-        )),
+        Ok(false) => Err(format!("{} is not in this ONNX Runtime build (install the GPU build with `scripts/setup.sh --gpu`)", E::NAME)),
         Err(e) => Err(e.to_string()),
     }
 }

@@ -58,8 +58,8 @@ fn find(search: &RuntimeSearch) -> Option<PathBuf> {
 }
 
 fn load(search: &RuntimeSearch) -> Result<RuntimeInfo> {
-    let path = find(search)
-        .ok_or_else(|| Error::RuntimeMissing { searched: search.candidates.clone(), install: search.install_hint.clone() })?;
+    let path =
+        find(search).ok_or_else(|| Error::RuntimeMissing { searched: search.candidates.clone(), install: search.install_hint.clone() })?;
     let library = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
     let folder = library.parent().map(Path::to_path_buf).unwrap_or_default();
     let gpu_build = folder.join("libonnxruntime_providers_cuda.so").exists();

@@ -166,7 +166,9 @@ fn build_session(path: &Path, bytes: &[u8], options: &SessionOptions) -> Result<
         }
         Err(problem) => return Err(Error::Provider { device: options.device.to_string(), problem }),
     };
-    let session = builder.commit_from_memory(bytes).map_err(|e| Error::Model { path: path.to_path_buf(), problem: format!("ONNX Runtime cannot load the model: {e}") })?;
+    let session = builder
+        .commit_from_memory(bytes)
+        .map_err(|e| Error::Model { path: path.to_path_buf(), problem: format!("ONNX Runtime cannot load the model: {e}") })?;
     Ok((session, device))
 }
 

@@ -69,7 +69,8 @@ fn a_model_without_a_card_uses_its_sidecar_or_fails_the_contract() {
     let mut wrong = tiny_model::card();
     wrong.wavelengths_nm.push(800.0);
     wrong.normalisation = hypersynth_onnx_format::Normalisation { offset: vec![0.0; 4], scale: vec![1.0; 4] };
-    let props: serde_json::Map<String, serde_json::Value> = wrong.to_props().into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
+    let props: serde_json::Map<String, serde_json::Value> =
+        wrong.to_props().into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
     std::fs::write(&sidecar, serde_json::to_string(&props).unwrap()).unwrap();
     let mismatched = OnnxSession::open(&path, &SessionOptions::default()).unwrap();
     let err = check_contract(&mismatched).unwrap_err().to_string();

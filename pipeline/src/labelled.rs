@@ -112,7 +112,11 @@ fn from_raster(source: &CubeSource, labels: &Path, names: Option<&Path>) -> Resu
                 for &b in &good {
                     let v = block.data[[r, c, b]];
                     if !v.is_finite() {
-                        bail!("{}: value {v} at row {row}, column {col}, band {} is not a number and not the nodata value", meta.path.display(), b + 1);
+                        bail!(
+                            "{}: value {v} at row {row}, column {col}, band {} is not a number and not the nodata value",
+                            meta.path.display(),
+                            b + 1
+                        );
                     }
                     values.push(v);
                 }

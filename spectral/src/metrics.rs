@@ -32,10 +32,13 @@ pub fn mmd_rbf(x: ArrayView2<'_, f32>, y: ArrayView2<'_, f32>) -> f64 {
     if x.nrows() < 2 || y.nrows() < 2 || n != x.nrows() + y.nrows() {
         return f64::NAN;
     }
-    let mut distances: Vec<f64> = (0..n).into_par_iter().flat_map_iter(|i| {
-        let pooled = &pooled;
-        (i + 1..n).map(move |j| squared_distance(pooled[i], pooled[j]))
-    }).collect();
+    let mut distances: Vec<f64> = (0..n)
+        .into_par_iter()
+        .flat_map_iter(|i| {
+            let pooled = &pooled;
+            (i + 1..n).map(move |j| squared_distance(pooled[i], pooled[j]))
+        })
+        .collect();
     let mid = distances.len() / 2;
     let median = *distances.select_nth_unstable_by(mid, f64::total_cmp).1;
     let gamma = if median > 0.0 { 1.0 / median } else { 1.0 };

@@ -19,7 +19,8 @@ impl Normaliser {
     pub fn fit(spectra: ArrayView2<'_, f32>, margin: f64) -> Self {
         let (mut offset, mut scale) = (Vec::new(), Vec::new());
         for band in spectra.axis_iter(Axis(1)) {
-            let (lo, hi) = band.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(f64::from(v)), hi.max(f64::from(v))));
+            let (lo, hi) =
+                band.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(f64::from(v)), hi.max(f64::from(v))));
             let half = (hi - lo) / 2.0 * (1.0 + margin);
             offset.push((hi + lo) / 2.0);
             scale.push(if half > 0.0 && half.is_finite() { half } else { 1.0 });

@@ -79,7 +79,17 @@ mod tests {
 
     #[test]
     fn splits_each_class_by_fraction_and_seed() {
-        let labels: Vec<u32> = (0..100).map(|i| if i < 80 { 1 } else if i < 90 { 2 } else { 0 }).collect();
+        let labels: Vec<u32> = (0..100)
+            .map(|i| {
+                if i < 80 {
+                    1
+                } else if i < 90 {
+                    2
+                } else {
+                    0
+                }
+            })
+            .collect();
         let config = SplitConfig { validation: 0.25, test: 0.25, seed: 7 };
         let split = stratified_split(&labels, &config);
         let count = |rows: &[usize], c: u32| rows.iter().filter(|&&r| labels[r] == c).count();

@@ -66,7 +66,9 @@ fn demo_runs_on_the_bundled_sample() {
     let t = TestDir::new();
     let out = t.run(&["demo", "--out", "demo", "--steps", "20"]);
     t.ok(&out);
-    for product in ["salinasA_cog.tif", "salinasA_cgan.onnx", "salinasA_cgan.run.json", "augmented/synthetic.parquet", "augmented/augmented.parquet"] {
+    for product in
+        ["salinasA_cog.tif", "salinasA_cgan.onnx", "salinasA_cgan.run.json", "augmented/synthetic.parquet", "augmented/augmented.parquet"]
+    {
         assert!(t.join(&format!("demo/{product}")).exists(), "{product}\n{}\n{}", out.stdout, t.listing());
     }
     assert!(out.stdout.contains("class 1: 275 synthetic spectra"), "{}", out.stdout);
@@ -88,7 +90,11 @@ fn bad_cubes_and_labels_are_refused_with_one_clear_line() {
     t.refused(&out, "truncated.tif", "not a raster GDAL can read");
 
     // Labels of another size: a 16 x 16 crop of the class raster.
-    let crop = Command::new("gdal_translate").args(["-q", "-srcwin", "0", "0", "16", "16", &sample("salinasA_gt.tif")]).arg(t.join("small_gt.tif")).status().unwrap();
+    let crop = Command::new("gdal_translate")
+        .args(["-q", "-srcwin", "0", "0", "16", "16", &sample("salinasA_gt.tif")])
+        .arg(t.join("small_gt.tif"))
+        .status()
+        .unwrap();
     assert!(crop.success());
     let out = t.run(&["info", &sample("salinasA.tif"), "--labels", "small_gt.tif"]);
     t.refused(&out, "small_gt.tif", "labels are 16 x 16 pixels but the cube");

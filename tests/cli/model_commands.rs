@@ -9,7 +9,13 @@ fn inspect_shows_the_card_and_the_contract() {
     std::fs::write(t.join("tiny.onnx"), tiny_model::bytes(true)).unwrap();
     let out = t.run(&["models", "inspect", "tiny.onnx"]);
     t.ok(&out);
-    for expected in ["kind:         spectral-cgan", "bands:        3 (500.00 .. 700.00 nm)", "1 grass, 7 soil", "input:        z float32 [-1, 2]", "contract:     ok"] {
+    for expected in [
+        "kind:         spectral-cgan",
+        "bands:        3 (500.00 .. 700.00 nm)",
+        "1 grass, 7 soil",
+        "input:        z float32 [-1, 2]",
+        "contract:     ok",
+    ] {
         assert!(out.stdout.contains(expected), "{expected:?} in\n{}", out.stdout);
     }
     let out = t.run(&["models", "inspect", "tiny.onnx", "--json"]);

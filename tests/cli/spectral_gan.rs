@@ -18,15 +18,32 @@ const SCARCE: [u32; 2] = [1, 13];
 
 fn train_args<'a>(out: &'a str, steps: &'a str) -> Vec<String> {
     let (cube, labels, classes) = (sample("salinasA.tif"), sample("salinasA_gt.tif"), sample("classes.csv"));
-    ["train", "spectral", "--cube", &cube, "--labels", &labels, "--classes", &classes, "--out", out, "--thin", "1=25,13=25", "--steps", steps, "-q"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    [
+        "train",
+        "spectral",
+        "--cube",
+        &cube,
+        "--labels",
+        &labels,
+        "--classes",
+        &classes,
+        "--out",
+        out,
+        "--thin",
+        "1=25,13=25",
+        "--steps",
+        steps,
+        "-q",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 fn runtime() {
     let lib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".ort/lib");
-    load_runtime(&RuntimeSearch { candidates: vec![lib], install_hint: "scripts/setup.sh".into() }).expect("ONNX Runtime: run scripts/setup.sh");
+    load_runtime(&RuntimeSearch { candidates: vec![lib], install_hint: "scripts/setup.sh".into() })
+        .expect("ONNX Runtime: run scripts/setup.sh");
 }
 
 /// Held-out test spectra of `class` (from the run's `test_pixel_ids`) and as many
@@ -67,7 +84,12 @@ const MAX_MEAN_ANGLE_DEG: f64 = 2.0;
 #[test]
 fn trained_generator_matches_scarce_classes_and_an_untrained_one_does_not() {
     let t = TestDir::new();
-    let trained = t.run(&train_args("trained.onnx", &hypersynth_models::training::TrainConfig::default().steps.to_string()).iter().map(String::as_str).collect::<Vec<_>>());
+    let trained = t.run(
+        &train_args("trained.onnx", &hypersynth_models::training::TrainConfig::default().steps.to_string())
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
     t.ok(&trained);
     let untrained = t.run(&train_args("untrained.onnx", "1").iter().map(String::as_str).collect::<Vec<_>>());
     t.ok(&untrained);
@@ -75,7 +97,9 @@ fn trained_generator_matches_scarce_classes_and_an_untrained_one_does_not() {
     for class in SCARCE {
         let (real, good) = real_and_synthetic(&t.join("trained.onnx"), &t.join("trained.run.json"), class);
         let (_, bad) = real_and_synthetic(&t.join("untrained.onnx"), &t.join("untrained.run.json"), class);
-        let angle = |s: &Array2<f32>| spectral_angle_deg(mean_spectrum(real.view()).as_slice().unwrap(), mean_spectrum(s.view()).as_slice().unwrap());
+        let angle = |s: &Array2<f32>| {
+            spectral_angle_deg(mean_spectrum(real.view()).as_slice().unwrap(), mean_spectrum(s.view()).as_slice().unwrap())
+        };
         let (good_angle, bad_angle) = (angle(&good), angle(&bad));
         let (good_mmd, bad_mmd) = (mmd_rbf(real.view(), good.view()), mmd_rbf(real.view(), bad.view()));
         report.push_str(&format!("class {class}: angle {good_angle:.2} vs untrained {bad_angle:.2}; MMD {good_mmd:.3} vs {bad_mmd:.3}\n"));
@@ -137,7 +161,21 @@ fn augment_brings_scarce_classes_to_the_target_and_writes_readable_tables() {
     let t = TestDir::new();
     t.ok(&t.run(&train_args("m.onnx", "30").iter().map(String::as_str).collect::<Vec<_>>()));
     let (cube, labels) = (sample("salinasA.tif"), sample("salinasA_gt.tif"));
-    let out = t.run(&["augment", "--model", "m.onnx", "--cube", &cube, "--labels", &labels, "--out", "aug", "--target-per-class", "300", "--hdf5", "-q"]);
+    let out = t.run(&[
+        "augment",
+        "--model",
+        "m.onnx",
+        "--cube",
+        &cube,
+        "--labels",
+        &labels,
+        "--out",
+        "aug",
+        "--target-per-class",
+        "300",
+        "--hdf5",
+        "-q",
+    ]);
     t.ok(&out);
     let synthetic = read_spectra_table(&t.join("aug/synthetic.parquet")).unwrap();
     let counts: BTreeMap<u32, usize> = synthetic.counts();
@@ -163,7 +201,8 @@ print(t.num_rows, t.column_names[:3], len(w), h['spectra'].shape)";
 fn bad_training_and_augmentation_input_is_refused() {
     let t = TestDir::new();
     let (cube, labels) = (sample("salinasA.tif"), sample("salinasA_gt.tif"));
-    let thin_to_one = t.run(&["train", "spectral", "--cube", &cube, "--labels", &labels, "--out", "m.onnx", "--thin", "13=1", "--steps", "5"]);
+    let thin_to_one =
+        t.run(&["train", "spectral", "--cube", &cube, "--labels", &labels, "--out", "m.onnx", "--thin", "13=1", "--steps", "5"]);
     t.refused(&thin_to_one, "class 13", "has 1 training spectra after the split; at least 2 are needed");
     assert!(!t.join("m.onnx").exists());
 
@@ -173,7 +212,13 @@ fn bad_training_and_augmentation_input_is_refused() {
     assert!(!t.join("aug/synthetic.parquet").exists());
 
     // A cube whose bands differ from the model's: the first 100 bands only.
-    let subset = std::process::Command::new("gdal_translate").arg("-q").args((1..=100).flat_map(|b| ["-b".to_string(), b.to_string()])).arg(&cube).arg(t.join("subset.tif")).status().unwrap();
+    let subset = std::process::Command::new("gdal_translate")
+        .arg("-q")
+        .args((1..=100).flat_map(|b| ["-b".to_string(), b.to_string()]))
+        .arg(&cube)
+        .arg(t.join("subset.tif"))
+        .status()
+        .unwrap();
     assert!(subset.success());
     let other = t.run(&["augment", "--model", "m.onnx", "--cube", "subset.tif", "--labels", &labels, "--out", "aug", "--balance"]);
     t.refused(&other, "m.onnx", "the model's bands (204 bands, 400.00..2490.58 nm) differ from the data's good bands (100 bands");
@@ -201,7 +246,10 @@ fn a_killed_training_resumes_from_its_checkpoint_to_the_same_model() {
     t.ok(&t.run(&cut));
     let run: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(t.join("cut.run.json")).unwrap()).unwrap();
     assert_eq!(run["details"]["resumed_from_step"], 250);
-    assert!(std::fs::read(t.join("whole.onnx")).unwrap() == std::fs::read(t.join("cut.onnx")).unwrap(), "resumed model differs from the uninterrupted one");
+    assert!(
+        std::fs::read(t.join("whole.onnx")).unwrap() == std::fs::read(t.join("cut.onnx")).unwrap(),
+        "resumed model differs from the uninterrupted one"
+    );
 }
 
 #[test]
@@ -226,7 +274,8 @@ fn nan_in_the_cube_is_refused_with_its_position() {
 #[test]
 fn every_loss_family_and_training_option_runs() {
     let t = TestDir::new();
-    let tricks = ["--history", "256", "--feature-matching", "1", "--label-smoothing", "0.1", "--instance-noise", "0.1", "--aux-classifier", "1"];
+    let tricks =
+        ["--history", "256", "--feature-matching", "1", "--label-smoothing", "0.1", "--instance-noise", "0.1", "--aux-classifier", "1"];
     for (i, loss) in ["minimax", "non-saturating", "lsgan", "hinge", "wgan-gp"].iter().enumerate() {
         let out = format!("{loss}.onnx");
         let mut args = train_args(&out, "12");

@@ -48,12 +48,17 @@ impl TestDir {
             command.env(k, v);
         }
         let out = command.output().expect("run hypersynth");
-        Output { code: out.status.code(), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
+        Output {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into(),
+            stderr: String::from_utf8_lossy(&out.stderr).into(),
+        }
     }
 
     /// The folder's contents, for failure messages.
     pub fn listing(&self) -> String {
-        let mut names: Vec<String> = walk(self.path()).iter().map(|p| p.strip_prefix(self.path()).unwrap_or(p).display().to_string()).collect();
+        let mut names: Vec<String> =
+            walk(self.path()).iter().map(|p| p.strip_prefix(self.path()).unwrap_or(p).display().to_string()).collect();
         names.sort();
         names.join("\n  ")
     }

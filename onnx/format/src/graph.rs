@@ -5,8 +5,8 @@ use crate::proto::tensor_proto::DataType;
 use crate::proto::tensor_shape_proto::{Dimension, dimension};
 use crate::proto::type_proto::{self, Tensor};
 use crate::proto::{
-    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto, TypeProto,
-    ValueInfoProto, attribute_proto::AttributeType,
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
+    attribute_proto::AttributeType,
 };
 
 /// The ONNX IR version written (ONNX 1.15; read by ONNX Runtime >= 1.16).
@@ -25,12 +25,24 @@ pub enum Dim {
 
 /// A float32 initializer of shape `dims` holding `data` (row-major).
 pub fn tensor_f32(name: &str, dims: &[i64], data: Vec<f32>) -> TensorProto {
-    TensorProto { name: Some(name.into()), dims: dims.to_vec(), data_type: Some(DataType::Float as i32), float_data: data, ..Default::default() }
+    TensorProto {
+        name: Some(name.into()),
+        dims: dims.to_vec(),
+        data_type: Some(DataType::Float as i32),
+        float_data: data,
+        ..Default::default()
+    }
 }
 
 /// An int64 initializer of shape `dims` holding `data` (row-major).
 pub fn tensor_i64(name: &str, dims: &[i64], data: Vec<i64>) -> TensorProto {
-    TensorProto { name: Some(name.into()), dims: dims.to_vec(), data_type: Some(DataType::Int64 as i32), int64_data: data, ..Default::default() }
+    TensorProto {
+        name: Some(name.into()),
+        dims: dims.to_vec(),
+        data_type: Some(DataType::Int64 as i32),
+        int64_data: data,
+        ..Default::default()
+    }
 }
 
 /// A typed graph input or output.
@@ -46,7 +58,11 @@ pub fn value_info(name: &str, elem_type: DataType, dims: &[Dim]) -> ValueInfoPro
         })
         .collect();
     let tensor = Tensor { elem_type: Some(elem_type as i32), shape: Some(TensorShapeProto { dim }) };
-    ValueInfoProto { name: Some(name.into()), r#type: Some(TypeProto { value: Some(type_proto::Value::TensorType(tensor)), ..Default::default() }), ..Default::default() }
+    ValueInfoProto {
+        name: Some(name.into()),
+        r#type: Some(TypeProto { value: Some(type_proto::Value::TensorType(tensor)), ..Default::default() }),
+        ..Default::default()
+    }
 }
 
 /// A node attribute.

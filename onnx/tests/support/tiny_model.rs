@@ -13,10 +13,7 @@ pub const E: [f32; 6] = [10.0, 20.0, 30.0, -10.0, -20.0, -30.0];
 
 /// What the model computes, for checking its output.
 pub fn expected(z: &[[f32; 2]], class_index: &[i64]) -> Vec<[f32; 3]> {
-    z.iter()
-        .zip(class_index)
-        .map(|(z, &c)| std::array::from_fn(|b| z[0] * W[b] + z[1] * W[3 + b] + E[c as usize * 3 + b]))
-        .collect()
+    z.iter().zip(class_index).map(|(z, &c)| std::array::from_fn(|b| z[0] * W[b] + z[1] * W[3 + b] + E[c as usize * 3 + b])).collect()
 }
 
 /// The model card of the tiny model.

@@ -80,17 +80,21 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
     }
     let wanted = plan(settings.target, &counts, &card)?;
 
-    std::fs::create_dir_all(&settings.out).map_err(|e| anyhow::anyhow!("{}: cannot create the output folder: {e}", settings.out.display()))?;
-    let record = RunRecord::start("augment", &[&[settings.model.clone()][..], &data.inputs].concat(), json!({
-        "target": format!("{:?}", settings.target), "seed": settings.seed, "batch": settings.batch, "device": session.device.to_string(),
-    }))?;
+    std::fs::create_dir_all(&settings.out)
+        .map_err(|e| anyhow::anyhow!("{}: cannot create the output folder: {e}", settings.out.display()))?;
+    let record = RunRecord::start(
+        "augment",
+        &[&[settings.model.clone()][..], &data.inputs].concat(),
+        json!({
+            "target": format!("{:?}", settings.target), "seed": settings.seed, "batch": settings.batch, "device": session.device.to_string(),
+        }),
+    )?;
     let latent = session.inputs.iter().find(|t| t.name == "z").and_then(|t| t.shape.get(1).copied()).unwrap_or(-1);
     if latent <= 0 {
         bail!("{}: input \"z\" has no fixed latent size", settings.model.display());
     }
     let synthetic = generate(&mut session, &card, &wanted, latent as usize, settings)?;
 
-    let bands = data.wavelengths_nm.len();
     let names = |ids: &[u32]| ids.iter().map(|&id| data.class_name(id).to_string()).collect::<Vec<_>>();
     let synthetic_names = names(&synthetic.1);
     let synthetic_rows = SpectraRows {
@@ -121,13 +125,16 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
     if settings.hdf5 {
         outputs.push(write_spectra_hdf5(&settings.out.join("synthetic.h5"), synthetic_rows)?);
     }
-    debug_assert_eq!(all.ncols(), bands);
-    record.finish(&settings.out.join("run.json"), &outputs, json!({
-        "real_training_counts": counts,
-        "generated": wanted,
-        "onnxruntime": runtime.library,
-        "execution_provider": session.device.to_string(),
-    }))?;
+    record.finish(
+        &settings.out.join("run.json"),
+        &outputs,
+        json!({
+            "real_training_counts": counts,
+            "generated": wanted,
+            "onnxruntime": runtime.library,
+            "execution_provider": session.device.to_string(),
+        }),
+    )?;
     tracing::info!("wrote {} and {}", synthetic_path.display(), augmented_path.display());
     Ok(AugmentOutcome { synthetic: synthetic_path, augmented: augmented_path, generated: wanted })
 }
@@ -187,7 +194,13 @@ fn plan(target: Target, counts: &BTreeMap<u32, usize>, card: &ModelCard) -> Resu
 }
 
 /// Runs the generator in batches of `settings.batch` for every class in `wanted`.
-fn generate(session: &mut OnnxSession, card: &ModelCard, wanted: &BTreeMap<u32, usize>, latent: usize, settings: &Augment) -> Result<(Array2<f32>, Vec<u32>)> {
+fn generate(
+    session: &mut OnnxSession,
+    card: &ModelCard,
+    wanted: &BTreeMap<u32, usize>,
+    latent: usize,
+    settings: &Augment,
+) -> Result<(Array2<f32>, Vec<u32>)> {
     let total: usize = wanted.values().sum();
     let bands = card.wavelengths_nm.len();
     let mut spectra = Array2::<f32>::zeros((total, bands));

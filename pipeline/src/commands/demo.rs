@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-
 use anyhow::{Context, Result};
 use hypersynth_data::{Compression, CubeSource};
 use hypersynth_models::spectral_cgan::SpectralCganConfig;
@@ -44,7 +43,11 @@ pub fn run(out: &Path, steps: usize, threads: Option<usize>) -> Result<()> {
 
     let source = LabelSource::Raster { cube, labels: labels.raster, names: labels.names };
     let model = out.join("salinasA_cgan.onnx");
-    println!("\n== hypersynth train spectral (classes {} thinned to 25 training pixels) -> {}", SCARCE.map(|(c, _)| c.to_string()).join(" and "), model.display());
+    println!(
+        "\n== hypersynth train spectral (classes {} thinned to 25 training pixels) -> {}",
+        SCARCE.map(|(c, _)| c.to_string()).join(" and "),
+        model.display()
+    );
     let trained = super::train_spectral::run(&TrainSpectral {
         source: source.clone(),
         out: model.clone(),
@@ -70,6 +73,13 @@ pub fn run(out: &Path, steps: usize, threads: Option<usize>) -> Result<()> {
     for (class, n) in &outcome.generated {
         println!("class {class}: {n} synthetic spectra");
     }
-    println!("\nwrote:\n  {}\n  {}\n  {}\n  {}\n  {}", cog.display(), model.display(), trained.run_json.display(), outcome.synthetic.display(), outcome.augmented.display());
+    println!(
+        "\nwrote:\n  {}\n  {}\n  {}\n  {}\n  {}",
+        cog.display(),
+        model.display(),
+        trained.run_json.display(),
+        outcome.synthetic.display(),
+        outcome.augmented.display()
+    );
     Ok(())
 }

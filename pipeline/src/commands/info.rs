@@ -64,7 +64,8 @@ pub fn describe(meta: &CubeMeta) -> String {
     let _ = writeln!(s, "scale/offset: {}", scale_offset(meta));
     let _ = writeln!(s, "nodata:       {}", meta.nodata.map_or("none".to_string(), |v| v.to_string()));
     let bad: Vec<String> = meta.good_bands.iter().enumerate().filter(|(_, g)| !**g).map(|(i, _)| (i + 1).to_string()).collect();
-    let _ = writeln!(s, "bad bands:    {}", if bad.is_empty() { "none".to_string() } else { format!("{} ({})", bad.len(), bad.join(", ")) });
+    let _ =
+        writeln!(s, "bad bands:    {}", if bad.is_empty() { "none".to_string() } else { format!("{} ({})", bad.len(), bad.join(", ")) });
     let _ = writeln!(s, "crs:          {}", crs_name(&meta.georef.crs_wkt));
     match meta.georef.geotransform {
         Some(gt) => {

@@ -65,6 +65,13 @@ fn describe(session: &OnnxSession, contract: &Result<(), String>) -> String {
     for t in &session.outputs {
         let _ = writeln!(s, "output:       {}", io(t));
     }
-    let _ = writeln!(s, "contract:     {}", match contract { Ok(()) => "ok".to_string(), Err(e) => format!("not met: {e}") });
+    let _ = writeln!(
+        s,
+        "contract:     {}",
+        match contract {
+            Ok(()) => "ok".to_string(),
+            Err(e) => format!("not met: {e}"),
+        }
+    );
     s
 }

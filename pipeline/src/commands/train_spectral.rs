@@ -77,9 +77,14 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
     let mut observer = Progress::new(metrics.temp(), settings.train.steps)?;
     tracing::info!(
         "training on {} spectra of {} classes ({} bands; validation {}, test {})",
-        split.train.len(), class_ids.len(), architecture.bands, split.validation.len(), split.test.len()
+        split.train.len(),
+        class_ids.len(),
+        architecture.bands,
+        split.validation.len(),
+        split.test.len()
     );
-    let trained = training::train(&architecture, &settings.train, &train_set, &validation_set, Some(&checkpoint), &fingerprint, &mut observer)?;
+    let trained =
+        training::train(&architecture, &settings.train, &train_set, &validation_set, Some(&checkpoint), &fingerprint, &mut observer)?;
     observer.finish()?;
     metrics.commit()?;
 
@@ -102,7 +107,12 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
         }),
     };
     let proto = hypersynth_models::export::spectral_generator(
-        &trained.generator, &architecture, &normaliser.offset, &normaliser.scale, &card.to_props(), env!("CARGO_PKG_VERSION"),
+        &trained.generator,
+        &architecture,
+        &normaliser.offset,
+        &normaliser.scale,
+        &card.to_props(),
+        env!("CARGO_PKG_VERSION"),
     )?;
     let model = hypersynth_data::write_atomically(&settings.out, &encode_model(&proto))?;
     let counts = |rows: &[usize]| -> BTreeMap<u32, usize> {
@@ -113,18 +123,22 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
         c
     };
     let run_json = stem.with_extension("run.json");
-    record.finish(&run_json, &[model.clone(), metrics_path], json!({
-        "classes": data.classes,
-        "train_counts": counts(&split.train),
-        "validation_counts": counts(&split.validation),
-        "test_counts": counts(&split.test),
-        "test_pixel_ids": split.test.iter().map(|&r| data.ids[r]).collect::<Vec<_>>(),
-        "dropped_bad_bands": data.dropped_bands,
-        "dropped_nodata_pixels": data.dropped_pixels,
-        "best_step": trained.best_step,
-        "validation_mmd": trained.best_mmd,
-        "resumed_from_step": trained.resumed_from,
-    }))?;
+    record.finish(
+        &run_json,
+        &[model.clone(), metrics_path],
+        json!({
+            "classes": data.classes,
+            "train_counts": counts(&split.train),
+            "validation_counts": counts(&split.validation),
+            "test_counts": counts(&split.test),
+            "test_pixel_ids": split.test.iter().map(|&r| data.ids[r]).collect::<Vec<_>>(),
+            "dropped_bad_bands": data.dropped_bands,
+            "dropped_nodata_pixels": data.dropped_pixels,
+            "best_step": trained.best_step,
+            "validation_mmd": trained.best_mmd,
+            "resumed_from_step": trained.resumed_from,
+        }),
+    )?;
     tracing::info!("wrote {} (validation MMD {:.4} at step {})", model.display(), trained.best_mmd, trained.best_step);
     Ok(TrainOutcome { model, run_json, best: (trained.best_mmd, trained.best_step) })
 }
@@ -178,6 +192,11 @@ impl Observer for Progress {
         // A full disk shows up when the file is committed; the training goes on meanwhile.
         let _ = writeln!(self.csv, "{},{:.5},{:.5},{:.4},{:.4},{mmd}", r.step, r.d_loss, r.g_loss, r.d_real, r.d_fake);
         self.bar.set_position(r.step as u64);
-        self.bar.set_message(format!("D(x) {:.2} D(G(z)) {:.2}{}", r.d_real, r.d_fake, r.validation_mmd.map_or(String::new(), |m| format!(" MMD {m:.4}"))));
+        self.bar.set_message(format!(
+            "D(x) {:.2} D(G(z)) {:.2}{}",
+            r.d_real,
+            r.d_fake,
+            r.validation_mmd.map_or(String::new(), |m| format!(" MMD {m:.4}"))
+        ));
     }
 }

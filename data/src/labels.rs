@@ -69,12 +69,17 @@ impl ClassRaster {
 
     /// Pixel counts per class id (0 excluded).
     pub fn counts(&self) -> BTreeMap<u32, usize> {
-        let mut counts = BTreeMap::new();
-        for &id in self.ids.iter().filter(|&&id| id != 0) {
-            *counts.entry(id).or_insert(0) += 1;
-        }
-        counts
+        class_counts(self.ids.iter().copied())
     }
+}
+
+/// How many times each class id occurs in `ids`, 0 (unlabelled) left out.
+pub fn class_counts(ids: impl IntoIterator<Item = u32>) -> BTreeMap<u32, usize> {
+    let mut counts = BTreeMap::new();
+    for id in ids.into_iter().filter(|&id| id != 0) {
+        *counts.entry(id).or_insert(0) += 1;
+    }
+    counts
 }
 
 fn present_classes(ids: &Array2<u32>, names: Option<&BTreeMap<u32, String>>) -> Vec<ClassInfo> {

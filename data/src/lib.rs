@@ -41,7 +41,7 @@ pub use cog::{CogWriter, Compression};
 pub use cube::{Block, Cube, CubeMeta, CubeSource, GeoTransform, Georef, SampleType, Window, nm_per_unit};
 pub use envi::EnviHeader;
 pub use error::{Error, Result};
-pub use labels::{ClassInfo, ClassRaster, read_class_names};
+pub use labels::{ClassInfo, ClassRaster, class_counts, read_class_names};
 pub use library::{SpectralLibrary, read_envi_library};
 pub use spectra_out::{SpectraRows, band_column, write_spectra_hdf5, write_spectra_parquet};
 pub use table::read_spectra_table;

@@ -31,11 +31,7 @@ pub struct SpectralLibrary {
 impl SpectralLibrary {
     /// Spectrum counts per class id (0 excluded).
     pub fn counts(&self) -> BTreeMap<u32, usize> {
-        let mut counts = BTreeMap::new();
-        for &id in self.labels.iter().filter(|&&id| id != 0) {
-            *counts.entry(id).or_insert(0) += 1;
-        }
-        counts
+        crate::labels::class_counts(self.labels.iter().copied())
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
-use hypersynth_data::{SpectraRows, write_spectra_hdf5, write_spectra_parquet};
+use hypersynth_data::{SpectraRows, class_counts, write_spectra_hdf5, write_spectra_parquet};
 use hypersynth_onnx::{Input, OnnxSession, SessionOptions, check_contract};
 use hypersynth_onnx_format::{ModelCard, ModelKind};
 use hypersynth_spectral::{SplitConfig, stratified_split, thin_training};
@@ -74,10 +74,7 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
     let data = labelled::load(&settings.source)?;
     check_bands(&settings.model, &card, &data)?;
     let train_rows = training_rows(&card, &data);
-    let mut counts: BTreeMap<u32, usize> = BTreeMap::new();
-    for &r in &train_rows {
-        *counts.entry(data.labels[r]).or_insert(0) += 1;
-    }
+    let counts = class_counts(train_rows.iter().map(|&r| data.labels[r]));
     let wanted = plan(settings.target, &counts, &card)?;
 
     std::fs::create_dir_all(&settings.out)
@@ -110,7 +107,7 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
     let real = data.spectra.select(Axis(0), &train_rows);
     let real_ids: Vec<u32> = train_rows.iter().map(|&r| data.labels[r]).collect();
     let all = concatenate(Axis(0), &[real.view(), synthetic.0.view()])?;
-    let all_ids = [real_ids.clone(), synthetic.1.clone()].concat();
+    let all_ids = [&real_ids[..], &synthetic.1[..]].concat();
     let all_names = names(&all_ids);
     let sources: Vec<&str> = std::iter::repeat_n("real", real_ids.len()).chain(std::iter::repeat_n("gan", synthetic.1.len())).collect();
     let augmented_rows = SpectraRows {

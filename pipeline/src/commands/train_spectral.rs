@@ -6,6 +6,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use hypersynth_data::class_counts;
 use hypersynth_models::spectral_cgan::SpectralCganConfig;
 use hypersynth_models::training::{self, Dataset, Observer, StepRecord, TrainConfig};
 use hypersynth_onnx_format::{CardClass, FORMAT_VERSION, ModelCard, ModelKind, Normalisation, encode_model};
@@ -115,13 +116,7 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
         env!("CARGO_PKG_VERSION"),
     )?;
     let model = hypersynth_data::write_atomically(&settings.out, &encode_model(&proto))?;
-    let counts = |rows: &[usize]| -> BTreeMap<u32, usize> {
-        let mut c = BTreeMap::new();
-        for &r in rows {
-            *c.entry(data.labels[r]).or_insert(0) += 1;
-        }
-        c
-    };
+    let counts = |rows: &[usize]| class_counts(rows.iter().map(|&r| data.labels[r]));
     let run_json = stem.with_extension("run.json");
     record.finish(
         &run_json,
@@ -153,8 +148,9 @@ fn check_counts(data: &Labelled, train_rows: &[usize], class_ids: &[u32]) -> Res
     if class_ids.is_empty() {
         bail!("no labelled spectra in {}", data.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
     }
+    let counts = class_counts(train_rows.iter().map(|&r| data.labels[r]));
     for &id in class_ids {
-        let n = train_rows.iter().filter(|&&r| data.labels[r] == id).count();
+        let n = counts.get(&id).copied().unwrap_or(0);
         if n < 2 {
             bail!(
                 "class {id} ({}) has {n} training spectra after the split; at least 2 are needed (lower --validation/--test, relax --thin, or leave the class out)",

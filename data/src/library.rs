@@ -136,7 +136,10 @@ fn label_by_name(names: &[String], table: &Path, column: Option<&str>) -> Result
             .ok_or_else(|| Error::invalid(table, format!("no column {c:?}; columns are {}", headers.join(", "))))?,
         None if candidates.len() == 1 => 1,
         None => {
-            return Err(Error::invalid(table, format!("several class columns ({}); choose one with --class-column", candidates.join(", "))));
+            return Err(Error::invalid(
+                table,
+                format!("several class columns ({}); choose one with --class-column", candidates.join(", ")),
+            ));
         }
     };
     let mut rows: Vec<(String, String)> = Vec::new();

@@ -9,4 +9,4 @@ mod split;
 
 pub use metrics::{c2st_knn, mean_spectrum, mmd_rbf, spectral_angle_deg};
 pub use normalise::Normaliser;
-pub use split::{Split, SplitConfig, stratified_split, thin_training};
+pub use split::{Split, SplitConfig, stratified_split};

@@ -6,20 +6,24 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-/// Fractions of each class held out for validation and test; the rest is training.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Fractions of each class held out for validation and test; the rest is training,
+/// optionally thinned.
+#[derive(Debug, Clone, PartialEq)]
 pub struct SplitConfig {
     /// Fraction of each class for validation (0..1).
     pub validation: f64,
     /// Fraction of each class for the untouched test split (0..1).
     pub test: f64,
-    /// Seed of the shuffle.
+    /// Seed of the shuffles.
     pub seed: u64,
+    /// At most this many training rows for these classes (a random subset), to simulate
+    /// scarce classes; validation and test rows are untouched.
+    pub thin: BTreeMap<u32, usize>,
 }
 
 impl Default for SplitConfig {
     fn default() -> Self {
-        Self { validation: 0.2, test: 0.2, seed: 0 }
+        Self { validation: 0.2, test: 0.2, seed: 0, thin: BTreeMap::new() }
     }
 }
 
@@ -36,8 +40,9 @@ pub struct Split {
 
 /// Splits rows by class: each class is shuffled with `config.seed` and cut into test,
 /// validation and training parts of the configured fractions (rounded, test first, and
-/// never taking a class's last training row). Rows with label 0 are left out. The result
-/// depends only on the labels and the seed.
+/// never taking a class's last training row), then the training rows are thinned as
+/// `config.thin` says. Rows with label 0 are left out. The result depends only on the
+/// labels and the config.
 pub fn stratified_split(labels: &[u32], config: &SplitConfig) -> Split {
     let mut by_class: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
     for (row, &label) in labels.iter().enumerate().filter(|(_, l)| **l != 0) {
@@ -57,12 +62,13 @@ pub fn stratified_split(labels: &[u32], config: &SplitConfig) -> Split {
     split.train.sort_unstable();
     split.validation.sort_unstable();
     split.test.sort_unstable();
+    thin_training(&mut split, labels, &config.thin, config.seed);
     split
 }
 
 /// Keeps at most `limit[class]` training rows of the listed classes, a random subset drawn
-/// with `seed`, to simulate scarce classes; validation and test rows are untouched.
-pub fn thin_training(split: &mut Split, labels: &[u32], limit: &BTreeMap<u32, usize>, seed: u64) {
+/// with `seed`.
+fn thin_training(split: &mut Split, labels: &[u32], limit: &BTreeMap<u32, usize>, seed: u64) {
     let mut dropped = Vec::new();
     for (&class, &max) in limit {
         let mut rows: Vec<usize> = split.train.iter().copied().filter(|&r| labels[r] == class).collect();
@@ -90,7 +96,7 @@ mod tests {
                 }
             })
             .collect();
-        let config = SplitConfig { validation: 0.25, test: 0.25, seed: 7 };
+        let config = SplitConfig { validation: 0.25, test: 0.25, seed: 7, ..SplitConfig::default() };
         let split = stratified_split(&labels, &config);
         let count = |rows: &[usize], c: u32| rows.iter().filter(|&&r| labels[r] == c).count();
         assert_eq!((count(&split.train, 1), count(&split.validation, 1), count(&split.test, 1)), (40, 20, 20));
@@ -98,12 +104,12 @@ mod tests {
         assert_eq!((count(&split.train, 2), count(&split.validation, 2), count(&split.test, 2)), (4, 3, 3));
         assert_eq!(split.train.len() + split.validation.len() + split.test.len(), 90, "label 0 left out");
         assert_eq!(split, stratified_split(&labels, &config), "same seed, same split");
-        assert_ne!(split, stratified_split(&labels, &SplitConfig { seed: 8, ..config }));
+        assert_ne!(split, stratified_split(&labels, &SplitConfig { seed: 8, ..config.clone() }));
     }
 
     #[test]
     fn tiny_classes_keep_a_training_row() {
-        let split = stratified_split(&[3, 3], &SplitConfig { validation: 0.5, test: 0.5, seed: 0 });
+        let split = stratified_split(&[3, 3], &SplitConfig { validation: 0.5, test: 0.5, ..SplitConfig::default() });
         assert_eq!(split.train.len(), 1);
         let split = stratified_split(&[3], &SplitConfig::default());
         assert_eq!(split.train, vec![0]);
@@ -112,10 +118,10 @@ mod tests {
     #[test]
     fn thinning_caps_training_rows_only() {
         let labels = vec![1u32; 50];
-        let mut split = stratified_split(&labels, &SplitConfig::default());
-        let before = split.clone();
-        thin_training(&mut split, &labels, &BTreeMap::from([(1, 5)]), 0);
+        let before = stratified_split(&labels, &SplitConfig::default());
+        let split = stratified_split(&labels, &SplitConfig { thin: BTreeMap::from([(1, 5)]), ..SplitConfig::default() });
         assert_eq!(split.train.len(), 5);
+        assert!(split.train.iter().all(|r| before.train.contains(r)));
         assert_eq!((split.validation, split.test), (before.validation, before.test));
     }
 }

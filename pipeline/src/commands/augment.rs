@@ -8,13 +8,14 @@ use anyhow::{Result, bail};
 use hypersynth_data::{SpectraRows, class_counts, write_spectra_hdf5, write_spectra_parquet};
 use hypersynth_onnx::{Input, OnnxSession, SessionOptions, check_contract};
 use hypersynth_onnx_format::{ModelCard, ModelKind};
-use hypersynth_spectral::{SplitConfig, stratified_split, thin_training};
+use hypersynth_spectral::stratified_split;
 use ndarray::{Array1, Array2, Axis, concatenate};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde_json::json;
 
+use super::train_spectral::split_from_json;
 use crate::labelled::{self, LabelSource, Labelled};
 use crate::progress;
 use crate::run_record::RunRecord;
@@ -153,17 +154,10 @@ fn check_bands(model: &Path, card: &ModelCard, data: &Labelled) -> Result<()> {
 /// The real training rows: the model's own training split when its card records one
 /// (so that test pixels never enter the augmented set), else every labelled row.
 fn training_rows(card: &ModelCard, data: &Labelled) -> Vec<usize> {
-    let split = &card.training["split"];
-    let (Some(validation), Some(test), Some(seed)) = (split["validation"].as_f64(), split["test"].as_f64(), split["seed"].as_u64()) else {
-        return (0..data.labels.len()).collect();
-    };
-    let mut rows = stratified_split(&data.labels, &SplitConfig { validation, test, seed });
-    let thin: BTreeMap<u32, usize> = split["thin"]
-        .as_object()
-        .map(|m| m.iter().filter_map(|(k, v)| Some((k.parse().ok()?, v.as_u64()? as usize))).collect())
-        .unwrap_or_default();
-    thin_training(&mut rows, &data.labels, &thin, seed);
-    rows.train
+    match split_from_json(&card.training["split"]) {
+        Some(split) => stratified_split(&data.labels, &split).train,
+        None => (0..data.labels.len()).collect(),
+    }
 }
 
 /// Spectra to generate per class id.

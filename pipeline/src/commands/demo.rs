@@ -51,8 +51,7 @@ pub fn run(out: &Path, steps: usize, threads: Option<usize>) -> Result<()> {
     let trained = super::train_spectral::run(&TrainSpectral {
         source: source.clone(),
         out: model.clone(),
-        split: SplitConfig::default(),
-        thin: BTreeMap::from(SCARCE),
+        split: SplitConfig { thin: BTreeMap::from(SCARCE), ..SplitConfig::default() },
         architecture: SpectralCganConfig::new(0, 0),
         train: TrainConfig { steps, ..TrainConfig::default() },
     })?;

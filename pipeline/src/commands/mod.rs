@@ -7,8 +7,6 @@ pub mod info;
 pub mod models;
 pub mod train_spectral;
 
-use std::collections::BTreeMap;
-
 use hypersynth_models::spectral_cgan::SpectralCganConfig;
 use hypersynth_models::training::TrainConfig;
 use hypersynth_spectral::SplitConfig;
@@ -44,8 +42,7 @@ pub fn train_spectral_settings(args: TrainSpectralArgs) -> anyhow::Result<train_
     Ok(train_spectral::TrainSpectral {
         source: crate::label_source(args.labels)?,
         out: args.out,
-        split: SplitConfig { validation: args.validation, test: args.test, seed: args.seed },
-        thin: args.thin.into_iter().collect::<BTreeMap<_, _>>(),
+        split: SplitConfig { validation: args.validation, test: args.test, seed: args.seed, thin: args.thin.into_iter().collect() },
         architecture,
         train,
     })

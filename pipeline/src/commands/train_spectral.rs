@@ -1,7 +1,6 @@
 //! `hypersynth train spectral`: learn each class's spectra with a conditional GAN and
 //! export the generator to ONNX with its model card.
 
-use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -10,7 +9,7 @@ use hypersynth_data::class_counts;
 use hypersynth_models::spectral_cgan::SpectralCganConfig;
 use hypersynth_models::training::{self, Dataset, Observer, StepRecord, TrainConfig};
 use hypersynth_onnx_format::{CardClass, FORMAT_VERSION, ModelCard, ModelKind, Normalisation, encode_model};
-use hypersynth_spectral::{Normaliser, SplitConfig, stratified_split, thin_training};
+use hypersynth_spectral::{Normaliser, SplitConfig, stratified_split};
 use ndarray::Axis;
 use serde_json::json;
 
@@ -29,10 +28,8 @@ pub struct TrainSpectral {
     /// The ONNX model to write; `M.run.json`, `M.metrics.csv` and the checkpoint
     /// `M.checkpoint.safetensors` go beside it.
     pub out: PathBuf,
-    /// Train / validation / test fractions and seed.
+    /// Train / validation / test fractions, seed and thinning.
     pub split: SplitConfig,
-    /// At most this many training pixels for these classes (simulating scarce classes).
-    pub thin: BTreeMap<u32, usize>,
     /// Architecture (bands and classes are filled in from the data).
     pub architecture: SpectralCganConfig,
     /// Training settings.
@@ -53,8 +50,7 @@ pub struct TrainOutcome {
 /// Trains and exports; see [`TrainSpectral`].
 pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
     let data = labelled::load(&settings.source)?;
-    let mut split = stratified_split(&data.labels, &settings.split);
-    thin_training(&mut split, &data.labels, &settings.thin, settings.split.seed);
+    let split = stratified_split(&data.labels, &settings.split);
     let class_ids: Vec<u32> = data.classes.iter().map(|c| c.id).collect();
     check_counts(&data, &split.train, &class_ids)?;
 
@@ -68,7 +64,7 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
     let (train_set, validation_set) = (dataset(&split.train), dataset(&split.validation));
     let architecture = SpectralCganConfig { bands: data.spectra.ncols(), classes: class_ids.len(), ..settings.architecture.clone() };
 
-    let parameters = json!({"split": split_json(settings), "architecture": architecture, "training": settings.train});
+    let parameters = json!({"split": split_to_json(&settings.split), "architecture": architecture, "training": settings.train});
     let record = RunRecord::start("train spectral", &data.inputs, parameters.clone())?;
     let fingerprint = data.fingerprint();
     let stem = settings.out.with_extension("");
@@ -102,7 +98,7 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
             "best_step": trained.best_step,
             "validation_mmd": trained.best_mmd,
             "seed": settings.train.seed,
-            "split": split_json(settings),
+            "split": split_to_json(&settings.split),
             "architecture": architecture,
             "software": format!("hypersynth {}", env!("CARGO_PKG_VERSION")),
         }),
@@ -138,10 +134,20 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
     Ok(TrainOutcome { model, run_json, best: (trained.best_mmd, trained.best_step) })
 }
 
-/// The split settings as recorded in the card and in `run.json`, from which `augment`
-/// rebuilds the same training rows.
-fn split_json(settings: &TrainSpectral) -> serde_json::Value {
-    json!({"validation": settings.split.validation, "test": settings.split.test, "seed": settings.split.seed, "thin": settings.thin})
+/// The split settings as recorded in the card and in `run.json`; [`split_from_json`]
+/// reads them back.
+fn split_to_json(split: &SplitConfig) -> serde_json::Value {
+    json!({"validation": split.validation, "test": split.test, "seed": split.seed, "thin": split.thin})
+}
+
+/// The split settings recorded by `train spectral` in a card's `training.split`, from which
+/// `augment` rebuilds the model's training rows; `None` when the card records none.
+pub fn split_from_json(split: &serde_json::Value) -> Option<SplitConfig> {
+    let thin = split["thin"]
+        .as_object()
+        .map(|m| m.iter().filter_map(|(k, v)| Some((k.parse().ok()?, v.as_u64()? as usize))).collect())
+        .unwrap_or_default();
+    Some(SplitConfig { validation: split["validation"].as_f64()?, test: split["test"].as_f64()?, seed: split["seed"].as_u64()?, thin })
 }
 
 fn check_counts(data: &Labelled, train_rows: &[usize], class_ids: &[u32]) -> Result<()> {

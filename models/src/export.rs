@@ -2,10 +2,12 @@
 //! `hypersynth-onnx-format`.
 
 use candle_core::Tensor;
-use hypersynth_onnx_format::graph::{Attr, Dim, model, node, tensor_f32, value_info};
+use hypersynth_onnx_format::graph::{Attr, Dim, model, node, tensor_f32, tensor_i64, value_info};
 use hypersynth_onnx_format::proto::tensor_proto::DataType;
 use hypersynth_onnx_format::proto::{GraphProto, ModelProto};
 use hypersynth_onnx_format::set_metadata_props;
+use hypersynth_spectral::Normaliser;
+use ndarray::Array2;
 
 use crate::Result;
 use crate::layers::BATCH_NORM_EPS;
@@ -16,23 +18,41 @@ fn values(t: &Tensor) -> Result<Vec<f32>> {
 }
 
 /// The spectral generator as an ONNX model meeting the `spectral-cgan` contract: inputs
-/// `z` float32 `[N, latent]` and `class_index` int64 `[N]`, output `spectra` float32
-/// `[N, bands]` in physical units (`tanh output x scale + offset`, per band, inside the
-/// graph). `props` (the model card) go into `metadata_props`.
+/// `z` float32 `[N, latent + residual dims]` and `class_index` int64 `[N]`, output
+/// `spectra` float32 `[N, bands]` in physical units, computed inside the graph as
+/// `G(z[:, ..latent], class) · basis + offset` of `normaliser`, plus
+/// `(z[:, latent..] * residual_spread[class]) · residual axes`: Gaussian noise of each
+/// class's measured spread along the axes the normalised space leaves out. `props` (the
+/// model card) go into `metadata_props`.
 pub fn spectral_generator(
     generator: &Generator,
     config: &SpectralCganConfig,
-    offset: &[f64],
-    scale: &[f64],
+    normaliser: &Normaliser,
+    residual_spread: &Array2<f64>,
     props: &[(String, String)],
     version: &str,
 ) -> Result<ModelProto> {
+    if config.bands != normaliser.basis.nrows() || residual_spread.dim() != (config.classes, normaliser.residual_axes.nrows()) {
+        return Err(crate::Error::Invalid(format!(
+            "the generator has {} outputs and {} classes; the normaliser {} dimensions, the residual spread is {:?}",
+            config.bands,
+            config.classes,
+            normaliser.basis.nrows(),
+            residual_spread.dim()
+        )));
+    }
+    let (latent, residual) = (config.latent as i64, normaliser.residual_axes.nrows() as i64);
     let mut nodes = vec![
+        node("Slice", "latent", &["z", "latent.start", "latent.end", "axis1"], &["z_gan"], &[]),
         node("Gather", "embed", &["embedding", "class_index"], &["embedded"], &[]),
-        node("Concat", "condition", &["z", "embedded"], &["h0"], &[("axis", Attr::Int(1))]),
+        node("Concat", "condition", &["z_gan", "embedded"], &["h0"], &[("axis", Attr::Int(1))]),
     ];
-    let mut initializer =
-        vec![tensor_f32("embedding", &[config.classes as i64, config.embedding as i64], values(generator.embedding.table.as_tensor())?)];
+    let mut initializer = vec![
+        tensor_i64("latent.start", &[1], vec![0]),
+        tensor_i64("latent.end", &[1], vec![latent]),
+        tensor_i64("axis1", &[1], vec![1]),
+        tensor_f32("embedding", &[config.classes as i64, config.embedding as i64], values(generator.embedding.table.as_tensor())?),
+    ];
     let mut input = "h0".to_string();
     let mut width = config.latent + config.embedding;
     for (i, (linear, norm)) in generator.blocks.iter().enumerate() {
@@ -63,22 +83,39 @@ pub fn spectral_generator(
         input = name("out");
         width = out;
     }
-    let bands = config.bands as i64;
-    initializer.push(tensor_f32("output.weight", &[bands, width as i64], values(generator.output.weight.as_tensor())?));
-    initializer.push(tensor_f32("output.bias", &[bands], values(generator.output.bias.as_tensor())?));
-    initializer.push(tensor_f32("denorm.scale", &[bands], scale.iter().map(|&v| v as f32).collect()));
-    initializer.push(tensor_f32("denorm.offset", &[bands], offset.iter().map(|&v| v as f32).collect()));
+    // G's outputs are the normaliser's dimensions; the basis maps them to physical bands.
+    let (dims, bands) = (config.bands as i64, normaliser.basis.ncols() as i64);
+    initializer.push(tensor_f32("output.weight", &[dims, width as i64], values(generator.output.weight.as_tensor())?));
+    initializer.push(tensor_f32("output.bias", &[dims], values(generator.output.bias.as_tensor())?));
+    initializer.push(tensor_f32("denorm.basis", &[dims, bands], normaliser.basis.iter().map(|&v| v as f32).collect()));
+    initializer.push(tensor_f32("denorm.offset", &[bands], normaliser.offset.iter().map(|&v| v as f32).collect()));
     nodes.push(node("Gemm", "output", &[&input, "output.weight", "output.bias"], &["logits"], &[("transB", Attr::Int(1))]));
     nodes.push(node("Tanh", "squash", &["logits"], &["normalised"], &[]));
-    nodes.push(node("Mul", "denorm_scale", &["normalised", "denorm.scale"], &["scaled"], &[]));
-    nodes.push(node("Add", "denorm_offset", &["scaled", "denorm.offset"], &["spectra"], &[]));
+    if residual == 0 {
+        nodes.push(node("Gemm", "denormalise", &["normalised", "denorm.basis", "denorm.offset"], &["spectra"], &[]));
+    } else {
+        nodes.push(node("Gemm", "denormalise", &["normalised", "denorm.basis", "denorm.offset"], &["smooth"], &[]));
+        initializer.push(tensor_i64("residual.start", &[1], vec![latent]));
+        initializer.push(tensor_i64("residual.end", &[1], vec![latent + residual]));
+        initializer.push(tensor_f32(
+            "residual.spread",
+            &[config.classes as i64, residual],
+            residual_spread.iter().map(|&v| v as f32).collect(),
+        ));
+        initializer.push(tensor_f32("residual.axes", &[residual, bands], normaliser.residual_axes.iter().map(|&v| v as f32).collect()));
+        nodes.push(node("Slice", "residual", &["z", "residual.start", "residual.end", "axis1"], &["z_residual"], &[]));
+        nodes.push(node("Gather", "spread", &["residual.spread", "class_index"], &["class_spread"], &[]));
+        nodes.push(node("Mul", "scale_noise", &["z_residual", "class_spread"], &["scaled_noise"], &[]));
+        nodes.push(node("MatMul", "noise", &["scaled_noise", "residual.axes"], &["noise"], &[]));
+        nodes.push(node("Add", "add_noise", &["smooth", "noise"], &["spectra"], &[]));
+    }
 
     let graph = GraphProto {
         name: Some("spectral_cgan_generator".into()),
         node: nodes,
         initializer,
         input: vec![
-            value_info("z", DataType::Float, &[Dim::Named("N"), Dim::Fixed(config.latent as i64)]),
+            value_info("z", DataType::Float, &[Dim::Named("N"), Dim::Fixed(latent + residual)]),
             value_info("class_index", DataType::Int64, &[Dim::Named("N")]),
         ],
         output: vec![value_info("spectra", DataType::Float, &[Dim::Named("N"), Dim::Fixed(bands)])],

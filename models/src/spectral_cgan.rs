@@ -16,7 +16,8 @@ pub const LEAKY_SLOPE: f64 = 0.2;
 /// Architecture of the spectral cGAN.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpectralCganConfig {
-    /// Bands of the spectra (bad bands already dropped).
+    /// Values per generated spectrum: the dimensions of the normalised space (bands, or
+    /// principal components), which the exported graph maps to physical bands.
     pub bands: usize,
     /// Number of classes.
     pub classes: usize,

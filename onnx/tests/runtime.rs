@@ -68,7 +68,7 @@ fn a_model_without_a_card_uses_its_sidecar_or_fails_the_contract() {
     // A card whose band count disagrees with the model's output is refused, naming it.
     let mut wrong = tiny_model::card();
     wrong.wavelengths_nm.push(800.0);
-    wrong.normalisation = hypersynth_onnx_format::Normalisation { offset: vec![0.0; 4], scale: vec![1.0; 4] };
+    wrong.normalisation = hypersynth_onnx_format::Normalisation { offset: vec![0.0; 4], scale: vec![1.0; 4], basis: None };
     let props: serde_json::Map<String, serde_json::Value> =
         wrong.to_props().into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
     std::fs::write(&sidecar, serde_json::to_string(&props).unwrap()).unwrap();

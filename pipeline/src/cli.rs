@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use hypersynth_models::spectral_cgan::SpectralCganConfig;
 use hypersynth_models::training::TrainConfig;
+use hypersynth_spectral::{Layout, QualityConfig};
 
 /// Conditional GANs for scarce hyperspectral classes: train in Rust, export to ONNX, write
 /// synthetic spectra and COG products.
@@ -62,6 +63,9 @@ pub enum Command {
     Train(TrainCommand),
     /// Bring scarce classes up to a target count with synthetic spectra from a spectral-cgan model.
     Augment(Box<AugmentArgs>),
+    /// The quality report for real and synthetic spectra (from hypersynth or any other tool):
+    /// likeness per class, copying, and classifier lift on an untouched real test split.
+    Report(Box<ReportArgs>),
     /// Run the main job on the bundled sample data.
     Demo(DemoArgs),
 }
@@ -102,7 +106,7 @@ pub struct LabelArgs {
     #[arg(long, requires = "library")]
     pub class_column: Option<String>,
     /// A CSV or Parquet spectra table (class_id, band columns named by wavelength).
-    #[arg(long, conflicts_with_all = ["cube", "library"])]
+    #[arg(long, visible_alias = "real", conflicts_with_all = ["cube", "library"])]
     pub table: Option<PathBuf>,
 }
 
@@ -160,6 +164,14 @@ pub struct TrainSpectralArgs {
     /// Discriminator hidden widths, comma-separated.
     #[arg(long, default_value = "256,128", value_delimiter = ',')]
     pub discriminator_widths: Vec<usize>,
+    /// Layout of the generator's normalised space: the leading principal components of
+    /// the bands (plus Gaussian noise of each class's measured spread along the others),
+    /// or each band's range.
+    #[arg(long, value_enum, default_value_t = NormalisationArg::PrincipalComponents)]
+    pub normalisation: NormalisationArg,
+    /// Principal components the generator learns (with --normalisation principal-components).
+    #[arg(long, default_value_t = DEFAULT_COMPONENTS)]
+    pub components: usize,
     /// Fraction of each class held out for validation.
     #[arg(long, default_value_t = 0.2)]
     pub validation: f64,
@@ -172,6 +184,21 @@ pub struct TrainSpectralArgs {
     /// Seed of the split and of training.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+}
+
+/// The default of `--components`: that of the default layout.
+const DEFAULT_COMPONENTS: usize = match Layout::DEFAULT {
+    Layout::PrincipalComponents(k) => k,
+    Layout::PerBand => 0,
+};
+
+/// `--normalisation`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum NormalisationArg {
+    /// Each band's training range to (-1, 1).
+    PerBand,
+    /// Each principal component's training range to (-1, 1).
+    PrincipalComponents,
 }
 
 fn parse_thin(s: &str) -> Result<(u32, usize), String> {
@@ -188,7 +215,7 @@ pub struct AugmentArgs {
     /// The real labelled spectra.
     #[command(flatten)]
     pub labels: LabelArgs,
-    /// Output folder (synthetic.parquet, augmented.parquet, run.json).
+    /// Output folder (synthetic.parquet, augmented.parquet, report/, run.json).
     #[arg(long)]
     pub out: PathBuf,
     /// Bring every class below N training spectra up to N.
@@ -209,6 +236,37 @@ pub struct AugmentArgs {
     /// Where the model runs.
     #[command(flatten)]
     pub device: DeviceArgs,
+    /// Do not write the quality report (OUT/report/).
+    #[arg(long)]
+    pub no_report: bool,
+}
+
+/// `hypersynth report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The real labelled spectra.
+    #[command(flatten)]
+    pub labels: LabelArgs,
+    /// A CSV or Parquet table of synthetic spectra only (e.g. augment's synthetic.parquet).
+    #[arg(long)]
+    pub synthetic: PathBuf,
+    /// Output folder: the report goes into OUT/report/, run.json beside it.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Take the real test rows from the training split recorded in this hypersynth model,
+    /// so that they are pixels its training never saw.
+    #[arg(long, conflicts_with = "test")]
+    pub model: Option<PathBuf>,
+    /// Otherwise hold out this fraction of each real class as test rows.
+    #[arg(long, default_value_t = 0.2)]
+    pub test: f64,
+    /// Seed of the split, subsamples and classifiers.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Classifiers and metrics use at most this many rows per class and set (a seeded
+    /// subsample), so that the report's cost does not grow with the scene.
+    #[arg(long, default_value_t = QualityConfig::default().max_rows_per_class)]
+    pub max_rows_per_class: usize,
 }
 
 /// Which cube to read.

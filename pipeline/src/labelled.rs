@@ -160,3 +160,19 @@ fn from_library(lib: hypersynth_data::SpectralLibrary, inputs: Vec<PathBuf>) -> 
         inputs,
     })
 }
+
+/// Wavelengths of two sources may differ by this much (nm) and still be the same band.
+const WAVELENGTH_TOLERANCE_NM: f64 = 0.01;
+
+/// Refuses `path` unless its wavelengths equal `expected` band for band.
+pub fn check_same_bands(path: &Path, found: &[f64], expected: &[f64], what: &str) -> Result<()> {
+    let same = found.len() == expected.len() && found.iter().zip(expected).all(|(a, b)| (a - b).abs() <= WAVELENGTH_TOLERANCE_NM);
+    if !same {
+        let describe = |w: &[f64]| match (w.first(), w.last()) {
+            (Some(a), Some(b)) => format!("{} bands, {a:.2}..{b:.2} nm", w.len()),
+            _ => "no bands".into(),
+        };
+        bail!("{}: its bands ({}) differ from {what} ({})", path.display(), describe(found), describe(expected));
+    }
+    Ok(())
+}

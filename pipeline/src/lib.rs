@@ -16,12 +16,14 @@ pub mod commands;
 mod labelled;
 mod logging;
 mod progress;
+pub mod report;
 mod run_record;
 mod runtime;
 
 use anyhow::bail;
 use cli::{Cli, Command, CompressArg, CubeArgs, LabelArgs, ModelsCommand, TrainCommand};
 use hypersynth_data::{Compression, CubeSource};
+use hypersynth_spectral::QualityConfig;
 use labelled::LabelSource;
 
 /// Set by `--quiet`: progress bars stay hidden.
@@ -100,8 +102,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 batch: args.batch,
                 hdf5: args.hdf5,
                 session,
+                report: (!args.no_report).then(|| QualityConfig { seed: args.seed, ..QualityConfig::default() }),
             };
             commands::augment::run(&settings).map(|_| ())
+        }
+        Command::Report(args) => {
+            let split = match args.model {
+                Some(model) => commands::report::TestSplit::FromModel(model),
+                None => commands::report::TestSplit::Fraction { test: args.test, seed: args.seed },
+            };
+            let settings = commands::report::Report {
+                real: label_source(args.labels)?,
+                synthetic: args.synthetic,
+                split,
+                out: args.out,
+                quality: QualityConfig { seed: args.seed, max_rows_per_class: args.max_rows_per_class, ..QualityConfig::default() },
+            };
+            let dir = commands::report::run(&settings)?;
+            println!("{}", dir.join("report.html").display());
+            Ok(())
         }
         Command::Demo(args) => commands::demo::run(&args.out, args.steps, threads),
     }

@@ -15,3 +15,14 @@ pub fn bar(total: u64, what: &str, unit: &str) -> ProgressBar {
     }
     bar
 }
+
+/// A spinner saying `what` is under way, for work without countable steps.
+pub fn spinner(what: &str) -> ProgressBar {
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_message(what.to_string());
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    if crate::QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        spinner.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    spinner
+}

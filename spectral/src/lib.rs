@@ -3,10 +3,31 @@
 //! says otherwise (angles in degrees).
 #![deny(missing_docs)]
 
+mod classify;
 mod metrics;
 mod normalise;
+mod oversample;
+mod pca;
+mod quality;
 mod split;
 
-pub use metrics::{c2st_knn, mean_spectrum, mmd_rbf, spectral_angle_deg};
-pub use normalise::Normaliser;
+pub use classify::{ClassifierKind, Scores, balanced_accuracy, fit_predict, scores};
+pub use metrics::{c2st, ks_per_band, mean_closest_distance, mean_pairwise_angle_deg, mean_spectrum, mmd_rbf, spectral_angle_deg};
+pub use normalise::{Layout, Normaliser};
+pub use oversample::{Oversampler, oversample};
+pub use quality::{ClassQuality, LabelledView, Lift, Quality, QualityConfig, TrainingSet, quality};
 pub use split::{Split, SplitConfig, stratified_split};
+
+/// What can go wrong in spectral computations.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Arrays whose shapes do not fit together.
+    #[error("{0}")]
+    Shape(String),
+    /// A classifier failed to fit or predict.
+    #[error("classifier: {0}")]
+    Classifier(String),
+}
+
+/// Results of this crate.
+pub type Result<T> = std::result::Result<T, Error>;

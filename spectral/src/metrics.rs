@@ -6,6 +6,9 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
+use crate::classify::{ClassifierKind, balanced_accuracy, fit_predict};
+use crate::{Error, Result};
+
 /// The spectral angle between two spectra, in degrees.
 pub fn spectral_angle_deg(a: &[f32], b: &[f32]) -> f64 {
     let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
@@ -53,46 +56,100 @@ pub fn mmd_rbf(x: ArrayView2<'_, f32>, y: ArrayView2<'_, f32>) -> f64 {
     mean_within(xs) + mean_within(ys) - 2.0 * cross
 }
 
-/// Classifier two-sample test: the balanced accuracy of a k-nearest-neighbour classifier
-/// (k = 5, Euclidean) told to separate `real` from `synthetic`, by `folds`-fold
-/// cross-validation with a seeded shuffle. 0.5 means indistinguishable, 1.0 means every
-/// sample is told apart.
-pub fn c2st_knn(real: ArrayView2<'_, f32>, synthetic: ArrayView2<'_, f32>, folds: usize, seed: u64) -> f64 {
-    const K: usize = 5;
-    let rows: Vec<(&[f32], bool)> = real
-        .rows()
-        .into_iter()
-        .filter_map(|r| r.to_slice().map(|s| (s, true)))
-        .chain(synthetic.rows().into_iter().filter_map(|r| r.to_slice().map(|s| (s, false))))
-        .collect();
-    let mut order: Vec<usize> = (0..rows.len()).collect();
-    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-    let folds = folds.clamp(2, rows.len().max(2));
-    let fold_of = |position: usize| position % folds;
-    let mut fold = vec![0; rows.len()];
-    for (position, &row) in order.iter().enumerate() {
-        fold[row] = fold_of(position);
+/// Classifier two-sample test: the balanced accuracy of a `kind` classifier told to
+/// separate `real` from `synthetic`, by `folds`-fold cross-validation (folds drawn per set
+/// with a seeded shuffle). 0.5 means indistinguishable, 1.0 means every row is told apart.
+pub fn c2st(real: ArrayView2<'_, f32>, synthetic: ArrayView2<'_, f32>, kind: ClassifierKind, folds: usize, seed: u64) -> Result<f64> {
+    const REAL: u32 = 1;
+    const SYNTHETIC: u32 = 2;
+    let folds = folds.clamp(2, real.nrows().min(synthetic.nrows()).max(2));
+    if real.nrows() < folds || synthetic.nrows() < folds {
+        return Err(Error::Shape(format!(
+            "{folds}-fold C2ST needs {folds} rows of each set, has {} and {}",
+            real.nrows(),
+            synthetic.nrows()
+        )));
     }
-    // Each row is predicted by its K nearest rows of the other folds.
-    let predictions: Vec<bool> = (0..rows.len())
+    let x = ndarray::concatenate(Axis(0), &[real, synthetic]).map_err(|e| Error::Shape(e.to_string()))?;
+    let truth: Vec<u32> = std::iter::repeat_n(REAL, real.nrows()).chain(std::iter::repeat_n(SYNTHETIC, synthetic.nrows())).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut fold = vec![0; truth.len()];
+    for range in [0..real.nrows(), real.nrows()..truth.len()] {
+        let mut rows: Vec<usize> = range.collect();
+        rows.shuffle(&mut rng);
+        for (position, row) in rows.into_iter().enumerate() {
+            fold[row] = position % folds;
+        }
+    }
+    let predicted: Vec<Vec<(usize, u32)>> = (0..folds)
         .into_par_iter()
-        .map(|i| {
-            let mut nearest: Vec<(f64, bool)> =
-                (0..rows.len()).filter(|&j| fold[j] != fold[i]).map(|j| (squared_distance(rows[i].0, rows[j].0), rows[j].1)).collect();
-            let k = K.min(nearest.len());
-            if k == 0 {
-                return rows[i].1;
-            }
-            nearest.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0));
-            let real_votes = nearest[..k].iter().filter(|(_, is_real)| *is_real).count();
-            real_votes * 2 > k
+        .map(|f| {
+            let (test, train): (Vec<usize>, Vec<usize>) = (0..truth.len()).partition(|&i| fold[i] == f);
+            let labels: Vec<u32> = train.iter().map(|&i| truth[i]).collect();
+            let guesses = fit_predict(kind, x.select(Axis(0), &train).view(), &labels, x.select(Axis(0), &test).view(), seed)?;
+            Ok(test.into_iter().zip(guesses).collect())
         })
-        .collect();
-    let recall = |class: bool| {
-        let members: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].1 == class).collect();
-        members.iter().filter(|&&i| predictions[i] == class).count() as f64 / members.len().max(1) as f64
+        .collect::<Result<_>>()?;
+    let mut guesses = vec![0; truth.len()];
+    for (i, g) in predicted.into_iter().flatten() {
+        guesses[i] = g;
+    }
+    Ok(balanced_accuracy(&truth, &guesses))
+}
+
+/// The two-sample Kolmogorov-Smirnov statistic of every band: the largest gap between the
+/// empirical distribution functions of `a` and `b` (0 identical, 1 disjoint).
+pub fn ks_per_band(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Vec<f64> {
+    let sorted = |x: ArrayView2<'_, f32>, band: usize| {
+        let mut v: Vec<f32> = x.column(band).to_vec();
+        v.sort_unstable_by(f32::total_cmp);
+        v
     };
-    (recall(true) + recall(false)) / 2.0
+    (0..a.ncols().min(b.ncols()))
+        .into_par_iter()
+        .map(|band| {
+            let (a, b) = (sorted(a, band), sorted(b, band));
+            let (mut i, mut j, mut gap) = (0, 0, 0.0f64);
+            while i < a.len() && j < b.len() {
+                let v = a[i].min(b[j]);
+                while i < a.len() && a[i] <= v {
+                    i += 1;
+                }
+                while j < b.len() && b[j] <= v {
+                    j += 1;
+                }
+                gap = gap.max((i as f64 / a.len() as f64 - j as f64 / b.len() as f64).abs());
+            }
+            if a.is_empty() || b.is_empty() { f64::NAN } else { gap }
+        })
+        .collect()
+}
+
+/// The mean spectral angle (degrees) over all pairs of distinct rows of `x`; the
+/// report's diversity ratio divides this for synthetic rows by that for real ones.
+pub fn mean_pairwise_angle_deg(x: ArrayView2<'_, f32>) -> f64 {
+    let rows: Vec<&[f32]> = x.rows().into_iter().filter_map(|r| r.to_slice()).collect();
+    let n = rows.len();
+    if n < 2 {
+        return f64::NAN;
+    }
+    let total: f64 = (0..n).into_par_iter().map(|i| (i + 1..n).map(|j| spectral_angle_deg(rows[i], rows[j])).sum::<f64>()).sum();
+    total / (n * (n - 1) / 2) as f64
+}
+
+/// The mean over rows of `from` of the Euclidean distance to the closest row of `to`
+/// (NaN when either is empty). The report's distance-to-closest-record ratio divides
+/// this for synthetic rows by that for real test rows, both against the training rows.
+/// (A mean, not a median: real scenes hold exact duplicate pixels, which can make the
+/// median distance of real test rows 0.)
+pub fn mean_closest_distance(from: ArrayView2<'_, f32>, to: ArrayView2<'_, f32>) -> f64 {
+    let targets: Vec<&[f32]> = to.rows().into_iter().filter_map(|r| r.to_slice()).collect();
+    let sources: Vec<&[f32]> = from.rows().into_iter().filter_map(|r| r.to_slice()).collect();
+    if sources.is_empty() || targets.is_empty() {
+        return f64::NAN;
+    }
+    let total: f64 = sources.par_iter().map(|r| targets.iter().map(|t| squared_distance(r, t)).fold(f64::INFINITY, f64::min).sqrt()).sum();
+    total / sources.len() as f64
 }
 
 #[cfg(test)]
@@ -131,9 +188,33 @@ mod tests {
         let a = gaussian(300, 10, 0.0, 4);
         let b = gaussian(300, 10, 0.0, 5);
         let c = gaussian(300, 10, 1.0, 6);
-        let same = c2st_knn(a.view(), b.view(), 5, 0);
-        let shifted = c2st_knn(a.view(), c.view(), 5, 0);
-        assert!((same - 0.5).abs() < 0.07, "{same}");
-        assert!(shifted > 0.85, "{shifted}");
+        for kind in ClassifierKind::ALL {
+            let same = c2st(a.view(), b.view(), kind, 5, 0).unwrap();
+            let shifted = c2st(a.view(), c.view(), kind, 5, 0).unwrap();
+            assert!((same - 0.5).abs() < 0.07, "{kind:?} {same}");
+            assert!(shifted > 0.85, "{kind:?} {shifted}");
+        }
+    }
+
+    #[test]
+    fn ks_by_hand() {
+        // Band 0: {1, 2, 3} vs {2, 3, 4}: the CDFs differ by 1/3 at most. Band 1: disjoint.
+        let a = ndarray::array![[1.0f32, 0.0], [2.0, 0.0], [3.0, 0.0]];
+        let b = ndarray::array![[2.0f32, 5.0], [3.0, 5.0], [4.0, 5.0]];
+        let ks = ks_per_band(a.view(), b.view());
+        assert!((ks[0] - 1.0 / 3.0).abs() < 1e-12, "{ks:?}");
+        assert_eq!(ks[1], 1.0);
+        assert_eq!(ks_per_band(a.view(), a.view()), vec![0.0, 0.0]);
+    }
+
+    #[test]
+    fn pairwise_angle_and_closest_distance_by_hand() {
+        let x = ndarray::array![[1.0f32, 0.0], [0.0, 1.0], [1.0, 1.0]];
+        // Pairs: 90, 45, 45 degrees.
+        assert!((mean_pairwise_angle_deg(x.view()) - 60.0).abs() < 1e-9);
+        let to = ndarray::array![[0.0f32, 0.0], [3.0, 3.0]];
+        // Closest distances 1, 1 and sqrt 2 (all to the origin).
+        assert!((mean_closest_distance(x.view(), to.view()) - (2.0 + 2f64.sqrt()) / 3.0).abs() < 1e-12);
+        assert!(mean_closest_distance(x.view(), to.slice(ndarray::s![..0, ..])).is_nan());
     }
 }

@@ -66,12 +66,20 @@ fn demo_runs_on_the_bundled_sample() {
     let t = TestDir::new();
     let out = t.run(&["demo", "--out", "demo", "--steps", "20"]);
     t.ok(&out);
-    for product in
-        ["salinasA_cog.tif", "salinasA_cgan.onnx", "salinasA_cgan.run.json", "augmented/synthetic.parquet", "augmented/augmented.parquet"]
-    {
+    for product in [
+        "salinasA_cog.tif",
+        "salinasA_cgan.onnx",
+        "salinasA_cgan.run.json",
+        "augmented/synthetic.parquet",
+        "augmented/augmented.parquet",
+        "augmented/report/report.html",
+    ] {
         assert!(t.join(&format!("demo/{product}")).exists(), "{product}\n{}\n{}", out.stdout, t.listing());
     }
     assert!(out.stdout.contains("class 1: 275 synthetic spectra"), "{}", out.stdout);
+    // The lift table: every classifier on every training set.
+    let lift_lines = out.stdout.lines().filter(|l| ["random_forest ", "knn "].iter().any(|k| l.trim_start().starts_with(k))).count();
+    assert_eq!(lift_lines, 8, "{}", out.stdout);
 }
 
 #[test]

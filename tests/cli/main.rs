@@ -8,4 +8,5 @@ mod tiny_model;
 
 mod cube_commands;
 mod model_commands;
+mod report;
 mod spectral_gan;

@@ -97,6 +97,12 @@ pub fn sample(name: &str) -> String {
     hypersynth_data::fixtures::samples_dir().join("salinasA").join(name).display().to_string()
 }
 
+/// `--cube`, `--labels` and `--classes` of the bundled sample, then `rest`.
+pub fn sample_args(rest: &[&str]) -> Vec<String> {
+    let sample_files = [("--cube", "salinasA.tif"), ("--labels", "salinasA_gt.tif"), ("--classes", "classes.csv")];
+    sample_files.iter().flat_map(|(flag, file)| [flag.to_string(), sample(file)]).chain(rest.iter().map(|s| s.to_string())).collect()
+}
+
 /// Runs `script` with the Python of the project's virtual environment (made by
 /// scripts/setup.sh), a second reader of what hypersynth writes, passing `args` as
 /// `sys.argv[1:]`; panics unless it succeeds, and returns its trimmed stdout.

@@ -56,14 +56,18 @@ impl std::str::FromStr for ModelKind {
     }
 }
 
-/// Per-band (or per-channel) affine normalisation:
-/// `normalised = (physical - offset) / scale`.
+/// Affine normalisation, per band (or channel): `normalised = (physical - offset) / scale`;
+/// or, when `basis` is given, `physical = normalised · basis + offset` (`scale` empty).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Normalisation {
     /// Subtracted from physical values.
     pub offset: Vec<f64>,
     /// Physical values are divided by it after the offset.
     pub scale: Vec<f64>,
+    /// Rows: the physical spectrum of each unit normalised direction (e.g. principal
+    /// components scaled to the Tanh range).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<Vec<Vec<f64>>>,
 }
 
 /// A class the model knows: `class_index` `i` means `classes[i]`.
@@ -129,8 +133,14 @@ impl ModelCard {
             training: parse(CARD_KEYS[5], get(CARD_KEYS[5]).unwrap_or("{}"))?,
         };
         let bands = card.normalisation.offset.len();
-        if card.normalisation.scale.len() != bands {
-            return Err(bad(CARD_KEYS[4], format!("{} offsets but {} scales", bands, card.normalisation.scale.len())));
+        match &card.normalisation.basis {
+            None if card.normalisation.scale.len() != bands => {
+                return Err(bad(CARD_KEYS[4], format!("{} offsets but {} scales", bands, card.normalisation.scale.len())));
+            }
+            Some(basis) if basis.iter().any(|row| row.len() != bands) => {
+                return Err(bad(CARD_KEYS[4], format!("every basis row must have one value per offset ({bands})")));
+            }
+            _ => {}
         }
         if card.normalisation.scale.iter().any(|s| *s == 0.0 || !s.is_finite()) {
             return Err(bad(CARD_KEYS[4], "scales must be finite and non-zero".into()));
@@ -173,7 +183,7 @@ mod tests {
             format_version: FORMAT_VERSION,
             wavelengths_nm: vec![400.0, 410.5],
             classes: vec![CardClass { id: 3, name: "tree".into() }],
-            normalisation: Normalisation { offset: vec![0.1, 0.2], scale: vec![2.0, 3.0] },
+            normalisation: Normalisation { offset: vec![0.1, 0.2], scale: vec![2.0, 3.0], basis: None },
             training: serde_json::json!({"steps": 10}),
         }
     }

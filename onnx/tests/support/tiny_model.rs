@@ -23,7 +23,7 @@ pub fn card() -> ModelCard {
         format_version: FORMAT_VERSION,
         wavelengths_nm: vec![500.0, 600.0, 700.0],
         classes: vec![CardClass { id: 1, name: "grass".into() }, CardClass { id: 7, name: "soil".into() }],
-        normalisation: Normalisation { offset: vec![0.0; 3], scale: vec![1.0; 3] },
+        normalisation: Normalisation { offset: vec![0.0; 3], scale: vec![1.0; 3], basis: None },
         training: serde_json::json!({"note": "hand-written test model"}),
     }
 }

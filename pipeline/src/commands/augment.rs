@@ -2,13 +2,13 @@
 //! spectral-cgan model run through ONNX Runtime.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use hypersynth_data::{SpectraRows, class_counts, write_spectra_hdf5, write_spectra_parquet};
 use hypersynth_onnx::{Input, OnnxSession, SessionOptions, check_contract};
 use hypersynth_onnx_format::{ModelCard, ModelKind};
-use hypersynth_spectral::stratified_split;
+use hypersynth_spectral::{LabelledView, Quality, QualityConfig, Split, SplitConfig, stratified_split};
 use ndarray::{Array1, Array2, Axis, concatenate};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -16,12 +16,9 @@ use rand_distr::{Distribution, StandardNormal};
 use serde_json::json;
 
 use super::train_spectral::split_from_json;
-use crate::labelled::{self, LabelSource, Labelled};
+use crate::labelled::{self, LabelSource, Labelled, check_same_bands};
 use crate::progress;
 use crate::run_record::RunRecord;
-
-/// Wavelengths of model and cube may differ by this much (nm) and still be the same band.
-const WAVELENGTH_TOLERANCE_NM: f64 = 0.01;
 
 /// How many spectra each class should have after augmentation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +48,8 @@ pub struct Augment {
     pub hdf5: bool,
     /// Where the model runs.
     pub session: SessionOptions,
+    /// Write the quality report into `OUT/report/` (`None`: no report).
+    pub report: Option<QualityConfig>,
 }
 
 /// What `augment` wrote.
@@ -62,6 +61,8 @@ pub struct AugmentOutcome {
     pub augmented: PathBuf,
     /// Synthetic spectra written per class id.
     pub generated: BTreeMap<u32, usize>,
+    /// The quality report's numbers and its HTML page, when one was written.
+    pub report: Option<(Quality, PathBuf)>,
 }
 
 /// Runs `augment`; see [`Augment`].
@@ -73,8 +74,8 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
         bail!("{}: a {} model cannot augment spectra (needs spectral-cgan)", settings.model.display(), card.kind.as_str());
     }
     let data = labelled::load(&settings.source)?;
-    check_bands(&settings.model, &card, &data)?;
-    let train_rows = training_rows(&card, &data);
+    check_same_bands(&settings.model, &card.wavelengths_nm, &data.wavelengths_nm, "the data's good bands")?;
+    let (train_rows, report_split) = splits(&card, &data, settings.seed);
     let counts = class_counts(train_rows.iter().map(|&r| data.labels[r]));
     let wanted = plan(settings.target, &counts, &card)?;
 
@@ -123,6 +124,16 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
     if settings.hdf5 {
         outputs.push(write_spectra_hdf5(&settings.out.join("synthetic.h5"), synthetic_rows)?);
     }
+    let mut report = None;
+    if let Some(config) = &settings.report {
+        let fake = LabelledView { spectra: synthetic.0.view(), labels: &synthetic.1 };
+        let title = format!("Quality of the synthetic spectra of {}", settings.model.display());
+        let rows = (&report_split.train[..], &report_split.test[..]);
+        let dir = settings.out.join("report");
+        let (quality, written) = super::report::write_for(&dir, &title, &data, rows, fake, config)?;
+        outputs.extend(written);
+        report = Some((quality, dir.join("report.html")));
+    }
     record.finish(
         &settings.out.join("run.json"),
         &outputs,
@@ -134,29 +145,25 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
         }),
     )?;
     tracing::info!("wrote {} and {}", synthetic_path.display(), augmented_path.display());
-    Ok(AugmentOutcome { synthetic: synthetic_path, augmented: augmented_path, generated: wanted })
+    Ok(AugmentOutcome { synthetic: synthetic_path, augmented: augmented_path, generated: wanted, report })
 }
 
-/// The model must describe the same bands as the data (after bad bands are dropped).
-fn check_bands(model: &Path, card: &ModelCard, data: &Labelled) -> Result<()> {
-    let (m, d) = (&card.wavelengths_nm, &data.wavelengths_nm);
-    let same = m.len() == d.len() && m.iter().zip(d).all(|(a, b)| (a - b).abs() <= WAVELENGTH_TOLERANCE_NM);
-    if !same {
-        let range = |w: &[f64]| match (w.first(), w.last()) {
-            (Some(a), Some(b)) => format!("{} bands, {a:.2}..{b:.2} nm", w.len()),
-            _ => "no bands".into(),
-        };
-        bail!("{}: the model's bands ({}) differ from the data's good bands ({})", model.display(), range(m), range(d));
-    }
-    Ok(())
-}
-
-/// The real training rows: the model's own training split when its card records one
-/// (so that test pixels never enter the augmented set), else every labelled row.
-fn training_rows(card: &ModelCard, data: &Labelled) -> Vec<usize> {
+/// The real rows to augment, and the train / test split the report uses. With the
+/// model's own split (recorded in its card), both come from it, so that test pixels never
+/// enter the augmented set and the report scores on pixels the model never saw. A model
+/// trained elsewhere gets every labelled row augmented and a seeded 20 % test split for
+/// the report, whose pixels that model may have seen.
+fn splits(card: &ModelCard, data: &Labelled, seed: u64) -> (Vec<usize>, Split) {
     match split_from_json(&card.training["split"]) {
-        Some(split) => stratified_split(&data.labels, &split).train,
-        None => (0..data.labels.len()).collect(),
+        Some(split) => {
+            let split = stratified_split(&data.labels, &split);
+            (split.train.clone(), split)
+        }
+        None => {
+            tracing::warn!("the model records no training split: the report's test pixels may have been seen in its training");
+            let report = SplitConfig { validation: 0.0, test: 0.2, seed, ..SplitConfig::default() };
+            ((0..data.labels.len()).collect(), stratified_split(&data.labels, &report))
+        }
     }
 }
 

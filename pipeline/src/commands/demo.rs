@@ -2,7 +2,7 @@
 //!
 //! Two SalinasA classes are thinned to 25 training pixels each, as if they were scarce;
 //! a spectral cGAN learns all six classes and `augment` brings the scarce two up to 300
-//! training spectra.
+//! training spectra and writes the quality report.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,7 +12,7 @@ use hypersynth_data::{Compression, CubeSource};
 use hypersynth_models::spectral_cgan::SpectralCganConfig;
 use hypersynth_models::training::TrainConfig;
 use hypersynth_onnx::SessionOptions;
-use hypersynth_spectral::SplitConfig;
+use hypersynth_spectral::{Layout, QualityConfig, SplitConfig};
 
 use super::augment::{Augment, Target};
 use super::train_spectral::TrainSpectral;
@@ -54,6 +54,7 @@ pub fn run(out: &Path, steps: usize, threads: Option<usize>) -> Result<()> {
         split: SplitConfig { thin: BTreeMap::from(SCARCE), ..SplitConfig::default() },
         architecture: SpectralCganConfig::new(0, 0),
         train: TrainConfig { steps, ..TrainConfig::default() },
+        layout: Layout::default(),
     })?;
     println!("validation MMD {:.4} at step {}", trained.best.0, trained.best.1);
 
@@ -68,17 +69,22 @@ pub fn run(out: &Path, steps: usize, threads: Option<usize>) -> Result<()> {
         batch: 4096,
         hdf5: false,
         session: SessionOptions { threads, ..SessionOptions::default() },
+        report: Some(QualityConfig::default()),
     })?;
     for (class, n) in &outcome.generated {
         println!("class {class}: {n} synthetic spectra");
     }
-    println!(
-        "\nwrote:\n  {}\n  {}\n  {}\n  {}\n  {}",
-        cog.display(),
-        model.display(),
-        trained.run_json.display(),
-        outcome.synthetic.display(),
-        outcome.augmented.display()
-    );
+    let mut wrote = vec![cog, model, trained.run_json, outcome.synthetic, outcome.augmented];
+    if let Some((quality, html)) = outcome.report {
+        println!("\nmacro-F1 on the untouched real test split, per training set:");
+        for lift in &quality.lift {
+            println!("  {:<14} {:<18} {:.3}", lift.classifier.name(), lift.training_set.name(), lift.scores.macro_f1);
+        }
+        wrote.push(html);
+    }
+    println!("\nwrote:");
+    for path in wrote {
+        println!("  {}", path.display());
+    }
     Ok(())
 }

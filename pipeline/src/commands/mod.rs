@@ -5,13 +5,14 @@ pub mod convert;
 pub mod demo;
 pub mod info;
 pub mod models;
+pub mod report;
 pub mod train_spectral;
 
 use hypersynth_models::spectral_cgan::SpectralCganConfig;
 use hypersynth_models::training::TrainConfig;
-use hypersynth_spectral::SplitConfig;
+use hypersynth_spectral::{Layout, SplitConfig};
 
-use crate::cli::TrainSpectralArgs;
+use crate::cli::{NormalisationArg, TrainSpectralArgs};
 
 /// Resolves `train spectral`'s command line into its settings.
 pub fn train_spectral_settings(args: TrainSpectralArgs) -> anyhow::Result<train_spectral::TrainSpectral> {
@@ -45,5 +46,9 @@ pub fn train_spectral_settings(args: TrainSpectralArgs) -> anyhow::Result<train_
         split: SplitConfig { validation: args.validation, test: args.test, seed: args.seed, thin: args.thin.into_iter().collect() },
         architecture,
         train,
+        layout: match args.normalisation {
+            NormalisationArg::PerBand => Layout::PerBand,
+            NormalisationArg::PrincipalComponents => Layout::PrincipalComponents(args.components),
+        },
     })
 }

@@ -9,7 +9,7 @@ use hypersynth_data::class_counts;
 use hypersynth_models::spectral_cgan::SpectralCganConfig;
 use hypersynth_models::training::{self, Dataset, Observer, StepRecord, TrainConfig};
 use hypersynth_onnx_format::{CardClass, FORMAT_VERSION, ModelCard, ModelKind, Normalisation, encode_model};
-use hypersynth_spectral::{Normaliser, SplitConfig, stratified_split};
+use hypersynth_spectral::{Layout, Normaliser, SplitConfig, stratified_split};
 use ndarray::Axis;
 use serde_json::json;
 
@@ -34,6 +34,8 @@ pub struct TrainSpectral {
     pub architecture: SpectralCganConfig,
     /// Training settings.
     pub train: TrainConfig,
+    /// The layout of the generator's normalised space.
+    pub layout: Layout,
 }
 
 /// What a finished training produced.
@@ -55,14 +57,13 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
     check_counts(&data, &split.train, &class_ids)?;
 
     let index_of = |id: u32| class_ids.iter().position(|&c| c == id).unwrap_or(0) as u32;
-    let normaliser = Normaliser::fit(data.spectra.select(Axis(0), &split.train).view(), NORMALISATION_MARGIN);
-    let dataset = |rows: &[usize]| {
-        let mut spectra = data.spectra.select(Axis(0), rows);
-        normaliser.apply(&mut spectra);
-        Dataset { spectra, classes: rows.iter().map(|&r| index_of(data.labels[r])).collect() }
+    let normaliser = Normaliser::fit(data.spectra.select(Axis(0), &split.train).view(), settings.layout, NORMALISATION_MARGIN)?;
+    let dataset = |rows: &[usize]| Dataset {
+        spectra: normaliser.apply(data.spectra.select(Axis(0), rows).view()),
+        classes: rows.iter().map(|&r| index_of(data.labels[r])).collect(),
     };
     let (train_set, validation_set) = (dataset(&split.train), dataset(&split.validation));
-    let architecture = SpectralCganConfig { bands: data.spectra.ncols(), classes: class_ids.len(), ..settings.architecture.clone() };
+    let architecture = SpectralCganConfig { bands: normaliser.basis.nrows(), classes: class_ids.len(), ..settings.architecture.clone() };
 
     let parameters = json!({"split": split_to_json(&settings.split), "architecture": architecture, "training": settings.train});
     let record = RunRecord::start("train spectral", &data.inputs, parameters.clone())?;
@@ -90,7 +91,7 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
         format_version: FORMAT_VERSION,
         wavelengths_nm: data.wavelengths_nm.clone(),
         classes: data.classes.iter().map(|c| CardClass { id: c.id, name: c.name.clone() }).collect(),
-        normalisation: Normalisation { offset: normaliser.offset.clone(), scale: normaliser.scale.clone() },
+        normalisation: card_normalisation(&normaliser),
         training: json!({
             "data_fingerprint": fingerprint,
             "loss": settings.train.loss,
@@ -100,14 +101,17 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
             "seed": settings.train.seed,
             "split": split_to_json(&settings.split),
             "architecture": architecture,
+            "normalisation": {"layout": format!("{:?}", settings.layout), "residual_noise_dims": normaliser.residual_axes.nrows()},
             "software": format!("hypersynth {}", env!("CARGO_PKG_VERSION")),
         }),
     };
+    let train_physical = data.spectra.select(Axis(0), &split.train);
+    let residual_spread = normaliser.residual_spread(train_physical.view(), &train_set.classes, class_ids.len());
     let proto = hypersynth_models::export::spectral_generator(
         &trained.generator,
         &architecture,
-        &normaliser.offset,
-        &normaliser.scale,
+        &normaliser,
+        &residual_spread,
         &card.to_props(),
         env!("CARGO_PKG_VERSION"),
     )?;
@@ -132,6 +136,17 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
     )?;
     tracing::info!("wrote {} (validation MMD {:.4} at step {})", model.display(), trained.best_mmd, trained.best_step);
     Ok(TrainOutcome { model, run_json, best: (trained.best_mmd, trained.best_step) })
+}
+
+/// The card's record of `normaliser`: per-band offsets and scales, or the basis.
+fn card_normalisation(normaliser: &Normaliser) -> Normalisation {
+    let offset = normaliser.offset.to_vec();
+    match normaliser.layout {
+        Layout::PerBand => Normalisation { offset, scale: normaliser.basis.diag().to_vec(), basis: None },
+        Layout::PrincipalComponents(_) => {
+            Normalisation { offset, scale: Vec::new(), basis: Some(normaliser.basis.rows().into_iter().map(|r| r.to_vec()).collect()) }
+        }
+    }
 }
 
 /// The split settings as recorded in the card and in `run.json`; [`split_from_json`]

@@ -1,0 +1,112 @@
+//! `hypersynth report`: the quality report for any pair of real and synthetic spectra,
+//! including synthetic spectra made by other tools.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use hypersynth_onnx_format::{ModelCard, decode_model, metadata_props};
+use hypersynth_spectral::{LabelledView, Quality, QualityConfig, SplitConfig, stratified_split};
+use ndarray::{Array2, Axis};
+
+use super::train_spectral::split_from_json;
+use crate::labelled::{self, LabelSource, Labelled, check_same_bands};
+use crate::report::{self, ReportInput};
+use crate::run_record::RunRecord;
+
+/// Where the real test rows come from.
+#[derive(Debug, Clone)]
+pub enum TestSplit {
+    /// The split recorded in a hypersynth model's card, so that the test rows are those
+    /// its training never saw.
+    FromModel(PathBuf),
+    /// A fresh stratified split: this fraction of each class, shuffled with this seed.
+    Fraction {
+        /// Fraction of each class held out as test rows.
+        test: f64,
+        /// Seed of the shuffle.
+        seed: u64,
+    },
+}
+
+/// Resolved settings of `report`.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The real labelled spectra.
+    pub real: LabelSource,
+    /// A CSV or Parquet table of synthetic spectra.
+    pub synthetic: PathBuf,
+    /// How the real rows are split into training and test rows.
+    pub split: TestSplit,
+    /// The output folder; the report goes into `OUT/report/`, `OUT/run.json` beside it.
+    pub out: PathBuf,
+    /// Seeds, folds and caps of the computation.
+    pub quality: QualityConfig,
+}
+
+/// Runs `report`; returns the report folder.
+pub fn run(settings: &Report) -> Result<PathBuf> {
+    let real = labelled::load(&settings.real)?;
+    let synthetic = labelled::load(&LabelSource::Table(settings.synthetic.clone()))?;
+    check_same_bands(&settings.synthetic, &synthetic.wavelengths_nm, &real.wavelengths_nm, "the real spectra's good bands")?;
+    let split = match &settings.split {
+        TestSplit::FromModel(model) => model_split(model)?,
+        TestSplit::Fraction { test, seed } => SplitConfig { validation: 0.0, test: *test, seed: *seed, ..SplitConfig::default() },
+    };
+    let rows = stratified_split(&real.labels, &split);
+    if rows.test.is_empty() {
+        bail!("the split leaves no real test rows; raise --test");
+    }
+    std::fs::create_dir_all(&settings.out).with_context(|| format!("{}: cannot create the output folder", settings.out.display()))?;
+    let inputs = [&real.inputs[..], &synthetic.inputs[..]].concat();
+    let record =
+        RunRecord::start("report", &inputs, serde_json::json!({"split": format!("{:?}", settings.split), "seed": settings.quality.seed}))?;
+    let dir = settings.out.join("report");
+    let title = format!("Quality of {}", settings.synthetic.display());
+    let fake = LabelledView { spectra: synthetic.spectra.view(), labels: &synthetic.labels };
+    let (_, written) = write_for(&dir, &title, &real, (&rows.train, &rows.test), fake, &settings.quality)?;
+    let details = serde_json::json!({
+        "train_rows": rows.train.len(),
+        "test_pixel_ids": rows.test.iter().map(|&r| real.ids[r]).collect::<Vec<_>>(),
+    });
+    record.finish(&settings.out.join("run.json"), &written, details)?;
+    Ok(dir)
+}
+
+/// Writes the report into `dir` for the `train` and `test` rows of `real` and the
+/// `synthetic` spectra; returns its numbers and the files written.
+pub fn write_for(
+    dir: &Path,
+    title: &str,
+    real: &Labelled,
+    (train, test): (&[usize], &[usize]),
+    synthetic: LabelledView<'_>,
+    config: &QualityConfig,
+) -> Result<(Quality, Vec<PathBuf>)> {
+    let pick = |rows: &[usize]| (real.spectra.select(Axis(0), rows), rows.iter().map(|&r| real.labels[r]).collect::<Vec<_>>());
+    let (train, test) = (pick(train), pick(test));
+    fn view((spectra, labels): &(Array2<f32>, Vec<u32>)) -> LabelledView<'_> {
+        LabelledView { spectra: spectra.view(), labels }
+    }
+    let names: BTreeMap<u32, String> = real.classes.iter().map(|c| (c.id, c.name.clone())).collect();
+    let input = ReportInput {
+        title,
+        train: view(&train),
+        test: view(&test),
+        synthetic: LabelledView { spectra: synthetic.spectra.reborrow(), labels: synthetic.labels },
+        class_names: &names,
+        wavelengths_nm: &real.wavelengths_nm,
+    };
+    report::write(dir, &input, config)
+}
+
+/// The split recorded in the card of the hypersynth model at `path`.
+fn model_split(path: &Path) -> Result<SplitConfig> {
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read the model", path.display()))?;
+    let model = decode_model(&bytes).with_context(|| format!("{}: not an ONNX model", path.display()))?;
+    let card = ModelCard::from_props(&metadata_props(&model))
+        .with_context(|| format!("{}: unreadable model card", path.display()))?
+        .with_context(|| format!("{}: the model has no hypersynth card, so no recorded split; use --test instead", path.display()))?;
+    split_from_json(&card.training["split"])
+        .with_context(|| format!("{}: the model card records no training split; use --test instead", path.display()))
+}

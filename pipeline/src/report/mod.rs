@@ -1,0 +1,47 @@
+//! The quality report: `report/metrics.parquet` and `metrics.csv` (tidy, built with
+//! Polars), `summary.md` and a self-contained `report.html` with SVG plots.
+
+mod plots;
+mod render;
+mod table;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use hypersynth_spectral::{LabelledView, Quality, QualityConfig, quality};
+
+pub use table::{MetricRow, metric_rows};
+
+/// What a report is computed from.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportInput<'a> {
+    /// The page title.
+    pub title: &'a str,
+    /// Real training rows (the reference for copying, and what classifiers learn from).
+    pub train: LabelledView<'a>,
+    /// Real test rows, untouched by training: the reference for every likeness metric
+    /// and the rows every classifier is scored on.
+    pub test: LabelledView<'a>,
+    /// Synthetic rows.
+    pub synthetic: LabelledView<'a>,
+    /// Class names by id.
+    pub class_names: &'a BTreeMap<u32, String>,
+    /// Band centres, nm.
+    pub wavelengths_nm: &'a [f64],
+}
+
+/// Computes the report and writes it into `dir` (created if needed), every file
+/// atomically; returns the numbers and the files written.
+pub fn write(dir: &Path, input: &ReportInput<'_>, config: &QualityConfig) -> Result<(Quality, Vec<PathBuf>)> {
+    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the report folder", dir.display()))?;
+    let progress = crate::progress::spinner("computing the quality report");
+    let quality = quality(input.train, input.test, input.synthetic, config)?;
+    progress.finish_and_clear();
+    let mut frame = table::frame(&metric_rows(&quality, input.class_names))?;
+    let mut written = table::write(&mut frame, dir)?.to_vec();
+    written.push(hypersynth_data::write_atomically(&dir.join("summary.md"), render::summary_markdown(input, &quality).as_bytes())?);
+    written.push(hypersynth_data::write_atomically(&dir.join("report.html"), render::report_html(input, &quality)?.as_bytes())?);
+    tracing::info!("wrote the quality report to {}", dir.display());
+    Ok((quality, written))
+}

@@ -1,0 +1,144 @@
+//! The report's plots, drawn with plotters as SVG text for embedding in the HTML page.
+
+use std::ops::Range;
+
+use anyhow::{Result, anyhow};
+use ndarray::{ArrayView2, Axis};
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
+
+const WIDTH: u32 = 720;
+const HEIGHT: u32 = 340;
+const REAL: RGBColor = RGBColor(31, 119, 180);
+const SYNTHETIC: RGBColor = RGBColor(214, 39, 40);
+const FONT: &str = "sans-serif";
+
+/// Per band mean and standard deviation of `x` (`[n, bands]`).
+fn mean_std(x: ArrayView2<'_, f32>) -> (Vec<f64>, Vec<f64>) {
+    let x = x.mapv(f64::from);
+    let mean = x.mean_axis(Axis(0)).map_or_else(|| vec![f64::NAN; x.ncols()], |m| m.to_vec());
+    let std = if x.nrows() > 1 { x.std_axis(Axis(0), 0.0).to_vec() } else { vec![0.0; x.ncols()] };
+    (mean, std)
+}
+
+fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if lo.is_finite() && hi > lo { (lo, hi) } else { (0.0, 1.0) }
+}
+
+fn drawing_error<E: std::fmt::Display>(e: E) -> anyhow::Error {
+    anyhow!("drawing a plot: {e}")
+}
+
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// One chart as SVG text: a white canvas with `title` and axes over `x` and `y`, on which
+/// `draw` draws its mesh and series, then the series labels at `legend`.
+fn svg_chart(
+    title: &str,
+    x: Range<f64>,
+    y: Range<f64>,
+    legend: SeriesLabelPosition,
+    draw: impl FnOnce(&mut Chart<'_, '_>) -> Result<()>,
+) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(drawing_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (FONT, 16))
+            .margin(10)
+            .x_label_area_size(36)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x, y)
+            .map_err(drawing_error)?;
+        draw(&mut chart)?;
+        chart
+            .configure_series_labels()
+            .position(legend)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(drawing_error)?;
+        root.present().map_err(drawing_error)?;
+    }
+    Ok(svg)
+}
+
+/// Mean ± one standard deviation of the real and the synthetic spectra of one class
+/// against wavelength.
+pub fn spectra_svg(title: &str, wavelengths_nm: &[f64], real: ArrayView2<'_, f32>, synthetic: ArrayView2<'_, f32>) -> Result<String> {
+    let sets = [("real (test)", REAL, mean_std(real)), ("synthetic", SYNTHETIC, mean_std(synthetic))];
+    let (x_lo, x_hi) = range(wavelengths_nm.iter().copied());
+    let (y_lo, y_hi) = range(sets.iter().flat_map(|(_, _, (m, s))| m.iter().zip(s).flat_map(|(m, s)| [m - s, m + s])));
+    svg_chart(title, x_lo..x_hi, y_lo..y_hi, SeriesLabelPosition::UpperRight, |chart| {
+        chart.configure_mesh().x_desc("wavelength (nm)").y_desc("value (cube units)").draw().map_err(drawing_error)?;
+        for &(label, colour, (ref mean, ref std)) in &sets {
+            let upper = wavelengths_nm.iter().zip(mean.iter().zip(std)).map(|(&w, (m, s))| (w, m + s));
+            let lower = wavelengths_nm.iter().zip(mean.iter().zip(std)).rev().map(|(&w, (m, s))| (w, m - s));
+            chart.draw_series([Polygon::new(upper.chain(lower).collect::<Vec<_>>(), colour.mix(0.18))]).map_err(drawing_error)?;
+            chart
+                .draw_series(LineSeries::new(wavelengths_nm.iter().copied().zip(mean.iter().copied()), colour.stroke_width(2)))
+                .map_err(drawing_error)?
+                .label(format!("{label}: mean ± std"))
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
+        }
+        Ok(())
+    })
+}
+
+/// One line per class: the Kolmogorov-Smirnov statistic of each band.
+pub fn ks_svg(wavelengths_nm: &[f64], curves: &[(String, Vec<f64>)]) -> Result<String> {
+    let (x_lo, x_hi) = range(wavelengths_nm.iter().copied());
+    let title = "Per-band Kolmogorov-Smirnov statistic, synthetic vs real (0 = same distribution)";
+    svg_chart(title, x_lo..x_hi, 0.0..1.0, SeriesLabelPosition::UpperRight, |chart| {
+        chart.configure_mesh().x_desc("wavelength (nm)").y_desc("KS statistic").draw().map_err(drawing_error)?;
+        for (i, (label, ks)) in curves.iter().enumerate() {
+            let colour = Palette99::pick(i).to_rgba();
+            let points = wavelengths_nm.iter().copied().zip(ks.iter().copied()).filter(|(_, v)| v.is_finite());
+            chart
+                .draw_series(LineSeries::new(points, colour.stroke_width(2)))
+                .map_err(drawing_error)?
+                .label(label.clone())
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
+        }
+        Ok(())
+    })
+}
+
+/// Grouped bars: for each training set (group, centred on its index), one bar per
+/// classifier. The score axis starts a little below the lowest score (at a multiple of
+/// 0.05), so that differences of a few points show.
+pub fn lift_svg(title: &str, groups: &[&str], classifiers: &[&str], values: &[Vec<f64>]) -> Result<String> {
+    let bar = 0.8 / classifiers.len().max(1) as f64;
+    let lowest = values.iter().flatten().copied().filter(|v| v.is_finite()).fold(1.0, f64::min);
+    let floor = ((lowest - 0.05) / 0.05).floor().max(0.0) * 0.05;
+    svg_chart(title, -0.5..groups.len() as f64 - 0.5, floor..1.0, SeriesLabelPosition::LowerRight, |chart| {
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(groups.len())
+            .x_label_formatter(&|x| {
+                let nearest = x.round();
+                let on_group = (x - nearest).abs() < 1e-6 && nearest >= 0.0;
+                if on_group { groups.get(nearest as usize).map_or(String::new(), |g| g.to_string()) } else { String::new() }
+            })
+            .y_desc("score on the real test split")
+            .draw()
+            .map_err(drawing_error)?;
+        for (k, name) in classifiers.iter().enumerate() {
+            let colour = Palette99::pick(k).to_rgba();
+            let bars = (0..groups.len()).filter_map(|g| {
+                let v = *values.get(g)?.get(k)?;
+                let left = g as f64 - 0.4 + k as f64 * bar;
+                v.is_finite().then(|| Rectangle::new([(left + 0.02, floor), (left + bar - 0.02, v)], colour.filled()))
+            });
+            chart
+                .draw_series(bars)
+                .map_err(drawing_error)?
+                .label(name.to_string())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled()));
+        }
+        Ok(())
+    })
+}

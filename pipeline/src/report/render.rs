@@ -1,0 +1,167 @@
+//! The report's human pages: `summary.md` and the self-contained `report.html`, both from
+//! the same tables.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use anyhow::Result;
+use hypersynth_spectral::{ClassifierKind, Quality, TrainingSet};
+
+use super::ReportInput;
+use super::plots;
+
+/// What the columns mean, shown under the tables of both pages.
+const LEGEND: &str = "Real rows are the untouched test split. Angle: spectral angle between class means (0 ideal). \
+Diversity: mean pairwise spectral angle, synthetic over real (1 ideal; below 1 too alike). \
+KS: per-band Kolmogorov-Smirnov statistic (0 ideal). MMD²: RBF kernel, median heuristic (0 ideal). \
+C2ST: balanced accuracy of a classifier separating synthetic from real (0.5 ideal, 1 fully separable). \
+DCR: mean distance to the closest training pixel, synthetic over real test (below 1 suggests copying). \
+TSTR: F1 on real test pixels of a classifier that saw only synthetic spectra of the class.";
+
+/// A table of text cells.
+struct Table {
+    headers: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn markdown(&self) -> String {
+        let line = |cells: &[String]| format!("| {} |\n", cells.join(" | "));
+        let mut out = line(&self.headers);
+        out.push_str(&line(&vec!["---".to_string(); self.headers.len()]));
+        for row in &self.rows {
+            out.push_str(&line(row));
+        }
+        out
+    }
+
+    fn html(&self) -> String {
+        let cells = |tag: &str, cells: &[String]| cells.iter().map(|c| format!("<{tag}>{}</{tag}>", escape(c))).collect::<String>();
+        let body: String = self.rows.iter().map(|r| format!("<tr>{}</tr>", cells("td", r))).collect();
+        format!("<table><thead><tr>{}</tr></thead><tbody>{body}</tbody></table>", cells("th", &self.headers))
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn number(v: f64, decimals: usize) -> String {
+    if v.is_finite() { format!("{v:.decimals$}") } else { "–".into() }
+}
+
+fn class_table(quality: &Quality, names: &BTreeMap<u32, String>) -> Table {
+    let mut headers: Vec<String> =
+        ["class", "name", "train", "test", "synthetic", "angle (°)", "diversity", "KS max", "KS mean", "MMD²"].map(String::from).to_vec();
+    headers.extend(ClassifierKind::ALL.map(|k| format!("C2ST {}", k.name())));
+    headers.push("DCR".into());
+    headers.extend(ClassifierKind::ALL.map(|k| format!("TSTR F1 {}", k.name())));
+    let rows = quality
+        .classes
+        .iter()
+        .map(|c| {
+            let ks: Vec<f64> = c.ks.iter().copied().filter(|v| v.is_finite()).collect();
+            let mut row = vec![
+                c.class.to_string(),
+                names.get(&c.class).cloned().unwrap_or_default(),
+                c.real_train.to_string(),
+                c.real_test.to_string(),
+                c.synthetic.to_string(),
+                number(c.mean_angle_deg, 2),
+                number(c.diversity_ratio, 2),
+                number(ks.iter().copied().fold(f64::NAN, f64::max), 2),
+                number(ks.iter().sum::<f64>() / ks.len() as f64, 2),
+                number(c.mmd, 3),
+            ];
+            row.extend(ClassifierKind::ALL.map(|k| number(c.c2st.get(&k).copied().unwrap_or(f64::NAN), 2)));
+            row.push(number(c.dcr_ratio, 2));
+            row.extend(ClassifierKind::ALL.map(|k| number(c.tstr_f1.get(&k).copied().unwrap_or(f64::NAN), 2)));
+            row
+        })
+        .collect();
+    Table { headers, rows }
+}
+
+fn lift_table(quality: &Quality) -> Table {
+    let classes: Vec<u32> = quality.classes.iter().map(|c| c.class).collect();
+    let mut headers: Vec<String> = ["training set", "classifier", "OA", "macro-F1"].map(String::from).to_vec();
+    headers.extend(classes.iter().map(|c| format!("F1 class {c}")));
+    let rows = quality
+        .lift
+        .iter()
+        .map(|l| {
+            let mut row = vec![
+                l.training_set.name().to_string(),
+                l.classifier.name().to_string(),
+                number(l.scores.overall_accuracy, 3),
+                number(l.scores.macro_f1, 3),
+            ];
+            row.extend(classes.iter().map(|c| number(l.scores.f1.get(c).copied().unwrap_or(f64::NAN), 3)));
+            row
+        })
+        .collect();
+    Table { headers, rows }
+}
+
+/// `summary.md`.
+pub fn summary_markdown(input: &ReportInput<'_>, quality: &Quality) -> String {
+    format!(
+        "# {}\n\n## Synthetic vs real, per class\n\n{}\n{LEGEND}\n\n## Augmentation lift on the real test split\n\n{}\n",
+        input.title,
+        class_table(quality, input.class_names).markdown(),
+        lift_table(quality).markdown()
+    )
+}
+
+/// `report.html`: the tables plus the lift bars, the KS curves and per class the real and
+/// synthetic spectra, every plot inline as SVG.
+pub fn report_html(input: &ReportInput<'_>, quality: &Quality) -> Result<String> {
+    let sets = TrainingSet::ALL.map(TrainingSet::name);
+    let kinds = ClassifierKind::ALL.map(ClassifierKind::name);
+    let lift_values = |metric: fn(&hypersynth_spectral::Scores) -> f64| -> Vec<Vec<f64>> {
+        TrainingSet::ALL
+            .iter()
+            .map(|&set| {
+                ClassifierKind::ALL
+                    .iter()
+                    .map(|&k| {
+                        quality.lift.iter().find(|l| l.training_set == set && l.classifier == k).map_or(f64::NAN, |l| metric(&l.scores))
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let name = |class: u32| input.class_names.get(&class).cloned().unwrap_or_default();
+    let mut body = String::new();
+    writeln!(body, "<h1>{}</h1>", escape(input.title))?;
+    writeln!(body, "<h2>Augmentation lift on the real test split</h2>")?;
+    writeln!(body, "<div class=\"plots\">{}", plots::lift_svg("Macro-F1", &sets, &kinds, &lift_values(|s| s.macro_f1))?)?;
+    writeln!(body, "{}</div>", plots::lift_svg("Overall accuracy", &sets, &kinds, &lift_values(|s| s.overall_accuracy))?)?;
+    writeln!(body, "{}", lift_table(quality).html())?;
+    writeln!(
+        body,
+        "<h2>Synthetic vs real, per class</h2>\n{}\n<p class=\"legend\">{}</p>",
+        class_table(quality, input.class_names).html(),
+        escape(LEGEND)
+    )?;
+    let curves: Vec<(String, Vec<f64>)> =
+        quality.classes.iter().map(|c| (format!("{} {}", c.class, name(c.class)), c.ks.clone())).collect();
+    writeln!(body, "{}", plots::ks_svg(input.wavelengths_nm, &curves)?)?;
+    writeln!(body, "<h2>Spectra per class</h2>\n<div class=\"plots\">")?;
+    for c in &quality.classes {
+        let (real, synthetic) = (input.test.class_spectra(c.class), input.synthetic.class_spectra(c.class));
+        let title = format!("class {} {}: {} real test, {} synthetic", c.class, name(c.class), real.nrows(), synthetic.nrows());
+        writeln!(body, "{}", plots::spectra_svg(&title, input.wavelengths_nm, real.view(), synthetic.view())?)?;
+    }
+    writeln!(body, "</div>")?;
+    Ok(format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head>\n<body>\n{body}</body></html>\n",
+        escape(input.title)
+    ))
+}
+
+const STYLE: &str = "body{font-family:sans-serif;margin:2em;color:#222;max-width:1500px}\
+table{border-collapse:collapse;margin:1em 0;font-size:0.9em}\
+th,td{border:1px solid #ccc;padding:0.3em 0.6em;text-align:right}\
+th{background:#f2f2f2}td:nth-child(2){text-align:left}\
+.plots{display:flex;flex-wrap:wrap;gap:1em}.legend{font-size:0.85em;color:#555;max-width:60em}";

@@ -1,0 +1,166 @@
+//! `hypersynth report` end to end on the bundled sample: its numbers agree with numpy and
+//! scipy computed independently from the same pixels, copies and shifts are flagged, the
+//! tables open in pyarrow with the documented columns, and the HTML carries its plots.
+
+use std::path::Path;
+
+use hypersynth_data::{ClassRaster, Cube, SpectraRows, write_spectra_parquet};
+use hypersynth_spectral::{SplitConfig, stratified_split};
+use ndarray::Array2;
+
+use crate::support::{TestDir, python_check, sample, sample_args};
+
+/// The report's split in the test below: 30 % of each class for test, seed 0.
+const TEST_FRACTION: f64 = 0.3;
+
+/// Synthetic rows for the report: every labelled pixel of class 1 brightened by 20 % (a
+/// shifted distribution), and copies of the training pixels of class 13 (the report's
+/// own split, recomputed here).
+fn write_synthetic(path: &Path) {
+    let cube = Cube::open(sample("salinasA.tif")).unwrap();
+    let block = cube.read(cube.meta().full_window()).unwrap();
+    let labels = ClassRaster::read(Path::new(&sample("salinasA_gt.tif")), cube.meta(), None).unwrap();
+    let flat: Vec<u32> = labels.ids.iter().copied().collect();
+    let split = stratified_split(&flat, &SplitConfig { validation: 0.0, test: TEST_FRACTION, ..SplitConfig::default() });
+    let mut is_train = vec![false; flat.len()];
+    split.train.iter().for_each(|&i| is_train[i] = true);
+    let (mut values, mut ids) = (Vec::new(), Vec::new());
+    for (i, ((r, c), &class)) in labels.ids.indexed_iter().enumerate() {
+        let gain = match class {
+            1 => 1.2,
+            13 if is_train[i] => 1.0,
+            _ => continue,
+        };
+        values.extend(block.data.slice(ndarray::s![r, c, ..]).iter().map(|v| v * gain));
+        ids.push(class);
+    }
+    let bands = cube.meta().bands;
+    let spectra = Array2::from_shape_vec((ids.len(), bands), values).unwrap();
+    let names = vec![""; ids.len()];
+    let wavelengths = cube.meta().wavelengths_nm.clone().unwrap();
+    let rows = SpectraRows { spectra: spectra.view(), class_ids: &ids, class_names: &names, sources: &names, wavelengths_nm: &wavelengths };
+    write_spectra_parquet(path, rows, &[]).unwrap();
+}
+
+/// Recomputes per class, from the cube, the run's test pixel ids and the synthetic table,
+/// the spectral angle, KS (scipy), MMD, diversity and DCR, and compares them with the
+/// report's Parquet; checks the documented columns and that the CSV holds the same rows.
+/// Prints the DCR of class 13 and the random-forest C2ST of class 1.
+const INDEPENDENT_CHECK: &str = r#"
+import sys, json, numpy as np, pyarrow.parquet as pq, pyarrow.csv as pc, tifffile
+from scipy.stats import ks_2samp
+cube_path, gt_path, run_path, syn_path, parquet_path, csv_path = sys.argv[1:]
+cube = tifffile.imread(cube_path).astype(np.float64)
+cube = np.moveaxis(cube, 0, -1) if cube.shape[0] == 204 else cube
+gt = tifffile.imread(gt_path).reshape(-1)
+x = cube.reshape(-1, cube.shape[-1])
+test_ids = np.array(json.load(open(run_path))["details"]["test_pixel_ids"])
+is_test = np.zeros(len(gt), bool); is_test[test_ids] = True
+syn = pq.read_table(syn_path).to_pandas()
+table = pq.read_table(parquet_path)
+assert table.column_names == ["class_id", "class_name", "family", "metric", "classifier", "training_set", "value"], table.column_names
+assert str(table.schema.field("value").type) == "double", table.schema
+frame = table.to_pandas()
+csv = pc.read_csv(csv_path).to_pandas()
+assert len(csv) == len(frame) and np.allclose(csv["value"].fillna(-1), frame["value"].fillna(-1), rtol=1e-9), "CSV differs from Parquet"
+def value(cls, family, metric, classifier=None):
+    rows = frame[(frame.class_id == cls) & (frame.family == family) & (frame.metric == metric)]
+    if classifier is not None: rows = rows[rows.classifier == classifier]
+    assert len(rows) == 1, (cls, family, metric, rows)
+    return float(rows.value.iloc[0])
+def angle(a, b): return np.degrees(np.arccos(np.clip(a @ b / np.linalg.norm(a) / np.linalg.norm(b), -1, 1)))
+def mean_pairwise_angle(s):
+    u = s / np.linalg.norm(s, axis=1, keepdims=True); c = np.clip(u @ u.T, -1, 1)
+    return np.degrees(np.arccos(c[np.triu_indices(len(s), 1)])).mean()
+def sq(a, b): return (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
+def mmd(a, b):
+    p = np.vstack([a, b]); d = np.maximum(sq(p, p), 0)[np.triu_indices(len(p), 1)]
+    gamma = 1 / np.sort(d)[len(d) // 2]
+    k = lambda u, v: np.exp(-gamma * np.maximum(sq(u, v), 0))
+    within = lambda u: (k(u, u).sum() - len(u)) / (len(u) * (len(u) - 1))
+    return within(a) + within(b) - 2 * k(a, b).mean()
+def closest(a, b): return np.sqrt(np.maximum(sq(a, b), 0).min(1)).mean()
+for cls in (1, 13):
+    real = x[(gt == cls) & is_test]; train = x[(gt == cls) & ~is_test]
+    fake = syn[syn.class_id == cls].filter(regex=r"^\d").to_numpy(np.float64)
+    ks = [ks_2samp(fake[:, b], real[:, b]).statistic for b in range(real.shape[1])]
+    expected = {("spectral_angle", "mean_angle_deg"): angle(real.mean(0), fake.mean(0)), ("ks", "max"): max(ks), ("ks", "mean"): np.mean(ks),
+                ("mmd", "mmd2_rbf"): mmd(real, fake), ("diversity", "ratio"): mean_pairwise_angle(fake) / mean_pairwise_angle(real),
+                ("dcr", "ratio"): closest(fake, train) / closest(real, train), ("counts", "real_test"): len(real)}
+    for (family, metric), e in expected.items():
+        got = value(cls, family, metric)
+        assert abs(got - e) <= 1e-4 * max(1, abs(e)), (cls, family, metric, got, e)
+lift = frame[frame.class_id.isna() & (frame.family == "lift") & (frame.metric == "macro_f1")]
+assert len(lift) == 8 and set(lift.training_set) == {"real", "real+oversampling", "real+smote", "real+gan"}, lift
+print(json.dumps({"dcr13": value(13, "dcr", "ratio"), "c2st1": value(1, "c2st", "balanced_accuracy", "random_forest")}))
+"#;
+
+#[test]
+fn report_agrees_with_numpy_and_scipy_flags_copies_and_shifts_and_draws_its_plots() {
+    let t = TestDir::new();
+    write_synthetic(&t.join("synthetic.parquet"));
+    let (cube, labels) = (sample("salinasA.tif"), sample("salinasA_gt.tif"));
+    let test_fraction = TEST_FRACTION.to_string();
+    let mut args = vec!["report".to_string()];
+    args.extend(sample_args(&[
+        "--synthetic",
+        "synthetic.parquet",
+        "--out",
+        "rep",
+        "--test",
+        &test_fraction,
+        "--max-rows-per-class",
+        "5000",
+        "-q",
+    ]));
+    let out = t.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    t.ok(&out);
+    let dir = t.join("rep/report");
+    let printed = python_check(
+        INDEPENDENT_CHECK,
+        &[
+            Path::new(&cube),
+            Path::new(&labels),
+            &t.join("rep/run.json"),
+            &t.join("synthetic.parquet"),
+            &dir.join("metrics.parquet"),
+            &dir.join("metrics.csv"),
+        ],
+    );
+    let numbers: serde_json::Value = serde_json::from_str(&printed).unwrap();
+    assert!(numbers["dcr13"].as_f64().unwrap() < 0.05, "copies must get a DCR ratio near 0: {numbers}");
+    assert!(numbers["c2st1"].as_f64().unwrap() > 0.9, "a 20 % brightening must be told apart: {numbers}");
+
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    // Two lift charts, the KS curves, one spectra plot per class.
+    assert_eq!(html.matches("<svg").count(), 5, "{}", &html[..html.len().min(2000)]);
+    for needle in ["real+oversampling", "real+smote", "real+gan", "Brocoli_green_weeds_1", "wavelength (nm)"] {
+        assert!(html.contains(needle), "report.html lacks {needle:?}");
+    }
+    let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert_eq!(summary.lines().filter(|l| l.starts_with("| real")).count(), 8, "{summary}");
+}
+
+#[test]
+fn report_refuses_synthetic_spectra_of_other_bands() {
+    let t = TestDir::new();
+    write_synthetic(&t.join("synthetic.parquet"));
+    // Keep the first 100 band columns only.
+    python_check(
+        "import sys, pyarrow.parquet as pq\nt = pq.read_table(sys.argv[1])\npq.write_table(t.select(t.column_names[:103]), sys.argv[2])",
+        &[&t.join("synthetic.parquet"), &t.join("short.parquet")],
+    );
+    let out = t.run(&[
+        "report",
+        "--cube",
+        &sample("salinasA.tif"),
+        "--labels",
+        &sample("salinasA_gt.tif"),
+        "--synthetic",
+        "short.parquet",
+        "--out",
+        "rep",
+    ]);
+    t.refused(&out, "short.parquet", "its bands (100 bands, 400.00..");
+    assert!(!t.join("rep/report").exists(), "nothing may be written:\n  {}", t.listing());
+}

@@ -74,9 +74,10 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
     let metrics = hypersynth_data::AtomicPath::new(&metrics_path)?;
     let mut observer = Progress::new(metrics.temp(), settings.train.steps)?;
     tracing::info!(
-        "training on {} spectra of {} classes ({} bands; validation {}, test {})",
+        "training on {} spectra of {} classes ({} bands, {} normalised dimensions; validation {}, test {})",
         split.train.len(),
         class_ids.len(),
+        data.spectra.ncols(),
         architecture.bands,
         split.validation.len(),
         split.test.len()

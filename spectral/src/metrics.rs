@@ -22,6 +22,13 @@ pub fn mean_spectrum(x: ArrayView2<'_, f32>) -> Array1<f32> {
     x.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(x.ncols()))
 }
 
+/// The sum of `values` computed in parallel but added in their order: rayon's own `sum`
+/// groups the additions as its threads happen to split the work, so the last bits of a
+/// float sum could differ from run to run, and a training run would not be reproducible.
+fn ordered_sum(values: impl IndexedParallelIterator<Item = f64>) -> f64 {
+    values.collect::<Vec<f64>>().into_iter().sum()
+}
+
 fn squared_distance(a: &[f32], b: &[f32]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2)).sum()
 }
@@ -48,11 +55,11 @@ pub fn mmd_rbf(x: ArrayView2<'_, f32>, y: ArrayView2<'_, f32>) -> f64 {
     let k = |a: &[f32], b: &[f32]| (-gamma * squared_distance(a, b)).exp();
     let mean_within = |set: &[&[f32]]| {
         let m = set.len();
-        let total: f64 = (0..m).into_par_iter().map(|i| (0..m).filter(|&j| j != i).map(|j| k(set[i], set[j])).sum::<f64>()).sum();
+        let total = ordered_sum((0..m).into_par_iter().map(|i| (0..m).filter(|&j| j != i).map(|j| k(set[i], set[j])).sum::<f64>()));
         total / (m * (m - 1)) as f64
     };
     let (xs, ys) = pooled.split_at(x.nrows());
-    let cross: f64 = xs.par_iter().map(|a| ys.iter().map(|b| k(a, b)).sum::<f64>()).sum::<f64>() / (xs.len() * ys.len()) as f64;
+    let cross = ordered_sum(xs.par_iter().map(|a| ys.iter().map(|b| k(a, b)).sum::<f64>())) / (xs.len() * ys.len()) as f64;
     mean_within(xs) + mean_within(ys) - 2.0 * cross
 }
 
@@ -133,7 +140,7 @@ pub fn mean_pairwise_angle_deg(x: ArrayView2<'_, f32>) -> f64 {
     if n < 2 {
         return f64::NAN;
     }
-    let total: f64 = (0..n).into_par_iter().map(|i| (i + 1..n).map(|j| spectral_angle_deg(rows[i], rows[j])).sum::<f64>()).sum();
+    let total = ordered_sum((0..n).into_par_iter().map(|i| (i + 1..n).map(|j| spectral_angle_deg(rows[i], rows[j])).sum::<f64>()));
     total / (n * (n - 1) / 2) as f64
 }
 
@@ -148,7 +155,8 @@ pub fn mean_closest_distance(from: ArrayView2<'_, f32>, to: ArrayView2<'_, f32>)
     if sources.is_empty() || targets.is_empty() {
         return f64::NAN;
     }
-    let total: f64 = sources.par_iter().map(|r| targets.iter().map(|t| squared_distance(r, t)).fold(f64::INFINITY, f64::min).sqrt()).sum();
+    let total =
+        ordered_sum(sources.par_iter().map(|r| targets.iter().map(|t| squared_distance(r, t)).fold(f64::INFINITY, f64::min).sqrt()));
     total / sources.len() as f64
 }
 

@@ -257,9 +257,15 @@ fn a_killed_training_resumes_from_its_checkpoint_to_the_same_model() {
     t.ok(&t.run(&cut));
     let run: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(t.join("cut.run.json")).unwrap()).unwrap();
     assert_eq!(run["details"]["resumed_from_step"], 250);
+    let best = |name: &str| {
+        let run: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(t.join(name)).unwrap()).unwrap();
+        format!("best step {} with validation MMD {}", run["details"]["best_step"], run["details"]["validation_mmd"])
+    };
     assert!(
         std::fs::read(t.join("whole.onnx")).unwrap() == std::fs::read(t.join("cut.onnx")).unwrap(),
-        "resumed model differs from the uninterrupted one"
+        "resumed model differs from the uninterrupted one: {} vs {}",
+        best("cut.run.json"),
+        best("whole.run.json")
     );
 }
 

@@ -21,8 +21,9 @@ pub enum Layout {
 }
 
 impl Layout {
-    /// 12 principal components: on SalinasA with the residual noise model, the leading 12
-    /// and 32 gave the same two-sample accuracy; fewer outputs train faster.
+    /// 12 principal components: on SalinasA, with the residual noise added, generators of
+    /// the leading 12 and 32 were told from real spectra about equally well (random-forest
+    /// C2ST 0.67-0.79 and 0.66-0.83 per class), and fewer outputs train faster.
     pub const DEFAULT: Layout = Layout::PrincipalComponents(12);
 }
 

@@ -65,7 +65,12 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
     let (train_set, validation_set) = (dataset(&split.train), dataset(&split.validation));
     let architecture = SpectralCganConfig { bands: normaliser.basis.nrows(), classes: class_ids.len(), ..settings.architecture.clone() };
 
-    let parameters = json!({"split": split_to_json(&settings.split), "architecture": architecture, "training": settings.train});
+    let parameters = json!({
+        "split": split_to_json(&settings.split),
+        "architecture": architecture,
+        "training": settings.train,
+        "normalisation": format!("{:?}", settings.layout),
+    });
     let record = RunRecord::start("train spectral", &data.inputs, parameters.clone())?;
     let fingerprint = data.fingerprint();
     let stem = settings.out.with_extension("");
@@ -82,8 +87,10 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
         split.validation.len(),
         split.test.len()
     );
+    // A checkpoint resumes only for the same data in the same normalised space.
+    let resume_key = format!("{fingerprint} {:?}", settings.layout);
     let trained =
-        training::train(&architecture, &settings.train, &train_set, &validation_set, Some(&checkpoint), &fingerprint, &mut observer)?;
+        training::train(&architecture, &settings.train, &train_set, &validation_set, Some(&checkpoint), &resume_key, &mut observer)?;
     observer.finish()?;
     metrics.commit()?;
 

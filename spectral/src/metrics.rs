@@ -29,7 +29,8 @@ fn ordered_sum(values: impl IndexedParallelIterator<Item = f64>) -> f64 {
     values.collect::<Vec<f64>>().into_iter().sum()
 }
 
-fn squared_distance(a: &[f32], b: &[f32]) -> f64 {
+/// The squared Euclidean distance between two spectra, accumulated in f64.
+pub(crate) fn squared_distance(a: &[f32], b: &[f32]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2)).sum()
 }
 

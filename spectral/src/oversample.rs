@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use ndarray::{Array2, ArrayView2};
 use rand::RngExt;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+
+use crate::metrics::squared_distance;
+use crate::split::class_rng;
 
 /// Neighbours SMOTE interpolates towards.
 const SMOTE_NEIGHBOURS: usize = 5;
@@ -38,7 +39,7 @@ pub fn oversample(
         if rows.is_empty() {
             continue;
         }
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (u64::from(class) << 32));
+        let mut rng = class_rng(seed, class);
         let neighbours = match method {
             Oversampler::Random => Vec::new(),
             Oversampler::Smote => nearest_neighbours(&rows, SMOTE_NEIGHBOURS),
@@ -63,10 +64,7 @@ pub fn oversample(
 fn nearest_neighbours(rows: &[&[f32]], k: usize) -> Vec<Vec<usize>> {
     (0..rows.len())
         .map(|i| {
-            let mut d: Vec<(f32, usize)> = (0..rows.len())
-                .filter(|&j| j != i)
-                .map(|j| (rows[i].iter().zip(rows[j]).map(|(a, b)| (a - b) * (a - b)).sum(), j))
-                .collect();
+            let mut d: Vec<(f64, usize)> = (0..rows.len()).filter(|&j| j != i).map(|j| (squared_distance(rows[i], rows[j]), j)).collect();
             let k = k.min(d.len());
             if k > 0 {
                 d.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0));

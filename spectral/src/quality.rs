@@ -6,14 +6,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ndarray::{Array2, ArrayView2, Axis, concatenate};
-use rand::SeedableRng;
 use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use crate::classify::{ClassifierKind, Scores, fit_predict, scores};
 use crate::metrics::{c2st, ks_per_band, mean_closest_distance, mean_pairwise_angle_deg, mean_spectrum, mmd_rbf, spectral_angle_deg};
 use crate::oversample::{Oversampler, oversample};
+use crate::split::class_rng;
 use crate::{Error, Result};
 
 /// Spectra (`[n, bands]`) with a class id per row.
@@ -115,6 +114,19 @@ pub struct ClassQuality {
     pub dcr_ratio: f64,
     /// F1 on real test rows of a classifier that saw only synthetic rows of this class.
     pub tstr_f1: BTreeMap<ClassifierKind, f64>,
+}
+
+impl ClassQuality {
+    /// The largest per-band KS statistic (NaN when no band has one).
+    pub fn ks_max(&self) -> f64 {
+        self.ks.iter().copied().filter(|v| v.is_finite()).fold(f64::NAN, f64::max)
+    }
+
+    /// The mean per-band KS statistic over the bands that have one (NaN when none has).
+    pub fn ks_mean(&self) -> f64 {
+        let finite: Vec<f64> = self.ks.iter().copied().filter(|v| v.is_finite()).collect();
+        finite.iter().sum::<f64>() / finite.len() as f64
+    }
 }
 
 /// One classifier's result on the real test rows.
@@ -289,7 +301,7 @@ impl Subsampler {
         let mut rows = Vec::new();
         for class in set.classes() {
             let mut of_class = set.rows_of(class);
-            of_class.shuffle(&mut ChaCha8Rng::seed_from_u64(self.seed ^ (u64::from(class) << 32)));
+            of_class.shuffle(&mut class_rng(self.seed, class));
             of_class.truncate(self.max);
             rows.extend(of_class);
         }
@@ -300,6 +312,8 @@ impl Subsampler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
     use rand_distr::{Distribution, Normal};
 
     /// Two classes of smooth 20-band "spectra": a class level plus Gaussian noise.

@@ -38,6 +38,12 @@ pub struct Split {
     pub test: Vec<usize>,
 }
 
+/// The random generator of `class` under `seed`: every per-class draw (split, thinning,
+/// subsamples, oversampling) uses its own, so one class's draws never shift another's.
+pub(crate) fn class_rng(seed: u64, class: u32) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed ^ (u64::from(class) << 32))
+}
+
 /// Splits rows by class: each class is shuffled with `config.seed` and cut into test,
 /// validation and training parts of the configured fractions (rounded, test first, and
 /// never taking a class's last training row), then the training rows are thinned as
@@ -50,8 +56,7 @@ pub fn stratified_split(labels: &[u32], config: &SplitConfig) -> Split {
     }
     let mut split = Split::default();
     for (class, mut rows) in by_class {
-        let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ (u64::from(class) << 32));
-        rows.shuffle(&mut rng);
+        rows.shuffle(&mut class_rng(config.seed, class));
         let n = rows.len();
         let n_test = ((n as f64 * config.test).round() as usize).min(n.saturating_sub(1));
         let n_val = ((n as f64 * config.validation).round() as usize).min((n - n_test).saturating_sub(1));
@@ -72,7 +77,7 @@ fn thin_training(split: &mut Split, labels: &[u32], limit: &BTreeMap<u32, usize>
     let mut dropped = Vec::new();
     for (&class, &max) in limit {
         let mut rows: Vec<usize> = split.train.iter().copied().filter(|&r| labels[r] == class).collect();
-        rows.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x7417 ^ (u64::from(class) << 32)));
+        rows.shuffle(&mut class_rng(seed ^ 0x7417, class));
         dropped.extend(rows.into_iter().skip(max));
     }
     dropped.sort_unstable();

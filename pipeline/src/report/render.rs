@@ -60,7 +60,6 @@ fn class_table(quality: &Quality, names: &BTreeMap<u32, String>) -> Table {
         .classes
         .iter()
         .map(|c| {
-            let ks: Vec<f64> = c.ks.iter().copied().filter(|v| v.is_finite()).collect();
             let mut row = vec![
                 c.class.to_string(),
                 names.get(&c.class).cloned().unwrap_or_default(),
@@ -69,8 +68,8 @@ fn class_table(quality: &Quality, names: &BTreeMap<u32, String>) -> Table {
                 c.synthetic.to_string(),
                 number(c.mean_angle_deg, 2),
                 number(c.diversity_ratio, 2),
-                number(ks.iter().copied().fold(f64::NAN, f64::max), 2),
-                number(ks.iter().sum::<f64>() / ks.len() as f64, 2),
+                number(c.ks_max(), 2),
+                number(c.ks_mean(), 2),
                 number(c.mmd, 3),
             ];
             row.extend(ClassifierKind::ALL.map(|k| number(c.c2st.get(&k).copied().unwrap_or(f64::NAN), 2)));

@@ -93,17 +93,14 @@ type ClassMetric = (&'static str, &'static str, Option<&'static str>, Option<f64
 /// A class's metrics other than lift, in table order.
 fn class_metrics(c: &ClassQuality) -> Vec<ClassMetric> {
     let finite = |v: f64| v.is_finite().then_some(v);
-    let ks_max = c.ks.iter().copied().filter(|v| v.is_finite()).fold(f64::NAN, f64::max);
-    let ks_finite: Vec<f64> = c.ks.iter().copied().filter(|v| v.is_finite()).collect();
-    let ks_mean = ks_finite.iter().sum::<f64>() / ks_finite.len() as f64;
     let mut m: Vec<ClassMetric> = vec![
         ("counts", "real_train", None, Some(c.real_train as f64)),
         ("counts", "real_test", None, Some(c.real_test as f64)),
         ("counts", "synthetic", None, Some(c.synthetic as f64)),
         ("spectral_angle", "mean_angle_deg", None, finite(c.mean_angle_deg)),
         ("diversity", "ratio", None, finite(c.diversity_ratio)),
-        ("ks", "max", None, finite(ks_max)),
-        ("ks", "mean", None, finite(ks_mean)),
+        ("ks", "max", None, finite(c.ks_max())),
+        ("ks", "mean", None, finite(c.ks_mean())),
         ("mmd", "mmd2_rbf", None, finite(c.mmd)),
         ("dcr", "ratio", None, finite(c.dcr_ratio)),
     ];

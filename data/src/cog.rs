@@ -54,7 +54,7 @@ impl std::fmt::Debug for CogWriter {
 impl CogWriter {
     /// Starts writing `target` laid out as `meta` describes (`meta.path` is ignored).
     pub fn create(target: &Path, meta: &CubeMeta, compression: Compression) -> Result<Self> {
-        crate::gdal::quiet_gdal();
+        crate::gdal::configure_gdal();
         let output = AtomicPath::new(target)?;
         let staging = AtomicPath::new(&output.temp().with_extension("staging.tif"))?;
         let driver = DriverManager::get_driver_by_name("GTiff").map_err(Error::gdal(target, "load the GTiff driver"))?;

@@ -136,6 +136,18 @@ impl CubeMeta {
         Ok(())
     }
 
+    /// Whether stored value `v` of band `b` leaves its pixel without data: the nodata value
+    /// in a good band.
+    pub fn voids_pixel(&self, b: usize, v: f32) -> bool {
+        self.good_bands[b] && self.is_nodata(v)
+    }
+
+    /// The physical value of stored value `v` of band `b` (stored x scale + offset); NaN
+    /// for the nodata value.
+    pub fn physical(&self, b: usize, v: f32) -> f32 {
+        if self.is_nodata(v) { f32::NAN } else { (f64::from(v) * self.scale[b] + self.offset[b]) as f32 }
+    }
+
     /// Whether a stored value is the nodata value (NaN matches a NaN nodata).
     pub fn is_nodata(&self, stored: f32) -> bool {
         match self.nodata {
@@ -153,6 +165,18 @@ pub struct Block {
     pub window: Window,
     /// Pixels as `[rows, cols, bands]`, physical units (stored x scale + offset). Pixels
     /// without data are NaN in every band.
+    pub data: Array3<f32>,
+    /// `[rows, cols]`, `true` where the pixel has data in every band.
+    pub valid: Array2<bool>,
+}
+
+/// A window of a cube in physical units, band by band: the layout of a model's input
+/// tiles.
+#[derive(Debug, Clone)]
+pub struct BandPlanes {
+    /// Where in the cube this block lies.
+    pub window: Window,
+    /// `[bands, rows, cols]`, physical units; pixels without data are NaN in every band.
     pub data: Array3<f32>,
     /// `[rows, cols]`, `true` where the pixel has data in every band.
     pub valid: Array2<bool>,
@@ -181,6 +205,11 @@ impl CubeSource {
 pub(crate) trait CubeReader: Send {
     /// Reads stored values of `window` as `[rows, cols, bands]`.
     fn read_stored(&self, window: Window) -> Result<Array3<f32>>;
+
+    /// Reads stored values of `window` as `[bands, rows, cols]`.
+    fn read_stored_bands(&self, window: Window) -> Result<Array3<f32>> {
+        Ok(self.read_stored(window)?.permuted_axes([2, 0, 1]).as_standard_layout().into_owned())
+    }
 }
 
 /// A hyperspectral cube opened for windowed reading.
@@ -246,16 +275,38 @@ impl Cube {
         let meta = &self.meta;
         for ((r, c), ok) in valid.indexed_iter_mut() {
             let mut spectrum = data.slice_mut(ndarray::s![r, c, ..]);
-            if spectrum.iter().zip(&meta.good_bands).any(|(&v, &good)| good && meta.is_nodata(v)) {
+            if spectrum.iter().enumerate().any(|(b, &v)| meta.voids_pixel(b, v)) {
                 *ok = false;
                 spectrum.fill(f32::NAN);
                 continue;
             }
             for (b, v) in spectrum.iter_mut().enumerate() {
-                *v = if meta.is_nodata(*v) { f32::NAN } else { (f64::from(*v) * meta.scale[b] + meta.offset[b]) as f32 };
+                *v = meta.physical(b, *v);
             }
         }
         Ok(Block { window, data, valid })
+    }
+
+    /// Reads `window` like [`Cube::read`], laid out band by band.
+    pub fn read_bands(&self, window: Window) -> Result<BandPlanes> {
+        self.meta.check_window(window)?;
+        let mut data = self.reader.read_stored_bands(window)?;
+        let mut valid = Array2::from_elem((window.rows, window.cols), true);
+        let meta = &self.meta;
+        let plane_len = window.rows * window.cols;
+        let planes = data.as_slice_mut().ok_or_else(|| Error::invalid(&meta.path, "band planes are not contiguous"))?;
+        let valid_values = valid.as_slice_mut().ok_or_else(|| Error::invalid(&meta.path, "the mask is not contiguous"))?;
+        for (b, plane) in planes.chunks(plane_len).enumerate() {
+            for (ok, &v) in valid_values.iter_mut().zip(plane) {
+                *ok &= !meta.voids_pixel(b, v);
+            }
+        }
+        for (b, plane) in planes.chunks_mut(plane_len).enumerate() {
+            for (v, &ok) in plane.iter_mut().zip(valid_values.iter()) {
+                *v = if ok { meta.physical(b, *v) } else { f32::NAN };
+            }
+        }
+        Ok(BandPlanes { window, data, valid })
     }
 
     /// Row strips of at most `rows_per_block` rows covering the cube, top to bottom.

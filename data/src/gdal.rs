@@ -8,18 +8,30 @@ use ndarray::Array3;
 use crate::cube::{CubeMeta, CubeReader, Georef, SampleType, Window, nm_per_unit};
 use crate::{Error, Result};
 
-/// Routes GDAL's own error and warning messages to `tracing` (once per process) instead of
-/// GDAL printing them to stderr: the errors we return already say what failed.
-pub(crate) fn quiet_gdal() {
+/// GDAL's block cache unless `GDAL_CACHEMAX` says otherwise: enough for the rows of
+/// tiles that tiled inference re-reads where tiles overlap (two scenes of 204 bands, 256
+/// rows and about 2,000 columns), and a cap, so that memory does not grow with the scene as
+/// GDAL's default (5 % of RAM) lets it.
+const BLOCK_CACHE_MB: &str = "512";
+
+/// Sets GDAL up once per process: its error and warning messages go to `tracing` instead of
+/// stderr (the errors we return already say what failed), and its block cache is capped
+/// (see [`BLOCK_CACHE_MB`]).
+pub(crate) fn configure_gdal() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         gdal::config::set_error_handler(|class, code, message| tracing::debug!(?class, code, "GDAL: {message}"));
+        if std::env::var_os("GDAL_CACHEMAX").is_none()
+            && let Err(e) = gdal::config::set_config_option("GDAL_CACHEMAX", BLOCK_CACHE_MB)
+        {
+            tracing::warn!("cannot cap GDAL's block cache: {e}");
+        }
     });
 }
 
 /// Opens `path` as a raster through GDAL, refusing vector-only files.
 pub(crate) fn open_dataset(path: &Path) -> Result<Dataset> {
-    quiet_gdal();
+    configure_gdal();
     crate::error::ensure_exists(path)?;
     let options = DatasetOptions { open_flags: GdalOpenFlags::GDAL_OF_RASTER | GdalOpenFlags::GDAL_OF_READONLY, ..Default::default() };
     let dataset = Dataset::open_ex(path, options).map_err(|e| {
@@ -74,16 +86,48 @@ impl GdalCube {
 
 impl CubeReader for GdalCube {
     fn read_stored(&self, w: Window) -> Result<Array3<f32>> {
+        Ok(self.read_stored_bands(w)?.permuted_axes([1, 2, 0]).as_standard_layout().into_owned())
+    }
+
+    /// One GDAL read of all bands (each file block is decoded once, whatever the file's
+    /// interleaving), straight into band planes.
+    fn read_stored_bands(&self, w: Window) -> Result<Array3<f32>> {
+        use gdal_sys::{CPLErr, GDALDataType, GDALRWFlag};
+        use std::ffi::c_int;
         let bands = self.dataset.raster_count();
-        let mut out = Array3::<f32>::zeros((w.rows, w.cols, bands));
-        let mut plane = vec![0f32; w.rows * w.cols];
-        for b in 0..bands {
-            let band = self.dataset.rasterband(b + 1).map_err(Error::gdal(&self.path, "open band"))?;
-            band.read_into_slice::<f32>((w.col as isize, w.row as isize), (w.cols, w.rows), (w.cols, w.rows), &mut plane, None)
-                .map_err(|e| Error::invalid(&self.path, format!("reading band {} failed ({e}); is the file truncated?", b + 1)))?;
-            for (dst, src) in out.slice_mut(ndarray::s![.., .., b]).iter_mut().zip(&plane) {
-                *dst = *src;
-            }
+        let mut out = Array3::<f32>::zeros((bands, w.rows, w.cols));
+        let buffer = out.as_slice_mut().ok_or_else(|| Error::invalid(&self.path, "a fresh array is not contiguous"))?;
+        let value = std::mem::size_of::<f32>() as i64;
+        let (line, plane) = (value * w.cols as i64, value * (w.rows * w.cols) as i64);
+        // GDAL sizes are C ints; the window lies inside the raster (checked by the caller).
+        let (col, row, cols, rows) = (w.col as c_int, w.row as c_int, w.cols as c_int, w.rows as c_int);
+        // SAFETY: `buffer` holds bands x rows x cols f32 values, laid out as the pixel, line
+        // and band spacings describe; a null band map means bands 1..=count; the dataset
+        // handle lives as long as `self`, which one thread at a time uses.
+        let status = unsafe {
+            gdal_sys::GDALDatasetRasterIOEx(
+                self.dataset.c_dataset(),
+                GDALRWFlag::GF_Read,
+                col,
+                row,
+                cols,
+                rows,
+                buffer.as_mut_ptr().cast(),
+                cols,
+                rows,
+                GDALDataType::GDT_Float32,
+                bands as c_int,
+                std::ptr::null_mut(),
+                value,
+                line,
+                plane,
+                std::ptr::null_mut(),
+            )
+        };
+        if status != CPLErr::CE_None {
+            // SAFETY: GDAL returns a valid C string (possibly empty) owned by its thread state.
+            let message = unsafe { std::ffi::CStr::from_ptr(gdal_sys::CPLGetLastErrorMsg()) }.to_string_lossy().into_owned();
+            return Err(Error::invalid(&self.path, format!("reading window {w:?} failed ({message}); is the file truncated?")));
         }
         Ok(out)
     }

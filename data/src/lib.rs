@@ -38,7 +38,7 @@ mod table;
 
 pub use atomic::{AtomicPath, write_atomically};
 pub use cog::{CogWriter, Compression};
-pub use cube::{Block, Cube, CubeMeta, CubeSource, GeoTransform, Georef, SampleType, Window, nm_per_unit};
+pub use cube::{BandPlanes, Block, Cube, CubeMeta, CubeSource, GeoTransform, Georef, SampleType, Window, nm_per_unit};
 pub use envi::EnviHeader;
 pub use error::{Error, Result};
 pub use labels::{ClassInfo, ClassRaster, class_counts, read_class_names};

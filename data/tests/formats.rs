@@ -181,3 +181,29 @@ fn hdf5_named_dataset_with_band_axis_zero() {
     let err = Cube::open_source(&missing).unwrap_err();
     assert!(err.to_string().contains("no dataset \"cube/nope\""), "{err}");
 }
+
+/// `read_bands` gives `read`'s values band by band: the same physical values, NaN and
+/// validity, through GDAL's all-band read (GeoTIFF, ENVI) and the HDF5 reader.
+#[test]
+fn band_planes_hold_the_values_of_a_pixel_read() {
+    let mut files = vec![samples_dir().join("salinasA/salinasA.tif")];
+    if let Some(data) = shared_data_dir() {
+        files.push(data.join("salinasA/salinasA_envi.img"));
+        files.push(data.join("salinasA/salinasA_neon.h5"));
+        // EnMAP: a nodata value, and nodata in bad bands only.
+        let first = std::fs::read_dir(data.join("enmap_potsdam/images")).unwrap().flatten().map(|e| e.path()).min().unwrap();
+        files.push(first);
+    }
+    for file in files {
+        let cube = Cube::open(&file).unwrap();
+        let m = cube.meta();
+        let window = Window { row: 3, col: 5, rows: m.rows - 7, cols: m.cols - 9 };
+        let (pixels, planes) = (cube.read(window).unwrap(), cube.read_bands(window).unwrap());
+        assert_eq!(planes.valid, pixels.valid, "{}", file.display());
+        let as_pixels = planes.data.permuted_axes([1, 2, 0]);
+        for (a, b) in as_pixels.iter().zip(pixels.data.iter()) {
+            assert!(a == b || (a.is_nan() && b.is_nan()), "{}: {a} vs {b}", file.display());
+        }
+        assert!(as_pixels.iter().any(|v| !v.is_nan()), "{}", file.display());
+    }
+}

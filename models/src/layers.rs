@@ -1,10 +1,13 @@
 //! The few layers the GANs need, holding their parameters as `Var`s so that training,
 //! checkpoints and ONNX export all see the same tensors.
 
+use std::collections::HashMap;
+
 use candle_core::{DType, Device, Tensor, Var};
 use rand_chacha::ChaCha8Rng;
 
 use crate::Result;
+use crate::im2col::{self, Geometry};
 use crate::rng;
 
 /// `y = x W^T + b` with `W` `[out, in]`; initialised as PyTorch does (uniform in
@@ -38,7 +41,8 @@ impl Linear {
     }
 }
 
-/// Batch normalisation over the batch axis of `[n, features]`, with running statistics
+/// Batch normalisation per feature: over the rows of `[n, features]`, or over the images,
+/// rows and columns of channel-first images `[features, n, h, w]`; with running statistics
 /// (momentum 0.1, unbiased running variance, as PyTorch) used outside training.
 #[derive(Debug)]
 pub struct BatchNorm {
@@ -68,30 +72,183 @@ impl BatchNorm {
         })
     }
 
-    /// Normalises `x` with batch statistics (and updates the running ones) when `train`,
-    /// else with the running statistics.
+    /// Normalises `x` (`[n, features]`, or channel-first images `[features, n, h, w]`) with
+    /// batch statistics (and updates the running ones) when `train`, else with the running
+    /// statistics.
     pub fn forward(&mut self, x: &Tensor, train: bool) -> Result<Tensor> {
+        // Images are normalised as `[features, n·h·w]`: each feature's values are one
+        // contiguous row, which candle reduces fast.
+        let (flat, axis) = if x.rank() == 4 { (x.reshape((x.dim(0)?, ()))?, 1) } else { (x.clone(), 0) };
+        let features = flat.dim(1 - axis)?;
+        let shape = if axis == 0 { (1, features) } else { (features, 1) };
         let (mean, var) = if train {
-            let n = x.dim(0)? as f64;
-            let mean = x.mean_keepdim(0)?;
-            let var = x.broadcast_sub(&mean)?.sqr()?.mean_keepdim(0)?;
+            let n = flat.dim(axis)? as f64;
+            let mean = flat.mean_keepdim(axis)?;
+            let var = flat.broadcast_sub(&mean)?.sqr()?.mean_keepdim(axis)?;
             let m = BATCH_NORM_MOMENTUM;
-            let unbiased = var.affine(n / (n - 1.0).max(1.0), 0.0)?.squeeze(0)?.detach();
-            self.running_mean = (self.running_mean.affine(1.0 - m, 0.0)? + mean.squeeze(0)?.detach().affine(m, 0.0)?)?;
+            let unbiased = var.affine(n / (n - 1.0).max(1.0), 0.0)?.flatten_all()?.detach();
+            self.running_mean = (self.running_mean.affine(1.0 - m, 0.0)? + mean.flatten_all()?.detach().affine(m, 0.0)?)?;
             self.running_var = (self.running_var.affine(1.0 - m, 0.0)? + unbiased.affine(m, 0.0)?)?;
             (mean, var)
         } else {
-            (self.running_mean.unsqueeze(0)?, self.running_var.unsqueeze(0)?)
+            (self.running_mean.reshape(shape)?, self.running_var.reshape(shape)?)
         };
-        let normalised = x.broadcast_sub(&mean)?.broadcast_div(&var.affine(1.0, BATCH_NORM_EPS)?.sqrt()?)?;
-        Ok(normalised.broadcast_mul(&self.gamma)?.broadcast_add(&self.beta)?)
+        let normalised = flat.broadcast_sub(&mean)?.broadcast_div(&var.affine(1.0, BATCH_NORM_EPS)?.sqrt()?)?;
+        let y = normalised.broadcast_mul(&self.gamma.reshape(shape)?)?.broadcast_add(&self.beta.reshape(shape)?)?;
+        Ok(y.reshape(x.dims())?)
     }
 
     /// The trainable parameters.
     pub fn vars(&self) -> Vec<Var> {
         vec![self.gamma.clone(), self.beta.clone()]
     }
+
+    /// Adds every tensor, running statistics included, to `state` under `prefix`.
+    pub fn save(&self, prefix: &str, state: &mut HashMap<String, Tensor>) {
+        state.insert(format!("{prefix}.gamma"), self.gamma.as_tensor().clone());
+        state.insert(format!("{prefix}.beta"), self.beta.as_tensor().clone());
+        state.insert(format!("{prefix}.running_mean"), self.running_mean.clone());
+        state.insert(format!("{prefix}.running_var"), self.running_var.clone());
+    }
+
+    /// Restores what [`BatchNorm::save`] wrote.
+    pub fn load(&mut self, prefix: &str, state: &HashMap<String, Tensor>) -> Result<()> {
+        self.gamma.set(get(state, prefix, "gamma")?)?;
+        self.beta.set(get(state, prefix, "beta")?)?;
+        self.running_mean = get(state, prefix, "running_mean")?.copy()?;
+        self.running_var = get(state, prefix, "running_var")?.copy()?;
+        Ok(())
+    }
 }
+
+/// The tensor `prefix.name` of a saved state.
+pub(crate) fn get<'a>(state: &'a HashMap<String, Tensor>, prefix: &str, name: &str) -> Result<&'a Tensor> {
+    let key = format!("{prefix}.{name}");
+    state.get(&key).ok_or_else(|| crate::Error::Invalid(format!("saved state lacks {key}")))
+}
+
+// Image layers take channel-first images `[channels, n, h, w]`: the convolutions are then
+// single matrix products, and per-channel sums (bias gradients, BatchNorm statistics) run
+// over contiguous rows. Networks convert with [`swap_batch_and_channels`] at their edges.
+
+/// `[n, c, h, w]` to `[c, n, h, w]` and back, contiguous.
+pub fn swap_batch_and_channels(x: &Tensor) -> Result<Tensor> {
+    Ok(x.transpose(0, 1)?.contiguous()?)
+}
+
+/// Adds a per-channel `bias` `[c]` to `x` `[c, ...]`.
+fn add_channel_bias(x: &Tensor, bias: &Var) -> Result<Tensor> {
+    let channels = x.dim(0)?;
+    Ok(x.reshape((channels, ()))?.broadcast_add(&bias.reshape((channels, 1))?)?.reshape(x.dims())?)
+}
+
+/// A 2-D convolution (`weight` `[out, in, k, k]`) with bias, as ONNX `Conv`.
+#[derive(Debug)]
+pub struct Conv2d {
+    /// `[out, in, k, k]`.
+    pub weight: Var,
+    /// `[out]`.
+    pub bias: Var,
+    /// Step between windows.
+    pub stride: usize,
+    /// Zero padding on every side.
+    pub padding: usize,
+}
+
+/// A 2-D transposed convolution (`weight` `[in, out, k, k]`) with bias, as ONNX
+/// `ConvTranspose`.
+#[derive(Debug)]
+pub struct ConvTranspose2d {
+    /// `[in, out, k, k]`.
+    pub weight: Var,
+    /// `[out]`.
+    pub bias: Var,
+    /// Upsampling factor.
+    pub stride: usize,
+    /// Rows and columns cropped from every side of the full output.
+    pub padding: usize,
+}
+
+/// The standard deviation of the image GANs' initial weights (pix2pix's `init_gain`).
+const CONV_INIT_STD: f64 = 0.02;
+
+/// Weights drawn normal with standard deviation 0.02 and zero biases, as pix2pix and
+/// CycleGAN initialise their convolutions.
+fn conv_params(shape: [usize; 4], outputs: usize, rng: &mut ChaCha8Rng) -> Result<(Var, Var)> {
+    let n = shape.iter().product();
+    let weight = rng::normal(rng, 1, n)?.affine(CONV_INIT_STD, 0.0)?.reshape(shape.as_slice())?;
+    Ok((Var::from_tensor(&weight)?, Var::zeros(outputs, DType::F32, &Device::Cpu)?))
+}
+
+impl Conv2d {
+    /// A new `kernel` x `kernel` convolution from `inputs` to `outputs` channels.
+    pub fn new(inputs: usize, outputs: usize, kernel: usize, stride: usize, padding: usize, rng: &mut ChaCha8Rng) -> Result<Self> {
+        let (weight, bias) = conv_params([outputs, inputs, kernel, kernel], outputs, rng)?;
+        Ok(Self { weight, bias, stride, padding })
+    }
+
+    /// `[in, n, h, w]` to `[out, n, h', w']`: the windows of `x` as columns, times the
+    /// weights as one matrix.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (outputs, _, kernel, _) = self.weight.dims4()?;
+        let (geometry, columns) = im2col::unfold(x, kernel, self.stride, self.padding)?;
+        let (rows, cols) = geometry.windows();
+        let y = self.weight.reshape((outputs, ()))?.matmul(&columns)?.reshape((outputs, geometry.n, rows, cols))?;
+        add_channel_bias(&y, &self.bias)
+    }
+
+    /// The trainable parameters.
+    pub fn vars(&self) -> Vec<Var> {
+        vec![self.weight.clone(), self.bias.clone()]
+    }
+}
+
+impl ConvTranspose2d {
+    /// A new `kernel` x `kernel` transposed convolution from `inputs` to `outputs` channels.
+    pub fn new(inputs: usize, outputs: usize, kernel: usize, stride: usize, padding: usize, rng: &mut ChaCha8Rng) -> Result<Self> {
+        let (weight, bias) = conv_params([inputs, outputs, kernel, kernel], outputs, rng)?;
+        Ok(Self { weight, bias, stride, padding })
+    }
+
+    /// `[in, n, h, w]` to `[out, n, (h - 1)·stride - 2·padding + k, ...]`: each input
+    /// pixel times the weights as one matrix, the resulting windows summed into place.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (inputs, outputs, kernel, _) = self.weight.dims4()?;
+        let (_, n, h, w) = x.dims4()?;
+        let windows = self.weight.reshape((inputs, ()))?.t()?.matmul(&x.reshape((inputs, ()))?)?;
+        let (stride, padding) = (self.stride, self.padding);
+        let (rows, cols) = ((h - 1) * stride + kernel - 2 * padding, (w - 1) * stride + kernel - 2 * padding);
+        let y = im2col::fold(&windows, Geometry { n, channels: outputs, rows, cols, kernel, stride, padding })?;
+        add_channel_bias(&y, &self.bias)
+    }
+
+    /// The trainable parameters.
+    pub fn vars(&self) -> Vec<Var> {
+        vec![self.weight.clone(), self.bias.clone()]
+    }
+}
+
+/// Saving and restoring a layer's weight and bias.
+macro_rules! weight_and_bias_state {
+    ($layer:ty) => {
+        impl $layer {
+            /// Adds the weight and bias to `state` under `prefix`.
+            pub fn save(&self, prefix: &str, state: &mut HashMap<String, Tensor>) {
+                state.insert(format!("{prefix}.weight"), self.weight.as_tensor().clone());
+                state.insert(format!("{prefix}.bias"), self.bias.as_tensor().clone());
+            }
+
+            /// Restores what `save` wrote.
+            pub fn load(&self, prefix: &str, state: &HashMap<String, Tensor>) -> Result<()> {
+                self.weight.set(get(state, prefix, "weight")?)?;
+                self.bias.set(get(state, prefix, "bias")?)?;
+                Ok(())
+            }
+        }
+    };
+}
+weight_and_bias_state!(Conv2d);
+weight_and_bias_state!(ConvTranspose2d);
 
 /// A learned vector per class, `[classes, dim]`, initialised standard normal.
 #[derive(Debug)]
@@ -115,4 +272,75 @@ impl Embedding {
 /// LeakyReLU with slope `alpha` for negative inputs.
 pub fn leaky_relu(x: &Tensor, alpha: f64) -> Result<Tensor> {
     Ok(x.maximum(&x.affine(alpha, 0.0)?)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn max_difference(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap()
+    }
+
+    #[test]
+    fn convolutions_match_candles_kernels() {
+        let mut rng = rng::stream(3, 0, 0);
+        let x = rng::uniform(&mut rng, &[2, 3, 10, 12], 1.0).unwrap();
+        for (kernel, stride, padding) in [(4, 2, 1), (4, 1, 1), (3, 1, 1), (1, 1, 0)] {
+            let conv = Conv2d::new(3, 5, kernel, stride, padding, &mut rng).unwrap();
+            let reference =
+                x.conv2d(&conv.weight, padding, stride, 1, 1).unwrap().broadcast_add(&conv.bias.reshape((1, 5, 1, 1)).unwrap()).unwrap();
+            let ours = swap_batch_and_channels(&conv.forward(&swap_batch_and_channels(&x).unwrap()).unwrap()).unwrap();
+            assert_eq!(ours.dims(), reference.dims(), "conv k{kernel} s{stride} p{padding}");
+            assert!(max_difference(&ours, &reference) < 1e-5, "conv k{kernel} s{stride} p{padding}");
+        }
+        for (kernel, stride, padding) in [(4, 2, 1), (2, 2, 0), (4, 1, 1)] {
+            let up = ConvTranspose2d::new(3, 5, kernel, stride, padding, &mut rng).unwrap();
+            let reference = x
+                .conv_transpose2d(&up.weight, padding, 0, stride, 1)
+                .unwrap()
+                .broadcast_add(&up.bias.reshape((1, 5, 1, 1)).unwrap())
+                .unwrap();
+            let ours = swap_batch_and_channels(&up.forward(&swap_batch_and_channels(&x).unwrap()).unwrap()).unwrap();
+            assert_eq!(ours.dims(), reference.dims(), "transposed k{kernel} s{stride} p{padding}");
+            assert!(max_difference(&ours, &reference) < 1e-5, "transposed k{kernel} s{stride} p{padding}");
+        }
+    }
+
+    #[test]
+    fn convolution_gradients_match_candles_kernels() {
+        let mut rng = rng::stream(4, 0, 0);
+        let x = Var::from_tensor(&rng::uniform(&mut rng, &[2, 3, 8, 10], 1.0).unwrap()).unwrap();
+        let conv = Conv2d::new(3, 4, 4, 2, 1, &mut rng).unwrap();
+        let up = ConvTranspose2d::new(4, 2, 4, 2, 1, &mut rng).unwrap();
+        // A loss that weighs every output differently, so that any misplaced gradient shows.
+        let loss = |y: &Tensor| {
+            let ramp = Tensor::arange(0f32, y.elem_count() as f32, &Device::Cpu).unwrap().reshape(y.dims()).unwrap();
+            (y * ramp.affine(0.01, 0.0).unwrap().cos().unwrap()).unwrap().sum_all().unwrap()
+        };
+        let channel_first = swap_batch_and_channels(&x).unwrap();
+        let ours =
+            loss(&swap_batch_and_channels(&up.forward(&conv.forward(&channel_first).unwrap()).unwrap()).unwrap()).backward().unwrap();
+        let bias = |b: &Var| b.reshape((1, (), 1, 1)).unwrap();
+        let hidden = x.conv2d(&conv.weight, 1, 2, 1, 1).unwrap().broadcast_add(&bias(&conv.bias)).unwrap();
+        let y = hidden.conv_transpose2d(&up.weight, 1, 0, 2, 1).unwrap().broadcast_add(&bias(&up.bias)).unwrap();
+        let reference = loss(&y).backward().unwrap();
+        for (name, var) in [("x", &x), ("conv weight", &conv.weight), ("transposed weight", &up.weight), ("transposed bias", &up.bias)] {
+            let (a, b) = (ours.get(var).unwrap(), reference.get(var).unwrap());
+            assert!(max_difference(a, b) < 1e-4, "gradient of {name}");
+        }
+    }
+
+    #[test]
+    fn batch_norm_normalises_images_per_channel() {
+        let mut norm = BatchNorm::new(2).unwrap();
+        // Channel-first: channel 0 holds 0-7.
+        let x = Tensor::from_vec((0..16).map(|v| v as f32).collect::<Vec<_>>(), (2, 2, 2, 2), &Device::Cpu).unwrap();
+        let y = norm.forward(&x, true).unwrap();
+        let per_channel = y.flatten_from(1).unwrap();
+        let mean = per_channel.mean(1).unwrap().to_vec1::<f32>().unwrap();
+        assert!(mean.iter().all(|m| m.abs() < 1e-5), "{mean:?}");
+        // Channel 0's mean is 3.5; the running mean moves 0.1 of the way there.
+        assert!((norm.running_mean.to_vec1::<f32>().unwrap()[0] - 0.35).abs() < 1e-5);
+    }
 }

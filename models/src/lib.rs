@@ -6,15 +6,23 @@
 //! generator with the best validation MMD and can resume from checkpoints;
 //! [`export::spectral_generator`] writes it as an ONNX model with its card.
 //!
+//! Pix2Pix ([`pix2pix`]) maps co-registered images to images (damage fusion): a U-Net
+//! generator and a PatchGAN discriminator, trained on random tiles of a paired scene by
+//! [`pix2pix_training::train`] and exported by [`export::pix2pix_generator`].
+//!
 //! Every random draw comes from a seeded ChaCha stream ([`rng`]), so training is
 //! reproducible on the CPU.
 #![deny(missing_docs)]
 
 mod adam;
+mod checkpoint;
 mod error;
 pub mod export;
+mod im2col;
 pub mod layers;
 pub mod losses;
+pub mod pix2pix;
+pub mod pix2pix_training;
 pub mod rng;
 pub mod spectral_cgan;
 pub mod training;

@@ -11,6 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::adam::Adam;
+use crate::checkpoint;
 use crate::losses::{Loss, cross_entropy};
 use crate::spectral_cgan::{Discriminator, Generator, SpectralCganConfig, class_tensor};
 use crate::{Error, Result, rng};
@@ -425,73 +426,42 @@ pub fn generate(generator: &mut Generator, model: &SpectralCganConfig, class: u3
 
 // --- checkpoints ---------------------------------------------------------------------
 
-/// What must match for a checkpoint to be resumed; written once beside the tensors.
-#[derive(Serialize, Deserialize, PartialEq)]
-struct CheckpointMeta {
-    fingerprint: String,
-    model: SpectralCganConfig,
-    config: TrainConfig,
+/// What must match for a checkpoint to be resumed.
+#[derive(Serialize)]
+struct CheckpointMeta<'a> {
+    fingerprint: &'a str,
+    model: &'a SpectralCganConfig,
+    config: &'a TrainConfig,
 }
 
-fn meta_path(path: &Path) -> std::path::PathBuf {
-    path.with_extension("json")
-}
-
-/// Writes every tensor of the state, with the step counters as one more tensor, to a
-/// temporary file renamed over `path`: one rename commits the whole checkpoint.
+/// Saves every tensor of the state, with the step counters as one more tensor.
 fn save_checkpoint(path: &Path, state: &State, model: &SpectralCganConfig, config: &TrainConfig, fingerprint: &str) -> Result<()> {
-    let fail = |problem: String| Error::Checkpoint { path: path.to_path_buf(), problem };
-    let meta = CheckpointMeta { fingerprint: fingerprint.to_string(), model: model.clone(), config: config.clone() };
-    let meta_text = serde_json::to_string_pretty(&meta).map_err(|e| fail(e.to_string()))?;
-    if std::fs::read_to_string(meta_path(path)).ok().as_deref() != Some(meta_text.as_str()) {
-        let temp = meta_path(path).with_extension("json.partial");
-        std::fs::write(&temp, &meta_text).map_err(|e| fail(e.to_string()))?;
-        std::fs::rename(&temp, meta_path(path)).map_err(|e| fail(e.to_string()))?;
-    }
     let mut tensors: HashMap<String, Tensor> = HashMap::new();
-    let mut put = |prefix: &str, map: HashMap<String, Tensor>| {
-        tensors.extend(map.into_iter().map(|(k, v)| (format!("{prefix}.{k}"), v)));
-    };
-    put("g", state.generator.tensors());
-    put("best", state.best.tensors());
+    checkpoint::put(&mut tensors, "g", state.generator.tensors());
+    checkpoint::put(&mut tensors, "best", state.best.tensors());
     if let Some(ema) = &state.ema {
-        put("ema", ema.tensors());
+        checkpoint::put(&mut tensors, "ema", ema.tensors());
     }
-    put("d", state.discriminator.vars().iter().enumerate().map(|(i, v)| (i.to_string(), v.as_tensor().clone())).collect());
-    put("opt", state.adam_g.state("g")?.into_iter().chain(state.adam_d.state("d")?).collect());
+    let d = state.discriminator.vars().iter().enumerate().map(|(i, v)| (i.to_string(), v.as_tensor().clone())).collect();
+    checkpoint::put(&mut tensors, "d", d);
+    checkpoint::put(&mut tensors, "opt", state.adam_g.state("g")?.into_iter().chain(state.adam_d.state("d")?).collect());
     let progress = [state.step as f64, state.best_step as f64, state.best_mmd, state.history.len() as f64];
-    put("meta", HashMap::from([("progress".to_string(), Tensor::new(&progress, &Device::Cpu)?)]));
+    tensors.insert("meta.progress".into(), Tensor::new(&progress, &Device::Cpu)?);
     if !state.history.is_empty() {
         let bands = state.history[0].0.len();
         let values: Vec<f32> = state.history.iter().flat_map(|(v, _)| v.iter().copied()).collect();
         let classes: Vec<u32> = state.history.iter().map(|(_, c)| *c).collect();
-        put(
-            "history",
-            HashMap::from([
-                ("spectra".to_string(), Tensor::from_vec(values, (state.history.len(), bands), &Device::Cpu)?),
-                ("classes".to_string(), Tensor::from_vec(classes, state.history.len(), &Device::Cpu)?),
-            ]),
-        );
+        tensors.insert("history.spectra".into(), Tensor::from_vec(values, (state.history.len(), bands), &Device::Cpu)?);
+        tensors.insert("history.classes".into(), Tensor::from_vec(classes, state.history.len(), &Device::Cpu)?);
     }
-    let temp = path.with_extension("safetensors.partial");
-    candle_core::safetensors::save(&tensors, &temp).map_err(|e| fail(e.to_string()))?;
-    std::fs::rename(&temp, path).map_err(|e| fail(e.to_string()))
+    checkpoint::save(path, &CheckpointMeta { fingerprint, model, config }, &tensors)
 }
 
-/// The state saved at `path`, or `None` when it was saved for other data or settings.
+/// The state saved at `path`, or `None` when there is none for this data and these settings.
 fn load_checkpoint(path: &Path, model: &SpectralCganConfig, config: &TrainConfig, fingerprint: &str) -> Result<Option<State>> {
     let fail = |problem: String| Error::Checkpoint { path: path.to_path_buf(), problem };
-    let expected = CheckpointMeta { fingerprint: fingerprint.to_string(), model: model.clone(), config: config.clone() };
-    let saved: Option<CheckpointMeta> = std::fs::read_to_string(meta_path(path)).ok().and_then(|t| serde_json::from_str(&t).ok());
-    if saved.as_ref() != Some(&expected) {
-        tracing::info!("{}: checkpoint is for other data or settings; starting afresh", path.display());
-        return Ok(None);
-    }
-    let tensors = candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| fail(e.to_string()))?;
-    let section = |prefix: &str| -> HashMap<String, Tensor> {
-        let p = format!("{prefix}.");
-        tensors.iter().filter_map(|(k, v)| k.strip_prefix(&p).map(|k| (k.to_string(), v.clone()))).collect()
-    };
+    let Some(tensors) = checkpoint::load(path, &CheckpointMeta { fingerprint, model, config })? else { return Ok(None) };
+    let section = |prefix: &str| checkpoint::section(&tensors, prefix);
     let mut state = fresh(model, config)?;
     state.generator.load(&section("g"))?;
     state.best.load(&section("best"))?;

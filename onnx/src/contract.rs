@@ -1,6 +1,6 @@
 //! The input/output contract of each model kind (see `docs/MODELS.md`).
 
-use hypersynth_onnx_format::ModelKind;
+use hypersynth_onnx_format::{ModelCard, ModelKind};
 
 use crate::session::{OnnxSession, TensorInfo};
 use crate::{Error, Result};
@@ -13,8 +13,14 @@ pub fn check_contract(session: &OnnxSession) -> Result<()> {
         problem(format!("model has no hypersynth model card in its metadata and no sidecar {}.json", session.path.display()))
     })?;
     let bands = card.wavelengths_nm.len() as i64;
-    if card.normalisation.offset.len() as i64 != bands {
-        return Err(problem(format!("hypersynth.normalisation has {} values for {} wavelengths", card.normalisation.offset.len(), bands)));
+    let channels = input_channels(card);
+    if card.normalisation.offset.len() as i64 != channels {
+        return Err(problem(format!(
+            "hypersynth.normalisation has {} values for {} wavelengths; a {} model needs {channels}",
+            card.normalisation.offset.len(),
+            bands,
+            card.kind.as_str()
+        )));
     }
     match card.kind {
         ModelKind::SpectralCgan => {
@@ -26,8 +32,9 @@ pub fn check_contract(session: &OnnxSession) -> Result<()> {
             expect(session, &session.outputs, "output", "spectra", "float32", &[None, Some(bands)]).map_err(problem)?;
         }
         ModelKind::Pix2pix => {
-            expect(session, &session.inputs, "input", "image", "float32", &[None, None, None, None]).map_err(problem)?;
-            expect(session, &session.outputs, "output", "output", "float32", &[None, None, None, None]).map_err(problem)?;
+            let outputs = card.output.as_ref().map(|o| o.offset.len() as i64);
+            expect(session, &session.inputs, "input", "image", "float32", &[None, Some(channels), None, None]).map_err(problem)?;
+            expect(session, &session.outputs, "output", "output", "float32", &[None, outputs, None, None]).map_err(problem)?;
         }
         ModelKind::CycleganSr => {
             expect(session, &session.inputs, "input", "image", "float32", &[None, Some(bands), None, None]).map_err(problem)?;
@@ -35,6 +42,13 @@ pub fn check_contract(session: &OnnxSession) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The channels a model of `card`'s kind reads per pixel: the bands, or for `pix2pix` the
+/// pre-event bands followed by the post-event bands.
+pub fn input_channels(card: &ModelCard) -> i64 {
+    let bands = card.wavelengths_nm.len() as i64;
+    if card.kind == ModelKind::Pix2pix { 2 * bands } else { bands }
 }
 
 /// Checks one named tensor: present, of `dtype`, of rank `dims.len()`, and with each

@@ -19,7 +19,7 @@ mod providers;
 mod runtime;
 mod session;
 
-pub use contract::check_contract;
+pub use contract::{check_contract, input_channels};
 pub use device::Device;
 pub use error::{Error, Result};
 pub use runtime::{LIBRARY_NAME, RuntimeInfo, RuntimeSearch, load_runtime};

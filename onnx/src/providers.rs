@@ -10,7 +10,7 @@ use crate::session::SessionOptions;
 /// there as ONNX Runtime's last resort. Returns why a GPU provider could not be used.
 pub(crate) fn register(builder: &mut SessionBuilder, options: &SessionOptions) -> Result<(), String> {
     match options.device {
-        Device::Cpu => Ok(()),
+        Device::Cpu => ort::ep::CPU::default().with_arena_allocator(false).register(builder).map_err(|e| e.to_string()),
         Device::Cuda(n) => {
             ensure_available::<ort::ep::CUDA>()?;
             let cuda =

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use hypersynth_models::pix2pix::Pix2pixConfig;
+use hypersynth_models::pix2pix_training::Pix2pixTrainConfig;
 use hypersynth_models::spectral_cgan::SpectralCganConfig;
 use hypersynth_models::training::TrainConfig;
 use hypersynth_spectral::{Layout, QualityConfig};
@@ -66,6 +68,9 @@ pub enum Command {
     /// The quality report for real and synthetic spectra (from hypersynth or any other tool):
     /// likeness per class, copying, and classifier lift on an untouched real test split.
     Report(Box<ReportArgs>),
+    /// Run a pix2pix damage model over co-registered pre- and post-event scenes, tile by
+    /// tile, and write the damage probability as a Cloud-Optimized GeoTIFF.
+    Fuse(Box<FuseArgs>),
     /// Run the main job on the bundled sample data.
     Demo(DemoArgs),
 }
@@ -75,6 +80,114 @@ pub enum Command {
 pub enum TrainCommand {
     /// Train the spectral conditional GAN on labelled spectra (training split only) and export it to ONNX.
     Spectral(Box<TrainSpectralArgs>),
+    /// Train a Pix2Pix damage model on co-registered pre- and post-event scenes and a damage
+    /// raster (one part of the scene held out for validation) and export it to ONNX.
+    Pix2pix(Box<TrainPix2pixArgs>),
+}
+
+/// `hypersynth train pix2pix`.
+#[derive(Debug, Args)]
+pub struct TrainPix2pixArgs {
+    /// The pre-event scene.
+    #[arg(long)]
+    pub pre: PathBuf,
+    /// The post-event scene, on the same grid.
+    #[arg(long)]
+    pub post: PathBuf,
+    /// The damage raster on the same grid: 0/1, or probabilities in [0, 1].
+    #[arg(long)]
+    pub target: PathBuf,
+    /// The ONNX model to write (M.run.json, M.metrics.csv and a checkpoint go beside it).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Fraction of the scene held out for validation (training tiles never touch it).
+    #[arg(long, default_value_t = 0.25)]
+    pub holdout: f64,
+    /// Which side of the scene is held out.
+    #[arg(long, value_enum, default_value_t = SideArg::Right)]
+    pub holdout_side: SideArg,
+    /// Principal components of the spectra per scene that the U-Net reads.
+    #[arg(long, default_value_t = 8)]
+    pub components: usize,
+    /// Adversarial loss: non-saturating (the reference's "vanilla") or lsgan.
+    #[arg(long, default_value = "non-saturating")]
+    pub loss: String,
+    /// Updates of the generator and the discriminator.
+    #[arg(long, default_value_t = Pix2pixTrainConfig::default().steps)]
+    pub steps: usize,
+    /// Tiles per batch.
+    #[arg(long, default_value_t = Pix2pixTrainConfig::default().batch_size)]
+    pub batch_size: usize,
+    /// Side of the training tiles (a multiple of 2^depth).
+    #[arg(long, default_value_t = Pix2pixTrainConfig::default().tile)]
+    pub tile: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = Pix2pixTrainConfig::default().lr)]
+    pub lr: f64,
+    /// Weight of the L1 distance to the target.
+    #[arg(long, default_value_t = Pix2pixTrainConfig::default().l1_weight)]
+    pub l1_weight: f64,
+    /// Do not flip and rotate training tiles.
+    #[arg(long)]
+    pub no_augment: bool,
+    /// U-Net down-sampling steps.
+    #[arg(long, default_value_t = Pix2pixConfig::new(0, 0).depth)]
+    pub depth: usize,
+    /// Channels of the U-Net's first level (doubling per level up to 8 times this).
+    #[arg(long, default_value_t = Pix2pixConfig::new(0, 0).base_width)]
+    pub base_width: usize,
+    /// Dropout probability of the inner decoder blocks while training.
+    #[arg(long, default_value_t = Pix2pixConfig::new(0, 0).dropout)]
+    pub dropout: f64,
+    /// Seed of training.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// `--holdout-side`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SideArg {
+    /// The last columns.
+    Right,
+    /// The first columns.
+    Left,
+    /// The first rows.
+    Top,
+    /// The last rows.
+    Bottom,
+}
+
+/// `hypersynth fuse`.
+#[derive(Debug, Args)]
+pub struct FuseArgs {
+    /// The pix2pix damage model.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The pre-event scene.
+    #[arg(long)]
+    pub pre: PathBuf,
+    /// The post-event scene, on the same grid.
+    #[arg(long)]
+    pub post: PathBuf,
+    /// The damage probability COG to write (OUT.run.json and, with --threshold,
+    /// OUT.mask.tif go beside it).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Tile side in pixels (a multiple of the model's 2^depth).
+    #[arg(long, default_value_t = 256)]
+    pub tile: usize,
+    /// Pixels shared by neighbouring tiles, blended smoothly (less than half the tile).
+    #[arg(long, default_value_t = 32)]
+    pub overlap: usize,
+    /// Tiles per ONNX Runtime call.
+    #[arg(long, default_value_t = 4)]
+    pub batch: usize,
+    /// Also write a 0/1 mask of probability >= this.
+    #[arg(long)]
+    pub threshold: Option<f64>,
+    /// Where the model runs.
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 /// Labelled spectra: a cube with a class raster, a spectral library with a class table, or

@@ -19,6 +19,7 @@ mod progress;
 pub mod report;
 mod run_record;
 mod runtime;
+pub mod tiling;
 
 use anyhow::bail;
 use cli::{Cli, Command, CompressArg, CubeArgs, LabelArgs, ModelsCommand, TrainCommand};
@@ -86,6 +87,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Train(TrainCommand::Spectral(args)) => {
             commands::train_spectral::run(&commands::train_spectral_settings(*args)?).map(|_| ())
+        }
+        Command::Train(TrainCommand::Pix2pix(args)) => commands::train_pix2pix::run(&commands::train_pix2pix_settings(*args)?).map(|_| ()),
+        Command::Fuse(args) => {
+            let settings = commands::fuse::Fuse {
+                session: runtime::session_options(&args.device, threads)?,
+                model: args.model,
+                pre: args.pre,
+                post: args.post,
+                out: args.out,
+                tile: args.tile,
+                overlap: args.overlap,
+                batch: args.batch,
+                threshold: args.threshold,
+            };
+            let outcome = commands::fuse::run(&settings)?;
+            println!("{}", outcome.probability.display());
+            Ok(())
         }
         Command::Augment(args) => {
             let session = runtime::session_options(&args.device, threads)?;

@@ -26,3 +26,37 @@ pub fn spinner(what: &str) -> ProgressBar {
     }
     spinner
 }
+
+/// A training's progress bar and its metrics log: a CSV file with one line per report.
+pub struct TrainingLog {
+    bar: ProgressBar,
+    csv: std::io::BufWriter<std::fs::File>,
+}
+
+impl TrainingLog {
+    /// Creates the log at `path` with the CSV `header`, for `steps` steps.
+    pub fn new(path: &std::path::Path, steps: usize, header: &str) -> anyhow::Result<Self> {
+        use std::io::Write as _;
+        let file = std::fs::File::create(path).map_err(|e| anyhow::anyhow!("{}: cannot create ({e})", path.display()))?;
+        let mut csv = std::io::BufWriter::new(file);
+        writeln!(csv, "{header}")?;
+        Ok(Self { bar: bar(steps as u64, "training", "steps"), csv })
+    }
+
+    /// Logs `line` for `step` and shows `message` on the bar.
+    pub fn record(&mut self, step: usize, line: &str, message: String) {
+        use std::io::Write as _;
+        // A full disk shows up when the file is committed; the training goes on meanwhile.
+        let _ = writeln!(self.csv, "{line}");
+        self.bar.set_position(step as u64);
+        self.bar.set_message(message);
+    }
+
+    /// Clears the bar and flushes the log.
+    pub fn finish(mut self) -> anyhow::Result<()> {
+        use std::io::Write as _;
+        self.bar.finish_and_clear();
+        self.csv.flush()?;
+        Ok(())
+    }
+}

@@ -63,6 +63,15 @@ impl RunRecord {
         Ok(Self { command: command.into(), started_unix, clock: Instant::now(), inputs, parameters })
     }
 
+    /// A fingerprint of the inputs: SHA-256 of their hashes, in order.
+    pub fn input_fingerprint(&self) -> String {
+        let mut hash = Sha256::new();
+        for input in &self.inputs {
+            hash.update(input.sha256.as_bytes());
+        }
+        to_hex(&hash.finalize())
+    }
+
     /// Writes the record to `path` (atomically) with the run's outputs and `details`.
     pub fn finish(self, path: &Path, outputs: &[PathBuf], details: Value) -> Result<()> {
         let outputs: Vec<FileRecord> = outputs.iter().map(|p| FileRecord::of(p)).collect::<Result<_>>()?;

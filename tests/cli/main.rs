@@ -8,5 +8,6 @@ mod tiny_model;
 
 mod cube_commands;
 mod model_commands;
+mod pix2pix;
 mod report;
 mod spectral_gan;

@@ -2,16 +2,16 @@
 //! scarce, ONNX export parity, augmentation, and refusals of bad input.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use hypersynth_data::{CogWriter, Compression, Cube, SampleType, read_spectra_table};
 use hypersynth_models::rng;
 use hypersynth_models::spectral_cgan::{Generator, SpectralCganConfig, class_tensor};
-use hypersynth_onnx::{Input, OnnxSession, RuntimeSearch, SessionOptions, load_runtime};
+use hypersynth_onnx::{Input, OnnxSession, SessionOptions};
 use hypersynth_spectral::{ClassifierKind, Layout, Normaliser, mean_spectrum, spectral_angle_deg};
 use ndarray::{Array1, Array2, Axis};
 
-use crate::support::{TestDir, python_check, sample, sample_args};
+use crate::support::{TestDir, python_check, runtime, sample, sample_args};
 
 /// SalinasA's classes; 1 and 13 are made scarce (25 training pixels each), as in the demo.
 const CLASSES: [u32; 6] = [1, 10, 11, 12, 13, 14];
@@ -20,12 +20,6 @@ fn train_args(out: &str, steps: &str) -> Vec<String> {
     let mut args = vec!["train".to_string(), "spectral".to_string()];
     args.extend(sample_args(&["--out", out, "--thin", "1=25,13=25", "--steps", steps, "-q"]));
     args
-}
-
-fn runtime() {
-    let lib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".ort/lib");
-    load_runtime(&RuntimeSearch { candidates: vec![lib], install_hint: "scripts/setup.sh".into() })
-        .expect("ONNX Runtime: run scripts/setup.sh");
 }
 
 /// Held-out test spectra of `class` (from the run's `test_pixel_ids`) and as many

@@ -113,3 +113,11 @@ pub fn python_check(script: &str, args: &[&Path]) -> String {
     assert!(out.status.success(), "python check failed:\n{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// Loads ONNX Runtime from the project's `.ort/lib` (made by scripts/setup.sh) for tests
+/// that open sessions themselves.
+pub fn runtime() {
+    let lib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".ort/lib");
+    let search = hypersynth_onnx::RuntimeSearch { candidates: vec![lib], install_hint: "scripts/setup.sh".into() };
+    hypersynth_onnx::load_runtime(&search).expect("ONNX Runtime: run scripts/setup.sh");
+}

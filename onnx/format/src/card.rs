@@ -19,6 +19,9 @@ pub const CARD_KEYS: [&str; 6] = [
     "hypersynth.training",
 ];
 
+/// The optional key of [`ModelCard::output`].
+pub const OUTPUT_KEY: &str = "hypersynth.output";
+
 /// Which family a model belongs to; each has its own input/output contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -70,6 +73,17 @@ pub struct Normalisation {
     pub basis: Option<Vec<Vec<f64>>>,
 }
 
+/// How an image model's output maps to what it stands for, per output channel:
+/// `value = output · scale + offset`; e.g. `offset` 0.5 and `scale` 0.5 turn a Tanh output
+/// in `[-1, 1]` into a probability.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputMapping {
+    /// Added after scaling.
+    pub offset: Vec<f64>,
+    /// Multiplies the raw output.
+    pub scale: Vec<f64>,
+}
+
 /// A class the model knows: `class_index` `i` means `classes[i]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CardClass {
@@ -94,19 +108,26 @@ pub struct ModelCard {
     pub normalisation: Normalisation,
     /// Free-form training record: data fingerprint, loss, steps, seed, software version.
     pub training: Value,
+    /// For image models, how the output maps to values (`hypersynth.output`, optional:
+    /// the identity when absent).
+    pub output: Option<OutputMapping>,
 }
 
 impl ModelCard {
     /// The card as `metadata_props` entries; JSON values are written as JSON text.
     pub fn to_props(&self) -> Vec<(String, String)> {
-        vec![
+        let mut props = vec![
             (CARD_KEYS[0].into(), self.kind.as_str().into()),
             (CARD_KEYS[1].into(), self.format_version.to_string()),
             (CARD_KEYS[2].into(), json(&self.wavelengths_nm)),
             (CARD_KEYS[3].into(), json(&self.classes)),
             (CARD_KEYS[4].into(), json(&self.normalisation)),
             (CARD_KEYS[5].into(), json(&self.training)),
-        ]
+        ];
+        if let Some(output) = &self.output {
+            props.push((OUTPUT_KEY.into(), json(output)));
+        }
+        props
     }
 
     /// Reads a card from `metadata_props` entries (or a sidecar's keys); `None` when there
@@ -131,7 +152,13 @@ impl ModelCard {
             classes: parse(CARD_KEYS[3], get(CARD_KEYS[3]).unwrap_or("[]"))?,
             normalisation: parse(CARD_KEYS[4], required(CARD_KEYS[4])?)?,
             training: parse(CARD_KEYS[5], get(CARD_KEYS[5]).unwrap_or("{}"))?,
+            output: get(OUTPUT_KEY).map(|text| parse(OUTPUT_KEY, text)).transpose()?,
         };
+        if let Some(output) = &card.output
+            && (output.offset.len() != output.scale.len() || output.scale.iter().any(|s| !s.is_finite()))
+        {
+            return Err(bad(OUTPUT_KEY, "needs as many finite scales as offsets".into()));
+        }
         let bands = card.normalisation.offset.len();
         match &card.normalisation.basis {
             None if card.normalisation.scale.len() != bands => {
@@ -146,6 +173,12 @@ impl ModelCard {
             return Err(bad(CARD_KEYS[4], "scales must be finite and non-zero".into()));
         }
         Ok(Some(card))
+    }
+
+    /// The side every tile of an image model must be a multiple of: `tile_multiple` in the
+    /// training record (a U-Net of depth d needs 2^d), 1 when the card does not say.
+    pub fn tile_multiple(&self) -> usize {
+        self.training.get("tile_multiple").and_then(Value::as_u64).map_or(1, |m| m.max(1) as usize)
     }
 
     /// Reads a sidecar card (`M.onnx.json`): a JSON object with the same keys, whose values
@@ -185,6 +218,7 @@ mod tests {
             classes: vec![CardClass { id: 3, name: "tree".into() }],
             normalisation: Normalisation { offset: vec![0.1, 0.2], scale: vec![2.0, 3.0], basis: None },
             training: serde_json::json!({"steps": 10}),
+            output: None,
         }
     }
 
@@ -193,6 +227,8 @@ mod tests {
         let props = card().to_props();
         assert_eq!(props.len(), CARD_KEYS.len());
         assert_eq!(ModelCard::from_props(&props).unwrap(), Some(card()));
+        let with_output = ModelCard { output: Some(OutputMapping { offset: vec![0.5], scale: vec![0.5] }), ..card() };
+        assert_eq!(ModelCard::from_props(&with_output.to_props()).unwrap(), Some(with_output));
     }
 
     #[test]

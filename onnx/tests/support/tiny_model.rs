@@ -25,6 +25,7 @@ pub fn card() -> ModelCard {
         classes: vec![CardClass { id: 1, name: "grass".into() }, CardClass { id: 7, name: "soil".into() }],
         normalisation: Normalisation { offset: vec![0.0; 3], scale: vec![1.0; 3], basis: None },
         training: serde_json::json!({"note": "hand-written test model"}),
+        output: None,
     }
 }
 

@@ -3,16 +3,21 @@
 pub mod augment;
 pub mod convert;
 pub mod demo;
+pub mod fuse;
 pub mod info;
 pub mod models;
 pub mod report;
+pub mod train_pix2pix;
 pub mod train_spectral;
 
 use hypersynth_models::spectral_cgan::SpectralCganConfig;
 use hypersynth_models::training::TrainConfig;
 use hypersynth_spectral::{Layout, SplitConfig};
 
-use crate::cli::{NormalisationArg, TrainSpectralArgs};
+use hypersynth_models::pix2pix::Pix2pixConfig;
+use hypersynth_models::pix2pix_training::Pix2pixTrainConfig;
+
+use crate::cli::{NormalisationArg, SideArg, TrainPix2pixArgs, TrainSpectralArgs};
 
 /// Resolves `train spectral`'s command line into its settings.
 pub fn train_spectral_settings(args: TrainSpectralArgs) -> anyhow::Result<train_spectral::TrainSpectral> {
@@ -49,6 +54,46 @@ pub fn train_spectral_settings(args: TrainSpectralArgs) -> anyhow::Result<train_
         layout: match args.normalisation {
             NormalisationArg::PerBand => Layout::PerBand,
             NormalisationArg::PrincipalComponents => Layout::PrincipalComponents(args.components),
+        },
+    })
+}
+
+/// Resolves `train pix2pix`'s command line into its settings.
+pub fn train_pix2pix_settings(args: TrainPix2pixArgs) -> anyhow::Result<train_pix2pix::TrainPix2pix> {
+    let loss = args.loss.parse().map_err(anyhow::Error::msg)?;
+    if !matches!(loss, hypersynth_models::losses::Loss::NonSaturating | hypersynth_models::losses::Loss::Lsgan) {
+        anyhow::bail!("--loss {} is not offered for pix2pix (use non-saturating or lsgan)", args.loss);
+    }
+    let side = match args.holdout_side {
+        SideArg::Right => train_pix2pix::Side::Right,
+        SideArg::Left => train_pix2pix::Side::Left,
+        SideArg::Top => train_pix2pix::Side::Top,
+        SideArg::Bottom => train_pix2pix::Side::Bottom,
+    };
+    Ok(train_pix2pix::TrainPix2pix {
+        pre: args.pre,
+        post: args.post,
+        target: args.target,
+        out: args.out,
+        holdout: train_pix2pix::Holdout { side, fraction: args.holdout },
+        components: args.components,
+        architecture: Pix2pixConfig {
+            depth: args.depth,
+            base_width: args.base_width,
+            max_width: 8 * args.base_width,
+            dropout: args.dropout,
+            ..Pix2pixConfig::new(0, 1)
+        },
+        train: Pix2pixTrainConfig {
+            loss,
+            steps: args.steps,
+            batch_size: args.batch_size,
+            tile: args.tile,
+            lr: args.lr,
+            l1_weight: args.l1_weight,
+            augment: !args.no_augment,
+            seed: args.seed,
+            ..Pix2pixTrainConfig::default()
         },
     })
 }

@@ -1,10 +1,9 @@
 //! `hypersynth train spectral`: learn each class's spectra with a conditional GAN and
 //! export the generator to ONNX with its model card.
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use hypersynth_data::class_counts;
 use hypersynth_models::spectral_cgan::SpectralCganConfig;
 use hypersynth_models::training::{self, Dataset, Observer, StepRecord, TrainConfig};
@@ -14,7 +13,7 @@ use ndarray::Axis;
 use serde_json::json;
 
 use crate::labelled::{self, LabelSource, Labelled};
-use crate::progress;
+use crate::progress::TrainingLog;
 use crate::run_record::RunRecord;
 
 /// Headroom of the normalisation beyond the training extremes (see [`Normaliser::fit`]).
@@ -77,7 +76,8 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
     let checkpoint = stem.with_extension("checkpoint.safetensors");
     let metrics_path = stem.with_extension("metrics.csv");
     let metrics = hypersynth_data::AtomicPath::new(&metrics_path)?;
-    let mut observer = Progress::new(metrics.temp(), settings.train.steps)?;
+    let header = "step,d_loss,g_loss,d_real,d_fake,validation_mmd";
+    let mut observer = Progress(TrainingLog::new(metrics.temp(), settings.train.steps, header)?);
     tracing::info!(
         "training on {} spectra of {} classes ({} bands, {} normalised dimensions; validation {}, test {})",
         split.train.len(),
@@ -91,7 +91,7 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
     let resume_key = format!("{fingerprint} {:?}", settings.layout);
     let trained =
         training::train(&architecture, &settings.train, &train_set, &validation_set, Some(&checkpoint), &resume_key, &mut observer)?;
-    observer.finish()?;
+    observer.0.finish()?;
     metrics.commit()?;
 
     let card = ModelCard {
@@ -112,6 +112,7 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
             "normalisation": {"layout": format!("{:?}", settings.layout), "residual_noise_dims": normaliser.residual_axes.nrows()},
             "software": format!("hypersynth {}", env!("CARGO_PKG_VERSION")),
         }),
+        output: None,
     };
     let train_physical = data.spectra.select(Axis(0), &split.train);
     let residual_spread = normaliser.residual_spread(train_physical.view(), &train_set.classes, class_ids.len());
@@ -190,38 +191,14 @@ fn check_counts(data: &Labelled, train_rows: &[usize], class_ids: &[u32]) -> Res
     Ok(())
 }
 
-/// Progress bar plus the metrics log (CSV).
-struct Progress {
-    bar: indicatif::ProgressBar,
-    csv: std::io::BufWriter<std::fs::File>,
-}
-
-impl Progress {
-    fn new(path: &Path, steps: usize) -> Result<Self> {
-        let file = std::fs::File::create(path).with_context(|| format!("{}: cannot create", path.display()))?;
-        let mut csv = std::io::BufWriter::new(file);
-        writeln!(csv, "step,d_loss,g_loss,d_real,d_fake,validation_mmd")?;
-        Ok(Self { bar: progress::bar(steps as u64, "training", "steps"), csv })
-    }
-
-    fn finish(mut self) -> Result<()> {
-        self.bar.finish_and_clear();
-        self.csv.flush()?;
-        Ok(())
-    }
-}
+/// The progress bar and metrics log of a training.
+struct Progress(TrainingLog);
 
 impl Observer for Progress {
     fn record(&mut self, r: &StepRecord) {
         let mmd = r.validation_mmd.map_or(String::new(), |m| format!("{m:.6}"));
-        // A full disk shows up when the file is committed; the training goes on meanwhile.
-        let _ = writeln!(self.csv, "{},{:.5},{:.5},{:.4},{:.4},{mmd}", r.step, r.d_loss, r.g_loss, r.d_real, r.d_fake);
-        self.bar.set_position(r.step as u64);
-        self.bar.set_message(format!(
-            "D(x) {:.2} D(G(z)) {:.2}{}",
-            r.d_real,
-            r.d_fake,
-            r.validation_mmd.map_or(String::new(), |m| format!(" MMD {m:.4}"))
-        ));
+        let line = format!("{},{:.5},{:.5},{:.4},{:.4},{mmd}", r.step, r.d_loss, r.g_loss, r.d_real, r.d_fake);
+        let shown = r.validation_mmd.map_or(String::new(), |m| format!(" MMD {m:.4}"));
+        self.0.record(r.step, &line, format!("D(x) {:.2} D(G(z)) {:.2}{shown}", r.d_real, r.d_fake));
     }
 }

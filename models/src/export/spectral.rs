@@ -1,7 +1,5 @@
-//! ONNX export of trained generators, through the protobuf messages of
-//! `hypersynth-onnx-format`.
+//! Export of the spectral cGAN generator.
 
-use candle_core::Tensor;
 use hypersynth_onnx_format::graph::{Attr, Dim, model, node, tensor_f32, tensor_i64, value_info};
 use hypersynth_onnx_format::proto::tensor_proto::DataType;
 use hypersynth_onnx_format::proto::{GraphProto, ModelProto};
@@ -9,13 +7,9 @@ use hypersynth_onnx_format::set_metadata_props;
 use hypersynth_spectral::Normaliser;
 use ndarray::Array2;
 
+use super::{batch_norm, values};
 use crate::Result;
-use crate::layers::BATCH_NORM_EPS;
 use crate::spectral_cgan::{Generator, LEAKY_SLOPE, SpectralCganConfig};
-
-fn values(t: &Tensor) -> Result<Vec<f32>> {
-    Ok(t.flatten_all()?.to_vec1::<f32>()?)
-}
 
 /// The spectral generator as an ONNX model meeting the `spectral-cgan` contract: inputs
 /// `z` float32 `[N, latent + residual dims]` and `class_index` int64 `[N]`, output
@@ -60,11 +54,6 @@ pub fn spectral_generator(
         let name = |what: &str| format!("block{i}.{what}");
         initializer.push(tensor_f32(&name("weight"), &[out as i64, width as i64], values(linear.weight.as_tensor())?));
         initializer.push(tensor_f32(&name("bias"), &[out as i64], values(linear.bias.as_tensor())?));
-        for (what, t) in
-            [("gamma", norm.gamma.as_tensor()), ("beta", norm.beta.as_tensor()), ("mean", &norm.running_mean), ("var", &norm.running_var)]
-        {
-            initializer.push(tensor_f32(&name(what), &[out as i64], values(t)?));
-        }
         nodes.push(node(
             "Gemm",
             &name("linear"),
@@ -72,13 +61,7 @@ pub fn spectral_generator(
             &[&name("linear_out")],
             &[("transB", Attr::Int(1))],
         ));
-        nodes.push(node(
-            "BatchNormalization",
-            &name("norm"),
-            &[&name("linear_out"), &name("gamma"), &name("beta"), &name("mean"), &name("var")],
-            &[&name("norm_out")],
-            &[("epsilon", Attr::Float(BATCH_NORM_EPS as f32))],
-        ));
+        batch_norm(&mut nodes, &mut initializer, &name("norm"), &name("linear_out"), &name("norm_out"), norm)?;
         nodes.push(node("LeakyRelu", &name("act"), &[&name("norm_out")], &[&name("out")], &[("alpha", Attr::Float(LEAKY_SLOPE as f32))]));
         input = name("out");
         width = out;

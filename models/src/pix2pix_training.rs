@@ -1,0 +1,417 @@
+//! The Pix2Pix training loop: random crops of a paired scene, adversarial loss plus
+//! λ·L1, Adam, validation on a held-out region, checkpoints.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+use ndarray::{Array2, Array3, ArrayView3, s};
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::adam::Adam;
+use crate::losses::Loss;
+use crate::pix2pix::{PatchGan, Pix2pixConfig, UNet};
+use crate::{Error, Result, checkpoint, rng};
+
+/// A rectangle of a scene: first row and column, and size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Region {
+    /// First row.
+    pub row: usize,
+    /// First column.
+    pub col: usize,
+    /// Number of rows.
+    pub rows: usize,
+    /// Number of columns.
+    pub cols: usize,
+}
+
+/// A co-registered input and target held in memory for training.
+#[derive(Debug, Clone)]
+pub struct PairedScene {
+    /// `[channels, rows, cols]`, as the U-Net reads them.
+    pub input: Array3<f32>,
+    /// `[out channels, rows, cols]`, in `[0, 1]`.
+    pub target: Array3<f32>,
+    /// `[rows, cols]`: `true` where input and target both have data; the L1 loss and the
+    /// validation count these pixels only.
+    pub valid: Array2<bool>,
+}
+
+/// Training settings; the defaults are those of the reference implementation where it has
+/// one (Adam 2e-4, β1 0.5, λ_L1 100), and measured on `damage_salinasA` otherwise (see
+/// `docs/TRAINING.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pix2pixTrainConfig {
+    /// The adversarial loss: `non-saturating` (the reference's "vanilla") or `lsgan`.
+    pub loss: Loss,
+    /// Generator (and discriminator) updates.
+    pub steps: usize,
+    /// Tiles per batch.
+    pub batch_size: usize,
+    /// Side of the square training tiles, a multiple of `2^depth`.
+    pub tile: usize,
+    /// Adam's learning rate, for both networks.
+    pub lr: f64,
+    /// Adam's beta1.
+    pub beta1: f64,
+    /// Weight of the L1 distance to the target in the generator's loss.
+    pub l1_weight: f64,
+    /// Random flips and 90° rotations of the training tiles.
+    pub augment: bool,
+    /// Validate on the held-out region every this many steps, and at the end.
+    pub validate_every: usize,
+    /// Report losses every this many steps.
+    pub log_every: usize,
+    /// Write a checkpoint every this many steps (when a checkpoint path is given).
+    pub checkpoint_every: usize,
+    /// The seed of every random draw.
+    pub seed: u64,
+}
+
+impl Default for Pix2pixTrainConfig {
+    fn default() -> Self {
+        Self {
+            loss: Loss::NonSaturating,
+            steps: 600,
+            batch_size: 8,
+            tile: 32,
+            lr: 2e-4,
+            beta1: 0.5,
+            l1_weight: 100.0,
+            augment: true,
+            validate_every: 100,
+            log_every: 10,
+            checkpoint_every: 200,
+            seed: 0,
+        }
+    }
+}
+
+/// One line of the metrics log.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Pix2pixRecord {
+    /// Updates done.
+    pub step: usize,
+    /// Discriminator loss.
+    pub d_loss: f32,
+    /// The generator's adversarial loss.
+    pub g_adversarial: f32,
+    /// Mean absolute difference between output and target over valid pixels.
+    pub g_l1: f32,
+    /// Mean sigmoid(D) on real pairs.
+    pub d_real: f32,
+    /// Mean sigmoid(D) on generated pairs.
+    pub d_fake: f32,
+    /// On the held-out region, when validated: intersection over union of output and
+    /// target above 0.5 (first channel), and mean absolute difference.
+    pub validation: Option<Validation>,
+}
+
+/// How well the generator does on the held-out region.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Validation {
+    /// Intersection over union of output > 0.5 and target > 0.5 (first channel).
+    pub iou: f64,
+    /// Mean absolute difference between output and target.
+    pub l1: f64,
+}
+
+/// Receives progress from [`train`].
+pub trait Observer {
+    /// Called every `log_every` steps and after each validation.
+    fn record(&mut self, record: &Pix2pixRecord);
+}
+
+/// The outcome of training.
+#[derive(Debug)]
+pub struct Trained {
+    /// The generator after the last step (no selection on the held-out region, so that its
+    /// numbers there stay an honest estimate).
+    pub generator: UNet,
+    /// Its validation on the held-out region.
+    pub validation: Validation,
+    /// The step training resumed from (0 for a fresh start).
+    pub resumed_from: usize,
+}
+
+const STREAM_INIT: u64 = 1;
+const STREAM_STEP: u64 = 2;
+
+struct State {
+    generator: UNet,
+    discriminator: PatchGan,
+    adam_g: Adam,
+    adam_d: Adam,
+    step: usize,
+}
+
+/// Trains on tiles drawn from `train_region` of `scene`, validating on `validation_region`.
+/// With `checkpoint`, state is saved there periodically and a run whose checkpoint matches
+/// `fingerprint` resumes from it and ends exactly as an uninterrupted run would.
+pub fn train(
+    model: &Pix2pixConfig,
+    config: &Pix2pixTrainConfig,
+    scene: &PairedScene,
+    train_region: Region,
+    validation_region: Region,
+    checkpoint: Option<&Path>,
+    fingerprint: &str,
+    observer: &mut dyn Observer,
+) -> Result<Trained> {
+    check(model, config, scene, train_region, validation_region)?;
+    let meta = CheckpointMeta { fingerprint, model, config, train_region, validation_region };
+    let resumed = match checkpoint {
+        Some(path) => load_checkpoint(path, &meta)?,
+        None => None,
+    };
+    let mut state = match resumed {
+        Some(state) => state,
+        None => fresh(model, config)?,
+    };
+    let resumed_from = state.step;
+    let mut validation = Validation::default();
+    while state.step < config.steps {
+        let mut rng = rng::stream(config.seed, STREAM_STEP, state.step as u64);
+        let mut record = step(&mut state, model, config, scene, train_region, &mut rng)?;
+        state.step += 1;
+        let validate_now = state.step % config.validate_every.max(1) == 0 || state.step == config.steps;
+        if validate_now {
+            validation = validate(&mut state.generator, model, scene, validation_region)?;
+            record.validation = Some(validation);
+        }
+        if validate_now || state.step % config.log_every.max(1) == 0 {
+            observer.record(&record);
+        }
+        if let Some(path) = checkpoint
+            && (state.step % config.checkpoint_every.max(1) == 0 || state.step == config.steps)
+        {
+            save_checkpoint(path, &state, &meta)?;
+        }
+    }
+    if resumed_from == config.steps {
+        validation = validate(&mut state.generator, model, scene, validation_region)?;
+    }
+    Ok(Trained { generator: state.generator, validation, resumed_from })
+}
+
+fn check(model: &Pix2pixConfig, config: &Pix2pixTrainConfig, scene: &PairedScene, train: Region, validation: Region) -> Result<()> {
+    let (channels, rows, cols) = scene.input.dim();
+    if channels != model.in_channels || scene.target.dim().0 != model.out_channels {
+        return Err(Error::Invalid(format!(
+            "the scene has {channels} input and {} target channels, the model {} and {}",
+            scene.target.dim().0,
+            model.in_channels,
+            model.out_channels
+        )));
+    }
+    if scene.target.dim() != (model.out_channels, rows, cols) || scene.valid.dim() != (rows, cols) {
+        return Err(Error::Invalid("input, target and valid mask differ in size".into()));
+    }
+    if config.tile == 0 || config.tile % model.multiple() != 0 {
+        return Err(Error::Invalid(format!("the tile ({}) must be a positive multiple of {}", config.tile, model.multiple())));
+    }
+    if train.rows < config.tile || train.cols < config.tile {
+        return Err(Error::Invalid(format!(
+            "the training region ({} rows x {} columns) is smaller than one {}-pixel tile",
+            train.rows, train.cols, config.tile
+        )));
+    }
+    for region in [train, validation] {
+        if region.row + region.rows > rows || region.col + region.cols > cols || region.rows == 0 || region.cols == 0 {
+            return Err(Error::Invalid(format!("region {region:?} lies outside the {rows} x {cols} scene")));
+        }
+    }
+    if config.batch_size < 1 {
+        return Err(Error::Invalid("the batch size must be at least 1".into()));
+    }
+    Ok(())
+}
+
+fn fresh(model: &Pix2pixConfig, config: &Pix2pixTrainConfig) -> Result<State> {
+    let mut rng = rng::stream(config.seed, STREAM_INIT, 0);
+    let generator = UNet::new(model, &mut rng)?;
+    let discriminator = PatchGan::new(model, &mut rng)?;
+    let adam_g = Adam::new(generator.vars(), config.lr, config.beta1, 0.999)?;
+    let adam_d = Adam::new(discriminator.vars(), config.lr, config.beta1, 0.999)?;
+    Ok(State { generator, discriminator, adam_g, adam_d, step: 0 })
+}
+
+/// One discriminator and one generator update on a fresh batch.
+fn step(
+    state: &mut State,
+    model: &Pix2pixConfig,
+    config: &Pix2pixTrainConfig,
+    scene: &PairedScene,
+    region: Region,
+    rng: &mut ChaCha8Rng,
+) -> Result<Pix2pixRecord> {
+    let (input, target, valid) = sample_batch(scene, region, config, rng)?;
+    let fake = state.generator.forward(&input, model, true, rng)?;
+
+    let judged_real = state.discriminator.forward(&input, &target)?;
+    let judged_fake = state.discriminator.forward(&input, &fake.detach())?;
+    // Halved as in the reference, which slows D relative to G.
+    let d_loss = config.loss.discriminator(&judged_real, &judged_fake, 1.0)?.affine(0.5, 0.0)?;
+    state.adam_d.step(&d_loss.backward()?)?;
+
+    let judged = state.discriminator.forward(&input, &fake)?;
+    let adversarial = config.loss.generator(&judged)?;
+    let l1 = (fake.sub(&target)?.abs()?.broadcast_mul(&valid)?.sum_all()? / (valid.sum_all()?.to_scalar::<f32>()? as f64).max(1.0))?;
+    let g_loss = (&adversarial + l1.affine(config.l1_weight, 0.0)?)?;
+    state.adam_g.step(&g_loss.backward()?)?;
+    Ok(Pix2pixRecord {
+        step: state.step + 1,
+        d_loss: d_loss.to_scalar()?,
+        g_adversarial: adversarial.to_scalar()?,
+        g_l1: l1.to_scalar()?,
+        d_real: mean_sigmoid(&judged_real)?,
+        d_fake: mean_sigmoid(&judged_fake)?,
+        validation: None,
+    })
+}
+
+fn mean_sigmoid(logits: &Tensor) -> Result<f32> {
+    Ok(logits.affine(0.5, 0.0)?.tanh()?.affine(0.5, 0.5)?.mean_all()?.to_scalar()?)
+}
+
+/// `batch_size` random tiles inside `region`, each flipped and rotated at random when
+/// augmenting: input `[n, c, t, t]`, target `[n, o, t, t]` and valid mask `[n, 1, t, t]`.
+fn sample_batch(
+    scene: &PairedScene,
+    region: Region,
+    config: &Pix2pixTrainConfig,
+    rng: &mut ChaCha8Rng,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let t = config.tile;
+    let (mut inputs, mut targets, mut masks) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..config.batch_size {
+        let row = region.row + rng.random_range(0..=region.rows - t);
+        let col = region.col + rng.random_range(0..=region.cols - t);
+        let transform = if config.augment { rng.random_range(0..8u8) } else { 0 };
+        let window = s![.., row..row + t, col..col + t];
+        let valid = scene.valid.slice(s![row..row + t, col..col + t]).mapv(|v| f32::from(u8::from(v))).insert_axis(ndarray::Axis(0));
+        inputs.extend(dihedral(scene.input.slice(window), transform));
+        targets.extend(dihedral(scene.target.slice(window), transform));
+        masks.extend(dihedral(valid.view(), transform));
+    }
+    let n = config.batch_size;
+    let dev = &Device::Cpu;
+    Ok((
+        Tensor::from_vec(inputs, (n, scene.input.dim().0, t, t), dev)?,
+        Tensor::from_vec(targets, (n, scene.target.dim().0, t, t), dev)?,
+        Tensor::from_vec(masks, (n, 1, t, t), dev)?,
+    ))
+}
+
+/// The values of a `[c, t, t]` tile under one of the 8 flips and rotations of the square,
+/// in `[c, t, t]` order: bit 0 transposes, bit 1 flips rows, bit 2 flips columns.
+fn dihedral(tile: ArrayView3<'_, f32>, transform: u8) -> Vec<f32> {
+    let mut view = tile;
+    if transform & 1 != 0 {
+        view.swap_axes(1, 2);
+    }
+    if transform & 2 != 0 {
+        view.invert_axis(ndarray::Axis(1));
+    }
+    if transform & 4 != 0 {
+        view.invert_axis(ndarray::Axis(2));
+    }
+    view.iter().copied().collect()
+}
+
+/// Runs the generator (inference mode) over `region` with up to `2^depth` pixels of
+/// context around it, and compares with the target.
+fn validate(generator: &mut UNet, model: &Pix2pixConfig, scene: &PairedScene, region: Region) -> Result<Validation> {
+    let output = predict(generator, model, scene.input.view(), region)?;
+    let (mut intersection, mut union, mut l1, mut n) = (0usize, 0usize, 0f64, 0usize);
+    for r in 0..region.rows {
+        for c in 0..region.cols {
+            let (row, col) = (region.row + r, region.col + c);
+            if !scene.valid[[row, col]] {
+                continue;
+            }
+            let (p, t) = (output[[0, r, c]], scene.target[[0, row, col]]);
+            intersection += usize::from(p > 0.5 && t > 0.5);
+            union += usize::from(p > 0.5 || t > 0.5);
+            l1 += f64::from((p - t).abs());
+            n += 1;
+        }
+    }
+    Ok(Validation { iou: if union == 0 { 1.0 } else { intersection as f64 / union as f64 }, l1: l1 / n.max(1) as f64 })
+}
+
+/// The generator's output `[out, rows, cols]` over `region` of `input` `[c, h, w]`: the
+/// region with up to `2^depth` pixels of context, padded by edge replication to a multiple
+/// of `2^depth`, in one pass.
+pub fn predict(generator: &mut UNet, model: &Pix2pixConfig, input: ArrayView3<'_, f32>, region: Region) -> Result<Array3<f32>> {
+    let (channels, rows, cols) = input.dim();
+    let m = model.multiple();
+    let (r0, c0) = (region.row.saturating_sub(m), region.col.saturating_sub(m));
+    let (r1, c1) = ((region.row + region.rows + m).min(rows), (region.col + region.cols + m).min(cols));
+    let (h, w) = (r1 - r0, c1 - c0);
+    let (ph, pw) = (h.div_ceil(m) * m, w.div_ceil(m) * m);
+    let values: Vec<f32> = input.slice(s![.., r0..r1, c0..c1]).iter().copied().collect();
+    let x = Tensor::from_vec(values, (1, channels, h, w), &Device::Cpu)?.pad_with_same(2, 0, ph - h)?.pad_with_same(3, 0, pw - w)?;
+    let mut unused = rng::stream(0, 0, 0);
+    let y = generator.forward(&x, model, false, &mut unused)?;
+    let (dr, dc) = (region.row - r0, region.col - c0);
+    let y = y.squeeze(0)?.narrow(1, dr, region.rows)?.narrow(2, dc, region.cols)?;
+    let out = model.out_channels;
+    Array3::from_shape_vec((out, region.rows, region.cols), y.flatten_all()?.to_vec1::<f32>()?).map_err(|e| Error::Invalid(e.to_string()))
+}
+
+// --- checkpoints ---------------------------------------------------------------------
+
+/// What must match for a checkpoint to be resumed.
+#[derive(Serialize)]
+struct CheckpointMeta<'a> {
+    fingerprint: &'a str,
+    model: &'a Pix2pixConfig,
+    config: &'a Pix2pixTrainConfig,
+    train_region: Region,
+    validation_region: Region,
+}
+
+fn save_checkpoint(path: &Path, state: &State, meta: &CheckpointMeta<'_>) -> Result<()> {
+    let mut tensors = HashMap::new();
+    checkpoint::put(&mut tensors, "g", state.generator.tensors());
+    checkpoint::put(&mut tensors, "d", state.discriminator.tensors());
+    checkpoint::put(&mut tensors, "opt", state.adam_g.state("g")?.into_iter().chain(state.adam_d.state("d")?).collect());
+    tensors.insert("meta.step".into(), Tensor::new(&[state.step as f64], &Device::Cpu)?);
+    checkpoint::save(path, meta, &tensors)
+}
+
+fn load_checkpoint(path: &Path, meta: &CheckpointMeta<'_>) -> Result<Option<State>> {
+    let Some(tensors) = checkpoint::load(path, meta)? else { return Ok(None) };
+    let mut state = fresh(meta.model, meta.config)?;
+    state.generator.load(&checkpoint::section(&tensors, "g"))?;
+    state.discriminator.load(&checkpoint::section(&tensors, "d"))?;
+    let opt = checkpoint::section(&tensors, "opt");
+    state.adam_g.restore("g", &opt)?;
+    state.adam_d.restore("d", &opt)?;
+    let step = tensors.get("meta.step").ok_or_else(|| Error::Checkpoint { path: path.to_path_buf(), problem: "missing step".into() })?;
+    state.step = step.to_vec1::<f64>()?[0] as usize;
+    tracing::info!("{}: resuming at step {}", path.display(), state.step);
+    Ok(Some(state))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dihedral_transforms_are_the_eight_symmetries_of_the_square() {
+        let tile = Array3::from_shape_fn((1, 2, 2), |(_, r, c)| (r * 2 + c) as f32);
+        let all: Vec<Vec<f32>> = (0..8).map(|t| dihedral(tile.view(), t)).collect();
+        assert_eq!(all[0], vec![0.0, 1.0, 2.0, 3.0]);
+        assert_eq!(all[1], vec![0.0, 2.0, 1.0, 3.0]);
+        assert_eq!(all[2], vec![2.0, 3.0, 0.0, 1.0]);
+        let mut distinct = all.clone();
+        distinct.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        distinct.dedup();
+        assert_eq!(distinct.len(), 8);
+    }
+}

@@ -1,0 +1,241 @@
+//! `hypersynth fuse`: run a pix2pix damage model over co-registered pre- and post-event
+//! scenes, tile by tile, and write the damage probability (and optionally a binary mask)
+//! as Cloud-Optimized GeoTIFFs on the scenes' grid.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use hypersynth_data::{CogWriter, Compression, Cube, CubeMeta, SampleType, Window};
+use hypersynth_onnx::{Input, SessionOptions, check_contract};
+use hypersynth_onnx_format::{ModelCard, ModelKind};
+use ndarray::{Array3, Array4, ArrayView4};
+use serde_json::json;
+
+use crate::progress;
+use crate::run_record::RunRecord;
+use crate::tiling::{TileCounts, TileGrid, TileSource, run_tiled};
+
+/// The nodata value of the probability raster.
+pub const PROBABILITY_NODATA: f64 = -9999.0;
+/// The nodata value of the mask raster (its data values are 0 and 1).
+pub const MASK_NODATA: f64 = 255.0;
+
+/// Resolved settings of `fuse`.
+#[derive(Debug, Clone)]
+pub struct Fuse {
+    /// The pix2pix model.
+    pub model: PathBuf,
+    /// The pre-event scene.
+    pub pre: PathBuf,
+    /// The post-event scene, on the same grid.
+    pub post: PathBuf,
+    /// The damage probability raster to write; `run.json` goes beside it as
+    /// `OUT.run.json`, the mask as `OUT.mask.tif`.
+    pub out: PathBuf,
+    /// Tile side in pixels.
+    pub tile: usize,
+    /// Pixels shared by neighbouring tiles.
+    pub overlap: usize,
+    /// Tiles per ONNX Runtime call.
+    pub batch: usize,
+    /// Also write a 0/1 mask of probability >= this.
+    pub threshold: Option<f64>,
+    /// Where the model runs.
+    pub session: SessionOptions,
+}
+
+/// What `fuse` wrote and measured.
+#[derive(Debug, Clone)]
+pub struct FuseOutcome {
+    /// The probability COG.
+    pub probability: PathBuf,
+    /// The mask COG, with `--threshold`.
+    pub mask: Option<PathBuf>,
+    /// Tiles run and skipped.
+    pub tiles: TileCounts,
+    /// Time spent inside ONNX Runtime.
+    pub onnx_time: Duration,
+}
+
+/// Runs the model over the scene; see [`Fuse`].
+pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
+    let clock = Instant::now();
+    let (mut session, runtime) = crate::runtime::open_session(&settings.model, &settings.session)?;
+    check_contract(&session)?;
+    let card = session.card.clone().context("checked above: the model has a card")?;
+    if card.kind != ModelKind::Pix2pix {
+        bail!("{}: a {} model; fuse needs a pix2pix model", settings.model.display(), card.kind.as_str());
+    }
+    let (offset, scale) = output_mapping(&card, &settings.model)?;
+    let pre = Cube::open(&settings.pre)?;
+    let post = Cube::open(&settings.post)?;
+    check_scenes(pre.meta(), post.meta(), &card, &settings.model)?;
+    if settings.threshold.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
+        bail!("--threshold must lie between 0 and 1");
+    }
+    let multiple = card.tile_multiple();
+    if settings.tile % multiple != 0 {
+        bail!(
+            "{}: needs tiles a multiple of {multiple} pixels wide; --tile {} is not a multiple of {multiple}",
+            settings.model.display(),
+            settings.tile
+        );
+    }
+    let (rows, cols) = (pre.meta().rows, pre.meta().cols);
+    let grid = TileGrid::new(rows, cols, settings.tile, settings.overlap)?;
+    let bands = pre.meta().bands;
+
+    let prob_meta = output_meta(pre.meta(), SampleType::Float32, PROBABILITY_NODATA, "damage probability");
+    let mut probability = CogWriter::create(&settings.out, &prob_meta, Compression::Deflate)?;
+    let mask_path = settings.threshold.map(|_| mask_path(&settings.out));
+    let mut mask = match &mask_path {
+        Some(path) => {
+            Some(CogWriter::create(path, &output_meta(pre.meta(), SampleType::UInt8, MASK_NODATA, "damage mask"), Compression::Deflate)?)
+        }
+        None => None,
+    };
+    let record = RunRecord::start(
+        "fuse",
+        &[settings.model.clone(), settings.pre.clone(), settings.post.clone()],
+        json!({"tile": settings.tile, "overlap": settings.overlap, "batch": settings.batch, "threshold": settings.threshold}),
+    )?;
+
+    // The model reads pre-event bands, then post-event bands, normalised as the card says.
+    let normalisation = &card.normalisation;
+    let sources = [
+        TileSource { cube: &pre, offset: &normalisation.offset[..bands], scale: &normalisation.scale[..bands] },
+        TileSource { cube: &post, offset: &normalisation.offset[bands..], scale: &normalisation.scale[bands..] },
+    ];
+    let mut onnx_time = Duration::ZERO;
+    let mut infer = |input: ArrayView4<'_, f32>| -> Result<Array4<f32>> {
+        let started = Instant::now();
+        let output = session
+            .run(vec![("image", Input::F32(input.into_dyn()))])
+            .with_context(|| format!("{}: running {}-pixel tiles", settings.model.display(), grid.tile))?
+            .remove(0);
+        onnx_time += started.elapsed();
+        output.into_dimensionality().context("the model's output is not 4-D")
+    };
+    let mut write = |first: usize, values: Array3<f32>| {
+        write_rows(&mut probability, mask.as_mut(), settings.threshold, first, values.mapv(|v| v * scale + offset))
+    };
+    let bar = progress::bar(grid.len() as u64, "fusing", "tiles");
+    let counts = run_tiled(&grid, settings.batch, &sources, 1, &mut infer, &mut write, &bar)?;
+    bar.finish_and_clear();
+    let probability = probability.finish()?;
+    let mask = match mask {
+        Some(writer) => Some(writer.finish()?),
+        None => None,
+    };
+    let outputs: Vec<PathBuf> = std::iter::once(probability.clone()).chain(mask.clone()).collect();
+    record.finish(
+        &run_json_path(&settings.out),
+        &outputs,
+        json!({
+            "device": session.device.to_string(),
+            "onnx_runtime": runtime.build_info,
+            "tiles_run": counts.run,
+            "tiles_skipped": counts.skipped,
+            "batches": counts.batches,
+            "onnx_seconds": onnx_time.as_secs_f64(),
+            "scene": {"rows": rows, "cols": cols, "bands": bands},
+        }),
+    )?;
+    tracing::info!(
+        "wrote {} ({} tiles, {} without data; {:.1} s, {:.1} s in ONNX Runtime)",
+        probability.display(),
+        counts.run,
+        counts.skipped,
+        clock.elapsed().as_secs_f64(),
+        onnx_time.as_secs_f64()
+    );
+    Ok(FuseOutcome { probability, mask, tiles: counts, onnx_time })
+}
+
+/// The mask's path beside the probability: `DAMAGE.tif` gives `DAMAGE.mask.tif`.
+pub fn mask_path(out: &Path) -> PathBuf {
+    out.with_extension("mask.tif")
+}
+
+/// The run record's path beside the probability: `DAMAGE.run.json`.
+pub fn run_json_path(out: &Path) -> PathBuf {
+    out.with_extension("run.json")
+}
+
+/// The card's output mapping of the single output channel (identity when absent).
+fn output_mapping(card: &ModelCard, model: &Path) -> Result<(f32, f32)> {
+    match &card.output {
+        None => Ok((0.0, 1.0)),
+        Some(m) if m.offset.len() == 1 => Ok((m.offset[0] as f32, m.scale[0] as f32)),
+        Some(m) => bail!("{}: the model writes {} channels; fuse needs a 1-channel damage model", model.display(), m.offset.len()),
+    }
+}
+
+/// Pre and post must share the grid, and their bands must be the model's.
+fn check_scenes(pre: &CubeMeta, post: &CubeMeta, card: &ModelCard, model: &Path) -> Result<()> {
+    if (pre.rows, pre.cols) != (post.rows, post.cols) {
+        bail!(
+            "{}: {} rows x {} columns, but the pre-event scene {} has {} x {}; pre and post must be co-registered on the same grid",
+            post.path.display(),
+            post.rows,
+            post.cols,
+            pre.path.display(),
+            pre.rows,
+            pre.cols
+        );
+    }
+    if pre.georef.geotransform != post.georef.geotransform {
+        bail!("{}: its geotransform differs from the pre-event scene's; pre and post must be co-registered", post.path.display());
+    }
+    let bands = card.wavelengths_nm.len();
+    for scene in [pre, post] {
+        if scene.bands != bands {
+            bail!("{}: {} bands, but the model {} reads {bands} per scene", scene.path.display(), scene.bands, model.display());
+        }
+        if let Some(w) = &scene.wavelengths_nm
+            && let Some((b, (have, want))) = w.iter().zip(&card.wavelengths_nm).enumerate().find(|(_, (a, b))| (**a - **b).abs() > 0.5)
+        {
+            bail!("{}: band {} is at {have} nm, the model {} expects {want} nm", scene.path.display(), b + 1, model.display());
+        }
+    }
+    Ok(())
+}
+
+/// A one-band raster on `scene`'s grid.
+fn output_meta(scene: &CubeMeta, dtype: SampleType, nodata: f64, description: &str) -> CubeMeta {
+    CubeMeta {
+        path: PathBuf::new(),
+        format: "GTiff".into(),
+        rows: scene.rows,
+        cols: scene.cols,
+        bands: 1,
+        dtype,
+        wavelengths_nm: None,
+        fwhm_nm: None,
+        good_bands: vec![true],
+        scale: vec![1.0],
+        offset: vec![0.0],
+        nodata: Some(nodata),
+        georef: scene.georef.clone(),
+        band_names: Some(vec![description.to_string()]),
+    }
+}
+
+/// Writes finished rows: NaN (no data) becomes each raster's nodata value.
+fn write_rows(
+    probability: &mut CogWriter,
+    mask: Option<&mut CogWriter>,
+    threshold: Option<f64>,
+    first: usize,
+    values: Array3<f32>,
+) -> Result<()> {
+    let (rows, cols, _) = values.dim();
+    let window = Window { row: first, col: 0, rows, cols };
+    if let (Some(mask), Some(t)) = (mask, threshold) {
+        let binary = values.mapv(|v| if v.is_nan() { MASK_NODATA as f32 } else { f32::from(u8::from(f64::from(v) >= t)) });
+        mask.write(window, binary.view())?;
+    }
+    probability.write(window, values.mapv(|v| if v.is_nan() { PROBABILITY_NODATA as f32 } else { v }).view())?;
+    Ok(())
+}

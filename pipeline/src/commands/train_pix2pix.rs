@@ -1,0 +1,318 @@
+//! `hypersynth train pix2pix`: learn a damage map from co-registered pre- and post-event
+//! scenes and a damage raster, and export the generator to ONNX with its model card.
+//!
+//! Both scenes' spectra are projected onto the leading principal components of the
+//! training region's spectra (one shared basis, so that pre and post channels are
+//! comparable); the exported graph starts with that projection, so the model reads the
+//! physical bands of both scenes.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use hypersynth_data::{Cube, CubeMeta};
+use hypersynth_models::export::{Projection, pix2pix_generator};
+use hypersynth_models::pix2pix::Pix2pixConfig;
+use hypersynth_models::pix2pix_training::{self, Observer, PairedScene, Pix2pixRecord, Pix2pixTrainConfig, Region};
+use hypersynth_onnx_format::{FORMAT_VERSION, ModelCard, ModelKind, Normalisation, OutputMapping, encode_model};
+use hypersynth_spectral::{Layout, Normaliser};
+use ndarray::{Array1, Array2, Array3, Axis, s};
+use serde_json::json;
+
+use crate::progress::{self, TrainingLog};
+use crate::run_record::RunRecord;
+
+/// Headroom of the principal components' range beyond the training extremes.
+const NORMALISATION_MARGIN: f64 = 0.05;
+/// Spectra fitted for the principal components, at most (an even subsample).
+const MAX_FIT_PIXELS: usize = 20_000;
+
+/// Which side of the scene is held out for validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Side {
+    /// The last columns.
+    Right,
+    /// The first columns.
+    Left,
+    /// The first rows.
+    Top,
+    /// The last rows.
+    Bottom,
+}
+
+/// The held-out part of the scene: `fraction` of its columns or rows on one `side`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Holdout {
+    /// Where.
+    pub side: Side,
+    /// How much, in (0, 1).
+    pub fraction: f64,
+}
+
+impl Holdout {
+    /// The training and validation regions of a `rows` x `cols` scene.
+    pub fn regions(&self, rows: usize, cols: usize) -> Result<(Region, Region)> {
+        if !(self.fraction > 0.0 && self.fraction < 1.0) {
+            bail!("--holdout must lie strictly between 0 and 1, not {}", self.fraction);
+        }
+        let split = |len: usize| ((len as f64 * self.fraction).round() as usize).clamp(1, len - 1);
+        let full = Region { row: 0, col: 0, rows, cols };
+        Ok(match self.side {
+            Side::Right => {
+                let held = split(cols);
+                (Region { cols: cols - held, ..full }, Region { col: cols - held, cols: held, ..full })
+            }
+            Side::Left => {
+                let held = split(cols);
+                (Region { col: held, cols: cols - held, ..full }, Region { cols: held, ..full })
+            }
+            Side::Bottom => {
+                let held = split(rows);
+                (Region { rows: rows - held, ..full }, Region { row: rows - held, rows: held, ..full })
+            }
+            Side::Top => {
+                let held = split(rows);
+                (Region { row: held, rows: rows - held, ..full }, Region { rows: held, ..full })
+            }
+        })
+    }
+}
+
+/// Resolved settings of `train pix2pix`.
+#[derive(Debug, Clone)]
+pub struct TrainPix2pix {
+    /// The pre-event scene.
+    pub pre: PathBuf,
+    /// The post-event scene, on the same grid.
+    pub post: PathBuf,
+    /// The damage raster: 0/1 (or probabilities in [0, 1]) on the same grid.
+    pub target: PathBuf,
+    /// The ONNX model to write; `M.run.json`, `M.metrics.csv` and the checkpoint
+    /// `M.checkpoint.safetensors` go beside it.
+    pub out: PathBuf,
+    /// The part of the scene held out for validation.
+    pub holdout: Holdout,
+    /// Principal components per scene the U-Net reads.
+    pub components: usize,
+    /// Architecture (input and output channels are filled in).
+    pub architecture: Pix2pixConfig,
+    /// Training settings.
+    pub train: Pix2pixTrainConfig,
+}
+
+/// What a finished training produced.
+#[derive(Debug, Clone)]
+pub struct Pix2pixOutcome {
+    /// The model file.
+    pub model: PathBuf,
+    /// The run record.
+    pub run_json: PathBuf,
+    /// Intersection over union on the held-out region (threshold 0.5).
+    pub validation_iou: f64,
+}
+
+/// Trains and exports; see [`TrainPix2pix`].
+pub fn run(settings: &TrainPix2pix) -> Result<Pix2pixOutcome> {
+    let pre = Cube::open(&settings.pre)?;
+    let post = Cube::open(&settings.post)?;
+    let target = Cube::open(&settings.target)?;
+    check_inputs(pre.meta(), post.meta(), target.meta())?;
+    let wavelengths = pre
+        .meta()
+        .wavelengths_nm
+        .clone()
+        .with_context(|| format!("{}: no band wavelengths; the model card records the bands a model reads", settings.pre.display()))?;
+    let (rows, cols) = (pre.meta().rows, pre.meta().cols);
+    let (train_region, validation_region) = settings.holdout.regions(rows, cols)?;
+    let spinner = progress::spinner("reading the scenes");
+    let pre_pixels = read_all(&pre)?;
+    let post_pixels = read_all(&post)?;
+    let (target_values, target_valid) = read_target(&target)?;
+    spinner.finish_and_clear();
+    let valid = &(&pre_pixels.1 & &post_pixels.1) & &target_valid;
+
+    let normaliser = fit_components(&pre_pixels.0, &post_pixels.0, &valid, train_region, settings.components)?;
+    let k = normaliser.basis.nrows();
+    let mut input = Array3::<f32>::zeros((2 * k, rows, cols));
+    for (half, (cube, _)) in [&pre_pixels, &post_pixels].into_iter().enumerate() {
+        // Pixels without data enter as 0, as `fuse` feeds them.
+        let physical = cube.to_shape((rows * cols, cube.dim().2))?.mapv(|v| if v.is_nan() { 0.0 } else { v });
+        let projected = normaliser.apply(physical.view());
+        for (p, row) in projected.axis_iter(Axis(0)).enumerate() {
+            input.slice_mut(s![half * k..(half + 1) * k, p / cols, p % cols]).assign(&row);
+        }
+    }
+    let scene = PairedScene { input, target: target_values.insert_axis(Axis(0)), valid };
+    let architecture = Pix2pixConfig { in_channels: 2 * k, out_channels: 1, ..settings.architecture.clone() };
+
+    let parameters = json!({
+        "holdout": settings.holdout,
+        "train_region": train_region,
+        "validation_region": validation_region,
+        "components": k,
+        "architecture": architecture,
+        "training": settings.train,
+    });
+    let record = RunRecord::start("train pix2pix", &[settings.pre.clone(), settings.post.clone(), settings.target.clone()], parameters)?;
+    let fingerprint = record.input_fingerprint();
+    let stem = settings.out.with_extension("");
+    let checkpoint = stem.with_extension("checkpoint.safetensors");
+    let metrics_path = stem.with_extension("metrics.csv");
+    let metrics = hypersynth_data::AtomicPath::new(&metrics_path)?;
+    let header = "step,d_loss,g_adversarial,g_l1,d_real,d_fake,validation_iou,validation_l1";
+    let mut observer = Progress(TrainingLog::new(metrics.temp(), settings.train.steps, header)?);
+    tracing::info!(
+        "training on {} x {} pixels, validating on {} x {} ({} bands per scene as {k} principal components)",
+        train_region.rows,
+        train_region.cols,
+        validation_region.rows,
+        validation_region.cols,
+        wavelengths.len()
+    );
+    let resume_key = format!("{fingerprint} components={k}");
+    let trained = pix2pix_training::train(
+        &architecture,
+        &settings.train,
+        &scene,
+        train_region,
+        validation_region,
+        Some(&checkpoint),
+        &resume_key,
+        &mut observer,
+    )?;
+    observer.0.finish()?;
+    metrics.commit()?;
+
+    let bands = wavelengths.len();
+    let card = ModelCard {
+        kind: ModelKind::Pix2pix,
+        format_version: FORMAT_VERSION,
+        wavelengths_nm: wavelengths,
+        classes: Vec::new(),
+        // The graph reads physical values and projects them itself.
+        normalisation: Normalisation { offset: vec![0.0; 2 * bands], scale: vec![1.0; 2 * bands], basis: None },
+        training: json!({
+            "data_fingerprint": fingerprint,
+            "output": "damage probability",
+            "loss": settings.train.loss,
+            "l1_weight": settings.train.l1_weight,
+            "steps": settings.train.steps,
+            "seed": settings.train.seed,
+            "tile": settings.train.tile,
+            "tile_multiple": architecture.multiple(),
+            "holdout": settings.holdout,
+            "validation_iou": trained.validation.iou,
+            "inputs": {"projection": "shared principal components of pre and post spectra", "components_per_scene": k},
+            "architecture": architecture,
+            "software": format!("hypersynth {}", env!("CARGO_PKG_VERSION")),
+        }),
+        output: Some(OutputMapping { offset: vec![0.0], scale: vec![1.0] }),
+    };
+    let proto =
+        pix2pix_generator(&trained.generator, &architecture, &projection(&normaliser), &card.to_props(), env!("CARGO_PKG_VERSION"))?;
+    let model = hypersynth_data::write_atomically(&settings.out, &encode_model(&proto))?;
+    let run_json = stem.with_extension("run.json");
+    record.finish(
+        &run_json,
+        &[model.clone(), metrics_path],
+        json!({
+            "validation_iou": trained.validation.iou,
+            "validation_l1": trained.validation.l1,
+            "resumed_from_step": trained.resumed_from,
+            "valid_pixels": scene.valid.iter().filter(|&&v| v).count(),
+        }),
+    )?;
+    tracing::info!("wrote {} (IoU {:.3} on the held-out region)", model.display(), trained.validation.iou);
+    Ok(Pix2pixOutcome { model, run_json, validation_iou: trained.validation.iou })
+}
+
+fn check_inputs(pre: &CubeMeta, post: &CubeMeta, target: &CubeMeta) -> Result<()> {
+    for other in [post, target] {
+        if (other.rows, other.cols) != (pre.rows, pre.cols) {
+            bail!(
+                "{}: {} rows x {} columns, but the pre-event scene {} has {} x {}; all inputs must share one grid",
+                other.path.display(),
+                other.rows,
+                other.cols,
+                pre.path.display(),
+                pre.rows,
+                pre.cols
+            );
+        }
+        if other.georef.geotransform.is_some() && other.georef.geotransform != pre.georef.geotransform {
+            bail!("{}: its geotransform differs from the pre-event scene's; all inputs must be co-registered", other.path.display());
+        }
+    }
+    if post.bands != pre.bands || post.wavelengths_nm != pre.wavelengths_nm {
+        bail!("{}: its bands differ from the pre-event scene's ({} bands in {})", post.path.display(), pre.bands, pre.path.display());
+    }
+    if target.bands != 1 {
+        bail!("{}: {} bands; the damage target needs one", target.path.display(), target.bands);
+    }
+    Ok(())
+}
+
+/// The whole cube as `[rows, cols, bands]` (NaN without data) with its validity.
+fn read_all(cube: &Cube) -> Result<(Array3<f32>, Array2<bool>)> {
+    let block = cube.read(cube.meta().full_window())?;
+    Ok((block.data, block.valid))
+}
+
+/// The target's values, checked to lie in [0, 1], and its validity.
+fn read_target(cube: &Cube) -> Result<(Array2<f32>, Array2<bool>)> {
+    let (values, valid) = read_all(cube)?;
+    let values = values.index_axis_move(Axis(2), 0);
+    if let Some(((r, c), v)) = values.indexed_iter().find(|(_, v)| !v.is_nan() && !(0.0..=1.0).contains(*v)) {
+        bail!("{}: value {v} at row {r}, column {c}; the damage target holds 0/1 or probabilities in [0, 1]", cube.meta().path.display());
+    }
+    Ok((values.mapv(|v| if v.is_nan() { 0.0 } else { v }), valid))
+}
+
+/// Principal components of the valid spectra of both scenes in the training region.
+fn fit_components(pre: &Array3<f32>, post: &Array3<f32>, valid: &Array2<bool>, region: Region, components: usize) -> Result<Normaliser> {
+    let bands = pre.dim().2;
+    if components == 0 || components > bands {
+        bail!("--components must lie between 1 and the band count ({bands})");
+    }
+    let pixels: Vec<(usize, usize)> = (region.row..region.row + region.rows)
+        .flat_map(|r| (region.col..region.col + region.cols).map(move |c| (r, c)))
+        .filter(|&(r, c)| valid[[r, c]])
+        .collect();
+    if pixels.len() < 2 * components {
+        bail!("the training region has {} pixels with data in every input; too few to train on", pixels.len());
+    }
+    let step = (2 * pixels.len()).div_ceil(MAX_FIT_PIXELS).max(1);
+    let chosen: Vec<(usize, usize)> = pixels.into_iter().step_by(step).collect();
+    let mut spectra = Array2::<f32>::zeros((2 * chosen.len(), bands));
+    for (i, &(r, c)) in chosen.iter().enumerate() {
+        spectra.row_mut(2 * i).assign(&pre.slice(s![r, c, ..]));
+        spectra.row_mut(2 * i + 1).assign(&post.slice(s![r, c, ..]));
+    }
+    Ok(Normaliser::fit(spectra.view(), Layout::PrincipalComponents(components), NORMALISATION_MARGIN)?)
+}
+
+/// The normaliser as the graph's first layer, applied to pre and post bands alike:
+/// `projected = (physical - offset) · inverse`, a block-diagonal 1x1 convolution.
+fn projection(normaliser: &Normaliser) -> Projection {
+    let (bands, k) = normaliser.inverse.dim();
+    let mut weight = Array2::<f64>::zeros((2 * k, 2 * bands));
+    let bias_half: Array1<f64> = -normaliser.offset.dot(&normaliser.inverse);
+    let mut bias = Array1::<f64>::zeros(2 * k);
+    for half in 0..2 {
+        weight.slice_mut(s![half * k..(half + 1) * k, half * bands..(half + 1) * bands]).assign(&normaliser.inverse.t());
+        bias.slice_mut(s![half * k..(half + 1) * k]).assign(&bias_half);
+    }
+    Projection { weight, bias }
+}
+
+/// The progress bar and metrics log of a training.
+struct Progress(TrainingLog);
+
+impl Observer for Progress {
+    fn record(&mut self, r: &Pix2pixRecord) {
+        let (iou, l1) = r.validation.map_or((String::new(), String::new()), |v| (format!("{:.4}", v.iou), format!("{:.5}", v.l1)));
+        let line = format!("{},{:.5},{:.5},{:.5},{:.4},{:.4},{iou},{l1}", r.step, r.d_loss, r.g_adversarial, r.g_l1, r.d_real, r.d_fake);
+        let shown = r.validation.map_or(String::new(), |v| format!(" IoU {:.3}", v.iou));
+        self.0.record(r.step, &line, format!("L1 {:.3} D(x) {:.2} D(G) {:.2}{shown}", r.g_l1, r.d_real, r.d_fake));
+    }
+}

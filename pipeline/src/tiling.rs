@@ -1,0 +1,417 @@
+//! Tiled inference over whole scenes: a grid of fixed-size overlapping tiles, reflected
+//! reads at the scene's edges, batches of tiles for the model, and a smooth blending window
+//! that weights each tile's output down towards its borders so that no seams show where
+//! tiles meet.
+//!
+//! The grid starts `overlap / 2` pixels before the scene's first row and column, so edge
+//! pixels get (reflected) context like interior ones. Tiles go to the model in raster
+//! order, `batch` at a time (a batch may span tile rows, so every batch but the last is
+//! full and has one shape). Outputs are accumulated in a strip of rows that moves down the
+//! scene: rows no later tile touches are finished and handed to the writer, so memory
+//! follows the tile size, the batch and the scene's width, not its height.
+
+use anyhow::{Context, Result, bail};
+use hypersynth_data::{Cube, Window};
+use indicatif::ProgressBar;
+use ndarray::{Array2, Array3, Array4, ArrayView2, ArrayView3, ArrayView4, Axis};
+
+/// Overlapping square tiles covering a scene.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TileGrid {
+    /// Tile side in pixels.
+    pub tile: usize,
+    /// Pixels shared by neighbouring tiles.
+    pub overlap: usize,
+    /// Scene rows.
+    pub rows: usize,
+    /// Scene columns.
+    pub cols: usize,
+}
+
+impl TileGrid {
+    /// The grid for a `rows` x `cols` scene; `overlap` must be smaller than half the tile.
+    pub fn new(rows: usize, cols: usize, tile: usize, overlap: usize) -> Result<Self> {
+        if tile == 0 || 2 * overlap >= tile {
+            bail!("--overlap ({overlap}) must be less than half of --tile ({tile})");
+        }
+        Ok(Self { tile, overlap, rows, cols })
+    }
+
+    fn step(&self) -> usize {
+        self.tile - self.overlap
+    }
+
+    /// First rows (or columns) of the tiles along a side of `len` pixels: from
+    /// `-overlap / 2` in steps of `tile - overlap` until the tiles reach `overlap / 2` past
+    /// the end.
+    fn starts(&self, len: usize) -> Vec<isize> {
+        let (tile, step, margin) = (self.tile as isize, self.step() as isize, (self.overlap / 2) as isize);
+        let mut starts = vec![-margin];
+        while starts[starts.len() - 1] + tile < len as isize + margin {
+            starts.push(starts[starts.len() - 1] + step);
+        }
+        starts
+    }
+
+    /// First rows of the tile rows, top to bottom.
+    pub fn row_starts(&self) -> Vec<isize> {
+        self.starts(self.rows)
+    }
+
+    /// First columns of the tiles in a row, left to right.
+    pub fn col_starts(&self) -> Vec<isize> {
+        self.starts(self.cols)
+    }
+
+    /// The number of tiles.
+    pub fn len(&self) -> usize {
+        self.row_starts().len() * self.col_starts().len()
+    }
+
+    /// The blending weight of each tile pixel: `sin²` ramps from near 0 to 1 over
+    /// `overlap` pixels at each border, 1 inside, separable in rows and columns. Weights
+    /// never reach 0, so a pixel covered by one tile only keeps that tile's value.
+    pub fn weights(&self) -> Array2<f32> {
+        let ramp: Vec<f32> = (0..self.tile)
+            .map(|i| {
+                let from_edge = i.min(self.tile - 1 - i) as f64 + 0.5;
+                if self.overlap == 0 || from_edge >= self.overlap as f64 {
+                    1.0
+                } else {
+                    (std::f64::consts::FRAC_PI_2 * from_edge / self.overlap as f64).sin().powi(2) as f32
+                }
+            })
+            .collect();
+        Array2::from_shape_fn((self.tile, self.tile), |(r, c)| ramp[r] * ramp[c])
+    }
+}
+
+/// Index `i` of a side of `n` pixels mirrored at the ends (`-1` is `1`, `n` is `n - 2`),
+/// as often as needed when the side is shorter than the reach.
+pub fn reflect(i: isize, n: usize) -> usize {
+    if n == 1 {
+        return 0;
+    }
+    let period = 2 * (n as isize - 1);
+    let j = i.rem_euclid(period);
+    (if j < n as isize { j } else { period - j }) as usize
+}
+
+/// A scene whose bands feed a model, with the normalisation the model's card gives them:
+/// `normalised = (physical - offset) / scale`, per band.
+pub struct TileSource<'a> {
+    /// The scene.
+    pub cube: &'a Cube,
+    /// Per band.
+    pub offset: &'a [f64],
+    /// Per band.
+    pub scale: &'a [f64],
+}
+
+impl TileSource<'_> {
+    /// Reads the tile whose top-left corner is (`row`, `col`) (possibly outside the scene)
+    /// into `out` (`[bands, tile, tile]`), normalised, reflecting at the scene's edges;
+    /// values without data become 0. Clears `valid` (`[tile, tile]`) where the pixel has no
+    /// data or lies outside the scene (reflected pixels are context only).
+    fn read_tile(&self, row: isize, col: isize, tile: usize, out: &mut [f32], valid: &mut Array2<bool>) -> Result<()> {
+        let meta = self.cube.meta();
+        let rows: Vec<usize> = (0..tile).map(|i| reflect(row + i as isize, meta.rows)).collect();
+        let cols: Vec<usize> = (0..tile).map(|j| reflect(col + j as isize, meta.cols)).collect();
+        let span = |idx: &[usize]| (idx.iter().min().copied().unwrap_or(0), idx.iter().max().copied().unwrap_or(0));
+        let ((r0, r1), (c0, c1)) = (span(&rows), span(&cols));
+        let window = Window { row: r0, col: c0, rows: r1 - r0 + 1, cols: c1 - c0 + 1 };
+        let planes = self.cube.read_bands(window)?;
+        let data = planes.data.as_slice().context("band planes are contiguous")?;
+        for (b, (plane, out)) in data.chunks(window.rows * window.cols).zip(out.chunks_mut(tile * tile)).enumerate() {
+            let (offset, scale) = (self.offset[b] as f32, self.scale[b] as f32);
+            for (&r, out) in rows.iter().zip(out.chunks_mut(tile)) {
+                let source = &plane[(r - r0) * window.cols..(r - r0 + 1) * window.cols];
+                for (o, &c) in out.iter_mut().zip(&cols) {
+                    let v = source[c - c0];
+                    *o = if v.is_nan() { 0.0 } else { (v - offset) / scale };
+                }
+            }
+        }
+        let inside = |start: isize, i: usize, n: usize| (0..n as isize).contains(&(start + i as isize));
+        for ((i, j), ok) in valid.indexed_iter_mut() {
+            *ok &= inside(row, i, meta.rows) && inside(col, j, meta.cols) && planes.valid[[rows[i] - r0, cols[j] - c0]];
+        }
+        Ok(())
+    }
+}
+
+/// The weighted sums of tile outputs over a band of scene rows starting at `first_row`.
+#[derive(Debug)]
+struct Strip {
+    first_row: isize,
+    channels: usize,
+    cols: usize,
+    /// `[channels, height, cols]`: Σ weight · value.
+    sum: Array3<f32>,
+    /// `[height, cols]`: Σ weight.
+    weight: Array2<f32>,
+}
+
+impl Strip {
+    /// An empty strip of `height` rows starting at the first tile row.
+    fn new(grid: &TileGrid, channels: usize, height: usize) -> Self {
+        Self {
+            first_row: grid.row_starts()[0],
+            channels,
+            cols: grid.cols,
+            sum: Array3::zeros((channels, height, grid.cols)),
+            weight: Array2::zeros((height, grid.cols)),
+        }
+    }
+
+    /// Whether a tile of `tile` rows starting at `row` fits in the strip.
+    fn fits(&self, row: isize, tile: usize) -> bool {
+        row >= self.first_row && (row - self.first_row) as usize + tile <= self.weight.nrows()
+    }
+
+    /// Adds `output` (`[channels, tile, tile]`) of the tile at (`row`, `col`), weighted by
+    /// `weights`, at its valid pixels.
+    fn add(
+        &mut self,
+        row: isize,
+        col: isize,
+        output: ArrayView3<'_, f32>,
+        valid: ArrayView2<'_, bool>,
+        weights: &Array2<f32>,
+    ) -> Result<()> {
+        if !self.fits(row, valid.nrows()) {
+            bail!("tile at row {row} lies outside the blending strip (rows {} on)", self.first_row);
+        }
+        let offset = (row - self.first_row) as usize;
+        for ((i, j), &ok) in valid.indexed_iter() {
+            if !ok {
+                continue;
+            }
+            let c = (col + j as isize) as usize;
+            let w = weights[[i, j]];
+            for k in 0..self.channels {
+                self.sum[[k, offset + i, c]] += w * output[[k, i, j]];
+            }
+            self.weight[[offset + i, c]] += w;
+        }
+        Ok(())
+    }
+
+    /// Finishes the scene rows before `next_row`: returns their first row and
+    /// `[rows, cols, channels]` values, NaN where no tile had valid data; then moves the
+    /// strip down to start at `next_row`.
+    fn finish_until(&mut self, next_row: isize, scene_rows: usize) -> Option<(usize, Array3<f32>)> {
+        let done = (next_row - self.first_row).max(0) as usize;
+        if done == 0 {
+            return None;
+        }
+        let (start, end) = (self.first_row.max(0), next_row.min(scene_rows as isize));
+        let finished = (end > start).then(|| {
+            let skip = (start - self.first_row) as usize;
+            let values = Array3::from_shape_fn(((end - start) as usize, self.cols, self.channels), |(r, c, k)| {
+                let w = self.weight[[skip + r, c]];
+                if w > 0.0 { self.sum[[k, skip + r, c]] / w } else { f32::NAN }
+            });
+            (start as usize, values)
+        });
+        shift_rows(self.weight.view_mut().insert_axis(Axis(0)), done);
+        shift_rows(self.sum.view_mut(), done);
+        self.first_row = next_row;
+        finished
+    }
+}
+
+/// Moves every plane of `planes` (`[k, rows, cols]`) up by `by` rows, zeroing the rows freed
+/// at the bottom.
+fn shift_rows(mut planes: ndarray::ArrayViewMut3<'_, f32>, by: usize) {
+    for mut plane in planes.outer_iter_mut() {
+        let rows = plane.nrows();
+        for r in 0..rows {
+            if r + by < rows {
+                let (mut to, from) = plane.multi_slice_mut((ndarray::s![r, ..], ndarray::s![r + by, ..]));
+                to.assign(&from);
+            } else {
+                plane.row_mut(r).fill(0.0);
+            }
+        }
+    }
+}
+
+/// What a tiled run did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TileCounts {
+    /// Tiles run through the model.
+    pub run: usize,
+    /// Tiles without any valid pixel, skipped.
+    pub skipped: usize,
+    /// Model calls.
+    pub batches: usize,
+}
+
+/// Runs `infer` over every tile of `grid` with data in every source: the tile's model input
+/// is each source's bands in turn (e.g. pre-event then post-event), normalised; `infer`
+/// maps `[batch, channels in, tile, tile]` to `[batch, out_channels, tile, tile]`. The
+/// blended outputs reach `write` as `(first row, [rows, cols, out_channels])`, top to
+/// bottom, NaN where no source has data.
+pub fn run_tiled(
+    grid: &TileGrid,
+    batch: usize,
+    sources: &[TileSource<'_>],
+    out_channels: usize,
+    infer: &mut dyn FnMut(ArrayView4<'_, f32>) -> Result<Array4<f32>>,
+    write: &mut dyn FnMut(usize, Array3<f32>) -> Result<()>,
+    bar: &ProgressBar,
+) -> Result<TileCounts> {
+    if batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    let t = grid.tile;
+    let channels: usize = sources.iter().map(|s| s.cube.meta().bands).sum();
+    let (row_starts, col_starts) = (grid.row_starts(), grid.col_starts());
+    let weights = grid.weights();
+    // Room for the tile rows a batch usually spans; a batch that would reach further (past
+    // rows of tiles without data) is run early.
+    let span = batch.div_ceil(col_starts.len()) + 1;
+    let mut strip = Strip::new(grid, out_channels, t + span * grid.step());
+    let mut input = Array4::<f32>::zeros((batch, channels, t, t));
+    let mut pending: Vec<(isize, isize, Array2<bool>)> = Vec::with_capacity(batch);
+    let mut counts = TileCounts::default();
+
+    let mut flush = |input: &Array4<f32>, pending: &mut Vec<(isize, isize, Array2<bool>)>, strip: &mut Strip| -> Result<()> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let n = pending.len();
+        let output = infer(input.slice(ndarray::s![..n, .., .., ..]))?;
+        if output.dim() != (n, out_channels, t, t) {
+            bail!("the model returned shape {:?} for {n} tiles of {t} x {t} pixels", output.shape());
+        }
+        for (out, (row, col, valid)) in output.outer_iter().zip(pending.drain(..)) {
+            strip.add(row, col, out, valid.view(), &weights)?;
+        }
+        counts.run += n;
+        counts.batches += 1;
+        Ok(())
+    };
+
+    for (k, &row) in row_starts.iter().enumerate() {
+        if !strip.fits(row, t) {
+            flush(&input, &mut pending, &mut strip)?;
+            if let Some((first, values)) = strip.finish_until(row, grid.rows) {
+                write(first, values)?;
+            }
+        }
+        for &col in &col_starts {
+            let mut slot = input.index_axis_mut(Axis(0), pending.len());
+            let values = slot.as_slice_mut().context("a batch slot is contiguous")?;
+            let mut valid = Array2::from_elem((t, t), true);
+            let mut channel = 0;
+            for source in sources {
+                let bands = source.cube.meta().bands;
+                source.read_tile(row, col, t, &mut values[channel * t * t..(channel + bands) * t * t], &mut valid)?;
+                channel += bands;
+            }
+            bar.inc(1);
+            if !valid.iter().any(|&v| v) {
+                counts.skipped += 1;
+                continue;
+            }
+            pending.push((row, col, valid));
+            if pending.len() == batch {
+                flush(&input, &mut pending, &mut strip)?;
+                // Every tile of the rows before this one is in: the scene rows above this
+                // tile row are final.
+                if let Some((first, values)) = strip.finish_until(row, grid.rows) {
+                    write(first, values)?;
+                }
+            }
+        }
+        if pending.is_empty() {
+            let next = row_starts.get(k + 1).copied().unwrap_or(grid.rows as isize);
+            if let Some((first, values)) = strip.finish_until(next, grid.rows) {
+                write(first, values)?;
+            }
+        }
+    }
+    flush(&input, &mut pending, &mut strip)?;
+    if let Some((first, values)) = strip.finish_until(grid.rows as isize, grid.rows) {
+        write(first, values)?;
+    }
+    Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reflection_mirrors_without_repeating_the_edge() {
+        let got: Vec<usize> = (-3..8).map(|i| reflect(i, 5)).collect();
+        assert_eq!(got, vec![3, 2, 1, 0, 1, 2, 3, 4, 3, 2, 1]);
+        assert_eq!(reflect(9, 3), 1);
+        assert_eq!(reflect(-4, 1), 0);
+    }
+
+    #[test]
+    fn tiles_cover_the_scene_with_a_margin() {
+        let grid = TileGrid::new(83, 86, 32, 8).unwrap();
+        let starts = grid.col_starts();
+        assert_eq!(starts, vec![-4, 20, 44, 68]);
+        assert!(*starts.last().unwrap() + 32 >= 86 + 4);
+        assert!(starts[starts.len() - 2] + 32 < 86 + 4);
+        assert_eq!(TileGrid::new(10, 10, 256, 32).unwrap().len(), 1);
+        assert!(TileGrid::new(10, 10, 32, 16).is_err());
+    }
+
+    /// A per-pixel model (the mean of its input channels) must come out of tiling, batching
+    /// across tile rows and blending unchanged, whatever the batch.
+    #[test]
+    fn a_per_pixel_model_survives_tiles_batches_and_blending() {
+        let cube = Cube::open(hypersynth_data::fixtures::samples_dir().join("salinasA/salinasA.tif")).unwrap();
+        let bands = cube.meta().bands;
+        let (offset, scale) = (vec![1000.0; bands], vec![500.0; bands]);
+        let whole = cube.read(cube.meta().full_window()).unwrap();
+        let expected = whole.data.map_axis(Axis(2), |s| s.iter().map(|v| (v - 1000.0) / 500.0).sum::<f32>() / bands as f32);
+        let grid = TileGrid::new(83, 86, 32, 8).unwrap();
+        for batch in [1, 3, 7, 50] {
+            let sources = [TileSource { cube: &cube, offset: &offset, scale: &scale }];
+            let mut infer = |x: ArrayView4<'_, f32>| Ok(x.mean_axis(Axis(1)).unwrap().insert_axis(Axis(1)));
+            let mut got = Array2::<f32>::from_elem((83, 86), f32::NAN);
+            let mut next_row = 0;
+            let mut write = |first: usize, values: Array3<f32>| {
+                assert_eq!(first, next_row, "rows arrive in order");
+                next_row += values.dim().0;
+                got.slice_mut(ndarray::s![first..next_row, ..]).assign(&values.index_axis(Axis(2), 0));
+                Ok(())
+            };
+            let counts = run_tiled(&grid, batch, &sources, 1, &mut infer, &mut write, &ProgressBar::hidden()).unwrap();
+            assert_eq!((counts.run, counts.batches), (16, 16usize.div_ceil(batch)), "batch {batch}");
+            assert!(got.iter().all(|v| v.is_finite()), "batch {batch}: every pixel written");
+            let worst = (&got - &expected).mapv(f32::abs).fold(0f32, |a, &b| a.max(b));
+            assert!(worst < 1e-4, "batch {batch}: max difference {worst}");
+        }
+    }
+
+    #[test]
+    fn blending_a_constant_gives_the_constant_everywhere() {
+        let grid = TileGrid::new(40, 37, 16, 6).unwrap();
+        let weights = grid.weights();
+        let mut strip = Strip::new(&grid, 1, 16);
+        let rows = grid.row_starts();
+        let mut out = Array2::<f32>::zeros((40, 37));
+        for (k, &r) in rows.iter().enumerate() {
+            for &c in &grid.col_starts() {
+                let valid =
+                    Array2::from_shape_fn((16, 16), |(i, j)| (0..40).contains(&(r + i as isize)) && (0..37).contains(&(c + j as isize)));
+                strip.add(r, c, Array3::from_elem((1, 16, 16), 0.25).view(), valid.view(), &weights).unwrap();
+            }
+            let next = rows.get(k + 1).copied().unwrap_or(40);
+            if let Some((first, values)) = strip.finish_until(next, 40) {
+                for ((i, j, _), &v) in values.indexed_iter() {
+                    out[[first + i, j]] = v;
+                }
+            }
+        }
+        assert!(out.iter().all(|&v| (v - 0.25).abs() < 1e-6), "{out:?}");
+    }
+}

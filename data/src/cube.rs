@@ -254,6 +254,33 @@ impl Cube {
         Ok(Self { meta, reader })
     }
 
+    /// Opens the cube at `path` resampled to `scale` times finer pixels by GDAL's cubic
+    /// convolution (bicubic): `scale` x the rows and columns, the pixel size divided by
+    /// `scale` (same origin, CRS, bands, wavelengths, scale/offset and nodata), float32
+    /// samples. Windows are resampled as they are read. Needs a cube GDAL reads.
+    pub fn open_resampled(path: impl AsRef<Path>, scale: usize) -> Result<Self> {
+        let path = path.as_ref();
+        let source = Self::open(path)?;
+        if scale == 0 {
+            return Err(Error::invalid(path, "the resampling scale must be at least 1"));
+        }
+        if is_hdf5(path)? {
+            return Err(Error::invalid(path, "resampling needs a cube GDAL reads; convert it first (hypersynth convert)"));
+        }
+        let mut meta = source.meta.clone();
+        meta.rows *= scale;
+        meta.cols *= scale;
+        meta.dtype = SampleType::Float32;
+        meta.format = format!("{} resampled x{scale} (cubic)", meta.format);
+        if let Some(gt) = meta.georef.geotransform.as_mut() {
+            for i in [1, 2, 4, 5] {
+                gt[i] /= scale as f64;
+            }
+        }
+        let reader = crate::gdal::open_resampled(path, &source.meta, scale)?;
+        Ok(Self { meta, reader: Box::new(reader) })
+    }
+
     /// The cube's metadata.
     pub fn meta(&self) -> &CubeMeta {
         &self.meta

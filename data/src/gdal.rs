@@ -75,6 +75,31 @@ pub(crate) fn open(path: &Path) -> Result<(CubeMeta, GdalCube)> {
     GdalCube { path: path.to_path_buf(), dataset }.check_readable(&meta).map(|cube| (meta, cube))
 }
 
+/// `path` resampled by GDAL to `scale` times finer pixels with cubic convolution
+/// ("bicubic"), through a virtual raster: windows are resampled as they are read, so the
+/// finer cube is never held whole. `meta` is the source's metadata; stored values come out
+/// as float32 (scale and offset still apply).
+pub(crate) fn open_resampled(path: &Path, meta: &CubeMeta, scale: usize) -> Result<GdalCube> {
+    configure_gdal();
+    let absolute = std::fs::canonicalize(path).map_err(Error::io(path, "resolve"))?;
+    let escape = |text: &str| text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let nodata = meta.nodata.map(|v| format!("<NoDataValue>{v}</NoDataValue>")).unwrap_or_default();
+    let source_nodata = meta.nodata.map(|v| format!("<NODATA>{v}</NODATA>")).unwrap_or_default();
+    let (cols, rows) = (meta.cols * scale, meta.rows * scale);
+    let mut xml = format!(r#"<VRTDataset rasterXSize="{cols}" rasterYSize="{rows}">"#);
+    for b in 1..=meta.bands {
+        xml.push_str(&format!(
+            r#"<VRTRasterBand dataType="Float32" band="{b}">{nodata}<ComplexSource resampling="cubic"><SourceFilename relativeToVRT="0">{}</SourceFilename><SourceBand>{b}</SourceBand><SrcRect xOff="0" yOff="0" xSize="{}" ySize="{}"/><DstRect xOff="0" yOff="0" xSize="{cols}" ySize="{rows}"/>{source_nodata}</ComplexSource></VRTRasterBand>"#,
+            escape(&absolute.to_string_lossy()),
+            meta.cols,
+            meta.rows,
+        ));
+    }
+    xml.push_str("</VRTDataset>");
+    let dataset = Dataset::open(Path::new(&xml)).map_err(Error::gdal(path, "open a resampling virtual raster"))?;
+    Ok(GdalCube { path: path.to_path_buf(), dataset })
+}
+
 impl GdalCube {
     fn check_readable(self, meta: &CubeMeta) -> Result<Self> {
         let last = Window { row: meta.rows - 1, col: meta.cols - 1, rows: 1, cols: 1 };

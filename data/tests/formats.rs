@@ -207,3 +207,43 @@ fn band_planes_hold_the_values_of_a_pixel_read() {
         assert!(as_pixels.iter().any(|v| !v.is_nan()), "{}", file.display());
     }
 }
+
+/// A cube resampled x2 on the fly equals gdal_translate's cubic resampling, whole and by
+/// windows, with the pixel size halved.
+#[test]
+fn resampled_cube_matches_gdal_translate_cubic() {
+    let dir = tempfile::tempdir().unwrap();
+    // A georeferenced copy of the sample: 30 m pixels in UTM 33N.
+    let path = dir.path().join("source.tif");
+    let ok = std::process::Command::new("gdal_translate")
+        .args(["-q", "-a_srs", "EPSG:32633", "-a_ullr", "300000", "5800000", "302580", "5797510"])
+        .arg(samples_dir().join("salinasA/salinasA.tif"))
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let reference = dir.path().join("x2.tif");
+    let ok = std::process::Command::new("gdal_translate")
+        .args(["-q", "-ot", "Float32", "-r", "cubic", "-outsize", "200%", "200%"])
+        .arg(&path)
+        .arg(&reference)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let fine = Cube::open_resampled(&path, 2).unwrap();
+    let m = fine.meta();
+    assert_eq!((m.rows, m.cols, m.bands, m.dtype), (166, 172, 204, SampleType::Float32));
+    assert_eq!(m.wavelengths_nm, Cube::open(&path).unwrap().meta().wavelengths_nm);
+    assert_eq!(m.georef.geotransform.unwrap(), [300000.0, 15.0, 0.0, 5800000.0, 0.0, -15.0]);
+    assert_eq!(m.georef.crs_wkt, Cube::open(&path).unwrap().meta().georef.crs_wkt);
+    let expected = Cube::open(&reference).unwrap().read_stored(m.full_window()).unwrap();
+    let whole = fine.read_stored(m.full_window()).unwrap();
+    let worst = (&whole - &expected).mapv(f32::abs).fold(0f32, |a, &b| a.max(b));
+    assert!(worst < 1e-2, "max |on the fly - gdal_translate| = {worst}");
+    let window = Window { row: 37, col: 50, rows: 40, cols: 33 };
+    let part = fine.read_stored(window).unwrap();
+    let same = whole.slice(ndarray::s![37..77, 50..83, ..]);
+    let worst = (&part - &same).mapv(f32::abs).fold(0f32, |a, &b| a.max(b));
+    assert!(worst < 1e-2, "max |window - whole| = {worst}");
+    assert!(Cube::open_resampled(samples_dir().join("salinasA/salinasA_gt.tif"), 0).is_err());
+}

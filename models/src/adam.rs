@@ -30,6 +30,11 @@ impl Adam {
         Ok(Self { vars, m, v, steps: 0, lr, beta1, beta2 })
     }
 
+    /// Sets the learning rate of the next steps (for a schedule).
+    pub fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
     /// One update from `grads`; variables without a gradient are left alone.
     pub fn step(&mut self, grads: &GradStore) -> Result<()> {
         self.steps += 1;

@@ -50,15 +50,23 @@ impl Geometry {
         self.kernel * self.kernel * self.n * wr * wc
     }
 
-    /// Calls `f(pixel, column)` for every image pixel a window covers, over one channel:
-    /// `pixel` indexes the channel's `[n, rows, cols]` values, `column` its
-    /// `[k·k, n · windows]` columns.
-    fn for_each_tap(&self, mut f: impl FnMut(usize, usize)) {
+    /// Calls `f(pixel, column, len)` for every run of image pixels that one kernel tap
+    /// covers along a window row, over one channel: pixels `pixel + stride·i` of the
+    /// channel's `[n, rows, cols]` values meet columns `column + i` of its
+    /// `[k·k, n · windows]` columns, for `i < len`.
+    fn for_each_run(&self, mut f: impl FnMut(usize, usize, usize)) {
         let (wr, wc) = self.windows();
         let row_len = self.n * wr * wc;
         let (k, s, p) = (self.kernel as isize, self.stride as isize, self.padding as isize);
         for ky in 0..k {
             for kx in 0..k {
+                // Window columns whose pixel x = ox·s + kx - p lies inside the image.
+                let first_ox = ((p - kx).max(0) + s - 1) / s;
+                let end_ox = ((self.cols as isize - 1 + p - kx).div_euclid(s) + 1).clamp(first_ox, wc as isize);
+                if end_ox <= first_ox {
+                    continue;
+                }
+                let len = (end_ox - first_ox) as usize;
                 for image in 0..self.n {
                     let (plane, first) = (image * self.rows * self.cols, (ky * k + kx) as usize * row_len + image * wr * wc);
                     for oy in 0..wr as isize {
@@ -66,12 +74,8 @@ impl Geometry {
                         if y < 0 || y >= self.rows as isize {
                             continue;
                         }
-                        for ox in 0..wc as isize {
-                            let x = ox * s + kx - p;
-                            if x >= 0 && x < self.cols as isize {
-                                f(plane + y as usize * self.cols + x as usize, first + oy as usize * wc + ox as usize);
-                            }
-                        }
+                        let x = (first_ox * s + kx - p) as usize;
+                        f(plane + y as usize * self.cols + x, first + oy as usize * wc + first_ox as usize, len);
                     }
                 }
             }
@@ -84,6 +88,9 @@ impl Geometry {
 /// weight; columns image-major), zero outside the image; with the geometry.
 pub fn unfold(x: &Tensor, kernel: usize, stride: usize, padding: usize) -> Result<(Geometry, Tensor)> {
     let (channels, n, rows, cols) = x.dims4()?;
+    if rows + 2 * padding < kernel || cols + 2 * padding < kernel {
+        return Err(crate::Error::Invalid(format!("a {kernel}-pixel kernel does not fit a {rows} x {cols} image padded by {padding}")));
+    }
     let geometry = Geometry { n, channels, rows, cols, kernel, stride, padding };
     Ok((geometry, x.contiguous()?.apply_op1(Unfold(geometry))?))
 }
@@ -116,7 +123,11 @@ impl CustomOp1 for Unfold {
         let (wr, wc) = g.windows();
         let mut out = vec![0f32; g.channels * g.columns_len()];
         out.par_chunks_mut(g.columns_len()).zip(x.par_chunks(g.channel_len())).for_each(|(columns, channel)| {
-            g.for_each_tap(|pixel, column| columns[column] = channel[pixel]);
+            g.for_each_run(|pixel, column, len| {
+                for (c, p) in columns[column..column + len].iter_mut().zip(channel[pixel..].iter().step_by(g.stride)) {
+                    *c = *p;
+                }
+            });
         });
         Ok((CpuStorage::F32(out), Shape::from((g.channels * g.kernel * g.kernel, g.n * wr * wc))))
     }
@@ -139,7 +150,11 @@ impl CustomOp1 for Fold {
         }
         let mut out = vec![0f32; g.channels * g.channel_len()];
         out.par_chunks_mut(g.channel_len()).zip(columns.par_chunks(g.columns_len())).for_each(|(channel, columns)| {
-            g.for_each_tap(|pixel, column| channel[pixel] += columns[column]);
+            g.for_each_run(|pixel, column, len| {
+                for (p, c) in channel[pixel..].iter_mut().step_by(g.stride).zip(&columns[column..column + len]) {
+                    *p += *c;
+                }
+            });
         });
         Ok((CpuStorage::F32(out), Shape::from((g.channels, g.n, g.rows, g.cols))))
     }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor, Var};
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 
 use crate::Result;
 use crate::im2col::{self, Geometry};
@@ -119,6 +120,104 @@ impl BatchNorm {
         self.running_var = get(state, prefix, "running_var")?.copy()?;
         Ok(())
     }
+}
+
+/// Instance normalisation of channel-first images `[c, n, h, w]`: each channel of each
+/// image to mean 0 and (biased) variance 1 over its pixels, without learned scale or shift
+/// (as CycleGAN's `InstanceNorm2d`).
+pub fn instance_norm(x: &Tensor) -> Result<Tensor> {
+    let (c, n, _, _) = x.dims4()?;
+    let planes = x.reshape((c * n, ()))?;
+    let mean = planes.mean_keepdim(1)?;
+    let centred = planes.broadcast_sub(&mean)?;
+    let var = centred.sqr()?.mean_keepdim(1)?;
+    Ok(centred.broadcast_div(&var.affine(1.0, BATCH_NORM_EPS)?.sqrt()?)?.reshape(x.dims())?)
+}
+
+/// Which normalisation follows a convolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NormKind {
+    /// [`BatchNorm`], with learned scale and shift and running statistics.
+    Batch,
+    /// [`instance_norm`], without parameters.
+    Instance,
+}
+
+/// A normalisation layer of either kind.
+#[derive(Debug)]
+pub enum Norm {
+    /// Batch normalisation.
+    Batch(BatchNorm),
+    /// Instance normalisation.
+    Instance,
+}
+
+impl Norm {
+    /// A new layer of `kind` over `features` channels.
+    pub fn new(kind: NormKind, features: usize) -> Result<Self> {
+        Ok(match kind {
+            NormKind::Batch => Self::Batch(BatchNorm::new(features)?),
+            NormKind::Instance => Self::Instance,
+        })
+    }
+
+    /// Normalises channel-first images; `train` matters to batch normalisation only.
+    pub fn forward(&mut self, x: &Tensor, train: bool) -> Result<Tensor> {
+        match self {
+            Self::Batch(norm) => norm.forward(x, train),
+            Self::Instance => instance_norm(x),
+        }
+    }
+
+    /// The trainable parameters.
+    pub fn vars(&self) -> Vec<Var> {
+        match self {
+            Self::Batch(norm) => norm.vars(),
+            Self::Instance => Vec::new(),
+        }
+    }
+
+    /// Adds every tensor to `state` under `prefix`.
+    pub fn save(&self, prefix: &str, state: &mut HashMap<String, Tensor>) {
+        if let Self::Batch(norm) = self {
+            norm.save(prefix, state);
+        }
+    }
+
+    /// Restores what [`Norm::save`] wrote.
+    pub fn load(&mut self, prefix: &str, state: &HashMap<String, Tensor>) -> Result<()> {
+        match self {
+            Self::Batch(norm) => norm.load(prefix, state),
+            Self::Instance => Ok(()),
+        }
+    }
+}
+
+/// Pads channel-first images `[c, n, h, w]` by `p` pixels on every side, mirroring at the
+/// edges without repeating them (as PyTorch's `ReflectionPad2d` and ONNX `Pad` in
+/// `reflect` mode); `p` must be less than the height and width.
+pub fn reflect_pad(x: &Tensor, p: usize) -> Result<Tensor> {
+    let (_, _, h, w) = x.dims4()?;
+    if p >= h || p >= w {
+        return Err(crate::Error::Invalid(format!("cannot reflect {p} pixels of a {h} x {w} image")));
+    }
+    let mirrored = |n: usize| -> Result<Tensor> {
+        let last = n as isize - 1;
+        let idx: Vec<u32> = (-(p as isize)..=last + p as isize)
+            .map(|j| {
+                (if j < 0 {
+                    -j
+                } else if j > last {
+                    2 * last - j
+                } else {
+                    j
+                }) as u32
+            })
+            .collect();
+        Ok(Tensor::new(idx, x.device())?)
+    };
+    Ok(x.index_select(&mirrored(h)?, 2)?.index_select(&mirrored(w)?, 3)?)
 }
 
 /// The tensor `prefix.name` of a saved state.
@@ -269,6 +368,9 @@ impl Embedding {
     }
 }
 
+/// The slope of every LeakyReLU of the GANs (0.2, as DCGAN, pix2pix and CycleGAN use).
+pub const LEAKY_SLOPE: f64 = 0.2;
+
 /// LeakyReLU with slope `alpha` for negative inputs.
 pub fn leaky_relu(x: &Tensor, alpha: f64) -> Result<Tensor> {
     Ok(x.maximum(&x.affine(alpha, 0.0)?)?)
@@ -329,6 +431,28 @@ mod tests {
             let (a, b) = (ours.get(var).unwrap(), reference.get(var).unwrap());
             assert!(max_difference(a, b) < 1e-4, "gradient of {name}");
         }
+    }
+
+    #[test]
+    fn reflection_padding_mirrors_without_repeating_the_edge() {
+        let x = Tensor::arange(0f32, 12.0, &Device::Cpu).unwrap().reshape((1, 1, 3, 4)).unwrap();
+        let y = reflect_pad(&x, 2).unwrap();
+        assert_eq!(y.dims(), &[1, 1, 7, 8]);
+        let rows = y.squeeze(0).unwrap().squeeze(0).unwrap().to_vec2::<f32>().unwrap();
+        assert_eq!(rows[0], vec![10.0, 9.0, 8.0, 9.0, 10.0, 11.0, 10.0, 9.0]);
+        assert_eq!(rows[2], vec![2.0, 1.0, 0.0, 1.0, 2.0, 3.0, 2.0, 1.0]);
+        assert_eq!(rows[6], vec![2.0, 1.0, 0.0, 1.0, 2.0, 3.0, 2.0, 1.0]);
+        assert!(reflect_pad(&x, 3).is_err());
+    }
+
+    #[test]
+    fn instance_norm_normalises_each_image_and_channel() {
+        let mut rng = rng::stream(5, 0, 0);
+        let x = rng::uniform(&mut rng, &[3, 2, 5, 4], 10.0).unwrap().affine(1.0, 3.0).unwrap();
+        let y = instance_norm(&x).unwrap().reshape((6, 20)).unwrap();
+        let mean = y.mean(1).unwrap().to_vec1::<f32>().unwrap();
+        let var = y.sqr().unwrap().mean(1).unwrap().to_vec1::<f32>().unwrap();
+        assert!(mean.iter().all(|m| m.abs() < 1e-5) && var.iter().all(|v| (v - 1.0).abs() < 1e-3), "{mean:?} {var:?}");
     }
 
     #[test]

@@ -16,11 +16,15 @@
 
 mod adam;
 mod checkpoint;
+pub mod crops;
+pub mod cyclegan;
+pub mod cyclegan_training;
 mod error;
 pub mod export;
 mod im2col;
 pub mod layers;
 pub mod losses;
+pub mod patchgan;
 pub mod pix2pix;
 pub mod pix2pix_training;
 pub mod rng;

@@ -1,5 +1,5 @@
-//! Pix2Pix: a U-Net generator that maps an image to an image of the same size, and a
-//! PatchGAN discriminator that judges (input, output) pairs patch by patch, as in Isola et
+//! Pix2Pix: a U-Net generator that maps an image to an image of the same size, judged by a
+//! PatchGAN discriminator ([`crate::patchgan`]) on (input, output) pairs patch by patch, as in Isola et
 //! al. (2017) and the pytorch-CycleGAN-and-pix2pix reference (4x4 convolutions of
 //! stride 2, BatchNorm, LeakyReLU 0.2 going down, ReLU coming up, dropout in the inner
 //! decoder blocks).
@@ -10,11 +10,9 @@ use candle_core::{Tensor, Var};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::layers::{BatchNorm, Conv2d, ConvTranspose2d, leaky_relu, swap_batch_and_channels};
+use crate::layers::{BatchNorm, Conv2d, ConvTranspose2d, LEAKY_SLOPE, NormKind, leaky_relu, swap_batch_and_channels};
+use crate::patchgan::PatchGanConfig;
 use crate::{Result, rng};
-
-/// The slope of the LeakyReLU of the encoder and the discriminator.
-pub const LEAKY_SLOPE: f64 = 0.2;
 
 /// The shape of a Pix2Pix generator and discriminator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,6 +60,16 @@ impl Pix2pixConfig {
     /// Tile sides must be a multiple of this.
     pub fn multiple(&self) -> usize {
         1 << self.depth
+    }
+
+    /// The discriminator: a PatchGAN with BatchNorm on (input, output) pairs.
+    pub fn discriminator(&self) -> PatchGanConfig {
+        PatchGanConfig {
+            in_channels: self.in_channels + self.out_channels,
+            layers: self.discriminator_layers,
+            width: self.discriminator_width,
+            norm: NormKind::Batch,
+        }
     }
 
     /// Whether decoder block `i` (0 = outermost) uses dropout: the up to three blocks just
@@ -194,79 +202,6 @@ fn sigmoid(x: &Tensor) -> Result<Tensor> {
     Ok(x.affine(0.5, 0.0)?.tanh()?.affine(0.5, 0.5)?)
 }
 
-/// The PatchGAN discriminator: one logit per overlapping patch of the (input, output) pair.
-#[derive(Debug)]
-pub struct PatchGan {
-    /// Convolutions, first to last.
-    pub convs: Vec<Conv2d>,
-    /// Their norms (none on the first and last).
-    pub norms: Vec<Option<BatchNorm>>,
-}
-
-impl PatchGan {
-    /// A freshly initialised discriminator.
-    pub fn new(config: &Pix2pixConfig, rng: &mut ChaCha8Rng) -> Result<Self> {
-        let width = |n: usize| config.discriminator_width * (1 << n.min(3));
-        let layers = config.discriminator_layers;
-        let mut d = Self { convs: Vec::new(), norms: Vec::new() };
-        d.convs.push(Conv2d::new(config.in_channels + config.out_channels, width(0), 4, 2, 1, rng)?);
-        d.norms.push(None);
-        for n in 1..=layers {
-            let stride = if n < layers { 2 } else { 1 };
-            d.convs.push(Conv2d::new(width(n - 1), width(n), 4, stride, 1, rng)?);
-            d.norms.push(Some(BatchNorm::new(width(n))?));
-        }
-        d.convs.push(Conv2d::new(width(layers), 1, 4, 1, 1, rng)?);
-        d.norms.push(None);
-        Ok(d)
-    }
-
-    /// Patch logits `[1, n, h', w']` (channel-first) for `output` `[n, out, h, w]` given
-    /// `condition` `[n, in, h, w]`.
-    pub fn forward(&mut self, condition: &Tensor, output: &Tensor) -> Result<Tensor> {
-        let mut h = swap_batch_and_channels(&Tensor::cat(&[condition, output], 1)?)?;
-        let last = self.convs.len() - 1;
-        for (i, (conv, norm)) in self.convs.iter().zip(self.norms.iter_mut()).enumerate() {
-            h = conv.forward(&h)?;
-            if let Some(norm) = norm {
-                h = norm.forward(&h, true)?;
-            }
-            if i < last {
-                h = leaky_relu(&h, LEAKY_SLOPE)?;
-            }
-        }
-        Ok(h)
-    }
-
-    /// The trainable parameters.
-    pub fn vars(&self) -> Vec<Var> {
-        self.convs.iter().flat_map(Conv2d::vars).chain(self.norms.iter().flatten().flat_map(BatchNorm::vars)).collect()
-    }
-
-    /// Every tensor by name.
-    pub fn tensors(&self) -> HashMap<String, Tensor> {
-        let mut state = HashMap::new();
-        for (i, (conv, norm)) in self.convs.iter().zip(&self.norms).enumerate() {
-            conv.save(&format!("conv{i}"), &mut state);
-            if let Some(norm) = norm {
-                norm.save(&format!("conv{i}.norm"), &mut state);
-            }
-        }
-        state
-    }
-
-    /// Overwrites every tensor from `state` (as written by [`PatchGan::tensors`]).
-    pub fn load(&mut self, state: &HashMap<String, Tensor>) -> Result<()> {
-        for (i, (conv, norm)) in self.convs.iter().zip(self.norms.iter_mut()).enumerate() {
-            conv.load(&format!("conv{i}"), state)?;
-            if let Some(norm) = norm {
-                norm.load(&format!("conv{i}.norm"), state)?;
-            }
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,12 +211,12 @@ mod tests {
         let config = Pix2pixConfig { base_width: 4, max_width: 8, discriminator_width: 4, ..Pix2pixConfig::new(3, 1) };
         let mut rng = rng::stream(1, 0, 0);
         let mut g = UNet::new(&config, &mut rng).unwrap();
-        let mut d = PatchGan::new(&config, &mut rng).unwrap();
+        let mut d = crate::patchgan::PatchGan::new(&config.discriminator(), &mut rng).unwrap();
         let x = rng::uniform(&mut rng, &[2, 3, 32, 32], 1.0).unwrap();
         let y = g.forward(&x, &config, true, &mut rng).unwrap();
         assert_eq!(y.dims(), &[2, 1, 32, 32]);
         let values = y.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         assert!(values.iter().all(|v| *v > 0.0 && *v < 1.0));
-        assert_eq!(d.forward(&x, &y).unwrap().dims(), &[1, 2, 2, 2]);
+        assert_eq!(d.forward(&Tensor::cat(&[&x, &y], 1).unwrap()).unwrap().dims(), &[1, 2, 2, 2]);
     }
 }

@@ -6,27 +6,15 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor};
 use ndarray::{Array2, Array3, ArrayView3, s};
-use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::adam::Adam;
+use crate::crops::{Crop, Region};
 use crate::losses::Loss;
-use crate::pix2pix::{PatchGan, Pix2pixConfig, UNet};
+use crate::patchgan::PatchGan;
+use crate::pix2pix::{Pix2pixConfig, UNet};
 use crate::{Error, Result, checkpoint, rng};
-
-/// A rectangle of a scene: first row and column, and size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Region {
-    /// First row.
-    pub row: usize,
-    /// First column.
-    pub col: usize,
-    /// Number of rows.
-    pub rows: usize,
-    /// Number of columns.
-    pub cols: usize,
-}
 
 /// A co-registered input and target held in memory for training.
 #[derive(Debug, Clone)]
@@ -210,7 +198,7 @@ fn check(model: &Pix2pixConfig, config: &Pix2pixTrainConfig, scene: &PairedScene
     if scene.target.dim() != (model.out_channels, rows, cols) || scene.valid.dim() != (rows, cols) {
         return Err(Error::Invalid("input, target and valid mask differ in size".into()));
     }
-    if config.tile == 0 || config.tile % model.multiple() != 0 {
+    if config.tile == 0 || !config.tile.is_multiple_of(model.multiple()) {
         return Err(Error::Invalid(format!("the tile ({}) must be a positive multiple of {}", config.tile, model.multiple())));
     }
     if train.rows < config.tile || train.cols < config.tile {
@@ -233,7 +221,7 @@ fn check(model: &Pix2pixConfig, config: &Pix2pixTrainConfig, scene: &PairedScene
 fn fresh(model: &Pix2pixConfig, config: &Pix2pixTrainConfig) -> Result<State> {
     let mut rng = rng::stream(config.seed, STREAM_INIT, 0);
     let generator = UNet::new(model, &mut rng)?;
-    let discriminator = PatchGan::new(model, &mut rng)?;
+    let discriminator = PatchGan::new(&model.discriminator(), &mut rng)?;
     let adam_g = Adam::new(generator.vars(), config.lr, config.beta1, 0.999)?;
     let adam_d = Adam::new(discriminator.vars(), config.lr, config.beta1, 0.999)?;
     Ok(State { generator, discriminator, adam_g, adam_d, step: 0 })
@@ -251,13 +239,14 @@ fn step(
     let (input, target, valid) = sample_batch(scene, region, config, rng)?;
     let fake = state.generator.forward(&input, model, true, rng)?;
 
-    let judged_real = state.discriminator.forward(&input, &target)?;
-    let judged_fake = state.discriminator.forward(&input, &fake.detach())?;
+    let pair = |output: &Tensor| Tensor::cat(&[&input, output], 1);
+    let judged_real = state.discriminator.forward(&pair(&target)?)?;
+    let judged_fake = state.discriminator.forward(&pair(&fake.detach())?)?;
     // Halved as in the reference, which slows D relative to G.
     let d_loss = config.loss.discriminator(&judged_real, &judged_fake, 1.0)?.affine(0.5, 0.0)?;
     state.adam_d.step(&d_loss.backward()?)?;
 
-    let judged = state.discriminator.forward(&input, &fake)?;
+    let judged = state.discriminator.forward(&pair(&fake)?)?;
     let adversarial = config.loss.generator(&judged)?;
     let l1 = (fake.sub(&target)?.abs()?.broadcast_mul(&valid)?.sum_all()? / (valid.sum_all()?.to_scalar::<f32>()? as f64).max(1.0))?;
     let g_loss = (&adversarial + l1.affine(config.l1_weight, 0.0)?)?;
@@ -286,16 +275,13 @@ fn sample_batch(
     rng: &mut ChaCha8Rng,
 ) -> Result<(Tensor, Tensor, Tensor)> {
     let t = config.tile;
+    let valid = scene.valid.view().insert_axis(ndarray::Axis(0));
     let (mut inputs, mut targets, mut masks) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..config.batch_size {
-        let row = region.row + rng.random_range(0..=region.rows - t);
-        let col = region.col + rng.random_range(0..=region.cols - t);
-        let transform = if config.augment { rng.random_range(0..8u8) } else { 0 };
-        let window = s![.., row..row + t, col..col + t];
-        let valid = scene.valid.slice(s![row..row + t, col..col + t]).mapv(|v| f32::from(u8::from(v))).insert_axis(ndarray::Axis(0));
-        inputs.extend(dihedral(scene.input.slice(window), transform));
-        targets.extend(dihedral(scene.target.slice(window), transform));
-        masks.extend(dihedral(valid.view(), transform));
+        let crop = Crop::random(region, t, config.augment, rng);
+        inputs.extend(crop.cut(scene.input.view()));
+        targets.extend(crop.cut(scene.target.view()));
+        masks.extend(crop.cut(valid.view()).into_iter().map(|v| f32::from(u8::from(v))));
     }
     let n = config.batch_size;
     let dev = &Device::Cpu;
@@ -304,22 +290,6 @@ fn sample_batch(
         Tensor::from_vec(targets, (n, scene.target.dim().0, t, t), dev)?,
         Tensor::from_vec(masks, (n, 1, t, t), dev)?,
     ))
-}
-
-/// The values of a `[c, t, t]` tile under one of the 8 flips and rotations of the square,
-/// in `[c, t, t]` order: bit 0 transposes, bit 1 flips rows, bit 2 flips columns.
-fn dihedral(tile: ArrayView3<'_, f32>, transform: u8) -> Vec<f32> {
-    let mut view = tile;
-    if transform & 1 != 0 {
-        view.swap_axes(1, 2);
-    }
-    if transform & 2 != 0 {
-        view.invert_axis(ndarray::Axis(1));
-    }
-    if transform & 4 != 0 {
-        view.invert_axis(ndarray::Axis(2));
-    }
-    view.iter().copied().collect()
 }
 
 /// Runs the generator (inference mode) over `region` with up to `2^depth` pixels of
@@ -396,22 +366,4 @@ fn load_checkpoint(path: &Path, meta: &CheckpointMeta<'_>) -> Result<Option<Stat
     state.step = step.to_vec1::<f64>()?[0] as usize;
     tracing::info!("{}: resuming at step {}", path.display(), state.step);
     Ok(Some(state))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dihedral_transforms_are_the_eight_symmetries_of_the_square() {
-        let tile = Array3::from_shape_fn((1, 2, 2), |(_, r, c)| (r * 2 + c) as f32);
-        let all: Vec<Vec<f32>> = (0..8).map(|t| dihedral(tile.view(), t)).collect();
-        assert_eq!(all[0], vec![0.0, 1.0, 2.0, 3.0]);
-        assert_eq!(all[1], vec![0.0, 2.0, 1.0, 3.0]);
-        assert_eq!(all[2], vec![2.0, 3.0, 0.0, 1.0]);
-        let mut distinct = all.clone();
-        distinct.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        distinct.dedup();
-        assert_eq!(distinct.len(), 8);
-    }
 }

@@ -7,11 +7,8 @@ use candle_core::{Device, Tensor, Var};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::layers::{BatchNorm, Embedding, Linear, leaky_relu};
+use crate::layers::{BatchNorm, Embedding, LEAKY_SLOPE, Linear, leaky_relu};
 use crate::{Result, rng};
-
-/// The slope of every LeakyReLU.
-pub const LEAKY_SLOPE: f64 = 0.2;
 
 /// Architecture of the spectral cGAN.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use hypersynth_models::cyclegan::CycleganConfig;
+use hypersynth_models::cyclegan_training::CycleganTrainConfig;
 use hypersynth_models::pix2pix::Pix2pixConfig;
 use hypersynth_models::pix2pix_training::Pix2pixTrainConfig;
 use hypersynth_models::spectral_cgan::SpectralCganConfig;
@@ -71,6 +73,10 @@ pub enum Command {
     /// Run a pix2pix damage model over co-registered pre- and post-event scenes, tile by
     /// tile, and write the damage probability as a Cloud-Optimized GeoTIFF.
     Fuse(Box<FuseArgs>),
+    /// Super-resolve a low-res scene with a cyclegan-sr model: resample it to the finer grid,
+    /// refine it tile by tile, write a Cloud-Optimized GeoTIFF; optionally score it against a
+    /// high-res reference.
+    SuperResolve(Box<SuperResolveArgs>),
     /// Run the main job on the bundled sample data.
     Demo(DemoArgs),
 }
@@ -83,6 +89,101 @@ pub enum TrainCommand {
     /// Train a Pix2Pix damage model on co-registered pre- and post-event scenes and a damage
     /// raster (one part of the scene held out for validation) and export it to ONNX.
     Pix2pix(Box<TrainPix2pixArgs>),
+    /// Train a CycleGAN for super-resolution on unpaired low-res and high-res scenes and
+    /// export its low-res → high-res generator to ONNX.
+    Cyclegan(Box<TrainCycleganArgs>),
+}
+
+/// `hypersynth train cyclegan`.
+#[derive(Debug, Args)]
+pub struct TrainCycleganArgs {
+    /// Low-resolution scenes (domain A), resampled to the high-res grid for training.
+    #[arg(long, required = true, num_args = 1..)]
+    pub domain_a: Vec<PathBuf>,
+    /// High-resolution scenes (domain B), unpaired with domain A.
+    #[arg(long, required = true, num_args = 1..)]
+    pub domain_b: Vec<PathBuf>,
+    /// High-res pixels per low-res pixel along each axis.
+    #[arg(long)]
+    pub scale: usize,
+    /// The ONNX model to write (M.run.json, M.metrics.csv and a checkpoint go beside it).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Principal components of the spectra the generators work on.
+    #[arg(long, default_value_t = 12)]
+    pub components: usize,
+    /// Updates of the generators and the discriminators.
+    #[arg(long, default_value_t = CycleganTrainConfig::default().steps)]
+    pub steps: usize,
+    /// Crops of each domain per batch.
+    #[arg(long, default_value_t = CycleganTrainConfig::default().batch_size)]
+    pub batch_size: usize,
+    /// Side of the training crops on the high-res grid (a multiple of 2^downsamplings and of the scale).
+    #[arg(long, default_value_t = CycleganTrainConfig::default().tile)]
+    pub tile: usize,
+    /// Initial Adam learning rate (constant for the first half, then decaying linearly to 0).
+    #[arg(long, default_value_t = CycleganTrainConfig::default().lr)]
+    pub lr: f64,
+    /// Weight of the generators' adversarial losses.
+    #[arg(long, default_value_t = CycleganTrainConfig::default().adversarial_weight)]
+    pub adversarial_weight: f64,
+    /// Weight of the cycle-consistency losses.
+    #[arg(long, default_value_t = CycleganTrainConfig::default().cycle_weight)]
+    pub cycle_weight: f64,
+    /// Weight of the identity losses, as a fraction of the cycle weight.
+    #[arg(long, default_value_t = CycleganTrainConfig::default().identity_weight)]
+    pub identity_weight: f64,
+    /// Past generated images kept per domain for the discriminators.
+    #[arg(long, default_value_t = CycleganTrainConfig::default().pool_size)]
+    pub pool_size: usize,
+    /// Channels of the generators' first layer.
+    #[arg(long, default_value_t = CycleganConfig::new(0).width)]
+    pub width: usize,
+    /// Residual blocks of the generators.
+    #[arg(long, default_value_t = CycleganConfig::new(0).blocks)]
+    pub blocks: usize,
+    /// Stride-2 down-samplings (and up-samplings) of the generators.
+    #[arg(long, default_value_t = CycleganConfig::new(0).downsamplings)]
+    pub downsamplings: usize,
+    /// Do not flip and rotate training crops.
+    #[arg(long)]
+    pub no_augment: bool,
+    /// Seed of training.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// `hypersynth super-resolve`.
+#[derive(Debug, Args)]
+pub struct SuperResolveArgs {
+    /// The cyclegan-sr model.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The low-resolution scene.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// The high-resolution COG to write (OUT.run.json goes beside it).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The scale you expect (refused when it is not the model's).
+    #[arg(long)]
+    pub scale: Option<usize>,
+    /// Tile side in pixels on the high-res grid (a multiple of the model's tile multiple).
+    #[arg(long, default_value_t = 128)]
+    pub tile: usize,
+    /// Pixels shared by neighbouring tiles, blended smoothly (less than half the tile).
+    #[arg(long, default_value_t = 16)]
+    pub overlap: usize,
+    /// Tiles per ONNX Runtime call.
+    #[arg(long, default_value_t = 4)]
+    pub batch: usize,
+    /// A high-res scene of the same area: print PSNR, SSIM and spectral angle of the output
+    /// and of plain bicubic resampling against it.
+    #[arg(long)]
+    pub reference: Option<PathBuf>,
+    /// Where the model runs.
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 /// `hypersynth train pix2pix`.

@@ -13,8 +13,10 @@ use clap::Parser;
 
 pub mod cli;
 pub mod commands;
+mod components;
 mod labelled;
 mod logging;
+mod model_input;
 mod progress;
 pub mod report;
 mod run_record;
@@ -89,6 +91,31 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             commands::train_spectral::run(&commands::train_spectral_settings(*args)?).map(|_| ())
         }
         Command::Train(TrainCommand::Pix2pix(args)) => commands::train_pix2pix::run(&commands::train_pix2pix_settings(*args)?).map(|_| ()),
+        Command::Train(TrainCommand::Cyclegan(args)) => {
+            commands::train_cyclegan::run(&commands::train_cyclegan_settings(*args)).map(|_| ())
+        }
+        Command::SuperResolve(args) => {
+            let settings = commands::super_resolve::SuperResolve {
+                session: runtime::session_options(&args.device, threads)?,
+                model: args.model,
+                input: args.input,
+                out: args.out,
+                scale: args.scale,
+                tile: args.tile,
+                overlap: args.overlap,
+                batch: args.batch,
+                reference: args.reference,
+            };
+            let outcome = commands::super_resolve::run(&settings)?;
+            println!("{}", outcome.output.display());
+            if let Some((model, bicubic)) = outcome.quality {
+                println!("{:<8} {:>9} {:>7} {:>8}", "", "PSNR dB", "SSIM", "SAM deg");
+                for (name, s) in [("model", model), ("bicubic", bicubic)] {
+                    println!("{name:<8} {:>9.2} {:>7.4} {:>8.3}", s.psnr_db, s.ssim, s.sam_deg);
+                }
+            }
+            Ok(())
+        }
         Command::Fuse(args) => {
             let settings = commands::fuse::Fuse {
                 session: runtime::session_options(&args.device, threads)?,

@@ -60,3 +60,26 @@ impl TrainingLog {
         Ok(())
     }
 }
+
+/// The files a training writes beside its model `M.onnx`.
+#[derive(Debug, Clone)]
+pub struct TrainingFiles {
+    /// `M.checkpoint.safetensors` (with `M.checkpoint.json`).
+    pub checkpoint: std::path::PathBuf,
+    /// `M.metrics.csv`, the [`TrainingLog`].
+    pub metrics: std::path::PathBuf,
+    /// `M.run.json`.
+    pub run_json: std::path::PathBuf,
+}
+
+impl TrainingFiles {
+    /// The files beside `model`.
+    pub fn beside(model: &std::path::Path) -> Self {
+        let stem = model.with_extension("");
+        Self {
+            checkpoint: stem.with_extension("checkpoint.safetensors"),
+            metrics: stem.with_extension("metrics.csv"),
+            run_json: stem.with_extension("run.json"),
+        }
+    }
+}

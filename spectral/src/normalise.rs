@@ -90,6 +90,24 @@ impl Normaliser {
         Ok(Self { layout, basis, offset, inverse, residual_axes })
     }
 
+    /// The same normalised directions on one common scale: the widest one's range still
+    /// maps to (-1, 1), the others in proportion, so that distances in the normalised space
+    /// are physical distances. For image models, whose pixel losses and discriminators
+    /// should weigh each direction as much as it weighs in the image rather than inflate
+    /// the noise of faint principal components.
+    pub fn to_common_scale(mut self) -> Self {
+        // Row k of the basis is direction k's unit vector times its half-range.
+        let half: Vec<f64> = self.basis.rows().into_iter().map(|r| r.dot(&r).sqrt()).collect();
+        let common = half.iter().copied().fold(0.0, f64::max);
+        for (k, &h) in half.iter().enumerate() {
+            if h > 0.0 {
+                self.basis.row_mut(k).mapv_inplace(|v| v * common / h);
+                self.inverse.column_mut(k).mapv_inplace(|v| v * h / common);
+            }
+        }
+        self
+    }
+
     /// Maps physical spectra (`[n, bands]`) to normalised values.
     pub fn apply(&self, spectra: ArrayView2<'_, f32>) -> Array2<f32> {
         (&spectra.mapv(f64::from) - &self.offset).dot(&self.inverse).mapv(|v| v as f32)
@@ -122,6 +140,19 @@ impl Normaliser {
 mod tests {
     use super::*;
     use ndarray::array;
+
+    #[test]
+    fn a_common_scale_keeps_the_map_and_physical_proportions() {
+        let data = array![[0.0f32, 0.0, 0.0], [10.0, 10.0, 1.0], [20.0, 20.0, -1.0], [5.0, 5.0, 0.5]];
+        let n = Normaliser::fit(data.view(), Layout::PrincipalComponents(2), 0.0).unwrap().to_common_scale();
+        let back = n.invert(n.apply(data.view()).view());
+        assert!((&back - &data).iter().all(|d| d.abs() < 1e-4), "{back:?}");
+        // The first direction spans (-1, 1); the second, about 1/14 of it physically, a
+        // fourteenth of that.
+        let z = n.apply(data.view());
+        let span = |k: usize| z.column(k).fold(f32::NEG_INFINITY, |a, &b| a.max(b)) - z.column(k).fold(f32::INFINITY, |a, &b| a.min(b));
+        assert!((span(0) - 2.0).abs() < 1e-5 && span(1) < 0.2, "{} {}", span(0), span(1));
+    }
 
     #[test]
     fn per_band_fits_the_range_with_headroom_and_inverts() {

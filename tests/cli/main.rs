@@ -7,6 +7,7 @@ mod support;
 mod tiny_model;
 
 mod cube_commands;
+mod cyclegan;
 mod model_commands;
 mod pix2pix;
 mod report;

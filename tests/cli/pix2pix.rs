@@ -3,7 +3,6 @@
 //! nodata, seams), a PyTorch-style model with a sidecar card, and refusals of bad input.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use hypersynth_data::{CogWriter, Compression, Cube};
 use hypersynth_models::export::{Projection, pix2pix_generator};
@@ -12,7 +11,7 @@ use hypersynth_models::rng;
 use hypersynth_onnx::{Input, OnnxSession, SessionOptions};
 use ndarray::{Array1, Array2, Array4};
 
-use crate::support::{TestDir, python_check, runtime, sample};
+use crate::support::{TestDir, gdalinfo, python_check, run_json, runtime, sample, translate};
 
 /// The held-out region's intersection over union (damage mask at probability 0.5 against
 /// `damage.tif`) that a trained model must reach and an untrained one must miss; measured
@@ -55,10 +54,6 @@ m = tifffile.imread(sys.argv[1])[:, int(sys.argv[3]):] == 1\n\
 d = tifffile.imread(sys.argv[2])[:, int(sys.argv[3]):] == 1\n\
 print((m & d).sum() / max((m | d).sum(), 1))";
     python_check(script, &[mask, Path::new(truth), Path::new(&first_col.to_string())]).parse().unwrap()
-}
-
-fn run_json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 /// The probability raster as `[rows, cols]`, read through GDAL.
@@ -123,16 +118,9 @@ fn fuse_writes_a_cog_on_the_input_grid_and_carries_nodata_through() {
     data.train(&t, "m.onnx", "1");
     // Georeferenced copies (UTM 33N, 30 m pixels), the post-event one with a 40 x 40 block
     // of nodata in its top-left corner: whole tiles there have no data.
-    let georef = |input: &str, output: &str| {
-        let ok = Command::new("gdal_translate")
-            .args(["-q", "-a_srs", "EPSG:32633", "-a_ullr", "300000", "5800000", "302580", "5797510", "-a_nodata", "-1", input, output])
-            .current_dir(t.path())
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    };
-    georef(&data.pre, "pre.tif");
-    georef(&data.post, "post_full.tif");
+    let georef = ["-a_srs", "EPSG:32633", "-a_ullr", "300000", "5800000", "302580", "5797510", "-a_nodata", "-1"];
+    translate(&t, &georef, &data.pre, "pre.tif");
+    translate(&t, &georef, &data.post, "post_full.tif");
     let source = Cube::open(t.join("post_full.tif")).unwrap();
     let mut stored = source.read_stored(source.meta().full_window()).unwrap();
     stored.slice_mut(ndarray::s![..40, ..40, ..]).fill(-1.0);
@@ -146,8 +134,7 @@ fn fuse_writes_a_cog_on_the_input_grid_and_carries_nodata_through() {
     assert!(run["details"]["tiles_skipped"].as_u64().unwrap() >= 1, "{run}");
 
     for (file, nodata) in [("damage.tif", -9999.0), ("damage.mask.tif", 255.0)] {
-        let info = Command::new("gdalinfo").args(["-json", file]).current_dir(t.path()).output().unwrap();
-        let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+        let info = gdalinfo(&t, file);
         assert_eq!(info["metadata"]["IMAGE_STRUCTURE"]["LAYOUT"], "COG", "{file}: {info}");
         assert_eq!(info["size"], serde_json::json!([86, 83]), "{file}");
         assert_eq!(info["geoTransform"], serde_json::json!([300000.0, 30.0, 0.0, 5800000.0, 0.0, -30.0]), "{file}");
@@ -172,15 +159,11 @@ fn bad_fuse_and_training_input_is_refused_and_nothing_is_written() {
     let Some(data) = Damage::find() else { return };
     let (pre, post, target) = (data.pre.as_str(), data.post.as_str(), data.target.as_str());
     data.train(&t, "m.onnx", "1");
-    let translate = |args: &[&str], input: &str, output: &str| {
-        let ok = Command::new("gdal_translate").arg("-q").args(args).args([input, output]).current_dir(t.path()).status().unwrap();
-        assert!(ok.success());
-    };
-    translate(&["-srcwin", "0", "0", "80", "83"], post, "narrow.tif");
+    translate(&t, &["-srcwin", "0", "0", "80", "83"], post, "narrow.tif");
     let bands: Vec<String> = (1..=100).flat_map(|b| ["-b".to_string(), b.to_string()]).collect();
     let bands: Vec<&str> = bands.iter().map(String::as_str).collect();
-    translate(&bands, pre, "pre100.tif");
-    translate(&bands, post, "post100.tif");
+    translate(&t, &bands, pre, "pre100.tif");
+    translate(&t, &bands, post, "post100.tif");
 
     let out = fuse(&t, "m.onnx", pre, "narrow.tif", "d.tif", &[]);
     t.refused(&out, "narrow.tif", "83 rows x 80 columns, but the pre-event scene");
@@ -254,12 +237,7 @@ fn a_pytorch_style_model_with_a_sidecar_card_runs_in_fuse() {
     let t = TestDir::new();
     // The bundled scene as pre-event, and a copy at 60 % brightness as post-event.
     let pre = sample("salinasA.tif");
-    let ok = Command::new("gdal_translate")
-        .args(["-q", "-ot", "Int16", "-scale", "0", "10000", "0", "6000", &pre, "post.tif"])
-        .current_dir(t.path())
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    translate(&t, &["-ot", "Int16", "-scale", "0", "10000", "0", "6000"], &pre, "post.tif");
     // A model as pytorch-CycleGAN-and-pix2pix writes them: inputs in [-1, 1], a Tanh
     // output; here one 1x1 convolution that weighs pre-event bands +8/C and post-event
     // bands -8/C, so the output tells the scenes apart.

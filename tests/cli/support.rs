@@ -103,6 +103,30 @@ pub fn sample_args(rest: &[&str]) -> Vec<String> {
     sample_files.iter().flat_map(|(flag, file)| [flag.to_string(), sample(file)]).chain(rest.iter().map(|s| s.to_string())).collect()
 }
 
+/// Runs `gdal_translate -q ARGS INPUT OUTPUT` in `t`'s folder; panics unless it succeeds.
+pub fn translate(t: &TestDir, args: &[&str], input: &str, output: &str) {
+    let ok = Command::new("gdal_translate")
+        .arg("-q")
+        .args(args)
+        .args([input, output])
+        .current_dir(t.path())
+        .status()
+        .expect("run gdal_translate");
+    assert!(ok.success(), "gdal_translate {args:?} {input} {output} failed");
+}
+
+/// `gdalinfo -json FILE` (a path relative to `t`'s folder), parsed.
+pub fn gdalinfo(t: &TestDir, file: &str) -> serde_json::Value {
+    let info = Command::new("gdalinfo").args(["-json", file]).current_dir(t.path()).output().expect("run gdalinfo");
+    assert!(info.status.success(), "gdalinfo {file}: {}", String::from_utf8_lossy(&info.stderr));
+    serde_json::from_slice(&info.stdout).expect("gdalinfo -json prints JSON")
+}
+
+/// A run record (`*.run.json`), parsed.
+pub fn run_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("read run.json")).expect("run.json is JSON")
+}
+
 /// Runs `script` with the Python of the project's virtual environment (made by
 /// scripts/setup.sh), a second reader of what hypersynth writes, passing `args` as
 /// `sys.argv[1:]`; panics unless it succeeds, and returns its trimmed stdout.

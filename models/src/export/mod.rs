@@ -2,6 +2,7 @@
 //! `hypersynth-onnx-format`: each model family's graph is built node by node from the
 //! trained tensors, with the model card in `metadata_props`.
 
+mod cyclegan;
 mod pix2pix;
 mod spectral;
 
@@ -9,11 +10,44 @@ use candle_core::Tensor;
 use hypersynth_onnx_format::graph::{Attr, node, tensor_f32};
 use hypersynth_onnx_format::proto::{NodeProto, TensorProto};
 
-pub use pix2pix::{Projection, pix2pix_generator};
+pub use cyclegan::cyclegan_generator;
+pub use pix2pix::pix2pix_generator;
 pub use spectral::spectral_generator;
 
-use crate::Result;
+use ndarray::{Array1, Array2};
+
 use crate::layers::{BATCH_NORM_EPS, BatchNorm};
+use crate::{Error, Result};
+
+/// A fixed per-pixel linear map (a 1x1 convolution): `weight` `[outputs, inputs]` and
+/// `bias` `[outputs]`; e.g. the projection of spectra onto their principal components in
+/// front of a network, or back to bands behind it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Projection {
+    /// `[outputs, inputs]`.
+    pub weight: Array2<f64>,
+    /// `[outputs]`.
+    pub bias: Array1<f64>,
+}
+
+impl Projection {
+    /// Adds the map from `input` to `output` as a `Conv` node `name` with its initializers.
+    fn add(&self, nodes: &mut Vec<NodeProto>, initializer: &mut Vec<TensorProto>, name: &str, input: &str, output: &str) -> Result<()> {
+        let (outputs, inputs) = self.weight.dim();
+        if self.bias.len() != outputs {
+            return Err(Error::Invalid(format!("projection {name}: {outputs} outputs but {} biases", self.bias.len())));
+        }
+        let as_f32 = |v: &f64| *v as f32;
+        initializer.push(tensor_f32(
+            &format!("{name}.weight"),
+            &[outputs as i64, inputs as i64, 1, 1],
+            self.weight.iter().map(as_f32).collect(),
+        ));
+        initializer.push(tensor_f32(&format!("{name}.bias"), &[outputs as i64], self.bias.iter().map(as_f32).collect()));
+        nodes.push(conv("Conv", name, input, output, 1, 1, 0));
+        Ok(())
+    }
+}
 
 /// A tensor's values, row-major.
 fn values(t: &Tensor) -> Result<Vec<f32>> {
@@ -42,4 +76,24 @@ fn batch_norm(
     let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
     nodes.push(node("BatchNormalization", name, &inputs, &[output], &[("epsilon", Attr::Float(BATCH_NORM_EPS as f32))]));
     Ok(())
+}
+
+/// Initializers `name.weight` and `name.bias` of a convolution.
+pub(super) fn weights(initializer: &mut Vec<TensorProto>, name: &str, weight: &candle_core::Var, bias: &candle_core::Var) -> Result<()> {
+    let dims: Vec<i64> = weight.dims().iter().map(|&d| d as i64).collect();
+    initializer.push(tensor_f32(&format!("{name}.weight"), &dims, values(weight.as_tensor())?));
+    initializer.push(tensor_f32(&format!("{name}.bias"), &[bias.elem_count() as i64], values(bias.as_tensor())?));
+    Ok(())
+}
+
+/// A square `Conv` or `ConvTranspose` node with initializers `name.weight`, `name.bias`.
+pub(super) fn conv(op: &str, name: &str, input: &str, output: &str, stride: usize, kernel: usize, padding: usize) -> NodeProto {
+    let (s, k, p) = (stride as i64, kernel as i64, padding as i64);
+    node(
+        op,
+        name,
+        &[input, &format!("{name}.weight"), &format!("{name}.bias")],
+        &[output],
+        &[("kernel_shape", Attr::Ints(vec![k, k])), ("strides", Attr::Ints(vec![s, s])), ("pads", Attr::Ints(vec![p, p, p, p]))],
+    )
 }

@@ -1,25 +1,15 @@
 //! Export of the Pix2Pix U-Net generator.
 
-use hypersynth_onnx_format::graph::{Attr, Dim, model, node, tensor_f32, value_info};
+use hypersynth_onnx_format::graph::{Attr, Dim, model, node, value_info};
+use hypersynth_onnx_format::proto::GraphProto;
+use hypersynth_onnx_format::proto::ModelProto;
 use hypersynth_onnx_format::proto::tensor_proto::DataType;
-use hypersynth_onnx_format::proto::{GraphProto, ModelProto, NodeProto, TensorProto};
 use hypersynth_onnx_format::set_metadata_props;
-use ndarray::{Array1, Array2};
 
-use super::{batch_norm, values};
-use crate::pix2pix::{LEAKY_SLOPE, Pix2pixConfig, UNet};
+use super::{Projection, batch_norm, conv, weights};
+use crate::layers::LEAKY_SLOPE;
+use crate::pix2pix::{Pix2pixConfig, UNet};
 use crate::{Error, Result};
-
-/// A fixed per-pixel linear map in front of the U-Net (a 1x1 convolution): `weight`
-/// `[network inputs, model inputs]` and `bias` `[network inputs]`; e.g. the projection of
-/// pre- and post-event bands onto their principal components.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Projection {
-    /// `[outputs, inputs]`.
-    pub weight: Array2<f64>,
-    /// `[outputs]`.
-    pub bias: Array1<f64>,
-}
 
 /// The generator as an ONNX model meeting the `pix2pix` contract: input `image` float32
 /// `[N, projection inputs, H, W]`, output `output` float32 `[N, out channels, H, W]` in
@@ -33,19 +23,11 @@ pub fn pix2pix_generator(
     version: &str,
 ) -> Result<ModelProto> {
     let (projected, inputs) = projection.weight.dim();
-    if projected != config.in_channels || projection.bias.len() != projected {
-        return Err(Error::Invalid(format!(
-            "the projection gives {projected} channels (bias {}), the U-Net reads {}",
-            projection.bias.len(),
-            config.in_channels
-        )));
+    if projected != config.in_channels {
+        return Err(Error::Invalid(format!("the projection gives {projected} channels, the U-Net reads {}", config.in_channels)));
     }
-    let mut nodes = Vec::new();
-    let mut initializer = vec![
-        tensor_f32("project.weight", &[projected as i64, inputs as i64, 1, 1], projection.weight.iter().map(|&v| v as f32).collect()),
-        tensor_f32("project.bias", &[projected as i64], projection.bias.iter().map(|&v| v as f32).collect()),
-    ];
-    nodes.push(conv("Conv", "project", "image", "projected", 1, 1, 0));
+    let (mut nodes, mut initializer) = (Vec::new(), Vec::new());
+    projection.add(&mut nodes, &mut initializer, "project", "image", "projected")?;
 
     let mut h = "projected".to_string();
     let mut skips = Vec::new();
@@ -101,24 +83,4 @@ pub fn pix2pix_generator(
     let mut proto = model(graph, version);
     set_metadata_props(&mut proto, props);
     Ok(proto)
-}
-
-/// Initializers `name.weight` and `name.bias` of a convolution.
-fn weights(initializer: &mut Vec<TensorProto>, name: &str, weight: &candle_core::Var, bias: &candle_core::Var) -> Result<()> {
-    let dims: Vec<i64> = weight.dims().iter().map(|&d| d as i64).collect();
-    initializer.push(tensor_f32(&format!("{name}.weight"), &dims, values(weight.as_tensor())?));
-    initializer.push(tensor_f32(&format!("{name}.bias"), &[bias.elem_count() as i64], values(bias.as_tensor())?));
-    Ok(())
-}
-
-/// A square `Conv` or `ConvTranspose` node with initializers `name.weight`, `name.bias`.
-fn conv(op: &str, name: &str, input: &str, output: &str, stride: usize, kernel: usize, padding: usize) -> NodeProto {
-    let (s, k, p) = (stride as i64, kernel as i64, padding as i64);
-    node(
-        op,
-        name,
-        &[input, &format!("{name}.weight"), &format!("{name}.bias")],
-        &[output],
-        &[("kernel_shape", Attr::Ints(vec![k, k])), ("strides", Attr::Ints(vec![s, s])), ("pads", Attr::Ints(vec![p, p, p, p]))],
-    )
 }

@@ -9,7 +9,8 @@ use ndarray::Array2;
 
 use super::{batch_norm, values};
 use crate::Result;
-use crate::spectral_cgan::{Generator, LEAKY_SLOPE, SpectralCganConfig};
+use crate::layers::LEAKY_SLOPE;
+use crate::spectral_cgan::{Generator, SpectralCganConfig};
 
 /// The spectral generator as an ONNX model meeting the `spectral-cgan` contract: inputs
 /// `z` float32 `[N, latent + residual dims]` and `class_index` int64 `[N]`, output

@@ -74,6 +74,8 @@ pub enum Attr {
     Int(i64),
     /// A list of integers.
     Ints(Vec<i64>),
+    /// A string.
+    String(&'static str),
 }
 
 /// A node running `op` on `inputs`, producing `outputs`.
@@ -94,6 +96,10 @@ pub fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attrs: &[(&
                 Attr::Ints(v) => {
                     a.ints = v.clone();
                     a.r#type = Some(AttributeType::Ints as i32);
+                }
+                Attr::String(text) => {
+                    a.s = Some(text.as_bytes().to_vec());
+                    a.r#type = Some(AttributeType::String as i32);
                 }
             }
             a

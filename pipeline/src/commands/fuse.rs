@@ -12,6 +12,7 @@ use hypersynth_onnx_format::{ModelCard, ModelKind};
 use ndarray::{Array3, Array4, ArrayView4};
 use serde_json::json;
 
+use crate::model_input::{check_bands, check_tile};
 use crate::progress;
 use crate::run_record::RunRecord;
 use crate::tiling::{TileCounts, TileGrid, TileSource, run_tiled};
@@ -74,14 +75,7 @@ pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
     if settings.threshold.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
         bail!("--threshold must lie between 0 and 1");
     }
-    let multiple = card.tile_multiple();
-    if settings.tile % multiple != 0 {
-        bail!(
-            "{}: needs tiles a multiple of {multiple} pixels wide; --tile {} is not a multiple of {multiple}",
-            settings.model.display(),
-            settings.tile
-        );
-    }
+    check_tile(settings.tile, &card, &settings.model)?;
     let (rows, cols) = (pre.meta().rows, pre.meta().cols);
     let grid = TileGrid::new(rows, cols, settings.tile, settings.overlap)?;
     let bands = pre.meta().bands;
@@ -188,18 +182,8 @@ fn check_scenes(pre: &CubeMeta, post: &CubeMeta, card: &ModelCard, model: &Path)
     if pre.georef.geotransform != post.georef.geotransform {
         bail!("{}: its geotransform differs from the pre-event scene's; pre and post must be co-registered", post.path.display());
     }
-    let bands = card.wavelengths_nm.len();
-    for scene in [pre, post] {
-        if scene.bands != bands {
-            bail!("{}: {} bands, but the model {} reads {bands} per scene", scene.path.display(), scene.bands, model.display());
-        }
-        if let Some(w) = &scene.wavelengths_nm
-            && let Some((b, (have, want))) = w.iter().zip(&card.wavelengths_nm).enumerate().find(|(_, (a, b))| (**a - **b).abs() > 0.5)
-        {
-            bail!("{}: band {} is at {have} nm, the model {} expects {want} nm", scene.path.display(), b + 1, model.display());
-        }
-    }
-    Ok(())
+    check_bands(pre, card, model)?;
+    check_bands(post, card, model)
 }
 
 /// A one-band raster on `scene`'s grid.

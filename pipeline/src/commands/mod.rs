@@ -7,6 +7,8 @@ pub mod fuse;
 pub mod info;
 pub mod models;
 pub mod report;
+pub mod super_resolve;
+pub mod train_cyclegan;
 pub mod train_pix2pix;
 pub mod train_spectral;
 
@@ -14,10 +16,12 @@ use hypersynth_models::spectral_cgan::SpectralCganConfig;
 use hypersynth_models::training::TrainConfig;
 use hypersynth_spectral::{Layout, SplitConfig};
 
+use hypersynth_models::cyclegan::CycleganConfig;
+use hypersynth_models::cyclegan_training::CycleganTrainConfig;
 use hypersynth_models::pix2pix::Pix2pixConfig;
 use hypersynth_models::pix2pix_training::Pix2pixTrainConfig;
 
-use crate::cli::{NormalisationArg, SideArg, TrainPix2pixArgs, TrainSpectralArgs};
+use crate::cli::{NormalisationArg, SideArg, TrainCycleganArgs, TrainPix2pixArgs, TrainSpectralArgs};
 
 /// Resolves `train spectral`'s command line into its settings.
 pub fn train_spectral_settings(args: TrainSpectralArgs) -> anyhow::Result<train_spectral::TrainSpectral> {
@@ -96,4 +100,34 @@ pub fn train_pix2pix_settings(args: TrainPix2pixArgs) -> anyhow::Result<train_pi
             ..Pix2pixTrainConfig::default()
         },
     })
+}
+
+/// Resolves `train cyclegan`'s command line into its settings.
+pub fn train_cyclegan_settings(args: TrainCycleganArgs) -> train_cyclegan::TrainCyclegan {
+    train_cyclegan::TrainCyclegan {
+        domain_a: args.domain_a,
+        domain_b: args.domain_b,
+        out: args.out,
+        components: args.components,
+        architecture: CycleganConfig {
+            width: args.width,
+            blocks: args.blocks,
+            downsamplings: args.downsamplings,
+            ..CycleganConfig::new(0)
+        },
+        train: CycleganTrainConfig {
+            scale: args.scale,
+            steps: args.steps,
+            batch_size: args.batch_size,
+            tile: args.tile,
+            lr: args.lr,
+            adversarial_weight: args.adversarial_weight,
+            cycle_weight: args.cycle_weight,
+            identity_weight: args.identity_weight,
+            pool_size: args.pool_size,
+            augment: !args.no_augment,
+            seed: args.seed,
+            ..CycleganTrainConfig::default()
+        },
+    }
 }

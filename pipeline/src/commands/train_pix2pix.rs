@@ -10,21 +10,17 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use hypersynth_data::{Cube, CubeMeta};
-use hypersynth_models::export::{Projection, pix2pix_generator};
+use hypersynth_models::crops::Region;
+use hypersynth_models::export::pix2pix_generator;
 use hypersynth_models::pix2pix::Pix2pixConfig;
-use hypersynth_models::pix2pix_training::{self, Observer, PairedScene, Pix2pixRecord, Pix2pixTrainConfig, Region};
+use hypersynth_models::pix2pix_training::{self, Observer, PairedScene, Pix2pixRecord, Pix2pixTrainConfig};
 use hypersynth_onnx_format::{FORMAT_VERSION, ModelCard, ModelKind, Normalisation, OutputMapping, encode_model};
-use hypersynth_spectral::{Layout, Normaliser};
-use ndarray::{Array1, Array2, Array3, Axis, s};
+use ndarray::{Array2, Array3, Axis};
 use serde_json::json;
 
-use crate::progress::{self, TrainingLog};
+use crate::components::{self, Sampled};
+use crate::progress::{self, TrainingFiles, TrainingLog};
 use crate::run_record::RunRecord;
-
-/// Headroom of the principal components' range beyond the training extremes.
-const NORMALISATION_MARGIN: f64 = 0.05;
-/// Spectra fitted for the principal components, at most (an even subsample).
-const MAX_FIT_PIXELS: usize = 20_000;
 
 /// Which side of the scene is held out for validation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -131,17 +127,13 @@ pub fn run(settings: &TrainPix2pix) -> Result<Pix2pixOutcome> {
     spinner.finish_and_clear();
     let valid = &(&pre_pixels.1 & &post_pixels.1) & &target_valid;
 
-    let normaliser = fit_components(&pre_pixels.0, &post_pixels.0, &valid, train_region, settings.components)?;
+    let sampled = [&pre_pixels.0, &post_pixels.0].map(|image| Sampled { image, valid: &valid, region: train_region });
+    let normaliser = components::fit(&sampled, settings.components)?;
     let k = normaliser.basis.nrows();
-    let mut input = Array3::<f32>::zeros((2 * k, rows, cols));
-    for (half, (cube, _)) in [&pre_pixels, &post_pixels].into_iter().enumerate() {
-        // Pixels without data enter as 0, as `fuse` feeds them.
-        let physical = cube.to_shape((rows * cols, cube.dim().2))?.mapv(|v| if v.is_nan() { 0.0 } else { v });
-        let projected = normaliser.apply(physical.view());
-        for (p, row) in projected.axis_iter(Axis(0)).enumerate() {
-            input.slice_mut(s![half * k..(half + 1) * k, p / cols, p % cols]).assign(&row);
-        }
-    }
+    let input = ndarray::concatenate(
+        Axis(0),
+        &[components::project(&pre_pixels.0, &normaliser)?.view(), components::project(&post_pixels.0, &normaliser)?.view()],
+    )?;
     let scene = PairedScene { input, target: target_values.insert_axis(Axis(0)), valid };
     let architecture = Pix2pixConfig { in_channels: 2 * k, out_channels: 1, ..settings.architecture.clone() };
 
@@ -155,10 +147,8 @@ pub fn run(settings: &TrainPix2pix) -> Result<Pix2pixOutcome> {
     });
     let record = RunRecord::start("train pix2pix", &[settings.pre.clone(), settings.post.clone(), settings.target.clone()], parameters)?;
     let fingerprint = record.input_fingerprint();
-    let stem = settings.out.with_extension("");
-    let checkpoint = stem.with_extension("checkpoint.safetensors");
-    let metrics_path = stem.with_extension("metrics.csv");
-    let metrics = hypersynth_data::AtomicPath::new(&metrics_path)?;
+    let files = TrainingFiles::beside(&settings.out);
+    let metrics = hypersynth_data::AtomicPath::new(&files.metrics)?;
     let header = "step,d_loss,g_adversarial,g_l1,d_real,d_fake,validation_iou,validation_l1";
     let mut observer = Progress(TrainingLog::new(metrics.temp(), settings.train.steps, header)?);
     tracing::info!(
@@ -176,7 +166,7 @@ pub fn run(settings: &TrainPix2pix) -> Result<Pix2pixOutcome> {
         &scene,
         train_region,
         validation_region,
-        Some(&checkpoint),
+        Some(&files.checkpoint),
         &resume_key,
         &mut observer,
     )?;
@@ -208,13 +198,17 @@ pub fn run(settings: &TrainPix2pix) -> Result<Pix2pixOutcome> {
         }),
         output: Some(OutputMapping { offset: vec![0.0], scale: vec![1.0] }),
     };
-    let proto =
-        pix2pix_generator(&trained.generator, &architecture, &projection(&normaliser), &card.to_props(), env!("CARGO_PKG_VERSION"))?;
+    let proto = pix2pix_generator(
+        &trained.generator,
+        &architecture,
+        &components::projection(&normaliser, 2),
+        &card.to_props(),
+        env!("CARGO_PKG_VERSION"),
+    )?;
     let model = hypersynth_data::write_atomically(&settings.out, &encode_model(&proto))?;
-    let run_json = stem.with_extension("run.json");
     record.finish(
-        &run_json,
-        &[model.clone(), metrics_path],
+        &files.run_json,
+        &[model.clone(), files.metrics.clone()],
         json!({
             "validation_iou": trained.validation.iou,
             "validation_l1": trained.validation.l1,
@@ -223,7 +217,7 @@ pub fn run(settings: &TrainPix2pix) -> Result<Pix2pixOutcome> {
         }),
     )?;
     tracing::info!("wrote {} (IoU {:.3} on the held-out region)", model.display(), trained.validation.iou);
-    Ok(Pix2pixOutcome { model, run_json, validation_iou: trained.validation.iou })
+    Ok(Pix2pixOutcome { model, run_json: files.run_json, validation_iou: trained.validation.iou })
 }
 
 fn check_inputs(pre: &CubeMeta, post: &CubeMeta, target: &CubeMeta) -> Result<()> {
@@ -266,43 +260,6 @@ fn read_target(cube: &Cube) -> Result<(Array2<f32>, Array2<bool>)> {
         bail!("{}: value {v} at row {r}, column {c}; the damage target holds 0/1 or probabilities in [0, 1]", cube.meta().path.display());
     }
     Ok((values.mapv(|v| if v.is_nan() { 0.0 } else { v }), valid))
-}
-
-/// Principal components of the valid spectra of both scenes in the training region.
-fn fit_components(pre: &Array3<f32>, post: &Array3<f32>, valid: &Array2<bool>, region: Region, components: usize) -> Result<Normaliser> {
-    let bands = pre.dim().2;
-    if components == 0 || components > bands {
-        bail!("--components must lie between 1 and the band count ({bands})");
-    }
-    let pixels: Vec<(usize, usize)> = (region.row..region.row + region.rows)
-        .flat_map(|r| (region.col..region.col + region.cols).map(move |c| (r, c)))
-        .filter(|&(r, c)| valid[[r, c]])
-        .collect();
-    if pixels.len() < 2 * components {
-        bail!("the training region has {} pixels with data in every input; too few to train on", pixels.len());
-    }
-    let step = (2 * pixels.len()).div_ceil(MAX_FIT_PIXELS).max(1);
-    let chosen: Vec<(usize, usize)> = pixels.into_iter().step_by(step).collect();
-    let mut spectra = Array2::<f32>::zeros((2 * chosen.len(), bands));
-    for (i, &(r, c)) in chosen.iter().enumerate() {
-        spectra.row_mut(2 * i).assign(&pre.slice(s![r, c, ..]));
-        spectra.row_mut(2 * i + 1).assign(&post.slice(s![r, c, ..]));
-    }
-    Ok(Normaliser::fit(spectra.view(), Layout::PrincipalComponents(components), NORMALISATION_MARGIN)?)
-}
-
-/// The normaliser as the graph's first layer, applied to pre and post bands alike:
-/// `projected = (physical - offset) · inverse`, a block-diagonal 1x1 convolution.
-fn projection(normaliser: &Normaliser) -> Projection {
-    let (bands, k) = normaliser.inverse.dim();
-    let mut weight = Array2::<f64>::zeros((2 * k, 2 * bands));
-    let bias_half: Array1<f64> = -normaliser.offset.dot(&normaliser.inverse);
-    let mut bias = Array1::<f64>::zeros(2 * k);
-    for half in 0..2 {
-        weight.slice_mut(s![half * k..(half + 1) * k, half * bands..(half + 1) * bands]).assign(&normaliser.inverse.t());
-        bias.slice_mut(s![half * k..(half + 1) * k]).assign(&bias_half);
-    }
-    Projection { weight, bias }
 }
 
 /// The progress bar and metrics log of a training.

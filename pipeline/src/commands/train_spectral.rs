@@ -13,7 +13,7 @@ use ndarray::Axis;
 use serde_json::json;
 
 use crate::labelled::{self, LabelSource, Labelled};
-use crate::progress::TrainingLog;
+use crate::progress::{TrainingFiles, TrainingLog};
 use crate::run_record::RunRecord;
 
 /// Headroom of the normalisation beyond the training extremes (see [`Normaliser::fit`]).
@@ -72,10 +72,8 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
     });
     let record = RunRecord::start("train spectral", &data.inputs, parameters.clone())?;
     let fingerprint = data.fingerprint();
-    let stem = settings.out.with_extension("");
-    let checkpoint = stem.with_extension("checkpoint.safetensors");
-    let metrics_path = stem.with_extension("metrics.csv");
-    let metrics = hypersynth_data::AtomicPath::new(&metrics_path)?;
+    let files = TrainingFiles::beside(&settings.out);
+    let metrics = hypersynth_data::AtomicPath::new(&files.metrics)?;
     let header = "step,d_loss,g_loss,d_real,d_fake,validation_mmd";
     let mut observer = Progress(TrainingLog::new(metrics.temp(), settings.train.steps, header)?);
     tracing::info!(
@@ -90,7 +88,7 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
     // A checkpoint resumes only for the same data in the same normalised space.
     let resume_key = format!("{fingerprint} {:?}", settings.layout);
     let trained =
-        training::train(&architecture, &settings.train, &train_set, &validation_set, Some(&checkpoint), &resume_key, &mut observer)?;
+        training::train(&architecture, &settings.train, &train_set, &validation_set, Some(&files.checkpoint), &resume_key, &mut observer)?;
     observer.0.finish()?;
     metrics.commit()?;
 
@@ -126,10 +124,9 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
     )?;
     let model = hypersynth_data::write_atomically(&settings.out, &encode_model(&proto))?;
     let counts = |rows: &[usize]| class_counts(rows.iter().map(|&r| data.labels[r]));
-    let run_json = stem.with_extension("run.json");
     record.finish(
-        &run_json,
-        &[model.clone(), metrics_path],
+        &files.run_json,
+        &[model.clone(), files.metrics.clone()],
         json!({
             "classes": data.classes,
             "train_counts": counts(&split.train),
@@ -144,7 +141,7 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
         }),
     )?;
     tracing::info!("wrote {} (validation MMD {:.4} at step {})", model.display(), trained.best_mmd, trained.best_step);
-    Ok(TrainOutcome { model, run_json, best: (trained.best_mmd, trained.best_step) })
+    Ok(TrainOutcome { model, run_json: files.run_json, best: (trained.best_mmd, trained.best_step) })
 }
 
 /// The card's record of `normaliser`: per-band offsets and scales, or the basis.

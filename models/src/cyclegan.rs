@@ -1,0 +1,340 @@
+//! CycleGAN for super-resolution, after Zhu et al. (2017) and the pytorch-CycleGAN-and-pix2pix
+//! reference: a ResNet generator from low-res to high-res (reflection padding, InstanceNorm,
+//! a 7x7 stem, stride-2 down-sampling, residual blocks, up-sampling back, a 7x7 head), a
+//! [`Degradation`] from high-res to low-res in place of the reference's second ResNet, and
+//! two PatchGAN discriminators ([`crate::patchgan`], with InstanceNorm).
+//!
+//! Both domains are images on the same (high-resolution) grid, the low-res ones resampled
+//! there first; the generators see them as normalised principal components. The ResNet
+//! refines its input: it outputs the input plus what the network adds, so an image is
+//! changed only where the network has learned to change it.
+
+use std::collections::HashMap;
+
+use candle_core::{Tensor, Var};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::Result;
+use crate::layers::{Conv2d, ConvTranspose2d, NormKind, instance_norm, reflect_pad, swap_batch_and_channels};
+use crate::patchgan::PatchGanConfig;
+
+/// The shape of the CycleGAN's generators and discriminators.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CycleganConfig {
+    /// Channels of both domains' images (normalised principal components).
+    pub channels: usize,
+    /// Channels of the generator's stem; each down-sampling doubles them.
+    pub width: usize,
+    /// Stride-2 down-samplings (and as many up-samplings); tiles must be a multiple of
+    /// `2^downsamplings` pixels wide and high.
+    pub downsamplings: usize,
+    /// Residual blocks at the lowest resolution.
+    pub blocks: usize,
+    /// Stride-2 layers of the PatchGANs (3 gives the 70x70 receptive field).
+    pub discriminator_layers: usize,
+    /// Channels of the PatchGANs' first layer.
+    pub discriminator_width: usize,
+    /// The head's output is multiplied by this before it is added to the input: Adam moves
+    /// every head weight by about the learning rate at each step, which over the head's
+    /// many inputs would shift the image far more than a refinement should.
+    pub refinement_scale: f64,
+}
+
+impl CycleganConfig {
+    /// The default architecture for `channels`: a 16-channel stem, 1 down-sampling (tiles a
+    /// multiple of 2), 2 residual blocks, 70x70 PatchGANs of width 32; far smaller than the
+    /// reference's (64 channels, 2 down-samplings, 9 blocks), so that it trains on a CPU in
+    /// minutes. Measured on SalinasA in `docs/SUPER_RESOLUTION.md`.
+    pub fn new(channels: usize) -> Self {
+        Self {
+            channels,
+            width: 16,
+            downsamplings: 1,
+            blocks: 2,
+            discriminator_layers: 3,
+            discriminator_width: 32,
+            refinement_scale: REFINEMENT_SCALE,
+        }
+    }
+
+    /// Tile sides must be a multiple of this.
+    pub fn multiple(&self) -> usize {
+        1 << self.downsamplings
+    }
+
+    /// The discriminator of either domain.
+    pub fn discriminator(&self) -> PatchGanConfig {
+        PatchGanConfig {
+            in_channels: self.channels,
+            layers: self.discriminator_layers,
+            width: self.discriminator_width,
+            norm: NormKind::Instance,
+        }
+    }
+}
+
+/// The default [`CycleganConfig::refinement_scale`].
+const REFINEMENT_SCALE: f64 = 0.05;
+
+/// Pixels of reflection padding before the 7x7 stem and head.
+pub const OUTER_PADDING: usize = 3;
+
+/// A residual block: reflect-pad, 3x3 conv, InstanceNorm, ReLU, reflect-pad, 3x3 conv,
+/// InstanceNorm, plus the block's input.
+#[derive(Debug)]
+pub struct ResidualBlock {
+    /// The two convolutions.
+    pub convs: [Conv2d; 2],
+}
+
+/// The ResNet generator.
+#[derive(Debug)]
+pub struct ResnetGenerator {
+    /// 7x7 convolution after reflection padding.
+    pub stem: Conv2d,
+    /// 3x3 stride-2 convolutions.
+    pub down: Vec<Conv2d>,
+    /// Residual blocks.
+    pub blocks: Vec<ResidualBlock>,
+    /// 4x4 stride-2 transposed convolutions.
+    pub up: Vec<ConvTranspose2d>,
+    /// 7x7 convolution after reflection padding, to the image's channels: what is added to
+    /// the input, times `refinement_scale`.
+    pub head: Conv2d,
+    /// See [`CycleganConfig::refinement_scale`].
+    pub refinement_scale: f64,
+}
+
+impl ResnetGenerator {
+    /// A freshly initialised generator.
+    pub fn new(config: &CycleganConfig, rng: &mut ChaCha8Rng) -> Result<Self> {
+        let (c, w, d) = (config.channels, config.width, config.downsamplings);
+        let stem = Conv2d::new(c, w, 7, 1, 0, rng)?;
+        let down = (0..d).map(|i| Conv2d::new(w << i, w << (i + 1), 3, 2, 1, rng)).collect::<Result<Vec<_>>>()?;
+        let inner = w << d;
+        let blocks = (0..config.blocks)
+            .map(|_| Ok(ResidualBlock { convs: [Conv2d::new(inner, inner, 3, 1, 0, rng)?, Conv2d::new(inner, inner, 3, 1, 0, rng)?] }))
+            .collect::<Result<Vec<_>>>()?;
+        let up = (0..d).rev().map(|i| ConvTranspose2d::new(w << (i + 1), w << i, 4, 2, 1, rng)).collect::<Result<Vec<_>>>()?;
+        let head = Conv2d::new(w, c, 7, 1, 0, rng)?;
+        // The head starts at zero: an untrained generator returns its input unchanged.
+        head.weight.set(&head.weight.zeros_like()?)?;
+        Ok(Self { stem, down, blocks, up, head, refinement_scale: config.refinement_scale })
+    }
+
+    /// `[n, c, h, w]` to `[n, c, h, w]`: the input plus the network's refinement; `h` and
+    /// `w` must be multiples of `2^downsamplings`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let norm_relu = |h: Tensor| -> Result<Tensor> { Ok(instance_norm(&h)?.relu()?) };
+        let mut h = swap_batch_and_channels(x)?;
+        h = norm_relu(self.stem.forward(&reflect_pad(&h, OUTER_PADDING)?)?)?;
+        for conv in &self.down {
+            h = norm_relu(conv.forward(&h)?)?;
+        }
+        for block in &self.blocks {
+            let inner = norm_relu(block.convs[0].forward(&reflect_pad(&h, 1)?)?)?;
+            h = (&h + instance_norm(&block.convs[1].forward(&reflect_pad(&inner, 1)?)?)?)?;
+        }
+        for conv in &self.up {
+            h = norm_relu(conv.forward(&h)?)?;
+        }
+        let added = self.head.forward(&reflect_pad(&h, OUTER_PADDING)?)?.affine(self.refinement_scale, 0.0)?;
+        Ok((x + swap_batch_and_channels(&added)?)?)
+    }
+
+    /// Every convolution with its saved name.
+    fn named(&self) -> Vec<(String, &Conv2d)> {
+        let mut named = vec![("stem".to_string(), &self.stem), ("head".to_string(), &self.head)];
+        named.extend(self.down.iter().enumerate().map(|(i, c)| (format!("down{i}"), c)));
+        for (i, block) in self.blocks.iter().enumerate() {
+            named.extend(block.convs.iter().enumerate().map(|(j, c)| (format!("block{i}.conv{j}"), c)));
+        }
+        named
+    }
+
+    /// The trainable parameters.
+    pub fn vars(&self) -> Vec<Var> {
+        self.named().into_iter().flat_map(|(_, c)| c.vars()).chain(self.up.iter().flat_map(ConvTranspose2d::vars)).collect()
+    }
+
+    /// Every tensor by name.
+    pub fn tensors(&self) -> HashMap<String, Tensor> {
+        let mut state = HashMap::new();
+        for (name, conv) in self.named() {
+            conv.save(&name, &mut state);
+        }
+        for (i, conv) in self.up.iter().enumerate() {
+            conv.save(&format!("up{i}"), &mut state);
+        }
+        state
+    }
+
+    /// Overwrites every tensor from `state` (as written by [`ResnetGenerator::tensors`]).
+    pub fn load(&self, state: &HashMap<String, Tensor>) -> Result<()> {
+        for (name, conv) in self.named() {
+            conv.load(&name, state)?;
+        }
+        for (i, conv) in self.up.iter().enumerate() {
+            conv.load(&format!("up{i}"), state)?;
+        }
+        Ok(())
+    }
+}
+
+/// The high-res → low-res generator: CycleGAN's second generator restricted to a model of
+/// how the low-res images came about. A learned blur (one kernel shared by every channel
+/// and image, its weights a softmax, so positive and summing to 1; reflection padding),
+/// then the mean of each `scale`x`scale` block (one low-res pixel), then cubic
+/// convolution back to the high-res grid, as the low-res scenes themselves were resampled.
+/// Its discriminator only has to settle the blur, and the high → low → high round trip
+/// then trains the refining generator on pairs that look like the real low-res images.
+#[derive(Debug)]
+pub struct Degradation {
+    /// `[k·k]` kernel logits, row-major.
+    pub logits: Var,
+    /// Kernel side (odd).
+    pub kernel: usize,
+    /// High-res pixels per low-res pixel along each axis.
+    pub scale: usize,
+}
+
+/// The side of the [`Degradation`]'s blur kernel.
+pub const BLUR_KERNEL: usize = 9;
+
+impl Degradation {
+    /// A degradation by `scale` whose blur starts as a Gaussian of one pixel's standard
+    /// deviation.
+    pub fn new(scale: usize) -> Result<Self> {
+        let k = BLUR_KERNEL;
+        let centre = (k / 2) as f32;
+        let logits: Vec<f32> = (0..k * k).map(|i| -(((i / k) as f32 - centre).powi(2) + ((i % k) as f32 - centre).powi(2)) / 2.0).collect();
+        Ok(Self { logits: Var::from_tensor(&Tensor::new(logits, &candle_core::Device::Cpu)?)?, kernel: k, scale })
+    }
+
+    /// The blur kernel's weights, `[k·k]`.
+    pub fn weights(&self) -> Result<Tensor> {
+        Ok(candle_nn::ops::softmax(self.logits.as_tensor(), 0)?)
+    }
+
+    /// `[n, c, h, w]` blurred, the same shape.
+    pub fn blur(&self, x: &Tensor) -> Result<Tensor> {
+        let (n, c, h, w) = x.dims4()?;
+        // Every plane as one image of one channel.
+        let planes = reflect_pad(&x.reshape((1, n * c, h, w))?, self.kernel / 2)?;
+        let (_, columns) = crate::im2col::unfold(&planes, self.kernel, 1, 0)?;
+        Ok(self.weights()?.unsqueeze(0)?.matmul(&columns)?.reshape((n, c, h, w))?)
+    }
+
+    /// `[n, c, h, w]` degraded to low resolution and resampled back, the same shape; `h`
+    /// and `w` must be multiples of the scale.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (n, c, h, w) = x.dims4()?;
+        let s = self.scale;
+        if h % s != 0 || w % s != 0 {
+            return Err(crate::Error::Invalid(format!("{h} x {w} pixels do not divide into {s}x{s} blocks")));
+        }
+        let low = self.blur(x)?.reshape((n, c, h / s, s, w / s, s))?.mean(5)?.mean(3)?;
+        // Cubic convolution along the columns, then along the rows.
+        let along_cols = low.broadcast_matmul(&cubic_upsampling(w / s, s)?.t()?)?;
+        Ok(along_cols.transpose(2, 3)?.broadcast_matmul(&cubic_upsampling(h / s, s)?.t()?)?.transpose(2, 3)?)
+    }
+
+    /// The trainable parameters.
+    pub fn vars(&self) -> Vec<Var> {
+        vec![self.logits.clone()]
+    }
+
+    /// Every tensor by name.
+    pub fn tensors(&self) -> HashMap<String, Tensor> {
+        HashMap::from([("logits".to_string(), self.logits.as_tensor().clone())])
+    }
+
+    /// Overwrites the kernel from `state` (as written by [`Degradation::tensors`]).
+    pub fn load(&self, state: &HashMap<String, Tensor>) -> Result<()> {
+        let logits = state.get("logits").ok_or_else(|| crate::Error::Invalid("saved state lacks the blur's logits".into()))?;
+        Ok(self.logits.set(logits)?)
+    }
+}
+
+/// `[low·scale, low]`: cubic convolution (Keys, a = -0.5, GDAL's "cubic") from `low`
+/// pixels to `low·scale`, pixel centres aligned as GDAL aligns them and the samples past
+/// either end clamped to the edge.
+fn cubic_upsampling(low: usize, scale: usize) -> Result<Tensor> {
+    let keys = |d: f64| {
+        let d = d.abs();
+        if d <= 1.0 {
+            1.5 * d.powi(3) - 2.5 * d.powi(2) + 1.0
+        } else if d < 2.0 {
+            -0.5 * d.powi(3) + 2.5 * d.powi(2) - 4.0 * d + 2.0
+        } else {
+            0.0
+        }
+    };
+    let high = low * scale;
+    let mut weights = vec![0f32; high * low];
+    for j in 0..high {
+        let x = (j as f64 + 0.5) / scale as f64 - 0.5;
+        let base = x.floor() as i64;
+        for tap in base - 1..=base + 2 {
+            let source = tap.clamp(0, low as i64 - 1) as usize;
+            weights[j * low + source] += keys(x - tap as f64) as f32;
+        }
+    }
+    Ok(Tensor::from_vec(weights, (high, low), &candle_core::Device::Cpu)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng;
+
+    #[test]
+    fn the_generator_keeps_the_size_and_refines_its_input() {
+        let config = CycleganConfig { width: 4, blocks: 1, ..CycleganConfig::new(3) };
+        let mut stream = rng::stream(2, 0, 0);
+        let g = ResnetGenerator::new(&config, &mut stream).unwrap();
+        let x = rng::uniform(&mut stream, &[2, 3, 32, 36], 1.0).unwrap();
+        let y = g.forward(&x).unwrap();
+        assert_eq!(y.dims(), x.dims());
+        // The head starts at zero: a fresh generator returns its input.
+        let same = (&y - &x).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert_eq!(same, 0.0);
+        let mut d = crate::patchgan::PatchGan::new(&config.discriminator(), &mut stream).unwrap();
+        assert_eq!(d.forward(&y).unwrap().dims()[..2], [1, 2]);
+    }
+
+    #[test]
+    fn the_blur_keeps_constants_and_smooths_edges() {
+        let blur = Degradation::new(2).unwrap();
+        let weights = blur.weights().unwrap().to_vec1::<f32>().unwrap();
+        assert!((weights.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        let flat = Tensor::full(3.0f32, (1, 2, 12, 12), &candle_core::Device::Cpu).unwrap();
+        let same = (blur.blur(&flat).unwrap() - &flat).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(same < 1e-5);
+        let step = Tensor::from_vec(
+            (0..144).map(|i| if i % 12 < 6 { 0f32 } else { 1.0 }).collect::<Vec<_>>(),
+            (1, 1, 12, 12),
+            &candle_core::Device::Cpu,
+        )
+        .unwrap();
+        let row = blur.blur(&step).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap()[60..72].to_vec();
+        assert!(row[5] > 0.05 && row[5] < 0.5 && row[6] > 0.5 && row[6] < 0.95, "{row:?}");
+    }
+
+    #[test]
+    fn cubic_upsampling_keeps_ramps_and_the_degradation_keeps_constants() {
+        let up = cubic_upsampling(8, 2).unwrap().to_vec2::<f32>().unwrap();
+        assert!(up.iter().all(|row| (row.iter().sum::<f32>() - 1.0).abs() < 1e-6));
+        // Low-res pixel i holds 3i; high-res pixel j lies at low-res position (j + 0.5) / 2 - 0.5.
+        let ramp: Vec<f32> = (0..8).map(|i| 3.0 * i as f32).collect();
+        for (j, row) in up.iter().enumerate().take(13).skip(3) {
+            let value: f32 = row.iter().zip(&ramp).map(|(w, v)| w * v).sum();
+            assert!((value - 3.0 * ((j as f32 + 0.5) / 2.0 - 0.5)).abs() < 1e-4, "pixel {j}: {value}");
+        }
+        let flat = Tensor::full(2.0f32, (2, 3, 8, 12), &candle_core::Device::Cpu).unwrap();
+        let degraded = Degradation::new(2).unwrap().forward(&flat).unwrap();
+        let worst = (degraded - &flat).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(worst < 1e-5);
+    }
+}

@@ -1,0 +1,237 @@
+//! `hypersynth super-resolve`: resample a low-res scene to the finer grid (cubic
+//! convolution, through GDAL), refine it tile by tile with a cyclegan-sr model, and write a
+//! Cloud-Optimized GeoTIFF; optionally score it and plain bicubic resampling against a
+//! high-res reference.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use hypersynth_data::{CogWriter, Compression, Cube, CubeMeta, SampleType, Window};
+use hypersynth_onnx::{Input, SessionOptions, check_contract};
+use hypersynth_onnx_format::{ModelCard, ModelKind};
+use hypersynth_spectral::{ImageQuality, ImageScores, SSIM_WINDOW};
+use ndarray::{Array3, Array4, ArrayView4, Axis};
+use serde_json::{Value, json};
+
+use crate::model_input::{check_bands, check_tile};
+use crate::progress;
+use crate::run_record::RunRecord;
+use crate::tiling::{TileCounts, TileGrid, TileSource, run_tiled};
+
+/// Resolved settings of `super-resolve`.
+#[derive(Debug, Clone)]
+pub struct SuperResolve {
+    /// The cyclegan-sr model.
+    pub model: PathBuf,
+    /// The low-resolution scene.
+    pub input: PathBuf,
+    /// The high-resolution COG to write; `OUT.run.json` goes beside it.
+    pub out: PathBuf,
+    /// The scale the caller expects; must match the model's when given.
+    pub scale: Option<usize>,
+    /// Tile side in pixels, on the high-resolution grid.
+    pub tile: usize,
+    /// Pixels shared by neighbouring tiles.
+    pub overlap: usize,
+    /// Tiles per ONNX Runtime call.
+    pub batch: usize,
+    /// A high-resolution scene of the same area to score against.
+    pub reference: Option<PathBuf>,
+    /// Where the model runs.
+    pub session: SessionOptions,
+}
+
+/// What `super-resolve` wrote and measured.
+#[derive(Debug, Clone)]
+pub struct SuperResolveOutcome {
+    /// The high-resolution COG.
+    pub output: PathBuf,
+    /// Tiles run and skipped.
+    pub tiles: TileCounts,
+    /// Time spent inside ONNX Runtime.
+    pub onnx_time: Duration,
+    /// With a reference: the model's scores and plain bicubic resampling's.
+    pub quality: Option<(ImageScores, ImageScores)>,
+}
+
+/// Runs the model over the scene; see [`SuperResolve`].
+pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
+    let clock = Instant::now();
+    let (mut session, runtime) = crate::runtime::open_session(&settings.model, &settings.session)?;
+    check_contract(&session)?;
+    let card = session.card.clone().context("checked above: the model has a card")?;
+    if card.kind != ModelKind::CycleganSr {
+        bail!("{}: a {} model; super-resolve needs a cyclegan-sr model", settings.model.display(), card.kind.as_str());
+    }
+    let scale = model_scale(&card, &settings.model)?;
+    if let Some(asked) = settings.scale
+        && asked != scale
+    {
+        bail!("{}: the model super-resolves x{scale}, not x{asked} as --scale asks", settings.model.display());
+    }
+    let fine = Cube::open_resampled(&settings.input, scale)?;
+    let meta = fine.meta().clone();
+    check_bands(&meta, &card, &settings.model)?;
+    check_tile(settings.tile, &card, &settings.model)?;
+    if meta.rows < settings.tile || meta.cols < settings.tile {
+        bail!(
+            "{}: {} rows x {} columns after x{scale} resampling, smaller than one {}-pixel tile; use a smaller --tile",
+            settings.input.display(),
+            meta.rows,
+            meta.cols,
+            settings.tile
+        );
+    }
+    let grid = TileGrid::new(meta.rows, meta.cols, settings.tile, settings.overlap)?;
+    let out_meta = output_meta(&meta);
+    let mut writer = CogWriter::create(&settings.out, &out_meta, Compression::Deflate)?;
+    let record = RunRecord::start(
+        "super-resolve",
+        &[settings.model.clone(), settings.input.clone()],
+        json!({"scale": scale, "tile": settings.tile, "overlap": settings.overlap, "batch": settings.batch, "reference": settings.reference}),
+    )?;
+
+    let sources = [TileSource { cube: &fine, offset: &card.normalisation.offset, scale: &card.normalisation.scale }];
+    let mut onnx_time = Duration::ZERO;
+    let mut infer = |input: ArrayView4<'_, f32>| -> Result<Array4<f32>> {
+        let started = Instant::now();
+        let output = session
+            .run(vec![("image", Input::F32(input.into_dyn()))])
+            .with_context(|| format!("{}: running {}-pixel tiles", settings.model.display(), grid.tile))?
+            .remove(0);
+        onnx_time += started.elapsed();
+        let mut output: Array4<f32> = output.into_dimensionality().context("the model's output is not 4-D")?;
+        if output.dim().1 != meta.bands {
+            bail!("{}: the model wrote {} channels for a scene of {} bands", settings.model.display(), output.dim().1, meta.bands);
+        }
+        // The output is in the space the model reads: back to physical values.
+        for (c, mut plane) in output.axis_iter_mut(Axis(1)).enumerate() {
+            let (offset, scale) = (card.normalisation.offset[c] as f32, card.normalisation.scale[c] as f32);
+            if (offset, scale) != (0.0, 1.0) {
+                plane.mapv_inplace(|v| v * scale + offset);
+            }
+        }
+        Ok(output)
+    };
+    let nodata = out_meta.nodata.map(|v| v as f32);
+    let mut write = |first: usize, values: Array3<f32>| -> Result<()> {
+        let (rows, cols, _) = values.dim();
+        let stored = match nodata {
+            Some(nd) => values.mapv(|v| if v.is_nan() { nd } else { v }),
+            None => values,
+        };
+        Ok(writer.write(Window { row: first, col: 0, rows, cols }, stored.view())?)
+    };
+    let bar = progress::bar(grid.len() as u64, "super-resolving", "tiles");
+    let counts = run_tiled(&grid, settings.batch, &sources, meta.bands, &mut infer, &mut write, &bar)?;
+    bar.finish_and_clear();
+    let output = writer.finish()?;
+
+    let quality = match &settings.reference {
+        Some(reference) => Some(score(&output, &fine, reference)?),
+        None => None,
+    };
+    record.finish(
+        &run_json_path(&settings.out),
+        std::slice::from_ref(&output),
+        json!({
+            "device": session.device.to_string(),
+            "onnx_runtime": runtime.build_info,
+            "tiles_run": counts.run,
+            "tiles_skipped": counts.skipped,
+            "batches": counts.batches,
+            "onnx_seconds": onnx_time.as_secs_f64(),
+            "grid": {"rows": meta.rows, "cols": meta.cols, "bands": meta.bands, "geotransform": meta.georef.geotransform},
+            "quality": quality.map(|(model, bicubic)| json!({"model": scores_json(&model), "bicubic": scores_json(&bicubic)})),
+        }),
+    )?;
+    tracing::info!(
+        "wrote {} ({} x {} pixels, {} tiles; {:.1} s, {:.1} s in ONNX Runtime)",
+        output.display(),
+        meta.rows,
+        meta.cols,
+        counts.run,
+        clock.elapsed().as_secs_f64(),
+        onnx_time.as_secs_f64()
+    );
+    Ok(SuperResolveOutcome { output, tiles: counts, onnx_time, quality })
+}
+
+/// The run record's path beside the output: `HR.run.json`.
+pub fn run_json_path(out: &Path) -> PathBuf {
+    out.with_extension("run.json")
+}
+
+/// The factor the model's card says it super-resolves by (`training.scale`).
+fn model_scale(card: &ModelCard, model: &Path) -> Result<usize> {
+    match card.training.get("scale").and_then(Value::as_u64) {
+        Some(scale) if scale >= 1 => Ok(scale as usize),
+        _ => bail!("{}: the model card does not give its scale (hypersynth.training.scale)", model.display()),
+    }
+}
+
+/// The output's layout: the finer grid with the input's bands, wavelengths and nodata
+/// marker, as float32 physical values.
+fn output_meta(fine: &CubeMeta) -> CubeMeta {
+    CubeMeta { dtype: SampleType::Float32, scale: vec![1.0; fine.bands], offset: vec![0.0; fine.bands], ..fine.clone() }
+}
+
+fn scores_json(s: &ImageScores) -> Value {
+    json!({"psnr_db": s.psnr_db, "ssim": s.ssim, "sam_deg": s.sam_deg})
+}
+
+/// Rows per strip when scoring.
+const SCORE_ROWS: usize = 64;
+
+/// PSNR, SSIM and mean spectral angle of `output` and of the bicubic resampling `fine`
+/// against `reference` (same grid and bands), strip by strip.
+fn score(output: &Path, fine: &Cube, reference: &Path) -> Result<(ImageScores, ImageScores)> {
+    let truth = Cube::open(reference)?;
+    let (m, t) = (fine.meta(), truth.meta());
+    if (t.rows, t.cols, t.bands) != (m.rows, m.cols, m.bands) {
+        bail!(
+            "{}: {} rows x {} columns x {} bands, but the super-resolved scene has {} x {} x {}",
+            reference.display(),
+            t.rows,
+            t.cols,
+            t.bands,
+            m.rows,
+            m.cols,
+            m.bands
+        );
+    }
+    let estimate = Cube::open(output)?;
+    // The reference's range gives PSNR's peak and SSIM's L.
+    let (mut low, mut high) = (f32::INFINITY, f32::NEG_INFINITY);
+    for block in truth.blocks(SCORE_ROWS) {
+        for &v in block?.data.iter().filter(|v| !v.is_nan()) {
+            (low, high) = (low.min(v), high.max(v));
+        }
+    }
+    let range = f64::from(high - low);
+    let (mut model, mut bicubic) = (ImageQuality::new(range), ImageQuality::new(range));
+    let halo = SSIM_WINDOW / 2;
+    for start in (0..m.rows).step_by(SCORE_ROWS) {
+        let end = (start + SCORE_ROWS).min(m.rows);
+        let (lo, hi) = (start.saturating_sub(halo), (end + halo).min(m.rows));
+        let window = Window { row: lo, col: 0, rows: hi - lo, cols: m.cols };
+        let counted: Range<usize> = start - lo..end - lo;
+        let expected = truth.read(window)?.data;
+        model.add(estimate.read(window)?.data.view(), expected.view(), counted.clone());
+        bicubic.add(fine.read(window)?.data.view(), expected.view(), counted);
+    }
+    let (model, bicubic) = (model.scores(), bicubic.scores());
+    tracing::info!(
+        "against {}: model PSNR {:.2} dB, SSIM {:.4}, SAM {:.3}°; bicubic PSNR {:.2} dB, SSIM {:.4}, SAM {:.3}°",
+        reference.display(),
+        model.psnr_db,
+        model.ssim,
+        model.sam_deg,
+        bicubic.psnr_db,
+        bicubic.ssim,
+        bicubic.sam_deg
+    );
+    Ok((model, bicubic))
+}

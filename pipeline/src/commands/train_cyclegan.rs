@@ -1,0 +1,183 @@
+//! `hypersynth train cyclegan`: learn low-res → high-res refinement from unpaired scenes,
+//! and export the refining generator to ONNX with its model card.
+//!
+//! Domain A scenes (low-res) are resampled to the high-res grid by GDAL's cubic convolution
+//! as they are read; domain B scenes are high-res. Both domains' spectra are projected onto
+//! one set of principal components fitted on both, in which the generators work; the
+//! exported graph starts with that projection and ends with its inverse, so the model
+//! reads and writes physical bands.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use hypersynth_data::Cube;
+use hypersynth_models::cyclegan::CycleganConfig;
+use hypersynth_models::cyclegan_training::{self, CycleganRecord, CycleganTrainConfig, Domain, Observer};
+use hypersynth_models::export::cyclegan_generator;
+use hypersynth_onnx_format::{FORMAT_VERSION, ModelCard, ModelKind, Normalisation, encode_model};
+use ndarray::{Array2, Array3};
+use serde_json::json;
+
+use crate::components::{self, Sampled};
+use crate::progress::{self, TrainingFiles, TrainingLog};
+use crate::run_record::RunRecord;
+
+/// Resolved settings of `train cyclegan`.
+#[derive(Debug, Clone)]
+pub struct TrainCyclegan {
+    /// Low-resolution scenes (domain A).
+    pub domain_a: Vec<PathBuf>,
+    /// High-resolution scenes (domain B), unpaired with domain A.
+    pub domain_b: Vec<PathBuf>,
+    /// The ONNX model to write; `M.run.json`, `M.metrics.csv` and the checkpoint go beside it.
+    pub out: PathBuf,
+    /// Principal components of the spectra the generators work on.
+    pub components: usize,
+    /// Architecture (the channels are filled in).
+    pub architecture: CycleganConfig,
+    /// Training settings.
+    pub train: CycleganTrainConfig,
+}
+
+/// What a finished training produced.
+#[derive(Debug, Clone)]
+pub struct CycleganOutcome {
+    /// The model file.
+    pub model: PathBuf,
+    /// The run record.
+    pub run_json: PathBuf,
+}
+
+/// A scene read whole: `[rows, cols, bands]` (NaN without data) and its validity.
+type Scene = (Array3<f32>, Array2<bool>);
+
+/// Trains and exports; see [`TrainCyclegan`].
+pub fn run(settings: &TrainCyclegan) -> Result<CycleganOutcome> {
+    if settings.train.scale < 2 {
+        bail!("--scale must be at least 2, not {}", settings.train.scale);
+    }
+    let spinner = progress::spinner("reading the scenes");
+    let low: Vec<Cube> = settings.domain_a.iter().map(|p| Cube::open_resampled(p, settings.train.scale)).collect::<Result<_, _>>()?;
+    let high: Vec<Cube> = settings.domain_b.iter().map(Cube::open).collect::<Result<_, _>>()?;
+    let first = high.first().context("--domain-b names no scene")?.meta();
+    let wavelengths = first
+        .wavelengths_nm
+        .clone()
+        .with_context(|| format!("{}: no band wavelengths; the model card records the bands a model reads", first.path.display()))?;
+    for cube in low.iter().chain(&high) {
+        let meta = cube.meta();
+        if meta.bands != first.bands || meta.wavelengths_nm.as_ref().is_some_and(|w| w != &wavelengths) {
+            bail!(
+                "{}: its bands differ from those of {} ({} bands); both domains need the same bands",
+                meta.path.display(),
+                first.path.display(),
+                first.bands
+            );
+        }
+        if meta.rows < settings.train.tile || meta.cols < settings.train.tile {
+            bail!(
+                "{}: {} rows x {} columns on the high-resolution grid, smaller than one {}-pixel training tile; use a smaller --tile",
+                meta.path.display(),
+                meta.rows,
+                meta.cols,
+                settings.train.tile
+            );
+        }
+    }
+    let read = |cube: &Cube| -> Result<Scene> {
+        let block = cube.read(cube.meta().full_window())?;
+        Ok((block.data, block.valid))
+    };
+    let low_scenes: Vec<Scene> = low.iter().map(read).collect::<Result<_>>()?;
+    let high_scenes: Vec<Scene> = high.iter().map(read).collect::<Result<_>>()?;
+    spinner.finish_and_clear();
+
+    let sampled: Vec<Sampled<'_>> =
+        low_scenes.iter().chain(&high_scenes).map(|(image, valid)| Sampled { image, valid, region: components::whole(image) }).collect();
+    // One scale for all components: the losses and discriminators weigh each direction as
+    // it weighs in the image (see docs/SUPER_RESOLUTION.md).
+    let normaliser = components::fit(&sampled, settings.components)?.to_common_scale();
+    let k = normaliser.basis.nrows();
+    let domain = |scenes: &[Scene]| -> Result<Domain> {
+        Ok(Domain { images: scenes.iter().map(|(image, _)| components::project(image, &normaliser)).collect::<Result<_>>()? })
+    };
+    let (a, b) = (domain(&low_scenes)?, domain(&high_scenes)?);
+    let architecture = CycleganConfig { channels: k, ..settings.architecture.clone() };
+
+    let inputs: Vec<PathBuf> = settings.domain_a.iter().chain(&settings.domain_b).cloned().collect();
+    let parameters = json!({
+        "domain_a": settings.domain_a,
+        "domain_b": settings.domain_b,
+        "scale": settings.train.scale,
+        "components": k,
+        "architecture": architecture,
+        "training": settings.train,
+    });
+    let record = RunRecord::start("train cyclegan", &inputs, parameters)?;
+    let fingerprint = record.input_fingerprint();
+    let files = TrainingFiles::beside(&settings.out);
+    let metrics = hypersynth_data::AtomicPath::new(&files.metrics)?;
+    let header = "step,lr,d_a,d_b,g_adversarial,cycle_l1,identity_l1";
+    let mut observer = Progress(TrainingLog::new(metrics.temp(), settings.train.steps, header)?);
+    tracing::info!(
+        "training on {} low-res scene(s) resampled x{} and {} high-res scene(s) ({} bands as {k} principal components)",
+        a.images.len(),
+        settings.train.scale,
+        b.images.len(),
+        wavelengths.len()
+    );
+    let resume_key = format!("{fingerprint} scale={} components={k}", settings.train.scale);
+    let trained = cyclegan_training::train(&architecture, &settings.train, &a, &b, Some(&files.checkpoint), &resume_key, &mut observer)?;
+    observer.0.finish()?;
+    metrics.commit()?;
+
+    let bands = wavelengths.len();
+    let card = ModelCard {
+        kind: ModelKind::CycleganSr,
+        format_version: FORMAT_VERSION,
+        wavelengths_nm: wavelengths,
+        classes: Vec::new(),
+        // The graph reads physical values and projects them itself.
+        normalisation: Normalisation { offset: vec![0.0; bands], scale: vec![1.0; bands], basis: None },
+        training: json!({
+            "data_fingerprint": fingerprint,
+            "scale": settings.train.scale,
+            "tile_multiple": architecture.multiple(),
+            "input": "the low-res scene resampled to the high-res grid by cubic convolution (GDAL)",
+            "loss": "lsgan",
+            "cycle_weight": settings.train.cycle_weight,
+            "identity_weight": settings.train.identity_weight,
+            "pool_size": settings.train.pool_size,
+            "steps": settings.train.steps,
+            "seed": settings.train.seed,
+            "tile": settings.train.tile,
+            "inputs": {"projection": "principal components of both domains' spectra", "components": k},
+            "architecture": architecture,
+            "software": format!("hypersynth {}", env!("CARGO_PKG_VERSION")),
+        }),
+        output: None,
+    };
+    let proto = cyclegan_generator(
+        &trained.a_to_b,
+        &architecture,
+        &components::projection(&normaliser, 1),
+        &components::unprojection(&normaliser),
+        &card.to_props(),
+        env!("CARGO_PKG_VERSION"),
+    )?;
+    let model = hypersynth_data::write_atomically(&settings.out, &encode_model(&proto))?;
+    record.finish(&files.run_json, &[model.clone(), files.metrics.clone()], json!({"resumed_from_step": trained.resumed_from}))?;
+    tracing::info!("wrote {}", model.display());
+    Ok(CycleganOutcome { model, run_json: files.run_json })
+}
+
+/// The progress bar and metrics log of a training.
+struct Progress(TrainingLog);
+
+impl Observer for Progress {
+    fn record(&mut self, r: &CycleganRecord) {
+        let line =
+            format!("{},{:.3e},{:.5},{:.5},{:.5},{:.5},{:.5}", r.step, r.lr, r.d_a, r.d_b, r.g_adversarial, r.cycle_l1, r.identity_l1);
+        self.0.record(r.step, &line, format!("cycle {:.4} identity {:.4} D {:.3}/{:.3}", r.cycle_l1, r.identity_l1, r.d_a, r.d_b));
+    }
+}

@@ -79,6 +79,27 @@ pub enum Command {
     SuperResolve(Box<SuperResolveArgs>),
     /// Run the main job on the bundled sample data.
     Demo(DemoArgs),
+    /// Run a job file's stages over its scenes: resumable, one failed scene does not stop
+    /// the others, shardable over a Slurm job array or a Kubernetes indexed Job.
+    Run(RunArgs),
+}
+
+/// `hypersynth run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The job file (TOML; see docs/JOBS.md).
+    pub job: PathBuf,
+    /// Run every task again, even those whose run.json says done with the same inputs.
+    #[arg(long)]
+    pub force: bool,
+    /// Take only this worker's share of the scenes, I/N with I from 0 to N - 1 (default:
+    /// from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT or JOB_COMPLETION_INDEX/
+    /// HYPERSYNTH_SHARDS when set, else every scene).
+    #[arg(long, conflicts_with = "merge")]
+    pub shard: Option<String>,
+    /// Run nothing; write the job summary from every task's run.json (after the shards).
+    #[arg(long)]
+    pub merge: bool,
 }
 
 /// `hypersynth train ...`.

@@ -3,7 +3,8 @@
 //! (`hypersynth-models`) and ONNX Runtime (`hypersynth-onnx`).
 //!
 //! Exit codes: 0 success, 1 failure (the message names the file and the problem), 2 bad
-//! usage (unknown option, missing argument).
+//! usage (unknown option, missing argument); `run` also 3 (some tasks not done) and 4
+//! (stopped by SIGINT or SIGTERM).
 #![deny(missing_docs)]
 
 use std::process::ExitCode;
@@ -14,6 +15,7 @@ use clap::Parser;
 pub mod cli;
 pub mod commands;
 mod components;
+pub mod job;
 mod labelled;
 mod logging;
 mod model_input;
@@ -43,6 +45,9 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
+            if let Some(unfinished) = err.downcast_ref::<job::Unfinished>() {
+                return ExitCode::from(unfinished.0.end.exit_code());
+            }
             for cause in err.chain().skip(1) {
                 eprintln!("Caused by: {cause}");
             }
@@ -141,6 +146,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = commands::augment::Augment {
                 model: args.model,
                 source: label_source(args.labels)?,
+                run_json: args.out.join("run.json"),
                 out: args.out,
                 target,
                 seed: args.seed,
@@ -168,6 +174,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo(args) => commands::demo::run(&args.out, args.steps, threads),
+        Command::Run(args) => {
+            let shard = args.shard.as_deref().map(str::parse).transpose()?;
+            let settings = job::RunJob {
+                job: args.job,
+                force: args.force,
+                shard,
+                merge: args.merge,
+                session: hypersynth_onnx::SessionOptions { threads, ..Default::default() },
+            };
+            let outcome = job::run(&settings)?;
+            println!("{}", outcome.summary.display());
+            match outcome.end {
+                job::JobEnd::AllDone => Ok(()),
+                _ => Err(job::Unfinished(outcome).into()),
+            }
+        }
     }
 }
 

@@ -25,7 +25,7 @@ const MIN_SAM_GAIN_DEG: f64 = 0.05;
 /// Domain A is `a.tif`, low-res rows 0-13 (high-res rows 0-27); domain B is `b.tif`, high-res
 /// rows 28-55; the evaluation pair is `eval_lr.tif` (low-res rows 28-40) and `eval_hr.tif`
 /// (high-res rows 56-81).
-fn degraded_scenes(t: &TestDir) {
+pub(crate) fn degraded_scenes(t: &TestDir) {
     let georef = ["-a_srs", "EPSG:32611", "-a_ullr", "600000", "4050000", "600318.2", "4049696.6"];
     translate(t, &[&georef[..], &["-srcwin", "0", "0", "86", "82", "-co", "INTERLEAVE=BAND"]].concat(), &sample("salinasA.tif"), "hr.tif");
     translate(t, &["-co", "INTERLEAVE=BAND"], "hr.tif", "blurred.tif");
@@ -43,7 +43,7 @@ print(m.shape)";
     translate(t, &["-srcwin", "0", "56", "86", "26"], "hr.tif", "eval_hr.tif");
 }
 
-fn train(t: &TestDir, out: &str, rest: &[&str]) {
+pub(crate) fn train(t: &TestDir, out: &str, rest: &[&str]) {
     let args = ["train", "cyclegan", "--domain-a", "a.tif", "--domain-b", "b.tif", "--scale", "2", "--out", out, "-q"];
     t.ok(&t.run(&[&args[..], rest].concat()));
 }

@@ -8,6 +8,7 @@ mod tiny_model;
 
 mod cube_commands;
 mod cyclegan;
+mod jobs;
 mod model_commands;
 mod pix2pix;
 mod report;

@@ -38,6 +38,8 @@ pub struct Augment {
     pub source: LabelSource,
     /// The output folder.
     pub out: PathBuf,
+    /// The run record to write (`OUT/run.json` from the command line).
+    pub run_json: PathBuf,
     /// The target counts.
     pub target: Target,
     /// Seed of the noise fed to the generator.
@@ -135,7 +137,7 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
         report = Some((quality, dir.join("report.html")));
     }
     record.finish(
-        &settings.out.join("run.json"),
+        &settings.run_json,
         &outputs,
         json!({
             "real_training_counts": counts,

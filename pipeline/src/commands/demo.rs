@@ -63,6 +63,7 @@ pub fn run(out: &Path, steps: usize, threads: Option<usize>) -> Result<()> {
     let outcome = super::augment::run(&Augment {
         model: model.clone(),
         source,
+        run_json: augmented.join("run.json"),
         out: augmented,
         target: Target::PerClass(TARGET),
         seed: 0,

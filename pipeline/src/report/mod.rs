@@ -3,7 +3,7 @@
 
 mod plots;
 mod render;
-mod table;
+pub(crate) mod table;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -39,7 +39,7 @@ pub fn write(dir: &Path, input: &ReportInput<'_>, config: &QualityConfig) -> Res
     let quality = quality(input.train, input.test, input.synthetic, config)?;
     progress.finish_and_clear();
     let mut frame = table::frame(&metric_rows(&quality, input.class_names))?;
-    let mut written = table::write(&mut frame, dir)?.to_vec();
+    let mut written = table::write(&mut frame, dir, "metrics")?.to_vec();
     written.push(hypersynth_data::write_atomically(&dir.join("summary.md"), render::summary_markdown(input, &quality).as_bytes())?);
     written.push(hypersynth_data::write_atomically(&dir.join("report.html"), render::report_html(input, &quality)?.as_bytes())?);
     tracing::info!("wrote the quality report to {}", dir.display());

@@ -123,12 +123,12 @@ pub fn frame(rows: &[MetricRow]) -> Result<DataFrame> {
     Ok(DataFrame::new_infer_height(columns)?)
 }
 
-/// Writes `frame` to `dir/metrics.parquet` and `dir/metrics.csv`, each atomically.
-pub fn write(frame: &mut DataFrame, dir: &Path) -> Result<[PathBuf; 2]> {
-    let parquet = AtomicPath::new(&dir.join("metrics.parquet"))?;
+/// Writes `frame` to `dir/NAME.parquet` and `dir/NAME.csv`, each atomically.
+pub fn write(frame: &mut DataFrame, dir: &Path, name: &str) -> Result<[PathBuf; 2]> {
+    let parquet = AtomicPath::new(&dir.join(format!("{name}.parquet")))?;
     let file = std::fs::File::create(parquet.temp()).with_context(|| format!("{}: cannot create", parquet.temp().display()))?;
     ParquetWriter::new(file).finish(frame).with_context(|| format!("{}: cannot write Parquet", parquet.temp().display()))?;
-    let csv = AtomicPath::new(&dir.join("metrics.csv"))?;
+    let csv = AtomicPath::new(&dir.join(format!("{name}.csv")))?;
     let file = std::fs::File::create(csv.temp()).with_context(|| format!("{}: cannot create", csv.temp().display()))?;
     CsvWriter::new(file).finish(frame).with_context(|| format!("{}: cannot write CSV", csv.temp().display()))?;
     Ok([parquet.commit()?, csv.commit()?])

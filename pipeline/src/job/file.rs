@@ -1,0 +1,342 @@
+//! The job file (TOML): where outputs go, the scenes, and the stages run on each, read and
+//! checked before any work starts. Errors name the file and the line. See `docs/JOBS.md`.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use hypersynth_onnx::Device;
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+/// A validated job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The job file.
+    pub path: PathBuf,
+    /// The output root: scene `S`'s stage `T` writes into `output/S/T/`.
+    pub output: PathBuf,
+    /// Seed of every stage.
+    pub seed: u64,
+    /// Where models run.
+    pub device: Device,
+    /// The scenes, in the job file's order, ids unique.
+    pub scenes: Vec<Scene>,
+    /// The stages run on every scene, in this order.
+    pub stages: Vec<Stage>,
+}
+
+/// One scene of a job.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scene {
+    /// Names the scene's output folder: the `id` given, else the file's stem.
+    pub id: String,
+    /// The cube.
+    pub path: PathBuf,
+    /// Its class raster, for stages that need labels.
+    pub labels: Option<PathBuf>,
+    /// `class_id,name` CSV of the labels.
+    pub classes: Option<PathBuf>,
+}
+
+/// A stage and its options.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    /// The cube as a Cloud-Optimized GeoTIFF (`convert`).
+    Convert(ConvertOptions),
+    /// A spectral cGAN trained on the scene's labelled pixels (`train spectral`).
+    Train(TrainOptions),
+    /// Synthetic spectra for the scene's scarce classes (`augment`), from the model of the
+    /// `train` stage or a given one.
+    Augment(AugmentOptions),
+    /// The scene super-resolved by a cyclegan-sr model (`super-resolve`).
+    SuperResolve(SuperResolveOptions),
+}
+
+impl Stage {
+    /// The stage's name, which is also its output folder's.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Stage::Convert(_) => "convert",
+            Stage::Train(_) => "train",
+            Stage::Augment(_) => "augment",
+            Stage::SuperResolve(_) => "super-resolve",
+        }
+    }
+}
+
+/// `[convert]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConvertOptions {
+    /// `deflate` or `zstd`.
+    #[serde(default = "deflate")]
+    pub compress: String,
+}
+
+fn deflate() -> String {
+    "deflate".into()
+}
+
+/// `[train]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainOptions {
+    /// Training steps.
+    #[serde(default = "default_steps")]
+    pub steps: usize,
+}
+
+fn default_steps() -> usize {
+    hypersynth_models::training::TrainConfig::default().steps
+}
+
+/// `[augment]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AugmentOptions {
+    /// A spectral-cgan model for every scene; absent, the `train` stage's model.
+    pub model: Option<PathBuf>,
+    /// Bring every class below this many training spectra up to it; absent, balance the
+    /// classes to the largest.
+    pub target_per_class: Option<usize>,
+    /// Write the quality report into the stage's `report/`.
+    #[serde(default = "yes")]
+    pub report: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `[super-resolve]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuperResolveOptions {
+    /// The cyclegan-sr model.
+    pub model: PathBuf,
+    /// Tile side on the high-res grid.
+    #[serde(default = "default_tile")]
+    pub tile: usize,
+    /// Pixels shared by neighbouring tiles.
+    #[serde(default = "default_overlap")]
+    pub overlap: usize,
+}
+
+fn default_tile() -> usize {
+    128
+}
+
+fn default_overlap() -> usize {
+    16
+}
+
+/// The file as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJob {
+    output: Spanned<PathBuf>,
+    #[serde(default)]
+    seed: u64,
+    #[serde(default)]
+    device: Option<Spanned<String>>,
+    #[serde(default)]
+    scene: Vec<Spanned<RawScene>>,
+    convert: Option<Spanned<ConvertOptions>>,
+    train: Option<Spanned<TrainOptions>>,
+    augment: Option<Spanned<AugmentOptions>>,
+    #[serde(rename = "super-resolve")]
+    super_resolve: Option<Spanned<SuperResolveOptions>>,
+}
+
+/// A `[[scene]]` table: one file (`path`) or every file a pattern matches (`glob`).
+/// `labels` and `classes` may hold `{stem}` and `{name}`, replaced by the scene file's
+/// stem and name.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScene {
+    path: Option<String>,
+    glob: Option<String>,
+    id: Option<String>,
+    labels: Option<String>,
+    classes: Option<String>,
+}
+
+impl Job {
+    /// Reads and checks the job file at `path`: its syntax and keys, that the scenes exist
+    /// (patterns matching at least one file) with unique ids, that at least one stage is
+    /// given, and that model files and label files exist. Relative paths are relative to
+    /// the job file's folder.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read the job file", path.display()))?;
+        let raw: RawJob = toml::from_str(&text).map_err(|e| anyhow!("{}: {}", path.display(), one_line(&e.to_string())))?;
+        // Paths in the job resolve against its folder, made absolute so that records and
+        // summaries do not depend on where the job was started.
+        let absolute = std::fs::canonicalize(path).with_context(|| format!("{}: cannot resolve the job file's folder", path.display()))?;
+        let base = absolute.parent().unwrap_or(Path::new("/"));
+        let at = |span: Range<usize>| format!("{} line {}", path.display(), line_of(&text, span.start));
+        let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+
+        let device = match &raw.device {
+            Some(d) => d.get_ref().parse().map_err(|e| anyhow!("{}: {e}", at(d.span())))?,
+            None => Device::Cpu,
+        };
+        let mut scenes: Vec<Scene> = Vec::new();
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        for entry in &raw.scene {
+            let line = line_of(&text, entry.span().start);
+            for scene in expand(entry.get_ref(), base).map_err(|e| anyhow!("{}: {e}", at(entry.span())))? {
+                if let Some(first) = seen.insert(scene.id.clone(), line) {
+                    bail!("{}: scene id {:?} is already used on line {first}; give one of them an `id`", at(entry.span()), scene.id);
+                }
+                scenes.push(scene);
+            }
+        }
+        if scenes.is_empty() {
+            bail!("{}: no [[scene]] given", path.display());
+        }
+
+        let mut stages = Vec::new();
+        if let Some(c) = &raw.convert {
+            if !["deflate", "zstd"].contains(&c.get_ref().compress.as_str()) {
+                bail!("{}: [convert] compress must be deflate or zstd, not {:?}", at(c.span()), c.get_ref().compress);
+            }
+            stages.push(Stage::Convert(c.get_ref().clone()));
+        }
+        if let Some(t) = &raw.train {
+            if t.get_ref().steps == 0 {
+                bail!("{}: [train] steps must be at least 1", at(t.span()));
+            }
+            stages.push(Stage::Train(t.get_ref().clone()));
+        }
+        if let Some(a) = &raw.augment {
+            let mut options = a.get_ref().clone();
+            match &options.model {
+                Some(model) => options.model = Some(existing(&resolve(model)).map_err(|e| anyhow!("{}: {e}", at(a.span())))?),
+                None if raw.train.is_none() => bail!("{}: [augment] needs a model, or a [train] stage to make one", at(a.span())),
+                None => {}
+            }
+            stages.push(Stage::Augment(options));
+        }
+        if let Some(s) = &raw.super_resolve {
+            let mut options = s.get_ref().clone();
+            options.model = existing(&resolve(&options.model)).map_err(|e| anyhow!("{}: {e}", at(s.span())))?;
+            stages.push(Stage::SuperResolve(options));
+        }
+        if stages.is_empty() {
+            bail!("{}: no stage given; add [convert], [train], [augment] or [super-resolve]", path.display());
+        }
+        if stages.iter().any(|s| matches!(s, Stage::Train(_) | Stage::Augment(_)))
+            && let Some(scene) = scenes.iter().find(|s| s.labels.is_none())
+        {
+            bail!("{}: scene {:?} has no labels, which [train] and [augment] need", path.display(), scene.id);
+        }
+        for scene in &scenes {
+            for file in scene.labels.iter().chain(&scene.classes) {
+                existing(file).with_context(|| format!("{}: scene {:?}", path.display(), scene.id))?;
+            }
+        }
+        Ok(Self { path: path.to_path_buf(), output: resolve(raw.output.get_ref()), seed: raw.seed, device, scenes, stages })
+    }
+}
+
+/// The scenes of one `[[scene]]` table.
+fn expand(raw: &RawScene, base: &Path) -> Result<Vec<Scene>> {
+    let paths: Vec<PathBuf> = match (&raw.path, &raw.glob) {
+        (Some(path), None) => vec![existing(&base.join(path))?],
+        (None, Some(pattern)) => {
+            let full = base.join(pattern);
+            let mut found: Vec<PathBuf> = glob::glob(&full.to_string_lossy())
+                .map_err(|e| anyhow!("glob {pattern:?}: {e}"))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| anyhow!("glob {pattern:?}: {e}"))?;
+            found.sort();
+            if found.is_empty() {
+                bail!("glob {pattern:?} matches no file");
+            }
+            found
+        }
+        _ => bail!("a [[scene]] needs either `path` or `glob`"),
+    };
+    if raw.id.is_some() && paths.len() > 1 {
+        bail!("`id` names one scene, but the glob matches {} files", paths.len());
+    }
+    paths
+        .into_iter()
+        .map(|path| {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let stem = path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let fill =
+                |template: &Option<String>| template.as_ref().map(|t| base.join(t.replace("{stem}", &stem).replace("{name}", &name)));
+            let id = raw.id.clone().unwrap_or_else(|| stem.clone());
+            if id.is_empty() || id.contains(['/', '\\']) || id.starts_with('.') {
+                bail!("scene id {id:?} cannot name a folder");
+            }
+            Ok(Scene { id, labels: fill(&raw.labels), classes: fill(&raw.classes), path })
+        })
+        .collect()
+}
+
+/// `path` if it is a file, else an error naming it.
+fn existing(path: &Path) -> Result<PathBuf> {
+    if path.is_file() { Ok(path.to_path_buf()) } else { bail!("{}: file not found", path.display()) }
+}
+
+/// The 1-based line holding byte `offset` of `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// TOML's multi-line parse messages on one line.
+fn one_line(message: &str) -> String {
+    message.split('\n').map(str::trim).filter(|l| !l.is_empty() && *l != "|").collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(text: &str) -> Result<Job> {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["a.tif", "b.tif", "a_gt.tif", "b_gt.tif", "m.onnx"] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let path = dir.path().join("job.toml");
+        std::fs::write(&path, text).unwrap();
+        Job::load(&path).map(|mut j| {
+            j.output = j.output.strip_prefix(dir.path().canonicalize().unwrap()).unwrap().to_path_buf();
+            j
+        })
+    }
+
+    #[test]
+    fn scenes_from_paths_and_globs_with_label_templates() {
+        let j = job("output = \"out\"\n[[scene]]\nglob = \"?.tif\"\nlabels = \"{stem}_gt.tif\"\n[train]\nsteps = 5\n[augment]\n").unwrap();
+        let ids: Vec<&str> = j.scenes.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"]);
+        assert!(j.scenes[1].labels.as_ref().unwrap().ends_with("b_gt.tif"));
+        assert_eq!(j.output, Path::new("out"));
+        assert_eq!(j.stages.iter().map(Stage::name).collect::<Vec<_>>(), ["train", "augment"]);
+    }
+
+    #[test]
+    fn mistakes_name_the_line() {
+        let err = |text: &str| format!("{:#}", job(text).unwrap_err());
+        let e = err("output = \"out\"\n[[scene]]\npath = \"a.tif\"\n[convert]\ncompres = \"zstd\"\n");
+        assert!(e.contains("line 5") && e.contains("compres"), "{e}");
+        let e = err("output = \"out\"\n[[scene]]\npath = \"a.tif\"\n[[scene]]\npath = \"missing.tif\"\n[convert]\n");
+        assert!(e.contains("line 4") && e.contains("missing.tif: file not found"), "{e}");
+        let e = err("output = \"out\"\n[[scene]]\npath = \"a.tif\"\n[[scene]]\nglob = \"a.*\"\n[convert]\n");
+        assert!(e.contains("line 4") && e.contains("already used on line 2"), "{e}");
+        let e = err("output = \"out\"\n[[scene]]\npath = \"a.tif\"\n[augment]\n");
+        assert!(e.contains("line 4") && e.contains("needs a model"), "{e}");
+        let e = err("output = \"out\"\n[[scene]]\npath = \"a.tif\"\n[train]\n");
+        assert!(e.contains("has no labels"), "{e}");
+        let e = err("output = \"out\"\ndevice = \"gpu\"\n[[scene]]\npath = \"a.tif\"\n[convert]\n");
+        assert!(e.contains("line 2"), "{e}");
+        let e = err("output = \"out\"\n[[scene]]\npath = \"a.tif\"\n");
+        assert!(e.contains("no stage given"), "{e}");
+    }
+}

@@ -1,0 +1,201 @@
+//! `hypersynth run JOB.toml`: the stages of a job file run over its scenes, each task
+//! writing into `OUT/<scene>/<stage>/` and finishing with its `run.json`, so that a rerun
+//! skips finished tasks, a failed scene does not stop the others, and a killed run leaves
+//! nothing that looks finished. Scenes can be split over the workers of a Slurm job array
+//! or a Kubernetes indexed Job; `--merge` then builds the job summary from every shard's
+//! records. See `docs/JOBS.md`.
+
+mod file;
+mod shard;
+mod summary;
+mod task;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, Result};
+pub use file::{Job, Scene, Stage};
+use hypersynth_onnx::SessionOptions;
+pub use shard::Shard;
+pub use summary::Counts;
+use summary::{Row, State};
+use task::Task;
+
+use crate::progress;
+
+/// Resolved settings of `run`.
+#[derive(Debug, Clone)]
+pub struct RunJob {
+    /// The job file.
+    pub job: PathBuf,
+    /// Run tasks again even when their records say done with the same inputs.
+    pub force: bool,
+    /// This worker's share of the scenes; `None` reads the scheduler's variables, and
+    /// runs every scene outside a scheduler.
+    pub shard: Option<Shard>,
+    /// Run nothing: build the job summary from the records of every task on disk.
+    pub merge: bool,
+    /// Threads of ONNX Runtime (the job's device is filled in from the job file).
+    pub session: SessionOptions,
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobEnd {
+    /// Every task is done.
+    AllDone,
+    /// Some tasks failed, were blocked or were not run; the summary says which.
+    Incomplete,
+    /// SIGINT or SIGTERM stopped it after a task.
+    Stopped,
+}
+
+/// The error of a job that ran but did not finish every task: the process exits with
+/// [`JobEnd::exit_code`].
+#[derive(Debug)]
+pub struct Unfinished(pub JobOutcome);
+
+impl std::fmt::Display for Unfinished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let c = &self.0.counts;
+        let what = if self.0.end == JobEnd::Stopped { "stopped by a signal" } else { "incomplete" };
+        write!(
+            f,
+            "job {what}: {} task(s) done ({} reused), {} failed, {} blocked, {} not run; see {}",
+            c.done,
+            c.reused,
+            c.failed,
+            c.blocked,
+            c.not_run,
+            self.0.summary.display()
+        )
+    }
+}
+
+impl std::error::Error for Unfinished {}
+
+impl JobEnd {
+    /// The process's exit code: 0 all done, 3 incomplete, 4 stopped (1 is left to errors
+    /// that stop the job itself, such as a bad job file).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            JobEnd::AllDone => 0,
+            JobEnd::Incomplete => 3,
+            JobEnd::Stopped => 4,
+        }
+    }
+}
+
+/// What a job run (or merge) came to.
+#[derive(Debug, Clone)]
+pub struct JobOutcome {
+    /// How it ended.
+    pub end: JobEnd,
+    /// Tasks per state.
+    pub counts: Counts,
+    /// The summary written.
+    pub summary: PathBuf,
+}
+
+/// Runs (or merges) the job; see [`RunJob`].
+pub fn run(settings: &RunJob) -> Result<JobOutcome> {
+    let job = Job::load(&settings.job)?;
+    if settings.merge {
+        return merge(&job);
+    }
+    let shard = match settings.shard {
+        Some(shard) => Some(shard),
+        None => Shard::from_env(|name| std::env::var(name).ok())?,
+    };
+    let stop = stop_on_signals()?;
+    let session = SessionOptions { device: job.device, ..settings.session.clone() };
+    let scenes: Vec<&Scene> = job.scenes.iter().enumerate().filter(|(i, _)| shard.is_none_or(|s| s.takes(*i))).map(|(_, s)| s).collect();
+    tracing::info!(
+        "job {}: {} scene(s){}, stages {}",
+        job.path.display(),
+        scenes.len(),
+        shard.map(|s| format!(" (shard {} of {})", s.index, s.count)).unwrap_or_default(),
+        job.stages.iter().map(Stage::name).collect::<Vec<_>>().join(", ")
+    );
+    let bar = progress::bar((scenes.len() * job.stages.len()) as u64, "job", "tasks");
+    let mut rows = Vec::new();
+    for scene in scenes {
+        let mut failed = false;
+        for stage in &job.stages {
+            let row = if failed {
+                Row::blocked(&scene.id, stage.name())
+            } else if stop.load(Ordering::Relaxed) {
+                Row::from_record(&scene.id, stage.name(), None, false)
+            } else {
+                bar.set_message(format!("{} {}", scene.id, stage.name()));
+                let outcome = Task { job: &job, scene, stage }.run(settings.force, &session)?;
+                Row::from_record(&scene.id, stage.name(), Some(&outcome.record), outcome.reused)
+            };
+            log_row(&row);
+            failed |= row.state == State::Failed;
+            rows.push(row);
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    let name = match shard {
+        Some(s) if s.count > 1 => format!("job-summary.shard-{}-of-{}", s.index, s.count),
+        _ => "job-summary".to_string(),
+    };
+    let summary = summary::write(&job.output, &name, &job.path, shard.map(|s| format!("{}/{}", s.index, s.count)), &rows)?;
+    let counts = Counts::of(&rows);
+    let end = if stop.load(Ordering::Relaxed) {
+        JobEnd::Stopped
+    } else if counts.done == rows.len() {
+        JobEnd::AllDone
+    } else {
+        JobEnd::Incomplete
+    };
+    Ok(JobOutcome { end, counts, summary })
+}
+
+/// The job summary of every scene and stage from the records on disk, whichever worker
+/// wrote them.
+fn merge(job: &Job) -> Result<JobOutcome> {
+    let mut rows = Vec::new();
+    for scene in &job.scenes {
+        let mut failed = false;
+        for stage in &job.stages {
+            let record = Task { job, scene, stage }.existing_record();
+            let row = match record {
+                None if failed => Row::blocked(&scene.id, stage.name()),
+                record => Row::from_record(&scene.id, stage.name(), record.as_ref(), false),
+            };
+            failed |= row.state == State::Failed;
+            rows.push(row);
+        }
+    }
+    let summary = summary::write(&job.output, "job-summary", &job.path, None, &rows)?;
+    let counts = Counts::of(&rows);
+    let end = if counts.done == rows.len() { JobEnd::AllDone } else { JobEnd::Incomplete };
+    Ok(JobOutcome { end, counts, summary })
+}
+
+/// One status line per task: info when done, a warning otherwise.
+fn log_row(row: &Row) {
+    match row.state {
+        State::Done if row.reused => tracing::info!("{} {}: done earlier, outputs unchanged; skipped", row.scene, row.stage),
+        State::Done => tracing::info!("{} {}: done in {:.1} s", row.scene, row.stage, row.seconds.unwrap_or(0.0)),
+        State::Failed => tracing::warn!("{} {}: failed: {}", row.scene, row.stage, row.error.as_deref().unwrap_or("")),
+        State::Blocked => tracing::warn!("{} {}: not run, an earlier stage failed", row.scene, row.stage),
+        State::NotRun => tracing::warn!("{} {}: not run, the job was stopped", row.scene, row.stage),
+    }
+}
+
+/// A flag set by the first SIGINT or SIGTERM, so that the job stops after the task at
+/// hand; a second one ends the process at once.
+fn stop_on_signals() -> Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop)).context("cannot handle signals")?;
+        signal_hook::flag::register(signal, Arc::clone(&stop)).context("cannot handle signals")?;
+    }
+    Ok(stop)
+}

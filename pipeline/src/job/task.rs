@@ -1,0 +1,293 @@
+//! One task of a job: a stage run on a scene, writing into `OUT/<scene>/<stage>/`, and the
+//! `run.json` it finishes with. A task whose `run.json` says done with the same key (the
+//! hash of its stage, parameters and input files) is not run again.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use hypersynth_data::{Compression, CubeSource};
+use hypersynth_models::spectral_cgan::SpectralCganConfig;
+use hypersynth_models::training::TrainConfig;
+use hypersynth_onnx::SessionOptions;
+use hypersynth_spectral::{Layout, QualityConfig, SplitConfig};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::file::{Job, Scene, Stage};
+use crate::commands::augment::{Augment, Target};
+use crate::commands::super_resolve::SuperResolve;
+use crate::commands::train_spectral::TrainSpectral;
+use crate::commands::{augment, convert, super_resolve, train_spectral};
+use crate::labelled::LabelSource;
+use crate::run_record::{FileRecord, to_hex};
+
+/// The name of a task's record in its folder.
+pub const RECORD: &str = "run.json";
+/// The `train` stage's model in its folder.
+const TRAINED_MODEL: &str = "model.onnx";
+
+/// How a task ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Its outputs are complete.
+    Done,
+    /// It failed; `error` says why.
+    Failed,
+}
+
+/// A task's `run.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskRecord {
+    /// The scene's id.
+    pub scene: String,
+    /// The stage's name.
+    pub stage: String,
+    /// How it ended.
+    pub status: Status,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// SHA-256 of the stage, its parameters and its inputs' hashes.
+    pub key: String,
+    /// The files it read, with sizes and hashes.
+    pub inputs: Vec<FileRecord>,
+    /// The stage's settings.
+    pub parameters: Value,
+    /// The files it wrote, with sizes and hashes.
+    pub outputs: Vec<FileRecord>,
+    /// Its key numbers, for the job summary.
+    pub metrics: BTreeMap<String, f64>,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// The software that ran it.
+    pub hypersynth_version: String,
+}
+
+/// A (scene, stage) pair of a job.
+pub struct Task<'a> {
+    /// The job.
+    pub job: &'a Job,
+    /// The scene.
+    pub scene: &'a Scene,
+    /// The stage.
+    pub stage: &'a Stage,
+}
+
+/// What a task's run came to.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The record on disk.
+    pub record: TaskRecord,
+    /// Whether an earlier run's record was reused without running the stage.
+    pub reused: bool,
+}
+
+impl Task<'_> {
+    /// `OUT/<scene>/<stage>/`.
+    pub fn dir(&self) -> PathBuf {
+        stage_dir(self.job, self.scene, self.stage.name())
+    }
+
+    /// The record of this task on disk, if any can be read.
+    pub fn existing_record(&self) -> Option<TaskRecord> {
+        let text = std::fs::read_to_string(self.dir().join(RECORD)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Runs the task unless `force` is false and a done record with the same key exists;
+    /// writes its record last, atomically, whether it succeeded or failed. Errs only
+    /// when the record cannot be written.
+    pub fn run(&self, force: bool, session: &SessionOptions) -> Result<Outcome> {
+        let clock = Instant::now();
+        let dir = self.dir();
+        let (inputs, parameters) = self.inputs_and_parameters();
+        let hashed: Result<Vec<FileRecord>> = inputs.iter().map(|p| FileRecord::of(p)).collect();
+        let (inputs, key) = match hashed {
+            Ok(records) => {
+                let key = key(self.stage.name(), &parameters, &records);
+                (records, key)
+            }
+            Err(e) => return self.finish(&dir, Vec::new(), String::new(), parameters, Err(e), clock),
+        };
+        if !force
+            && let Some(previous) = self.existing_record()
+            && previous.status == Status::Done
+            && previous.key == key
+            && previous.outputs.iter().all(|o| o.path.is_file())
+        {
+            return Ok(Outcome { record: previous, reused: true });
+        }
+        let result =
+            std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create the task's folder", dir.display())).and_then(|()| {
+                remove_partial_files(&dir);
+                self.execute(&dir, session)
+            });
+        self.finish(&dir, inputs, key, parameters, result, clock)
+    }
+
+    fn finish(
+        &self,
+        dir: &Path,
+        inputs: Vec<FileRecord>,
+        key: String,
+        parameters: Value,
+        result: Result<(Vec<PathBuf>, BTreeMap<String, f64>)>,
+        clock: Instant,
+    ) -> Result<Outcome> {
+        let (status, error, outputs, metrics) = match result.and_then(|(files, metrics)| {
+            let outputs = files.iter().map(|p| FileRecord::of(p)).collect::<Result<Vec<_>>>()?;
+            Ok((outputs, metrics))
+        }) {
+            Ok((outputs, metrics)) => (Status::Done, None, outputs, metrics),
+            Err(e) => (Status::Failed, Some(format!("{e:#}")), Vec::new(), BTreeMap::new()),
+        };
+        let record = TaskRecord {
+            scene: self.scene.id.clone(),
+            stage: self.stage.name().into(),
+            status,
+            error,
+            key,
+            inputs,
+            parameters,
+            outputs,
+            metrics,
+            seconds: clock.elapsed().as_secs_f64(),
+            hypersynth_version: env!("CARGO_PKG_VERSION").into(),
+        };
+        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the task's folder", dir.display()))?;
+        hypersynth_data::write_atomically(&dir.join(RECORD), serde_json::to_string_pretty(&record)?.as_bytes())?;
+        Ok(Outcome { record, reused: false })
+    }
+
+    /// The files the task reads (their hashes make its key) and its settings.
+    fn inputs_and_parameters(&self) -> (Vec<PathBuf>, Value) {
+        let scene = self.scene;
+        let labelled: Vec<PathBuf> = std::iter::once(scene.path.clone()).chain(scene.labels.clone()).chain(scene.classes.clone()).collect();
+        let seed = self.job.seed;
+        match self.stage {
+            Stage::Convert(o) => (vec![scene.path.clone()], json!({"compress": o.compress})),
+            Stage::Train(o) => (labelled, json!({"steps": o.steps, "seed": seed})),
+            Stage::Augment(o) => {
+                let model = self.augment_model();
+                let parameters = json!({"target_per_class": o.target_per_class, "report": o.report, "seed": seed});
+                (std::iter::once(model).chain(labelled).collect(), parameters)
+            }
+            Stage::SuperResolve(o) => (vec![o.model.clone(), scene.path.clone()], json!({"tile": o.tile, "overlap": o.overlap})),
+        }
+    }
+
+    /// The model `augment` runs: the one the job names, else the `train` stage's.
+    fn augment_model(&self) -> PathBuf {
+        match self.stage {
+            Stage::Augment(o) if o.model.is_some() => o.model.clone().unwrap_or_default(),
+            _ => stage_dir(self.job, self.scene, "train").join(TRAINED_MODEL),
+        }
+    }
+
+    /// Runs the stage's command into `dir`; returns the files written and key numbers.
+    fn execute(&self, dir: &Path, session: &SessionOptions) -> Result<(Vec<PathBuf>, BTreeMap<String, f64>)> {
+        let scene = self.scene;
+        let seed = self.job.seed;
+        let labels = || LabelSource::Raster {
+            cube: CubeSource::file(scene.path.clone()),
+            labels: scene.labels.clone().unwrap_or_default(),
+            names: scene.classes.clone(),
+        };
+        match self.stage {
+            Stage::Convert(o) => {
+                let out = dir.join(format!("{}.tif", scene.id));
+                let compression = if o.compress == "zstd" { Compression::Zstd } else { Compression::Deflate };
+                convert::run(&CubeSource::file(scene.path.clone()), &out, compression, true)?;
+                let bytes = std::fs::metadata(&out).map(|m| m.len() as f64).unwrap_or(0.0);
+                Ok((vec![out], BTreeMap::from([("cog_mib".into(), bytes / (1 << 20) as f64)])))
+            }
+            Stage::Train(o) => {
+                let trained = train_spectral::run(&TrainSpectral {
+                    source: labels(),
+                    out: dir.join(TRAINED_MODEL),
+                    split: SplitConfig { seed, ..SplitConfig::default() },
+                    architecture: SpectralCganConfig::new(0, 0),
+                    train: TrainConfig { steps: o.steps, seed, ..TrainConfig::default() },
+                    layout: Layout::default(),
+                })?;
+                let metrics = BTreeMap::from([("validation_mmd".into(), trained.best.0), ("best_step".into(), trained.best.1 as f64)]);
+                Ok((vec![trained.model, trained.run_json], metrics))
+            }
+            Stage::Augment(o) => {
+                let outcome = augment::run(&Augment {
+                    model: self.augment_model(),
+                    source: labels(),
+                    out: dir.to_path_buf(),
+                    run_json: dir.join("augment.run.json"),
+                    target: o.target_per_class.map_or(Target::Balance, Target::PerClass),
+                    seed,
+                    batch: 4096,
+                    hdf5: false,
+                    session: session.clone(),
+                    report: o.report.then(|| QualityConfig { seed, ..QualityConfig::default() }),
+                })?;
+                let generated: usize = outcome.generated.values().sum();
+                let mut metrics = BTreeMap::from([("synthetic_spectra".into(), generated as f64)]);
+                let mut files = vec![outcome.synthetic, outcome.augmented, dir.join("augment.run.json")];
+                if let Some((quality, html)) = outcome.report {
+                    // The classifier two-sample test, averaged over classes and classifiers
+                    // (0.5: synthetic spectra cannot be told from real ones).
+                    let c2st: Vec<f64> = quality.classes.iter().flat_map(|c| c.c2st.values().copied()).collect();
+                    if !c2st.is_empty() {
+                        metrics.insert("mean_c2st".into(), c2st.iter().sum::<f64>() / c2st.len() as f64);
+                    }
+                    files.push(html);
+                }
+                Ok((files, metrics))
+            }
+            Stage::SuperResolve(o) => {
+                let out = dir.join(format!("{}.tif", scene.id));
+                let outcome = super_resolve::run(&SuperResolve {
+                    model: o.model.clone(),
+                    input: scene.path.clone(),
+                    out: out.clone(),
+                    scale: None,
+                    tile: o.tile,
+                    overlap: o.overlap,
+                    batch: 4,
+                    reference: None,
+                    session: session.clone(),
+                })?;
+                let metrics =
+                    BTreeMap::from([("tiles".into(), outcome.tiles.run as f64), ("onnx_seconds".into(), outcome.onnx_time.as_secs_f64())]);
+                Ok((vec![outcome.output, super_resolve::run_json_path(&out)], metrics))
+            }
+        }
+    }
+}
+
+/// Removes what killed runs left half-written in `dir` (`.NAME.PID.partial`, see
+/// [`hypersynth_data::AtomicPath`]); checkpoints are kept, so training resumes.
+fn remove_partial_files(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name.ends_with(".partial") {
+            // One that cannot be removed is only clutter: the run writes new ones.
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// `OUT/<scene>/<stage>/`.
+pub fn stage_dir(job: &Job, scene: &Scene, stage: &str) -> PathBuf {
+    job.output.join(&scene.id).join(stage)
+}
+
+/// SHA-256 of the stage's name, its parameters (as JSON) and its inputs' hashes, in order.
+fn key(stage: &str, parameters: &Value, inputs: &[FileRecord]) -> String {
+    let mut hash = Sha256::new();
+    hash.update(stage.as_bytes());
+    hash.update(parameters.to_string().as_bytes());
+    for input in inputs {
+        hash.update(input.sha256.as_bytes());
+    }
+    to_hex(&hash.finalize())
+}

@@ -1,0 +1,202 @@
+//! Batch jobs end to end: a job over real scenes and a corrupt file, reruns that skip
+//! finished tasks, kills at random moments that a rerun recovers from byte for byte, and
+//! job files with mistakes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rand::{RngExt, SeedableRng};
+
+use crate::support::{TestDir, gdalinfo, python_check, run_json, sample};
+
+/// Writes `job.toml` into `t` with the output root `out`: the bundled SalinasA scene, the
+/// first two EnMAP tiles of the shared data set (by a glob, labels by a template) and a
+/// truncated copy of SalinasA; stages convert, train (30 steps) and augment (to 300 per
+/// class, no report). `None` without the shared data set.
+fn job_file(t: &TestDir, out: &str) -> Option<PathBuf> {
+    let enmap = hypersynth_data::fixtures::shared_data_dir()?.join("enmap_potsdam");
+    let salinas = std::fs::read(sample("salinasA.tif")).unwrap();
+    std::fs::write(t.join("corrupt.tif"), &salinas[..salinas.len() / 3]).unwrap();
+    let text = format!(
+        r#"output = "{out}"
+seed = 3
+
+[[scene]]
+path = "{salinas}"
+labels = "{salinas_gt}"
+classes = "{salinas_classes}"
+
+[[scene]]
+glob = "{enmap}/images/enmap_potsdam_tile_128_[03]*.tif"
+labels = "{enmap}/labels/{{name}}"
+classes = "{enmap}/classes.csv"
+
+[[scene]]
+path = "corrupt.tif"
+labels = "{salinas_gt}"
+
+[convert]
+
+[train]
+steps = 30
+
+[augment]
+target_per_class = 300
+report = false
+"#,
+        salinas = sample("salinasA.tif"),
+        salinas_gt = sample("salinasA_gt.tif"),
+        salinas_classes = sample("classes.csv"),
+        enmap = enmap.display(),
+    );
+    let path = t.join("job.toml");
+    std::fs::write(&path, text).unwrap();
+    Some(path)
+}
+
+const GOOD_SCENES: [&str; 3] = ["salinasA", "enmap_potsdam_tile_128_0", "enmap_potsdam_tile_128_32"];
+const STAGES: [&str; 3] = ["convert", "train", "augment"];
+
+fn counts(out: &Path) -> serde_json::Value {
+    run_json(&out.join("job-summary.json"))["counts"].clone()
+}
+
+#[test]
+fn a_job_finishes_the_good_scenes_reports_the_bad_one_and_a_rerun_skips_finished_tasks() {
+    let t = TestDir::new();
+    let Some(_) = job_file(&t, "out") else { return };
+    let first = t.run(&["run", "job.toml"]);
+    assert_eq!(first.code, Some(3), "some tasks failed: exit 3\n{}", first.stderr);
+    assert!(
+        first.stderr.contains("corrupt convert: failed: ") && first.stderr.contains("corrupt.tif: not a raster GDAL can read"),
+        "{}",
+        first.stderr
+    );
+    let out = t.join("out");
+    assert_eq!(counts(&out), serde_json::json!({"done": 9, "reused": 0, "failed": 1, "blocked": 2, "not_run": 0}));
+
+    // Every good task's products, read back by other tools.
+    for scene in GOOD_SCENES {
+        let record = |stage: &str| run_json(&out.join(scene).join(stage).join("run.json"));
+        for stage in STAGES {
+            assert_eq!(record(stage)["status"], "done", "{scene} {stage}");
+        }
+        let cog = gdalinfo(&t, &format!("out/{scene}/convert/{scene}.tif"));
+        assert_eq!(cog["metadata"]["IMAGE_STRUCTURE"]["LAYOUT"], "COG", "{scene}");
+        let synthetic = out.join(scene).join("augment/synthetic.parquet");
+        let rows: f64 = python_check("import sys, pyarrow.parquet as pq\nprint(pq.read_metadata(sys.argv[1]).num_rows)", &[&synthetic])
+            .parse()
+            .unwrap();
+        assert_eq!(rows, record("augment")["metrics"]["synthetic_spectra"].as_f64().unwrap(), "{scene}");
+        assert!(rows > 0.0, "{scene}");
+    }
+    let failed = run_json(&out.join("corrupt/convert/run.json"));
+    assert_eq!(failed["status"], "failed");
+    assert!(!out.join("corrupt/train").exists(), "a blocked task writes nothing");
+    // The summary table, read by pyarrow: one row per task.
+    let table = python_check(
+        "import sys, pyarrow.parquet as pq\nt = pq.read_table(sys.argv[1]).to_pydict()\nprint(len(t['scene']), sorted(set(t['status'])), t['status'][t['scene'].index('corrupt')])",
+        &[&out.join("job-summary.parquet")],
+    );
+    assert_eq!(table, "12 ['blocked', 'done', 'failed'] failed");
+
+    let again = t.run(&["run", "job.toml"]);
+    assert_eq!(again.code, Some(3), "{}", again.stderr);
+    assert_eq!(counts(&out), serde_json::json!({"done": 9, "reused": 9, "failed": 1, "blocked": 2, "not_run": 0}));
+    // A changed option reruns the tasks it concerns and no other.
+    let job = std::fs::read_to_string(t.join("job.toml")).unwrap().replace("target_per_class = 300", "target_per_class = 250");
+    std::fs::write(t.join("job.toml"), job).unwrap();
+    t.run(&["run", "job.toml"]);
+    assert_eq!(counts(&out)["reused"], 6);
+}
+
+/// The products of every task under `out` (an absolute path; the files its run.json lists,
+/// run records aside, as they hold timings), by path relative to `out`, with their hash.
+fn products(out: &Path) -> BTreeMap<String, String> {
+    let mut found = BTreeMap::new();
+    for scene in GOOD_SCENES {
+        for stage in STAGES {
+            let record = run_json(&out.join(scene).join(stage).join("run.json"));
+            for output in record["outputs"].as_array().unwrap() {
+                let path = PathBuf::from(output["path"].as_str().unwrap());
+                if !path.to_string_lossy().ends_with("run.json") {
+                    found.insert(path.strip_prefix(out).unwrap().display().to_string(), output["sha256"].as_str().unwrap().to_string());
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_job_killed_at_random_moments_resumes_to_the_outputs_of_an_uninterrupted_run() {
+    let t = TestDir::new();
+    let Some(_) = job_file(&t, "out") else { return };
+    t.run(&["run", "job.toml", "-q"]);
+    // Products record where they came from (paths), so both runs write into the same folder.
+    let out = t.join("out").canonicalize().unwrap();
+    let whole = products(&out);
+    assert_eq!(whole.len(), 12, "{whole:?}");
+    std::fs::remove_dir_all(&out).unwrap();
+
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    for round in 0..4 {
+        let mut child = t.command(&["run", "job.toml", "-q"]).spawn().unwrap();
+        let delay = Duration::from_millis(rng.random_range(300..4000));
+        std::thread::sleep(delay);
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        eprintln!("round {round}: killed after {delay:?}");
+    }
+    let last = t.run(&["run", "job.toml", "-q"]);
+    assert_eq!(last.code, Some(3), "{}", last.stderr);
+    let reused = counts(&out)["reused"].as_u64().unwrap();
+    assert!(reused < 9, "the kills must leave work for the last run; it reused all {reused} tasks");
+    assert_eq!(products(&out), whole, "products after kills differ from an uninterrupted run");
+    // Nothing half-written is left beside the products.
+    let partial: Vec<String> = t.listing().lines().filter(|l| l.ends_with(".partial")).map(String::from).collect();
+    assert!(partial.is_empty(), "{partial:?}");
+}
+
+#[test]
+fn a_job_file_with_a_mistake_is_refused_naming_the_line() {
+    let t = TestDir::new();
+    let text = format!("output = \"out\"\n[[scene]]\npath = \"{}\"\n\n[convert]\ncompress = \"lzw\"\n", sample("salinasA.tif"));
+    std::fs::write(t.join("job.toml"), text).unwrap();
+    t.refused(&t.run(&["run", "job.toml"]), "job.toml line 5", "compress must be deflate or zstd");
+    assert!(!t.join("out").exists());
+}
+
+#[test]
+fn a_job_super_resolves_its_scenes_and_stops_cleanly_on_sigterm() {
+    let t = TestDir::new();
+    crate::cyclegan::degraded_scenes(&t);
+    crate::cyclegan::train(&t, "sr.onnx", &["--steps", "1"]);
+    let job = "output = \"out\"\n\n[[scene]]\nglob = \"*lr.tif\"\n\n[super-resolve]\nmodel = \"sr.onnx\"\ntile = 24\noverlap = 4\n";
+    std::fs::write(t.join("job.toml"), job).unwrap();
+    t.ok(&t.run(&["run", "job.toml"]));
+    for (scene, size) in [("eval_lr", [86, 26]), ("lr", [86, 82])] {
+        let info = gdalinfo(&t, &format!("out/{scene}/super-resolve/{scene}.tif"));
+        assert_eq!(info["size"], serde_json::json!(size), "{scene}");
+        assert_eq!(info["metadata"]["IMAGE_STRUCTURE"]["LAYOUT"], "COG", "{scene}");
+    }
+    assert_eq!(counts(&t.join("out")), serde_json::json!({"done": 2, "reused": 0, "failed": 0, "blocked": 0, "not_run": 0}));
+
+    // SIGTERM while the first of seven scenes is being super-resolved: the task at hand
+    // finishes, no further one starts, and the exit code says the job was stopped.
+    let every = "output = \"all\"\n\n[[scene]]\nglob = \"*.tif\"\n\n[super-resolve]\nmodel = \"sr.onnx\"\ntile = 24\noverlap = 4\n";
+    std::fs::write(t.join("every.toml"), every).unwrap();
+    let mut child = t.command(&["run", "every.toml", "-q"]).spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !t.listing().contains(".partial") {
+        assert!(std::time::Instant::now() < deadline, "no task started\n{}", t.listing());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let ok = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(ok.success());
+    assert_eq!(child.wait().unwrap().code(), Some(4));
+    let c = counts(&t.join("all"));
+    let (done, not_run) = (c["done"].as_u64().unwrap(), c["not_run"].as_u64().unwrap());
+    assert!(done >= 1 && not_run >= 1 && done + not_run == 7, "{c}");
+}

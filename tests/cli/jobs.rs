@@ -200,3 +200,26 @@ fn a_job_super_resolves_its_scenes_and_stops_cleanly_on_sigterm() {
     let (done, not_run) = (c["done"].as_u64().unwrap(), c["not_run"].as_u64().unwrap());
     assert!(done >= 1 && not_run >= 1 && done + not_run == 7, "{c}");
 }
+
+#[test]
+fn a_job_fuses_each_scene_with_its_post_event_scene() {
+    let t = TestDir::new();
+    let Some(damage) = crate::pix2pix::Damage::find() else { return };
+    damage.train(&t, "damage.onnx", "1");
+    let job = format!(
+        "output = \"out\"\n\n[[scene]]\npath = \"{}\"\npost = \"{}\"\nid = \"burn\"\n\n[fuse]\nmodel = \"damage.onnx\"\ntile = 32\noverlap = 8\nthreshold = 0.5\n",
+        damage.pre, damage.post
+    );
+    std::fs::write(t.join("job.toml"), job).unwrap();
+    t.ok(&t.run(&["run", "job.toml", "-q"]));
+    let record = run_json(&t.join("out/burn/fuse/run.json"));
+    assert_eq!(record["status"], "done");
+    let outputs: Vec<&str> = record["outputs"].as_array().unwrap().iter().map(|o| o["path"].as_str().unwrap()).collect();
+    assert!(outputs.iter().any(|p| p.ends_with("burn.tif")) && outputs.iter().any(|p| p.ends_with("burn.mask.tif")), "{outputs:?}");
+    assert_eq!(gdalinfo(&t, "out/burn/fuse/burn.mask.tif")["size"], serde_json::json!([86, 83]));
+
+    // A scene without `post` is refused when the job is read.
+    let job = format!("output = \"out\"\n[[scene]]\npath = \"{}\"\n[fuse]\nmodel = \"damage.onnx\"\n", damage.pre);
+    std::fs::write(t.join("job.toml"), job).unwrap();
+    t.refused(&t.run(&["run", "job.toml"]), "job.toml line 4", "has no `post`");
+}

@@ -19,22 +19,22 @@ use crate::support::{TestDir, gdalinfo, python_check, run_json, runtime, sample,
 const MIN_IOU: f64 = 0.7;
 
 /// The `damage_salinasA` pre-event scene, post-event scene and damage raster.
-struct Damage {
-    pre: String,
-    post: String,
+pub(crate) struct Damage {
+    pub(crate) pre: String,
+    pub(crate) post: String,
     target: String,
 }
 
 impl Damage {
     /// `None` (with SKIPPED printed) without the shared data set.
-    fn find() -> Option<Self> {
+    pub(crate) fn find() -> Option<Self> {
         let dir = hypersynth_data::fixtures::shared_data_dir()?.join("damage_salinasA");
         let file = |name: &str| dir.join(name).display().to_string();
         Some(Self { pre: file("pre.tif"), post: file("post.tif"), target: file("damage.tif") })
     }
 
     /// Trains a model for `steps` steps into `out` with the default settings.
-    fn train(&self, t: &TestDir, out: &str, steps: &str) {
+    pub(crate) fn train(&self, t: &TestDir, out: &str, steps: &str) {
         let args = ["train", "pix2pix", "--pre", &self.pre, "--post", &self.post, "--target", &self.target, "--out", out, "--steps", steps];
         t.ok(&t.run(&[&args[..], &["-q"]].concat()));
     }

@@ -38,6 +38,8 @@ pub struct Scene {
     pub labels: Option<PathBuf>,
     /// `class_id,name` CSV of the labels.
     pub classes: Option<PathBuf>,
+    /// The post-event scene on the same grid, for `fuse` (the cube is the pre-event one).
+    pub post: Option<PathBuf>,
 }
 
 /// A stage and its options.
@@ -53,6 +55,9 @@ pub enum Stage {
     Augment(AugmentOptions),
     /// The scene super-resolved by a cyclegan-sr model (`super-resolve`).
     SuperResolve(SuperResolveOptions),
+    /// The damage map of the scene (pre-event) and its `post` scene by a pix2pix model
+    /// (`fuse`).
+    Fuse(FuseOptions),
 }
 
 impl Stage {
@@ -63,6 +68,7 @@ impl Stage {
             Stage::Train(_) => "train",
             Stage::Augment(_) => "augment",
             Stage::SuperResolve(_) => "super-resolve",
+            Stage::Fuse(_) => "fuse",
         }
     }
 }
@@ -125,6 +131,22 @@ pub struct SuperResolveOptions {
     pub overlap: usize,
 }
 
+/// `[fuse]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FuseOptions {
+    /// The pix2pix model.
+    pub model: PathBuf,
+    /// Tile side.
+    #[serde(default = "default_tile")]
+    pub tile: usize,
+    /// Pixels shared by neighbouring tiles.
+    #[serde(default = "default_overlap")]
+    pub overlap: usize,
+    /// Also write a 0/1 mask of probability >= this.
+    pub threshold: Option<f64>,
+}
+
 fn default_tile() -> usize {
     128
 }
@@ -149,11 +171,12 @@ struct RawJob {
     augment: Option<Spanned<AugmentOptions>>,
     #[serde(rename = "super-resolve")]
     super_resolve: Option<Spanned<SuperResolveOptions>>,
+    fuse: Option<Spanned<FuseOptions>>,
 }
 
 /// A `[[scene]]` table: one file (`path`) or every file a pattern matches (`glob`).
-/// `labels` and `classes` may hold `{stem}` and `{name}`, replaced by the scene file's
-/// stem and name.
+/// `labels`, `classes` and `post` may hold `{stem}` and `{name}`, replaced by the scene
+/// file's stem and name.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawScene {
@@ -162,6 +185,7 @@ struct RawScene {
     id: Option<String>,
     labels: Option<String>,
     classes: Option<String>,
+    post: Option<String>,
 }
 
 impl Job {
@@ -225,8 +249,16 @@ impl Job {
             options.model = existing(&resolve(&options.model)).map_err(|e| anyhow!("{}: {e}", at(s.span())))?;
             stages.push(Stage::SuperResolve(options));
         }
+        if let Some(f) = &raw.fuse {
+            let mut options = f.get_ref().clone();
+            options.model = existing(&resolve(&options.model)).map_err(|e| anyhow!("{}: {e}", at(f.span())))?;
+            if let Some(scene) = scenes.iter().find(|s| s.post.is_none()) {
+                bail!("{}: [fuse] needs a post-event scene, but scene {:?} has no `post`", at(f.span()), scene.id);
+            }
+            stages.push(Stage::Fuse(options));
+        }
         if stages.is_empty() {
-            bail!("{}: no stage given; add [convert], [train], [augment] or [super-resolve]", path.display());
+            bail!("{}: no stage given; add [convert], [train], [augment], [super-resolve] or [fuse]", path.display());
         }
         if stages.iter().any(|s| matches!(s, Stage::Train(_) | Stage::Augment(_)))
             && let Some(scene) = scenes.iter().find(|s| s.labels.is_none())
@@ -234,7 +266,7 @@ impl Job {
             bail!("{}: scene {:?} has no labels, which [train] and [augment] need", path.display(), scene.id);
         }
         for scene in &scenes {
-            for file in scene.labels.iter().chain(&scene.classes) {
+            for file in scene.labels.iter().chain(&scene.classes).chain(&scene.post) {
                 existing(file).with_context(|| format!("{}: scene {:?}", path.display(), scene.id))?;
             }
         }
@@ -274,7 +306,7 @@ fn expand(raw: &RawScene, base: &Path) -> Result<Vec<Scene>> {
             if id.is_empty() || id.contains(['/', '\\']) || id.starts_with('.') {
                 bail!("scene id {id:?} cannot name a folder");
             }
-            Ok(Scene { id, labels: fill(&raw.labels), classes: fill(&raw.classes), path })
+            Ok(Scene { id, labels: fill(&raw.labels), classes: fill(&raw.classes), post: fill(&raw.post), path })
         })
         .collect()
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use hypersynth_data::{Compression, CubeSource};
@@ -18,11 +18,13 @@ use sha2::{Digest, Sha256};
 
 use super::file::{Job, Scene, Stage};
 use crate::commands::augment::{Augment, Target};
+use crate::commands::fuse::Fuse;
 use crate::commands::super_resolve::SuperResolve;
 use crate::commands::train_spectral::TrainSpectral;
-use crate::commands::{augment, convert, super_resolve, train_spectral};
+use crate::commands::{augment, convert, fuse, super_resolve, train_spectral};
 use crate::labelled::LabelSource;
 use crate::run_record::{FileRecord, to_hex};
+use crate::tiling::TileCounts;
 
 /// The name of a task's record in its folder.
 pub const RECORD: &str = "run.json";
@@ -97,9 +99,10 @@ impl Task<'_> {
         serde_json::from_str(&text).ok()
     }
 
-    /// Runs the task unless `force` is false and a done record with the same key exists;
-    /// writes its record last, atomically, whether it succeeded or failed. Errs only
-    /// when the record cannot be written.
+    /// Runs the task unless `force` is false and a done record with the same key exists
+    /// whose outputs are all there at their recorded sizes; writes its record last,
+    /// atomically, whether it succeeded or failed. Errs only when the record cannot be
+    /// written.
     pub fn run(&self, force: bool, session: &SessionOptions) -> Result<Outcome> {
         let clock = Instant::now();
         let dir = self.dir();
@@ -116,7 +119,7 @@ impl Task<'_> {
             && let Some(previous) = self.existing_record()
             && previous.status == Status::Done
             && previous.key == key
-            && previous.outputs.iter().all(|o| o.path.is_file())
+            && previous.outputs.iter().all(|o| std::fs::metadata(&o.path).is_ok_and(|m| m.is_file() && m.len() == o.bytes))
         {
             return Ok(Outcome { record: previous, reused: true });
         }
@@ -176,6 +179,10 @@ impl Task<'_> {
                 (std::iter::once(model).chain(labelled).collect(), parameters)
             }
             Stage::SuperResolve(o) => (vec![o.model.clone(), scene.path.clone()], json!({"tile": o.tile, "overlap": o.overlap})),
+            Stage::Fuse(o) => (
+                [Some(o.model.clone()), Some(scene.path.clone()), scene.post.clone()].into_iter().flatten().collect(),
+                json!({"tile": o.tile, "overlap": o.overlap, "threshold": o.threshold}),
+            ),
         }
     }
 
@@ -256,12 +263,31 @@ impl Task<'_> {
                     reference: None,
                     session: session.clone(),
                 })?;
-                let metrics =
-                    BTreeMap::from([("tiles".into(), outcome.tiles.run as f64), ("onnx_seconds".into(), outcome.onnx_time.as_secs_f64())]);
-                Ok((vec![outcome.output, super_resolve::run_json_path(&out)], metrics))
+                Ok((vec![outcome.output, super_resolve::run_json_path(&out)], tile_metrics(&outcome.tiles, outcome.onnx_time)))
+            }
+            Stage::Fuse(o) => {
+                let out = dir.join(format!("{}.tif", scene.id));
+                let outcome = fuse::run(&Fuse {
+                    model: o.model.clone(),
+                    pre: scene.path.clone(),
+                    post: scene.post.clone().context("checked when the job was read: a fuse scene has a post-event scene")?,
+                    out: out.clone(),
+                    tile: o.tile,
+                    overlap: o.overlap,
+                    batch: 4,
+                    threshold: o.threshold,
+                    session: session.clone(),
+                })?;
+                let files = std::iter::once(outcome.probability).chain(outcome.mask).chain([fuse::run_json_path(&out)]).collect();
+                Ok((files, tile_metrics(&outcome.tiles, outcome.onnx_time)))
             }
         }
     }
+}
+
+/// The key numbers of a tiled inference.
+fn tile_metrics(tiles: &TileCounts, onnx_time: Duration) -> BTreeMap<String, f64> {
+    BTreeMap::from([("tiles".into(), tiles.run as f64), ("onnx_seconds".into(), onnx_time.as_secs_f64())])
 }
 
 /// Removes what killed runs left half-written in `dir` (`.NAME.PID.partial`, see

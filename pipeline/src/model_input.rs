@@ -1,10 +1,15 @@
-//! Whether a scene fits an image model's card: its bands, and the tiles it is cut into.
+//! What image models read and how they are run: whether a scene fits a model's card (its
+//! bands, the tiles it is cut into), whether paired scenes share a grid, and one timed
+//! ONNX Runtime call on a batch of tiles.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use hypersynth_data::CubeMeta;
+use hypersynth_onnx::{Input, OnnxSession};
 use hypersynth_onnx_format::ModelCard;
+use ndarray::{Array4, ArrayView4};
 
 /// `scene` must have the card's bands (the count, and the centres within 0.5 nm where the
 /// file states them).
@@ -28,4 +33,33 @@ pub fn check_tile(tile: usize, card: &ModelCard, model: &Path) -> Result<()> {
         bail!("{}: needs tiles a multiple of {multiple} pixels wide; --tile {tile} is not a multiple of {multiple}", model.display());
     }
     Ok(())
+}
+
+/// `other` must have the pre-event scene's rows and columns; `rule` ends the message.
+pub fn check_same_size(pre: &CubeMeta, other: &CubeMeta, rule: &str) -> Result<()> {
+    if (other.rows, other.cols) != (pre.rows, pre.cols) {
+        bail!(
+            "{}: {} rows x {} columns, but the pre-event scene {} has {} x {}; {rule}",
+            other.path.display(),
+            other.rows,
+            other.cols,
+            pre.path.display(),
+            pre.rows,
+            pre.cols
+        );
+    }
+    Ok(())
+}
+
+/// Runs `session` on a batch of tiles `[n, c, h, w]` fed as its `image` input and returns
+/// its first output, `[n, c', h, w]`; the call's time is added to `onnx_time`.
+pub fn infer_tiles(session: &mut OnnxSession, model: &Path, input: ArrayView4<'_, f32>, onnx_time: &mut Duration) -> Result<Array4<f32>> {
+    let started = Instant::now();
+    let tile = input.dim().2;
+    let output = session
+        .run(vec![("image", Input::F32(input.into_dyn()))])
+        .with_context(|| format!("{}: running {tile}-pixel tiles", model.display()))?
+        .remove(0);
+    *onnx_time += started.elapsed();
+    output.into_dimensionality().context("the model's output is not 4-D")
 }

@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use hypersynth_data::{CogWriter, Compression, Cube, CubeMeta, SampleType, Window};
-use hypersynth_onnx::{Input, SessionOptions, check_contract};
+use hypersynth_onnx::{SessionOptions, check_contract};
 use hypersynth_onnx_format::{ModelCard, ModelKind};
-use ndarray::{Array3, Array4, ArrayView4};
+use ndarray::{Array3, ArrayView4};
 use serde_json::json;
 
-use crate::model_input::{check_bands, check_tile};
+use crate::model_input::{check_bands, check_same_size, check_tile, infer_tiles};
 use crate::progress;
 use crate::run_record::RunRecord;
 use crate::tiling::{TileCounts, TileGrid, TileSource, run_tiled};
@@ -102,15 +102,7 @@ pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
         TileSource { cube: &post, offset: &normalisation.offset[bands..], scale: &normalisation.scale[bands..] },
     ];
     let mut onnx_time = Duration::ZERO;
-    let mut infer = |input: ArrayView4<'_, f32>| -> Result<Array4<f32>> {
-        let started = Instant::now();
-        let output = session
-            .run(vec![("image", Input::F32(input.into_dyn()))])
-            .with_context(|| format!("{}: running {}-pixel tiles", settings.model.display(), grid.tile))?
-            .remove(0);
-        onnx_time += started.elapsed();
-        output.into_dimensionality().context("the model's output is not 4-D")
-    };
+    let mut infer = |input: ArrayView4<'_, f32>| infer_tiles(&mut session, &settings.model, input, &mut onnx_time);
     let mut write = |first: usize, values: Array3<f32>| {
         write_rows(&mut probability, mask.as_mut(), settings.threshold, first, values.mapv(|v| v * scale + offset))
     };
@@ -168,17 +160,7 @@ fn output_mapping(card: &ModelCard, model: &Path) -> Result<(f32, f32)> {
 
 /// Pre and post must share the grid, and their bands must be the model's.
 fn check_scenes(pre: &CubeMeta, post: &CubeMeta, card: &ModelCard, model: &Path) -> Result<()> {
-    if (pre.rows, pre.cols) != (post.rows, post.cols) {
-        bail!(
-            "{}: {} rows x {} columns, but the pre-event scene {} has {} x {}; pre and post must be co-registered on the same grid",
-            post.path.display(),
-            post.rows,
-            post.cols,
-            pre.path.display(),
-            pre.rows,
-            pre.cols
-        );
-    }
+    check_same_size(pre, post, "pre and post must be co-registered on the same grid")?;
     if pre.georef.geotransform != post.georef.geotransform {
         bail!("{}: its geotransform differs from the pre-event scene's; pre and post must be co-registered", post.path.display());
     }

@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use hypersynth_data::{CogWriter, Compression, Cube, CubeMeta, SampleType, Window};
-use hypersynth_onnx::{Input, SessionOptions, check_contract};
+use hypersynth_onnx::{SessionOptions, check_contract};
 use hypersynth_onnx_format::{ModelCard, ModelKind};
 use hypersynth_spectral::{ImageQuality, ImageScores, SSIM_WINDOW};
 use ndarray::{Array3, Array4, ArrayView4, Axis};
 use serde_json::{Value, json};
 
-use crate::model_input::{check_bands, check_tile};
+use crate::model_input::{check_bands, check_tile, infer_tiles};
 use crate::progress;
 use crate::run_record::RunRecord;
 use crate::tiling::{TileCounts, TileGrid, TileSource, run_tiled};
@@ -96,13 +96,7 @@ pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
     let sources = [TileSource { cube: &fine, offset: &card.normalisation.offset, scale: &card.normalisation.scale }];
     let mut onnx_time = Duration::ZERO;
     let mut infer = |input: ArrayView4<'_, f32>| -> Result<Array4<f32>> {
-        let started = Instant::now();
-        let output = session
-            .run(vec![("image", Input::F32(input.into_dyn()))])
-            .with_context(|| format!("{}: running {}-pixel tiles", settings.model.display(), grid.tile))?
-            .remove(0);
-        onnx_time += started.elapsed();
-        let mut output: Array4<f32> = output.into_dimensionality().context("the model's output is not 4-D")?;
+        let mut output = infer_tiles(&mut session, &settings.model, input, &mut onnx_time)?;
         if output.dim().1 != meta.bands {
             bail!("{}: the model wrote {} channels for a scene of {} bands", settings.model.display(), output.dim().1, meta.bands);
         }

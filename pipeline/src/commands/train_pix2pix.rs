@@ -19,6 +19,7 @@ use ndarray::{Array2, Array3, Axis};
 use serde_json::json;
 
 use crate::components::{self, Sampled};
+use crate::model_input::check_same_size;
 use crate::progress::{self, TrainingFiles, TrainingLog};
 use crate::run_record::RunRecord;
 
@@ -222,17 +223,7 @@ pub fn run(settings: &TrainPix2pix) -> Result<Pix2pixOutcome> {
 
 fn check_inputs(pre: &CubeMeta, post: &CubeMeta, target: &CubeMeta) -> Result<()> {
     for other in [post, target] {
-        if (other.rows, other.cols) != (pre.rows, pre.cols) {
-            bail!(
-                "{}: {} rows x {} columns, but the pre-event scene {} has {} x {}; all inputs must share one grid",
-                other.path.display(),
-                other.rows,
-                other.cols,
-                pre.path.display(),
-                pre.rows,
-                pre.cols
-            );
-        }
+        check_same_size(pre, other, "all inputs must share one grid")?;
         if other.georef.geotransform.is_some() && other.georef.geotransform != pre.georef.geotransform {
             bail!("{}: its geotransform differs from the pre-event scene's; all inputs must be co-registered", other.path.display());
         }

@@ -121,22 +121,15 @@ pub fn run(settings: &RunJob) -> Result<JobOutcome> {
     let bar = progress::bar((scenes.len() * job.stages.len()) as u64, "job", "tasks");
     let mut rows = Vec::new();
     for scene in scenes {
-        let mut failed = false;
-        for stage in &job.stages {
-            let row = if failed {
-                Row::blocked(&scene.id, stage.name())
-            } else if stop.load(Ordering::Relaxed) {
-                Row::from_record(&scene.id, stage.name(), None, false)
-            } else {
-                bar.set_message(format!("{} {}", scene.id, stage.name()));
-                let outcome = Task { job: &job, scene, stage }.run(settings.force, &session)?;
-                Row::from_record(&scene.id, stage.name(), Some(&outcome.record), outcome.reused)
-            };
-            log_row(&row);
-            failed |= row.state == State::Failed;
-            rows.push(row);
-            bar.inc(1);
-        }
+        rows.extend(scene_rows(scene, &job.stages, |stage| {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(Row::from_record(&scene.id, stage.name(), None, false));
+            }
+            bar.set_message(format!("{} {}", scene.id, stage.name()));
+            let outcome = Task { job: &job, scene, stage }.run(settings.force, &session)?;
+            Ok(Row::from_record(&scene.id, stage.name(), Some(&outcome.record), outcome.reused))
+        })?);
+        bar.set_position(rows.len() as u64);
     }
     bar.finish_and_clear();
     let name = match shard {
@@ -160,21 +153,27 @@ pub fn run(settings: &RunJob) -> Result<JobOutcome> {
 fn merge(job: &Job) -> Result<JobOutcome> {
     let mut rows = Vec::new();
     for scene in &job.scenes {
-        let mut failed = false;
-        for stage in &job.stages {
+        rows.extend(scene_rows(scene, &job.stages, |stage| {
             let record = Task { job, scene, stage }.existing_record();
-            let row = match record {
-                None if failed => Row::blocked(&scene.id, stage.name()),
-                record => Row::from_record(&scene.id, stage.name(), record.as_ref(), false),
-            };
-            failed |= row.state == State::Failed;
-            rows.push(row);
-        }
+            Ok(Row::from_record(&scene.id, stage.name(), record.as_ref(), false))
+        })?);
     }
     let summary = summary::write(&job.output, "job-summary", &job.path, None, &rows)?;
     let counts = Counts::of(&rows);
     let end = if counts.done == rows.len() { JobEnd::AllDone } else { JobEnd::Incomplete };
     Ok(JobOutcome { end, counts, summary })
+}
+
+/// The rows of one scene's stages, in order: `row` for each until one fails, the rest
+/// blocked; each row is logged.
+fn scene_rows(scene: &Scene, stages: &[Stage], mut row: impl FnMut(&Stage) -> Result<Row>) -> Result<Vec<Row>> {
+    let mut rows: Vec<Row> = Vec::with_capacity(stages.len());
+    for stage in stages {
+        let next = if rows.iter().any(|r| r.state == State::Failed) { Row::blocked(&scene.id, stage.name()) } else { row(stage)? };
+        log_row(&next);
+        rows.push(next);
+    }
+    Ok(rows)
 }
 
 /// One status line per task: info when done, a warning otherwise.

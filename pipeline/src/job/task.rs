@@ -106,15 +106,13 @@ impl Task<'_> {
     pub fn run(&self, force: bool, session: &SessionOptions) -> Result<Outcome> {
         let clock = Instant::now();
         let dir = self.dir();
+        std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create the task's folder", dir.display()))?;
         let (inputs, parameters) = self.inputs_and_parameters();
-        let hashed: Result<Vec<FileRecord>> = inputs.iter().map(|p| FileRecord::of(p)).collect();
-        let (inputs, key) = match hashed {
-            Ok(records) => {
-                let key = key(self.stage.name(), &parameters, &records);
-                (records, key)
-            }
+        let inputs = match inputs.iter().map(|p| FileRecord::of(p)).collect::<Result<Vec<_>>>() {
+            Ok(inputs) => inputs,
             Err(e) => return self.finish(&dir, Vec::new(), String::new(), parameters, Err(e), clock),
         };
+        let key = key(self.stage.name(), &parameters, &inputs);
         if !force
             && let Some(previous) = self.existing_record()
             && previous.status == Status::Done
@@ -123,14 +121,13 @@ impl Task<'_> {
         {
             return Ok(Outcome { record: previous, reused: true });
         }
-        let result =
-            std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create the task's folder", dir.display())).and_then(|()| {
-                remove_partial_files(&dir);
-                self.execute(&dir, session)
-            });
+        remove_partial_files(&dir);
+        let result = self.execute(&dir, session);
         self.finish(&dir, inputs, key, parameters, result, clock)
     }
 
+    /// Writes the task's record: done with the outputs' hashes and key numbers, or failed
+    /// with the error (also when an output cannot be hashed).
     fn finish(
         &self,
         dir: &Path,
@@ -140,10 +137,9 @@ impl Task<'_> {
         result: Result<(Vec<PathBuf>, BTreeMap<String, f64>)>,
         clock: Instant,
     ) -> Result<Outcome> {
-        let (status, error, outputs, metrics) = match result.and_then(|(files, metrics)| {
-            let outputs = files.iter().map(|p| FileRecord::of(p)).collect::<Result<Vec<_>>>()?;
-            Ok((outputs, metrics))
-        }) {
+        let hashed =
+            result.and_then(|(files, metrics)| Ok((files.iter().map(|p| FileRecord::of(p)).collect::<Result<Vec<_>>>()?, metrics)));
+        let (status, error, outputs, metrics) = match hashed {
             Ok((outputs, metrics)) => (Status::Done, None, outputs, metrics),
             Err(e) => (Status::Failed, Some(format!("{e:#}")), Vec::new(), BTreeMap::new()),
         };
@@ -160,7 +156,6 @@ impl Task<'_> {
             seconds: clock.elapsed().as_secs_f64(),
             hypersynth_version: env!("CARGO_PKG_VERSION").into(),
         };
-        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the task's folder", dir.display()))?;
         hypersynth_data::write_atomically(&dir.join(RECORD), serde_json::to_string_pretty(&record)?.as_bytes())?;
         Ok(Outcome { record, reused: false })
     }

@@ -100,6 +100,10 @@ pub struct RunArgs {
     /// Run nothing; write the job summary from every task's run.json (after the shards).
     #[arg(long)]
     pub merge: bool,
+    /// Scenes run at once, each with its share of the threads (when memory allows: each
+    /// holds its own scene and models).
+    #[arg(long, default_value_t = 1)]
+    pub scenes_at_once: usize,
 }
 
 /// `hypersynth train ...`.

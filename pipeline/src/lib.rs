@@ -181,6 +181,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 force: args.force,
                 shard,
                 merge: args.merge,
+                scenes_at_once: args.scenes_at_once,
                 session: hypersynth_onnx::SessionOptions { threads, ..Default::default() },
             };
             let outcome = job::run(&settings)?;

@@ -160,6 +160,29 @@ fn a_job_killed_at_random_moments_resumes_to_the_outputs_of_an_uninterrupted_run
 }
 
 #[test]
+fn scenes_run_at_once_give_the_products_of_scenes_run_one_by_one() {
+    let t = TestDir::new();
+    let Some(_) = job_file(&t, "out") else { return };
+    t.run(&["run", "job.toml", "-q"]);
+    let out = t.join("out").canonicalize().unwrap();
+    let one_by_one = products(&out);
+    std::fs::remove_dir_all(&out).unwrap();
+    let together = t.run(&["run", "job.toml", "--scenes-at-once", "2", "-q"]);
+    assert_eq!(together.code, Some(3), "{}", together.stderr);
+    assert_eq!(counts(&out), serde_json::json!({"done": 9, "reused": 0, "failed": 1, "blocked": 2, "not_run": 0}));
+    assert_eq!(products(&out), one_by_one);
+    // The summary keeps the job file's order of scenes.
+    let scenes: Vec<String> = run_json(&out.join("job-summary.json"))["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["scene"].as_str().unwrap().to_string())
+        .collect();
+    let order: Vec<&str> = scenes.iter().step_by(3).map(String::as_str).collect();
+    assert_eq!(order, [GOOD_SCENES[0], GOOD_SCENES[1], GOOD_SCENES[2], "corrupt"]);
+}
+
+#[test]
 fn a_job_file_with_a_mistake_is_refused_naming_the_line() {
     let t = TestDir::new();
     let text = format!("output = \"out\"\n[[scene]]\npath = \"{}\"\n\n[convert]\ncompress = \"lzw\"\n", sample("salinasA.tif"));

@@ -11,8 +11,8 @@ mod summary;
 mod task;
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 pub use file::{Job, Scene, Stage};
@@ -36,6 +36,8 @@ pub struct RunJob {
     pub shard: Option<Shard>,
     /// Run nothing: build the job summary from the records of every task on disk.
     pub merge: bool,
+    /// Scenes run at once (at least 1); ONNX Runtime's threads are shared out among them.
+    pub scenes_at_once: usize,
     /// Threads of ONNX Runtime (the job's device is filled in from the job file).
     pub session: SessionOptions,
 }
@@ -109,28 +111,60 @@ pub fn run(settings: &RunJob) -> Result<JobOutcome> {
         None => Shard::from_env(|name| std::env::var(name).ok())?,
     };
     let stop = stop_on_signals()?;
-    let session = SessionOptions { device: job.device, ..settings.session.clone() };
+    let workers = settings.scenes_at_once.max(1);
+    // Several scenes at once share the cores out.
+    let threads = if workers > 1 {
+        let all = settings.session.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        Some((all / workers).max(1))
+    } else {
+        settings.session.threads
+    };
+    let session = SessionOptions { device: job.device, threads, ..settings.session.clone() };
     let scenes: Vec<&Scene> = job.scenes.iter().enumerate().filter(|(i, _)| shard.is_none_or(|s| s.takes(*i))).map(|(_, s)| s).collect();
     tracing::info!(
-        "job {}: {} scene(s){}, stages {}",
+        "job {}: {} scene(s){}, stages {}, {workers} at once",
         job.path.display(),
         scenes.len(),
         shard.map(|s| format!(" (shard {} of {})", s.index, s.count)).unwrap_or_default(),
         job.stages.iter().map(Stage::name).collect::<Vec<_>>().join(", ")
     );
     let bar = progress::bar((scenes.len() * job.stages.len()) as u64, "job", "tasks");
-    let mut rows = Vec::new();
-    for scene in scenes {
-        rows.extend(scene_rows(scene, &job.stages, |stage| {
+    let run_scene = |scene: &Scene| {
+        let rows = scene_rows(scene, &job.stages, |stage| {
             if stop.load(Ordering::Relaxed) {
                 return Ok(Row::from_record(&scene.id, stage.name(), None, false));
             }
             bar.set_message(format!("{} {}", scene.id, stage.name()));
             let outcome = Task { job: &job, scene, stage }.run(settings.force, &session)?;
             Ok(Row::from_record(&scene.id, stage.name(), Some(&outcome.record), outcome.reused))
-        })?);
-        bar.set_position(rows.len() as u64);
-    }
+        })?;
+        bar.inc(rows.len() as u64);
+        Ok::<_, anyhow::Error>(rows)
+    };
+    // Workers take the next scene in job-file order; rows keep that order.
+    let next = AtomicUsize::new(0);
+    let done: Mutex<Vec<(usize, Vec<Row>)>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| -> Result<()> {
+        let handles: Vec<_> = (0..workers.min(scenes.len()))
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    loop {
+                        let position = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&scene) = scenes.get(position) else { return Ok(()) };
+                        let rows = run_scene(scene)?;
+                        done.lock().map_err(|_| anyhow::anyhow!("a scene worker panicked"))?.push((position, rows));
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().map_err(|_| anyhow::anyhow!("a scene worker panicked"))??;
+        }
+        Ok(())
+    })?;
+    let mut done = done.into_inner().map_err(|_| anyhow::anyhow!("a scene worker panicked"))?;
+    done.sort_by_key(|(position, _)| *position);
+    let rows: Vec<Row> = done.into_iter().flat_map(|(_, rows)| rows).collect();
     bar.finish_and_clear();
     let name = match shard {
         Some(s) if s.count > 1 => format!("job-summary.shard-{}-of-{}", s.index, s.count),

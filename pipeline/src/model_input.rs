@@ -7,9 +7,26 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use hypersynth_data::CubeMeta;
-use hypersynth_onnx::{Input, OnnxSession};
-use hypersynth_onnx_format::ModelCard;
+use hypersynth_onnx::{Input, OnnxSession, RuntimeInfo, SessionOptions, check_contract};
+use hypersynth_onnx_format::{ModelCard, ModelKind};
 use ndarray::{Array4, ArrayView4};
+
+/// Opens the image model at `model` for `command`: its contract met, its card's kind
+/// `kind`. Returns the session, the runtime it runs on, and the card.
+pub fn open_image_model(
+    model: &Path,
+    options: &SessionOptions,
+    kind: ModelKind,
+    command: &str,
+) -> Result<(OnnxSession, RuntimeInfo, ModelCard)> {
+    let (session, runtime) = crate::runtime::open_session(model, options)?;
+    check_contract(&session)?;
+    let card = session.card.clone().context("checked above: the model has a card")?;
+    if card.kind != kind {
+        bail!("{}: a {} model; {command} needs a {} model", model.display(), card.kind.as_str(), kind.as_str());
+    }
+    Ok((session, runtime, card))
+}
 
 /// `scene` must have the card's bands (the count, and the centres within 0.5 nm where the
 /// file states them).

@@ -5,14 +5,14 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use hypersynth_data::{CogWriter, Compression, Cube, CubeMeta, SampleType, Window};
-use hypersynth_onnx::{SessionOptions, check_contract};
+use hypersynth_onnx::SessionOptions;
 use hypersynth_onnx_format::{ModelCard, ModelKind};
 use ndarray::{Array3, ArrayView4};
 use serde_json::json;
 
-use crate::model_input::{check_bands, check_same_size, check_tile, infer_tiles};
+use crate::model_input::{check_bands, check_same_size, check_tile, infer_tiles, open_image_model};
 use crate::progress;
 use crate::run_record::RunRecord;
 use crate::tiling::{TileCounts, TileGrid, TileSource, run_tiled};
@@ -62,12 +62,7 @@ pub struct FuseOutcome {
 /// Runs the model over the scene; see [`Fuse`].
 pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
     let clock = Instant::now();
-    let (mut session, runtime) = crate::runtime::open_session(&settings.model, &settings.session)?;
-    check_contract(&session)?;
-    let card = session.card.clone().context("checked above: the model has a card")?;
-    if card.kind != ModelKind::Pix2pix {
-        bail!("{}: a {} model; fuse needs a pix2pix model", settings.model.display(), card.kind.as_str());
-    }
+    let (mut session, runtime, card) = open_image_model(&settings.model, &settings.session, ModelKind::Pix2pix, "fuse")?;
     let (offset, scale) = output_mapping(&card, &settings.model)?;
     let pre = Cube::open(&settings.pre)?;
     let post = Cube::open(&settings.post)?;

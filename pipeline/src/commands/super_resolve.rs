@@ -7,15 +7,15 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use hypersynth_data::{CogWriter, Compression, Cube, CubeMeta, SampleType, Window};
-use hypersynth_onnx::{SessionOptions, check_contract};
+use hypersynth_onnx::SessionOptions;
 use hypersynth_onnx_format::{ModelCard, ModelKind};
 use hypersynth_spectral::{ImageQuality, ImageScores, SSIM_WINDOW};
 use ndarray::{Array3, Array4, ArrayView4, Axis};
 use serde_json::{Value, json};
 
-use crate::model_input::{check_bands, check_tile, infer_tiles};
+use crate::model_input::{check_bands, check_tile, infer_tiles, open_image_model};
 use crate::progress;
 use crate::run_record::RunRecord;
 use crate::tiling::{TileCounts, TileGrid, TileSource, run_tiled};
@@ -59,12 +59,7 @@ pub struct SuperResolveOutcome {
 /// Runs the model over the scene; see [`SuperResolve`].
 pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
     let clock = Instant::now();
-    let (mut session, runtime) = crate::runtime::open_session(&settings.model, &settings.session)?;
-    check_contract(&session)?;
-    let card = session.card.clone().context("checked above: the model has a card")?;
-    if card.kind != ModelKind::CycleganSr {
-        bail!("{}: a {} model; super-resolve needs a cyclegan-sr model", settings.model.display(), card.kind.as_str());
-    }
+    let (mut session, runtime, card) = open_image_model(&settings.model, &settings.session, ModelKind::CycleganSr, "super-resolve")?;
     let scale = model_scale(&card, &settings.model)?;
     if let Some(asked) = settings.scale
         && asked != scale

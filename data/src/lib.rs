@@ -35,6 +35,7 @@ mod labels;
 mod library;
 mod spectra_out;
 mod table;
+mod transpose;
 
 pub use atomic::{AtomicPath, write_atomically};
 pub use cog::{CogWriter, Compression};
@@ -43,5 +44,5 @@ pub use envi::EnviHeader;
 pub use error::{Error, Result};
 pub use labels::{ClassInfo, ClassRaster, class_counts, read_class_names};
 pub use library::{SpectralLibrary, read_envi_library};
-pub use spectra_out::{SpectraRows, band_column, write_spectra_hdf5, write_spectra_parquet};
+pub use spectra_out::{SpectraParquetWriter, SpectraRows, band_column, write_spectra_hdf5, write_spectra_parquet};
 pub use table::read_spectra_table;

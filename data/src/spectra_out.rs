@@ -1,12 +1,15 @@
 //! Writing spectra tables: Parquet (the format [`crate::read_spectra_table`] reads back)
 //! and HDF5.
 
+use std::fs::File;
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use ndarray::ArrayView2;
+use ndarray::{ArrayView2, s};
 use polars::prelude::*;
 
 use crate::atomic::AtomicPath;
+use crate::transpose::transpose_into;
 use crate::{Error, Result};
 
 /// Rows of spectra to write: one class id, class name and source per row.
@@ -30,29 +33,145 @@ pub fn band_column(wavelength_nm: f64) -> String {
     if text.contains('.') { text } else { format!("{text}.0") }
 }
 
+/// Rows per Parquet row group: large enough that 200-odd band columns compress well and
+/// read fast, small enough that a row group of 200 bands stays near 50 MB in memory.
+const ROW_GROUP_ROWS: usize = 65_536;
+
 /// Writes `rows` as Parquet: `class_id`, `class_name`, `source`, then one float32 column
 /// per band named by its wavelength; the wavelengths and `extra` go into the file's
 /// key-value metadata (`hypersynth.wavelengths_nm`, ...). Written atomically.
 pub fn write_spectra_parquet(path: &Path, rows: SpectraRows<'_>, extra: &[(String, String)]) -> Result<PathBuf> {
-    let table_error = |operation: &'static str| move |source| Error::Table { path: path.to_path_buf(), operation, source };
-    let mut columns = vec![
-        Column::new("class_id".into(), rows.class_ids),
-        Column::new("class_name".into(), rows.class_names),
-        Column::new("source".into(), rows.sources),
-    ];
-    for (b, &w) in rows.wavelengths_nm.iter().enumerate() {
-        columns.push(Column::new(band_column(w).into(), rows.spectra.column(b).to_vec()));
+    let mut writer = SpectraParquetWriter::create(path, rows.wavelengths_nm, extra)?;
+    writer.write(rows)?;
+    writer.finish()
+}
+
+/// A spectra table written to Parquet as the rows come, in the layout of
+/// [`write_spectra_parquet`]: rows are gathered band by band into row groups, and each
+/// full row group is encoded and compressed at once, so memory stays at one row group
+/// whatever the number of rows. The file appears under its name only at
+/// [`SpectraParquetWriter::finish`]; dropped before that, it leaves nothing.
+pub struct SpectraParquetWriter {
+    out: AtomicPath,
+    writer: polars::io::parquet::write::BatchedWriter<BufWriter<File>>,
+    band_names: Vec<PlSmallStr>,
+    pending: PendingRows,
+}
+
+/// Rows waiting for their row group, column by column.
+struct PendingRows {
+    class_ids: Vec<u32>,
+    class_names: StringChunkedBuilder,
+    sources: StringChunkedBuilder,
+    /// Band `b`'s values start at `b * ROW_GROUP_ROWS`.
+    bands: Vec<f32>,
+}
+
+impl PendingRows {
+    fn new(bands: usize) -> Self {
+        Self {
+            class_ids: Vec::with_capacity(ROW_GROUP_ROWS),
+            class_names: StringChunkedBuilder::new("class_name".into(), ROW_GROUP_ROWS),
+            sources: StringChunkedBuilder::new("source".into(), ROW_GROUP_ROWS),
+            bands: vec![0.0; bands * ROW_GROUP_ROWS],
+        }
     }
-    let mut frame = DataFrame::new_infer_height(columns).map_err(table_error("build the table"))?;
-    let mut metadata = vec![("hypersynth.wavelengths_nm".to_string(), format!("{:?}", rows.wavelengths_nm))];
-    metadata.extend_from_slice(extra);
-    let out = AtomicPath::new(path)?;
-    let file = std::fs::File::create(out.temp()).map_err(Error::io(out.temp(), "create"))?;
-    ParquetWriter::new(file)
-        .with_key_value_metadata(Some(KeyValueMetadata::from_static(metadata)))
-        .finish(&mut frame)
-        .map_err(table_error("write Parquet"))?;
-    out.commit()
+
+    fn len(&self) -> usize {
+        self.class_ids.len()
+    }
+
+    /// The pending rows as the table's columns, named `band_names` for the bands; leaves
+    /// no rows pending.
+    fn take_columns(&mut self, band_names: &[PlSmallStr]) -> Vec<Column> {
+        let n = self.len();
+        let mut columns = Vec::with_capacity(3 + band_names.len());
+        columns.push(Column::new("class_id".into(), std::mem::take(&mut self.class_ids)));
+        let fresh = |name: &str| StringChunkedBuilder::new(name.into(), ROW_GROUP_ROWS);
+        columns.push(std::mem::replace(&mut self.class_names, fresh("class_name")).finish().into_column());
+        columns.push(std::mem::replace(&mut self.sources, fresh("source")).finish().into_column());
+        for (b, name) in band_names.iter().enumerate() {
+            let values = &self.bands[b * ROW_GROUP_ROWS..b * ROW_GROUP_ROWS + n];
+            columns.push(Float32Chunked::from_slice(name.clone(), values).into_column());
+        }
+        columns
+    }
+}
+
+impl SpectraParquetWriter {
+    /// Starts the table at `path` (under a temporary name) with one band column per
+    /// wavelength, and `extra` in the file's key-value metadata.
+    pub fn create(path: &Path, wavelengths_nm: &[f64], extra: &[(String, String)]) -> Result<Self> {
+        let band_names: Vec<PlSmallStr> = wavelengths_nm.iter().map(|&w| band_column(w).into()).collect();
+        let mut schema = Schema::with_capacity(3 + band_names.len());
+        schema.insert("class_id".into(), DataType::UInt32);
+        schema.insert("class_name".into(), DataType::String);
+        schema.insert("source".into(), DataType::String);
+        for name in &band_names {
+            schema.insert(name.clone(), DataType::Float32);
+        }
+        let mut metadata = vec![("hypersynth.wavelengths_nm".to_string(), format!("{wavelengths_nm:?}"))];
+        metadata.extend_from_slice(extra);
+        let out = AtomicPath::new(path)?;
+        let file = File::create(out.temp()).map_err(Error::io(out.temp(), "create"))?;
+        let writer = ParquetWriter::new(BufWriter::with_capacity(1 << 20, file))
+            .with_key_value_metadata(Some(KeyValueMetadata::from_static(metadata)))
+            .batched(&schema)
+            .map_err(|source| Error::Table { path: path.to_path_buf(), operation: "start Parquet", source })?;
+        Ok(Self { out, writer, pending: PendingRows::new(band_names.len()), band_names })
+    }
+
+    /// Appends `rows`, whose band count must be the table's.
+    pub fn write(&mut self, rows: SpectraRows<'_>) -> Result<()> {
+        if rows.spectra.ncols() != self.band_names.len() {
+            let problem = format!("{} bands given to a table of {}", rows.spectra.ncols(), self.band_names.len());
+            return Err(Error::invalid(self.out.target(), problem));
+        }
+        let bands = self.band_names.len();
+        let mut first = 0;
+        while first < rows.spectra.nrows() {
+            let take = (ROW_GROUP_ROWS - self.pending.len()).min(rows.spectra.nrows() - first);
+            let range = first..first + take;
+            let spectra = rows.spectra.slice(s![range.clone(), ..]);
+            let spectra = spectra.as_standard_layout();
+            let values = spectra.as_slice().ok_or_else(|| Error::invalid(self.out.target(), "spectra are not contiguous"))?;
+            let pending = self.pending.len();
+            transpose_into(values, take, bands, &mut self.pending.bands, ROW_GROUP_ROWS, pending);
+            self.pending.class_ids.extend_from_slice(&rows.class_ids[range.clone()]);
+            rows.class_names[range.clone()].iter().for_each(|name| self.pending.class_names.append_value(name));
+            rows.sources[range].iter().for_each(|source| self.pending.sources.append_value(source));
+            first += take;
+            if self.pending.len() == ROW_GROUP_ROWS {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the last row group and the footer, and renames the file into place.
+    pub fn finish(mut self) -> Result<PathBuf> {
+        self.flush()?;
+        // Writing the footer flushes the buffered file, so write errors surface here.
+        let footer = self.writer.finish();
+        let Self { out, writer, .. } = self;
+        footer.map_err(|source| Error::Table { path: out.target().to_path_buf(), operation: "finish Parquet", source })?;
+        drop(writer);
+        out.commit()
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.pending.len() == 0 {
+            return Ok(());
+        }
+        let columns = self.pending.take_columns(&self.band_names);
+        let path = self.out.target().to_path_buf();
+        let frame = DataFrame::new_infer_height(columns).map_err(|source| Error::Table {
+            path: path.clone(),
+            operation: "build a row group",
+            source,
+        })?;
+        self.writer.write_batch(&frame).map_err(|source| Error::Table { path, operation: "write Parquet", source })
+    }
 }
 
 /// Writes `rows` as HDF5: datasets `spectra` `[n, bands]` float32, `class_id` `[n]`,

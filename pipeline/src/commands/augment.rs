@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, SyncSender};
 
 use anyhow::{Result, bail};
-use hypersynth_data::{SpectraRows, class_counts, write_spectra_hdf5, write_spectra_parquet};
+use hypersynth_data::{SpectraParquetWriter, SpectraRows, class_counts, write_spectra_hdf5};
 use hypersynth_onnx::{Input, OnnxSession, SessionOptions, check_contract};
 use hypersynth_onnx_format::{ModelCard, ModelKind};
 use hypersynth_spectral::{LabelledView, Quality, QualityConfig, Split, SplitConfig, stratified_split};
-use ndarray::{Array1, Array2, Axis, concatenate};
+use ndarray::{Array1, Array2, ArrayView2, Axis, concatenate};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -94,41 +95,49 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
     if latent <= 0 {
         bail!("{}: input \"z\" has no fixed latent size", settings.model.display());
     }
-    let synthetic = generate(&mut session, &card, &wanted, latent as usize, settings)?;
-
-    let names = |ids: &[u32]| ids.iter().map(|&id| data.class_name(id).to_string()).collect::<Vec<_>>();
-    let synthetic_names = names(&synthetic.1);
-    let synthetic_rows = SpectraRows {
-        spectra: synthetic.0.view(),
-        class_ids: &synthetic.1,
-        class_names: &synthetic_names.iter().map(String::as_str).collect::<Vec<_>>(),
-        sources: &vec!["gan"; synthetic.1.len()],
-        wavelengths_nm: &data.wavelengths_nm,
-    };
     let provenance = vec![("hypersynth.model".to_string(), settings.model.display().to_string())];
-    let synthetic_path = write_spectra_parquet(&settings.out.join("synthetic.parquet"), synthetic_rows, &provenance)?;
-
-    let real = data.spectra.select(Axis(0), &train_rows);
-    let real_ids: Vec<u32> = train_rows.iter().map(|&r| data.labels[r]).collect();
-    let all = concatenate(Axis(0), &[real.view(), synthetic.0.view()])?;
-    let all_ids = [&real_ids[..], &synthetic.1[..]].concat();
-    let all_names = names(&all_ids);
-    let sources: Vec<&str> = std::iter::repeat_n("real", real_ids.len()).chain(std::iter::repeat_n("gan", synthetic.1.len())).collect();
-    let augmented_rows = SpectraRows {
-        spectra: all.view(),
-        class_ids: &all_ids,
-        class_names: &all_names.iter().map(String::as_str).collect::<Vec<_>>(),
-        sources: &sources,
-        wavelengths_nm: &data.wavelengths_nm,
+    let tables = Tables {
+        synthetic: settings.out.join("synthetic.parquet"),
+        augmented: settings.out.join("augmented.parquet"),
+        provenance: &provenance,
+        data: &data,
+        real_rows: &train_rows,
+        keep: settings.hdf5 || settings.report.is_some(),
     };
-    let augmented_path = write_spectra_parquet(&settings.out.join("augmented.parquet"), augmented_rows, &provenance)?;
+    // The generator fills the next batch while the last one is written: a writer thread
+    // takes batches through a short queue, and `None` to say the last one came.
+    let (synthetic_path, augmented_path, kept) = std::thread::scope(|scope| {
+        let (batches, queue) = std::sync::mpsc::sync_channel(2);
+        let writer = scope.spawn(|| tables.write(queue));
+        let generated = generate(&mut session, &card, &wanted, latent as usize, settings, &batches);
+        if generated.is_ok() {
+            // A send fails only when the writer already stopped; it tells why.
+            let _ = batches.send(None);
+        }
+        drop(batches);
+        let written = writer.join().map_err(|_| anyhow::anyhow!("the Parquet writer thread panicked"))?;
+        generated.and(written)
+    })?;
+    let synthetic = kept.map(|batches| Batch::concatenate(&batches)).transpose()?;
     let mut outputs = vec![synthetic_path.clone(), augmented_path.clone()];
-    if settings.hdf5 {
-        outputs.push(write_spectra_hdf5(&settings.out.join("synthetic.h5"), synthetic_rows)?);
+    if settings.hdf5
+        && let Some((spectra, ids)) = &synthetic
+    {
+        let names = ids.iter().map(|&id| data.class_name(id)).collect::<Vec<_>>();
+        let rows = SpectraRows {
+            spectra: spectra.view(),
+            class_ids: ids,
+            class_names: &names,
+            sources: &vec!["gan"; ids.len()],
+            wavelengths_nm: &data.wavelengths_nm,
+        };
+        outputs.push(write_spectra_hdf5(&settings.out.join("synthetic.h5"), rows)?);
     }
     let mut report = None;
-    if let Some(config) = &settings.report {
-        let fake = LabelledView { spectra: synthetic.0.view(), labels: &synthetic.1 };
+    if let Some(config) = &settings.report
+        && let Some((spectra, ids)) = &synthetic
+    {
+        let fake = LabelledView { spectra: spectra.view(), labels: ids };
         let title = format!("Quality of the synthetic spectra of {}", settings.model.display());
         let rows = (&report_split.train[..], &report_split.test[..]);
         let dir = settings.out.join("report");
@@ -193,21 +202,88 @@ fn plan(target: Target, counts: &BTreeMap<u32, usize>, card: &ModelCard) -> Resu
     Ok(wanted)
 }
 
-/// Runs the generator in batches of `settings.batch` for every class in `wanted`.
+/// One ONNX Runtime call's spectra, all of one class.
+struct Batch {
+    class_id: u32,
+    /// `[n, bands]`.
+    spectra: Array2<f32>,
+}
+
+impl Batch {
+    /// All batches' spectra stacked, with their class ids.
+    fn concatenate(batches: &[Batch]) -> Result<(Array2<f32>, Vec<u32>)> {
+        let views: Vec<_> = batches.iter().map(|b| b.spectra.view()).collect();
+        let ids = batches.iter().flat_map(|b| std::iter::repeat_n(b.class_id, b.spectra.nrows())).collect();
+        Ok((concatenate(Axis(0), &views)?, ids))
+    }
+}
+
+/// The two tables `augment` writes, and what goes into them besides the batches.
+struct Tables<'a> {
+    synthetic: PathBuf,
+    augmented: PathBuf,
+    provenance: &'a [(String, String)],
+    data: &'a Labelled,
+    /// The real rows that start `augmented.parquet`.
+    real_rows: &'a [usize],
+    /// Keep the batches for the HDF5 copy and the report.
+    keep: bool,
+}
+
+impl Tables<'_> {
+    /// Writes the real rows, then every batch from `queue` into both tables until the
+    /// generator sends `None`. Returns both paths, and the batches when asked to keep them.
+    fn write(&self, queue: Receiver<Option<Batch>>) -> Result<(PathBuf, PathBuf, Option<Vec<Batch>>)> {
+        let wavelengths = &self.data.wavelengths_nm;
+        let mut synthetic = SpectraParquetWriter::create(&self.synthetic, wavelengths, self.provenance)?;
+        let mut augmented = SpectraParquetWriter::create(&self.augmented, wavelengths, self.provenance)?;
+        let real = self.data.spectra.select(Axis(0), self.real_rows);
+        let real_ids: Vec<u32> = self.real_rows.iter().map(|&r| self.data.labels[r]).collect();
+        self.write_rows(&mut [&mut augmented], real.view(), &real_ids, "real")?;
+        let mut kept = self.keep.then(Vec::new);
+        loop {
+            match queue.recv() {
+                Ok(Some(batch)) => {
+                    let ids = vec![batch.class_id; batch.spectra.nrows()];
+                    self.write_rows(&mut [&mut synthetic, &mut augmented], batch.spectra.view(), &ids, "gan")?;
+                    if let Some(kept) = &mut kept {
+                        kept.push(batch);
+                    }
+                }
+                Ok(None) => break,
+                // The generator failed and reports why; the unfinished tables are removed.
+                Err(_) => bail!("the generator stopped before its last batch"),
+            }
+        }
+        Ok((synthetic.finish()?, augmented.finish()?, kept))
+    }
+
+    /// Appends spectra with their class ids and one source to each of `tables`.
+    fn write_rows(&self, tables: &mut [&mut SpectraParquetWriter], spectra: ArrayView2<'_, f32>, ids: &[u32], source: &str) -> Result<()> {
+        let names: Vec<&str> = ids.iter().map(|&id| self.data.class_name(id)).collect();
+        let sources = vec![source; ids.len()];
+        let rows =
+            SpectraRows { spectra, class_ids: ids, class_names: &names, sources: &sources, wavelengths_nm: &self.data.wavelengths_nm };
+        for table in tables {
+            table.write(rows)?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs the generator in batches of `settings.batch` for every class in `wanted`, and
+/// sends each batch to `batches`; stops early when the receiver is gone.
 fn generate(
     session: &mut OnnxSession,
     card: &ModelCard,
     wanted: &BTreeMap<u32, usize>,
     latent: usize,
     settings: &Augment,
-) -> Result<(Array2<f32>, Vec<u32>)> {
+    batches: &SyncSender<Option<Batch>>,
+) -> Result<()> {
     let total: usize = wanted.values().sum();
-    let bands = card.wavelengths_nm.len();
-    let mut spectra = Array2::<f32>::zeros((total, bands));
-    let mut ids = Vec::with_capacity(total);
     let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
     let bar = progress::bar(total as u64, "generating", "spectra");
-    let mut filled = 0;
     for (&id, &n) in wanted {
         let index = card.classes.iter().position(|c| c.id == id).unwrap_or(0) as i64;
         let mut left = n;
@@ -218,17 +294,17 @@ fn generate(
             let classes = Array1::from_elem(m, index).into_dyn();
             let out = session.run(vec![("z", Input::F32(z.view())), ("class_index", Input::I64(classes.view()))])?;
             let block = out.into_iter().next().ok_or_else(|| anyhow::anyhow!("the model returned no output"))?;
-            let block = block.into_dimensionality::<ndarray::Ix2>()?;
-            if !block.iter().all(|v| v.is_finite()) {
+            let spectra = block.into_dimensionality::<ndarray::Ix2>()?;
+            if !spectra.iter().all(|v| v.is_finite()) {
                 bail!("{}: the model produced values that are not numbers for class {id}", settings.model.display());
             }
-            spectra.slice_mut(ndarray::s![filled..filled + m, ..]).assign(&block);
-            ids.extend(std::iter::repeat_n(id, m));
-            filled += m;
+            if batches.send(Some(Batch { class_id: id, spectra })).is_err() {
+                return Ok(()); // the writer stopped; it reports why
+            }
             left -= m;
             bar.inc(m as u64);
         }
     }
     bar.finish_and_clear();
-    Ok((spectra, ids))
+    Ok(())
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::{Error, Result};
 
 /// A rectangle of pixels: `row`, `col` of its top-left corner and its size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Window {
     /// First row (0-based).
     pub row: usize,
@@ -172,7 +172,7 @@ pub struct Block {
 
 /// A window of a cube in physical units, band by band: the layout of a model's input
 /// tiles.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct BandPlanes {
     /// Where in the cube this block lies.
     pub window: Window,
@@ -206,9 +206,13 @@ pub(crate) trait CubeReader: Send {
     /// Reads stored values of `window` as `[rows, cols, bands]`.
     fn read_stored(&self, window: Window) -> Result<Array3<f32>>;
 
-    /// Reads stored values of `window` as `[bands, rows, cols]`.
-    fn read_stored_bands(&self, window: Window) -> Result<Array3<f32>> {
-        Ok(self.read_stored(window)?.permuted_axes([2, 0, 1]).as_standard_layout().into_owned())
+    /// Reads stored values of `window` into `out` as `[bands, rows, cols]`, replacing
+    /// what it held (its allocation is reused).
+    fn read_stored_bands(&self, window: Window, out: &mut Vec<f32>) -> Result<()> {
+        let pixels = self.read_stored(window)?;
+        out.clear();
+        out.extend(pixels.permuted_axes([2, 0, 1]).iter());
+        Ok(())
     }
 }
 
@@ -316,24 +320,37 @@ impl Cube {
 
     /// Reads `window` like [`Cube::read`], laid out band by band.
     pub fn read_bands(&self, window: Window) -> Result<BandPlanes> {
+        let mut planes = BandPlanes::default();
+        self.read_bands_into(window, &mut planes)?;
+        Ok(planes)
+    }
+
+    /// Reads `window` into `planes` like [`Cube::read_bands`], reusing its memory: for
+    /// callers that read many windows of one size, such as the tiles of a scene.
+    pub fn read_bands_into(&self, window: Window, planes: &mut BandPlanes) -> Result<()> {
         self.meta.check_window(window)?;
-        let mut data = self.reader.read_stored_bands(window)?;
-        let mut valid = Array2::from_elem((window.rows, window.cols), true);
         let meta = &self.meta;
+        let (mut values, _) = std::mem::take(&mut planes.data).into_raw_vec_and_offset();
+        self.reader.read_stored_bands(window, &mut values)?;
+        let (mut valid, _) = std::mem::take(&mut planes.valid).into_raw_vec_and_offset();
         let plane_len = window.rows * window.cols;
-        let planes = data.as_slice_mut().ok_or_else(|| Error::invalid(&meta.path, "band planes are not contiguous"))?;
-        let valid_values = valid.as_slice_mut().ok_or_else(|| Error::invalid(&meta.path, "the mask is not contiguous"))?;
-        for (b, plane) in planes.chunks(plane_len).enumerate() {
-            for (ok, &v) in valid_values.iter_mut().zip(plane) {
+        valid.clear();
+        valid.resize(plane_len, true);
+        for (b, plane) in values.chunks(plane_len).enumerate() {
+            for (ok, &v) in valid.iter_mut().zip(plane) {
                 *ok &= !meta.voids_pixel(b, v);
             }
         }
-        for (b, plane) in planes.chunks_mut(plane_len).enumerate() {
-            for (v, &ok) in plane.iter_mut().zip(valid_values.iter()) {
+        for (b, plane) in values.chunks_mut(plane_len).enumerate() {
+            for (v, &ok) in plane.iter_mut().zip(valid.iter()) {
                 *v = if ok { meta.physical(b, *v) } else { f32::NAN };
             }
         }
-        Ok(BandPlanes { window, data, valid })
+        let shape_error = |e: ndarray::ShapeError| Error::invalid(&meta.path, format!("window {window:?}: {e}"));
+        planes.data = Array3::from_shape_vec((meta.bands, window.rows, window.cols), values).map_err(shape_error)?;
+        planes.valid = Array2::from_shape_vec((window.rows, window.cols), valid).map_err(shape_error)?;
+        planes.window = window;
+        Ok(())
     }
 
     /// Row strips of at most `rows_per_block` rows covering the cube, top to bottom.

@@ -107,23 +107,20 @@ impl GdalCube {
         self.read_stored(last)?;
         Ok(self)
     }
-}
 
-impl CubeReader for GdalCube {
-    fn read_stored(&self, w: Window) -> Result<Array3<f32>> {
-        Ok(self.read_stored_bands(w)?.permuted_axes([1, 2, 0]).as_standard_layout().into_owned())
-    }
-
-    /// One GDAL read of all bands (each file block is decoded once, whatever the file's
-    /// interleaving), straight into band planes.
-    fn read_stored_bands(&self, w: Window) -> Result<Array3<f32>> {
+    /// Reads every band of window `w` as float32 into `buffer` (resized to fit, its
+    /// allocation reused) in `layout`.
+    fn raster_io(&self, w: Window, buffer: &mut Vec<f32>, layout: Layout) -> Result<()> {
         use gdal_sys::{CPLErr, GDALDataType, GDALRWFlag};
         use std::ffi::c_int;
         let bands = self.dataset.raster_count();
-        let mut out = Array3::<f32>::zeros((bands, w.rows, w.cols));
-        let buffer = out.as_slice_mut().ok_or_else(|| Error::invalid(&self.path, "a fresh array is not contiguous"))?;
+        // Every value is overwritten below; a buffer of the same size is not touched here.
+        buffer.resize(bands * w.rows * w.cols, 0.0);
         let value = std::mem::size_of::<f32>() as i64;
-        let (line, plane) = (value * w.cols as i64, value * (w.rows * w.cols) as i64);
+        let (pixel, line, band) = match layout {
+            Layout::Pixels => (value * bands as i64, value * (w.cols * bands) as i64, value),
+            Layout::Bands => (value, value * w.cols as i64, value * (w.rows * w.cols) as i64),
+        };
         // GDAL sizes are C ints; the window lies inside the raster (checked by the caller).
         let (col, row, cols, rows) = (w.col as c_int, w.row as c_int, w.cols as c_int, w.rows as c_int);
         // SAFETY: `buffer` holds bands x rows x cols f32 values, laid out as the pixel, line
@@ -143,9 +140,9 @@ impl CubeReader for GdalCube {
                 GDALDataType::GDT_Float32,
                 bands as c_int,
                 std::ptr::null_mut(),
-                value,
+                pixel,
                 line,
-                plane,
+                band,
                 std::ptr::null_mut(),
             )
         };
@@ -154,8 +151,32 @@ impl CubeReader for GdalCube {
             let message = unsafe { std::ffi::CStr::from_ptr(gdal_sys::CPLGetLastErrorMsg()) }.to_string_lossy().into_owned();
             return Err(Error::invalid(&self.path, format!("reading window {w:?} failed ({message}); is the file truncated?")));
         }
-        Ok(out)
+        Ok(())
     }
+}
+
+impl CubeReader for GdalCube {
+    fn read_stored(&self, w: Window) -> Result<Array3<f32>> {
+        let mut values = Vec::new();
+        self.raster_io(w, &mut values, Layout::Pixels)?;
+        Array3::from_shape_vec((w.rows, w.cols, self.dataset.raster_count()), values)
+            .map_err(|e| Error::invalid(&self.path, format!("window {w:?}: {e}")))
+    }
+
+    /// One GDAL read of all bands (each file block is decoded once, whatever the file's
+    /// interleaving), straight into band planes.
+    fn read_stored_bands(&self, w: Window, buffer: &mut Vec<f32>) -> Result<()> {
+        self.raster_io(w, buffer, Layout::Bands)
+    }
+}
+
+/// How [`GdalCube::raster_io`] lays values out.
+#[derive(Debug, Clone, Copy)]
+enum Layout {
+    /// `[rows, cols, bands]`.
+    Pixels,
+    /// `[bands, rows, cols]`.
+    Bands,
 }
 
 fn read_meta(path: &Path, ds: &Dataset) -> Result<CubeMeta> {

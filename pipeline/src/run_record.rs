@@ -51,29 +51,43 @@ pub struct RunRecord {
     command: String,
     started_unix: u64,
     clock: Instant,
+    /// The inputs being hashed on a thread of their own while the run works (a scene of
+    /// gigabytes takes seconds); `None` once joined into `inputs`.
+    hashing: Option<std::thread::JoinHandle<Result<Vec<FileRecord>>>>,
     inputs: Vec<FileRecord>,
     parameters: Value,
 }
 
 impl RunRecord {
-    /// Starts recording `command` on `inputs` with `parameters`.
+    /// Starts recording `command` on `inputs` with `parameters`; the inputs are hashed in
+    /// the background.
     pub fn start(command: &str, inputs: &[PathBuf], parameters: Value) -> Result<Self> {
-        let inputs = inputs.iter().map(|p| FileRecord::of(p)).collect::<Result<_>>()?;
+        let paths = inputs.to_vec();
+        let hashing = Some(std::thread::spawn(move || paths.iter().map(|p| FileRecord::of(p)).collect()));
         let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        Ok(Self { command: command.into(), started_unix, clock: Instant::now(), inputs, parameters })
+        Ok(Self { command: command.into(), started_unix, clock: Instant::now(), hashing, inputs: Vec::new(), parameters })
+    }
+
+    /// The inputs' records, once their hashing has ended.
+    fn inputs(&mut self) -> Result<&[FileRecord]> {
+        if let Some(thread) = self.hashing.take() {
+            self.inputs = thread.join().map_err(|_| anyhow::anyhow!("the thread hashing the inputs panicked"))??;
+        }
+        Ok(&self.inputs)
     }
 
     /// A fingerprint of the inputs: SHA-256 of their hashes, in order.
-    pub fn input_fingerprint(&self) -> String {
+    pub fn input_fingerprint(&mut self) -> Result<String> {
         let mut hash = Sha256::new();
-        for input in &self.inputs {
+        for input in self.inputs()? {
             hash.update(input.sha256.as_bytes());
         }
-        to_hex(&hash.finalize())
+        Ok(to_hex(&hash.finalize()))
     }
 
     /// Writes the record to `path` (atomically) with the run's outputs and `details`.
-    pub fn finish(self, path: &Path, outputs: &[PathBuf], details: Value) -> Result<()> {
+    pub fn finish(mut self, path: &Path, outputs: &[PathBuf], details: Value) -> Result<()> {
+        let inputs = self.inputs()?.to_vec();
         let outputs: Vec<FileRecord> = outputs.iter().map(|p| FileRecord::of(p)).collect::<Result<_>>()?;
         let record = serde_json::json!({
             "command": self.command,
@@ -81,7 +95,7 @@ impl RunRecord {
             "hypersynth_version": env!("CARGO_PKG_VERSION"),
             "started_unix": self.started_unix,
             "seconds": self.clock.elapsed().as_secs_f64(),
-            "inputs": self.inputs,
+            "inputs": inputs,
             "parameters": self.parameters,
             "outputs": outputs,
             "details": details,

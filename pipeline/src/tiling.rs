@@ -9,9 +9,15 @@
 //! full and has one shape). Outputs are accumulated in a strip of rows that moves down the
 //! scene: rows no later tile touches are finished and handed to the writer, so memory
 //! follows the tile size, the batch and the scene's width, not its height.
+//!
+//! Reading and inference overlap: the calling thread reads and normalises the next batch
+//! of tiles while a second thread runs the model on the last one, blends its outputs and
+//! writes finished rows. They hand batches over one at a time, so two batch buffers exist.
+
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
 
 use anyhow::{Context, Result, bail};
-use hypersynth_data::{Cube, Window};
+use hypersynth_data::{BandPlanes, Cube, Window};
 use indicatif::ProgressBar;
 use ndarray::{Array2, Array3, Array4, ArrayView2, ArrayView3, ArrayView4, Axis};
 
@@ -113,14 +119,23 @@ impl TileSource<'_> {
     /// into `out` (`[bands, tile, tile]`), normalised, reflecting at the scene's edges;
     /// values without data become 0. Clears `valid` (`[tile, tile]`) where the pixel has no
     /// data or lies outside the scene (reflected pixels are context only).
-    fn read_tile(&self, row: isize, col: isize, tile: usize, out: &mut [f32], valid: &mut Array2<bool>) -> Result<()> {
+    /// `planes` is scratch memory, reused from tile to tile.
+    fn read_tile(
+        &self,
+        row: isize,
+        col: isize,
+        tile: usize,
+        out: &mut [f32],
+        valid: &mut Array2<bool>,
+        planes: &mut BandPlanes,
+    ) -> Result<()> {
         let meta = self.cube.meta();
         let rows: Vec<usize> = (0..tile).map(|i| reflect(row + i as isize, meta.rows)).collect();
         let cols: Vec<usize> = (0..tile).map(|j| reflect(col + j as isize, meta.cols)).collect();
         let span = |idx: &[usize]| (idx.iter().min().copied().unwrap_or(0), idx.iter().max().copied().unwrap_or(0));
         let ((r0, r1), (c0, c1)) = (span(&rows), span(&cols));
         let window = Window { row: r0, col: c0, rows: r1 - r0 + 1, cols: c1 - c0 + 1 };
-        let planes = self.cube.read_bands(window)?;
+        self.cube.read_bands_into(window, planes)?;
         let data = planes.data.as_slice().context("band planes are contiguous")?;
         for (b, (plane, out)) in data.chunks(window.rows * window.cols).zip(out.chunks_mut(tile * tile)).enumerate() {
             let (offset, scale) = (self.offset[b] as f32, self.scale[b] as f32);
@@ -140,10 +155,33 @@ impl TileSource<'_> {
     }
 }
 
-/// The weighted sums of tile outputs over a band of scene rows starting at `first_row`.
+/// The scene rows a [`Strip`] holds: `height` rows from `first`.
+#[derive(Debug, Clone, Copy)]
+struct RowSpan {
+    first: isize,
+    height: usize,
+}
+
+impl RowSpan {
+    /// Whether a tile of `tile` rows starting at `row` fits in the span.
+    fn fits(&self, row: isize, tile: usize) -> bool {
+        row >= self.first && (row - self.first) as usize + tile <= self.height
+    }
+
+    /// Moves the span down to start at `next` (never up); returns how many rows it moved.
+    fn advance_to(&mut self, next: isize) -> usize {
+        let done = (next - self.first).max(0) as usize;
+        if done > 0 {
+            self.first = next;
+        }
+        done
+    }
+}
+
+/// The weighted sums of tile outputs over a band of scene rows.
 #[derive(Debug)]
 struct Strip {
-    first_row: isize,
+    rows: RowSpan,
     channels: usize,
     cols: usize,
     /// `[channels, height, cols]`: Σ weight · value.
@@ -156,17 +194,12 @@ impl Strip {
     /// An empty strip of `height` rows starting at the first tile row.
     fn new(grid: &TileGrid, channels: usize, height: usize) -> Self {
         Self {
-            first_row: grid.row_starts()[0],
+            rows: first_span(grid, height),
             channels,
             cols: grid.cols,
             sum: Array3::zeros((channels, height, grid.cols)),
             weight: Array2::zeros((height, grid.cols)),
         }
-    }
-
-    /// Whether a tile of `tile` rows starting at `row` fits in the strip.
-    fn fits(&self, row: isize, tile: usize) -> bool {
-        row >= self.first_row && (row - self.first_row) as usize + tile <= self.weight.nrows()
     }
 
     /// Adds `output` (`[channels, tile, tile]`) of the tile at (`row`, `col`), weighted by
@@ -179,10 +212,10 @@ impl Strip {
         valid: ArrayView2<'_, bool>,
         weights: &Array2<f32>,
     ) -> Result<()> {
-        if !self.fits(row, valid.nrows()) {
-            bail!("tile at row {row} lies outside the blending strip (rows {} on)", self.first_row);
+        if !self.rows.fits(row, valid.nrows()) {
+            bail!("tile at row {row} lies outside the blending strip (rows {} on)", self.rows.first);
         }
-        let offset = (row - self.first_row) as usize;
+        let offset = (row - self.rows.first) as usize;
         for ((i, j), &ok) in valid.indexed_iter() {
             if !ok {
                 continue;
@@ -201,13 +234,14 @@ impl Strip {
     /// `[rows, cols, channels]` values, NaN where no tile had valid data; then moves the
     /// strip down to start at `next_row`.
     fn finish_until(&mut self, next_row: isize, scene_rows: usize) -> Option<(usize, Array3<f32>)> {
-        let done = (next_row - self.first_row).max(0) as usize;
+        let first_row = self.rows.first;
+        let done = self.rows.advance_to(next_row);
         if done == 0 {
             return None;
         }
-        let (start, end) = (self.first_row.max(0), next_row.min(scene_rows as isize));
+        let (start, end) = (first_row.max(0), next_row.min(scene_rows as isize));
         let finished = (end > start).then(|| {
-            let skip = (start - self.first_row) as usize;
+            let skip = (start - first_row) as usize;
             let values = Array3::from_shape_fn(((end - start) as usize, self.cols, self.channels), |(r, c, k)| {
                 let w = self.weight[[skip + r, c]];
                 if w > 0.0 { self.sum[[k, skip + r, c]] / w } else { f32::NAN }
@@ -216,7 +250,6 @@ impl Strip {
         });
         shift_rows(self.weight.view_mut().insert_axis(Axis(0)), done);
         shift_rows(self.sum.view_mut(), done);
-        self.first_row = next_row;
         finished
     }
 }
@@ -248,96 +281,196 @@ pub struct TileCounts {
     pub batches: usize,
 }
 
+/// The strip's rows at the start: from the first tile row.
+fn first_span(grid: &TileGrid, height: usize) -> RowSpan {
+    RowSpan { first: grid.row_starts()[0], height }
+}
+
+/// A tile in a batch: its top-left corner (row, column) and its pixels with data.
+type PlacedTile = (isize, isize, Array2<bool>);
+
+/// What the reading thread hands the model thread, in order.
+enum Work {
+    /// A batch: input `[batch, channels, tile, tile]`, of which the first `tiles.len()`
+    /// slots are filled, and where each tile lies.
+    Tiles(Array4<f32>, Vec<PlacedTile>),
+    /// No later tile starts above this row: the scene rows before it are final.
+    RowsBefore(isize),
+}
+
+/// The model thread has stopped; its own error says why.
+#[derive(Debug)]
+struct ModelStopped;
+
+impl std::fmt::Display for ModelStopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the model thread stopped")
+    }
+}
+
+impl std::error::Error for ModelStopped {}
+
+/// The shapes a tiled run works with.
+struct Layout<'g> {
+    grid: &'g TileGrid,
+    batch: usize,
+    /// Model input channels: every source's bands.
+    channels: usize,
+    out_channels: usize,
+    /// Rows of the blending strip: room for the tile rows a batch usually spans.
+    strip_height: usize,
+}
+
 /// Runs `infer` over every tile of `grid` with data in every source: the tile's model input
 /// is each source's bands in turn (e.g. pre-event then post-event), normalised; `infer`
 /// maps `[batch, channels in, tile, tile]` to `[batch, out_channels, tile, tile]`. The
 /// blended outputs reach `write` as `(first row, [rows, cols, out_channels])`, top to
-/// bottom, NaN where no source has data.
+/// bottom, NaN where no source has data. `infer` and `write` run on a second thread while
+/// this one reads the next batch.
 pub fn run_tiled(
     grid: &TileGrid,
     batch: usize,
     sources: &[TileSource<'_>],
     out_channels: usize,
-    infer: &mut dyn FnMut(ArrayView4<'_, f32>) -> Result<Array4<f32>>,
-    write: &mut dyn FnMut(usize, Array3<f32>) -> Result<()>,
+    infer: &mut (dyn FnMut(ArrayView4<'_, f32>) -> Result<Array4<f32>> + Send),
+    write: &mut (dyn FnMut(usize, Array3<f32>) -> Result<()> + Send),
     bar: &ProgressBar,
 ) -> Result<TileCounts> {
     if batch == 0 {
         bail!("--batch must be at least 1");
     }
-    let t = grid.tile;
-    let channels: usize = sources.iter().map(|s| s.cube.meta().bands).sum();
-    let (row_starts, col_starts) = (grid.row_starts(), grid.col_starts());
-    let weights = grid.weights();
-    // Room for the tile rows a batch usually spans; a batch that would reach further (past
-    // rows of tiles without data) is run early.
-    let span = batch.div_ceil(col_starts.len()) + 1;
-    let mut strip = Strip::new(grid, out_channels, t + span * grid.step());
-    let mut input = Array4::<f32>::zeros((batch, channels, t, t));
-    let mut pending: Vec<(isize, isize, Array2<bool>)> = Vec::with_capacity(batch);
-    let mut counts = TileCounts::default();
+    // A batch that would reach past the strip (past rows of tiles without data) is run early.
+    let span = batch.div_ceil(grid.col_starts().len()) + 1;
+    let layout = Layout {
+        grid,
+        batch,
+        channels: sources.iter().map(|s| s.cube.meta().bands).sum(),
+        out_channels,
+        strip_height: grid.tile + span * grid.step(),
+    };
+    let (work, queue) = std::sync::mpsc::sync_channel(0);
+    let (give_back, returned) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        let model = scope.spawn(|| run_model(&layout, queue, give_back, infer, write));
+        let read = read_tiles(&layout, sources, &work, &returned, bar);
+        drop(work);
+        let model = model.join().map_err(|_| anyhow::anyhow!("the model thread panicked"))?;
+        match (read, model) {
+            (Ok(skipped), Ok((run, batches))) => Ok(TileCounts { run, skipped, batches }),
+            (Err(e), Err(model_error)) if e.is::<ModelStopped>() => Err(model_error),
+            (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+        }
+    })
+}
 
-    let mut flush = |input: &Array4<f32>, pending: &mut Vec<(isize, isize, Array2<bool>)>, strip: &mut Strip| -> Result<()> {
-        if pending.is_empty() {
+/// The reading side of [`run_tiled`]: reads the tiles in raster order into batches and
+/// tells the model thread when rows are final. Returns the tiles skipped for want of data.
+fn read_tiles(
+    layout: &Layout<'_>,
+    sources: &[TileSource<'_>],
+    work: &SyncSender<Work>,
+    returned: &Receiver<Array4<f32>>,
+    bar: &ProgressBar,
+) -> Result<usize> {
+    let grid = layout.grid;
+    let t = grid.tile;
+    let (row_starts, col_starts) = (grid.row_starts(), grid.col_starts());
+    let mut strip = first_span(grid, layout.strip_height);
+    let mut input = Array4::<f32>::zeros((layout.batch, layout.channels, t, t));
+    let mut tiles: Vec<PlacedTile> = Vec::with_capacity(layout.batch);
+    let mut planes: Vec<BandPlanes> = sources.iter().map(|_| BandPlanes::default()).collect();
+    let mut skipped = 0;
+
+    // Hands over the batch so far, taking a buffer the model thread is done with.
+    let send_tiles = |input: &mut Array4<f32>, tiles: &mut Vec<PlacedTile>| -> Result<()> {
+        if tiles.is_empty() {
             return Ok(());
         }
-        let n = pending.len();
-        let output = infer(input.slice(ndarray::s![..n, .., .., ..]))?;
-        if output.dim() != (n, out_channels, t, t) {
-            bail!("the model returned shape {:?} for {n} tiles of {t} x {t} pixels", output.shape());
-        }
-        for (out, (row, col, valid)) in output.outer_iter().zip(pending.drain(..)) {
-            strip.add(row, col, out, valid.view(), &weights)?;
-        }
-        counts.run += n;
-        counts.batches += 1;
-        Ok(())
+        let next = returned.try_recv().unwrap_or_else(|_| Array4::zeros(input.dim()));
+        let full = std::mem::replace(input, next);
+        work.send(Work::Tiles(full, std::mem::take(tiles))).map_err(|_| ModelStopped.into())
+    };
+    let rows_before = |strip: &mut RowSpan, row: isize| -> Result<()> {
+        strip.advance_to(row);
+        work.send(Work::RowsBefore(row)).map_err(|_| ModelStopped.into())
     };
 
     for (k, &row) in row_starts.iter().enumerate() {
         if !strip.fits(row, t) {
-            flush(&input, &mut pending, &mut strip)?;
-            if let Some((first, values)) = strip.finish_until(row, grid.rows) {
-                write(first, values)?;
-            }
+            send_tiles(&mut input, &mut tiles)?;
+            rows_before(&mut strip, row)?;
         }
         for &col in &col_starts {
-            let mut slot = input.index_axis_mut(Axis(0), pending.len());
+            let mut slot = input.index_axis_mut(Axis(0), tiles.len());
             let values = slot.as_slice_mut().context("a batch slot is contiguous")?;
             let mut valid = Array2::from_elem((t, t), true);
             let mut channel = 0;
-            for source in sources {
+            for (source, planes) in sources.iter().zip(&mut planes) {
                 let bands = source.cube.meta().bands;
-                source.read_tile(row, col, t, &mut values[channel * t * t..(channel + bands) * t * t], &mut valid)?;
+                source.read_tile(row, col, t, &mut values[channel * t * t..(channel + bands) * t * t], &mut valid, planes)?;
                 channel += bands;
             }
             bar.inc(1);
             if !valid.iter().any(|&v| v) {
-                counts.skipped += 1;
+                skipped += 1;
                 continue;
             }
-            pending.push((row, col, valid));
-            if pending.len() == batch {
-                flush(&input, &mut pending, &mut strip)?;
+            tiles.push((row, col, valid));
+            if tiles.len() == layout.batch {
+                send_tiles(&mut input, &mut tiles)?;
                 // Every tile of the rows before this one is in: the scene rows above this
                 // tile row are final.
+                rows_before(&mut strip, row)?;
+            }
+        }
+        if tiles.is_empty() {
+            rows_before(&mut strip, row_starts.get(k + 1).copied().unwrap_or(grid.rows as isize))?;
+        }
+    }
+    send_tiles(&mut input, &mut tiles)?;
+    rows_before(&mut strip, grid.rows as isize)?;
+    Ok(skipped)
+}
+
+/// The model side of [`run_tiled`]: runs each batch, gives its input buffer back, blends
+/// the outputs into the strip and writes the rows made final. Returns the tiles run and
+/// the model calls.
+fn run_model(
+    layout: &Layout<'_>,
+    queue: Receiver<Work>,
+    give_back: Sender<Array4<f32>>,
+    infer: &mut (dyn FnMut(ArrayView4<'_, f32>) -> Result<Array4<f32>> + Send),
+    write: &mut (dyn FnMut(usize, Array3<f32>) -> Result<()> + Send),
+) -> Result<(usize, usize)> {
+    let grid = layout.grid;
+    let t = grid.tile;
+    let weights = grid.weights();
+    let mut strip = Strip::new(grid, layout.out_channels, layout.strip_height);
+    let (mut run, mut batches) = (0, 0);
+    for work in queue {
+        match work {
+            Work::Tiles(input, tiles) => {
+                let n = tiles.len();
+                let output = infer(input.slice(ndarray::s![..n, .., .., ..]))?;
+                if output.dim() != (n, layout.out_channels, t, t) {
+                    bail!("the model returned shape {:?} for {n} tiles of {t} x {t} pixels", output.shape());
+                }
+                // The reading thread may already be gone (it failed); the buffer is then dropped.
+                let _ = give_back.send(input);
+                for (out, (row, col, valid)) in output.outer_iter().zip(tiles) {
+                    strip.add(row, col, out, valid.view(), &weights)?;
+                }
+                run += n;
+                batches += 1;
+            }
+            Work::RowsBefore(row) => {
                 if let Some((first, values)) = strip.finish_until(row, grid.rows) {
                     write(first, values)?;
                 }
             }
         }
-        if pending.is_empty() {
-            let next = row_starts.get(k + 1).copied().unwrap_or(grid.rows as isize);
-            if let Some((first, values)) = strip.finish_until(next, grid.rows) {
-                write(first, values)?;
-            }
-        }
     }
-    flush(&input, &mut pending, &mut strip)?;
-    if let Some((first, values)) = strip.finish_until(grid.rows as isize, grid.rows) {
-        write(first, values)?;
-    }
-    Ok(counts)
+    Ok((run, batches))
 }
 
 #[cfg(test)]

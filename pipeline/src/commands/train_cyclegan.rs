@@ -113,8 +113,8 @@ pub fn run(settings: &TrainCyclegan) -> Result<CycleganOutcome> {
         "architecture": architecture,
         "training": settings.train,
     });
-    let record = RunRecord::start("train cyclegan", &inputs, parameters)?;
-    let fingerprint = record.input_fingerprint();
+    let mut record = RunRecord::start("train cyclegan", &inputs, parameters)?;
+    let fingerprint = record.input_fingerprint()?;
     let files = TrainingFiles::beside(&settings.out);
     let metrics = hypersynth_data::AtomicPath::new(&files.metrics)?;
     let header = "step,lr,d_a,d_b,g_adversarial,cycle_l1,identity_l1";

@@ -146,8 +146,9 @@ pub fn run(settings: &TrainPix2pix) -> Result<Pix2pixOutcome> {
         "architecture": architecture,
         "training": settings.train,
     });
-    let record = RunRecord::start("train pix2pix", &[settings.pre.clone(), settings.post.clone(), settings.target.clone()], parameters)?;
-    let fingerprint = record.input_fingerprint();
+    let mut record =
+        RunRecord::start("train pix2pix", &[settings.pre.clone(), settings.post.clone(), settings.target.clone()], parameters)?;
+    let fingerprint = record.input_fingerprint()?;
     let files = TrainingFiles::beside(&settings.out);
     let metrics = hypersynth_data::AtomicPath::new(&files.metrics)?;
     let header = "step,d_loss,g_adversarial,g_l1,d_real,d_fake,validation_iou,validation_l1";

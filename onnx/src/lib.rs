@@ -12,6 +12,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod binding;
 mod contract;
 mod device;
 mod error;

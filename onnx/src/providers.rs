@@ -13,22 +13,37 @@ pub(crate) fn register(builder: &mut SessionBuilder, options: &SessionOptions) -
         Device::Cpu => ort::ep::CPU::default().with_arena_allocator(false).register(builder).map_err(|e| e.to_string()),
         Device::Cuda(n) => {
             ensure_available::<ort::ep::CUDA>()?;
-            let cuda =
-                ort::ep::CUDA::default().with_device_id(n as i32).with_conv_algorithm_search(ort::ep::cuda::ConvAlgorithmSearch::Heuristic);
-            cuda.register(builder).map_err(|e| e.to_string())
+            if options.fp16 {
+                return Err("float16 runs need --device tensorrt (the CUDA provider runs a float32 model in float32)".into());
+            }
+            cuda(n, options).register(builder).map_err(|e| e.to_string())
         }
         Device::TensorRt(n) => {
             ensure_available::<ort::ep::TensorRT>()?;
-            let mut trt = ort::ep::TensorRT::default().with_device_id(n as i32);
+            let mut trt = ort::ep::TensorRT::default().with_device_id(n as i32).with_fp16(options.fp16);
             if let Some(cache) = &options.tensorrt_cache {
-                trt = trt.with_engine_cache(true).with_engine_cache_path(cache.display());
+                std::fs::create_dir_all(cache).map_err(|e| format!("{}: cannot create the TensorRT cache folder: {e}", cache.display()))?;
+                trt = trt
+                    .with_engine_cache(true)
+                    .with_engine_cache_path(cache.display())
+                    .with_timing_cache(true)
+                    .with_timing_cache_path(cache.display());
             }
             trt.register(builder).map_err(|e| e.to_string())?;
             // What TensorRT cannot run goes to CUDA rather than straight to the CPU.
-            let cuda = ort::ep::CUDA::default().with_device_id(n as i32);
-            cuda.register(builder).map_err(|e| e.to_string())
+            cuda(n, options).register(builder).map_err(|e| e.to_string())
         }
     }
+}
+
+/// The CUDA provider on GPU `n`. cuDNN picks convolution algorithms by timing them all
+/// (once per shape, with as much workspace as they want) when every batch has one shape,
+/// and by its heuristics otherwise, where timing each new shape would cost more than it
+/// saves.
+fn cuda(n: u32, options: &SessionOptions) -> ort::ep::CUDA {
+    use ort::ep::cuda::ConvAlgorithmSearch;
+    let search = if options.fixed_shapes { ConvAlgorithmSearch::Exhaustive } else { ConvAlgorithmSearch::Heuristic };
+    ort::ep::CUDA::default().with_device_id(n as i32).with_conv_algorithm_search(search).with_conv_max_workspace(options.fixed_shapes)
 }
 
 fn ensure_available<E: ExecutionProvider>() -> Result<(), String> {

@@ -580,6 +580,14 @@ pub struct DeviceArgs {
     /// Run on the CPU when the requested GPU provider is unavailable, instead of failing.
     #[arg(long)]
     pub allow_cpu_fallback: bool,
+    /// Folder for TensorRT's engine and timing caches (`--device tensorrt`): engines are
+    /// built on the first run of a model and tile shape, and loaded from here after that.
+    #[arg(long, env = "HYPERSYNTH_TENSORRT_CACHE")]
+    pub tensorrt_cache: Option<PathBuf>,
+    /// Let TensorRT run layers in float16 (`--device tensorrt` only; docs/PERFORMANCE.md
+    /// has its measured difference from float32).
+    #[arg(long)]
+    pub fp16: bool,
 }
 
 /// `hypersynth models inspect`.

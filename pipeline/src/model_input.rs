@@ -12,14 +12,16 @@ use hypersynth_onnx_format::{ModelCard, ModelKind};
 use ndarray::{Array4, ArrayView4};
 
 /// Opens the image model at `model` for `command`: its contract met, its card's kind
-/// `kind`. Returns the session, the runtime it runs on, and the card.
+/// `kind`. It is fed batches of tiles of one shape ([`SessionOptions::fixed_shapes`]).
+/// Returns the session, the runtime it runs on, and the card.
 pub fn open_image_model(
     model: &Path,
     options: &SessionOptions,
     kind: ModelKind,
     command: &str,
 ) -> Result<(OnnxSession, RuntimeInfo, ModelCard)> {
-    let (session, runtime) = crate::runtime::open_session(model, options)?;
+    let options = SessionOptions { fixed_shapes: true, ..options.clone() };
+    let (session, runtime) = crate::runtime::open_session(model, &options)?;
     check_contract(&session)?;
     let card = session.card.clone().context("checked above: the model has a card")?;
     if card.kind != kind {

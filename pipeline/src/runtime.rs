@@ -34,7 +34,14 @@ pub fn search(device: Device) -> RuntimeSearch {
 /// Session settings from the command line.
 pub fn session_options(args: &DeviceArgs, threads: Option<usize>) -> Result<SessionOptions> {
     let device: Device = args.device.parse().map_err(anyhow::Error::msg)?;
-    Ok(SessionOptions { device, allow_cpu_fallback: args.allow_cpu_fallback, threads, ..SessionOptions::default() })
+    Ok(SessionOptions {
+        device,
+        allow_cpu_fallback: args.allow_cpu_fallback,
+        threads,
+        tensorrt_cache: args.tensorrt_cache.clone(),
+        fp16: args.fp16,
+        ..SessionOptions::default()
+    })
 }
 
 /// Loads ONNX Runtime (once) and opens `model` with `options`.

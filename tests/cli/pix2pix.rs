@@ -88,6 +88,22 @@ fn trained_model_maps_burn_scars_on_the_held_out_region_and_an_untrained_one_doe
     }
     eprintln!("{}", ious.join("\n"));
 
+    // The same tiles asked of TensorRT in float16, with an engine cache: without a GPU the
+    // run falls back to the CPU and must give the float32 result exactly; on a GPU it must
+    // stay close to it.
+    let gpu_args =
+        ["--tile", "32", "--overlap", "8", "--device", "tensorrt", "--fp16", "--tensorrt-cache", "trt-cache", "--allow-cpu-fallback"];
+    t.ok(&fuse(&t, "trained.onnx", pre, post, "fp16.tif", &gpu_args));
+    let device = run_json(&t.join("fp16.run.json"))["details"]["device"].as_str().unwrap().to_string();
+    let d = (&probability(&t.join("fp16.tif")) - &probability(&t.join("trained_damage.tif"))).mapv(f32::abs);
+    let (mean, max) = (d.mean().unwrap(), d.iter().copied().fold(0.0, f32::max));
+    eprintln!("--device tensorrt --fp16 ran on {device}: |fp16 - fp32| mean {mean:.2e}, max {max:.2e}");
+    if device == "cpu" {
+        assert_eq!(max, 0.0, "a CPU fallback runs the float32 model");
+    } else {
+        assert!(mean < 0.01 && max < 0.1, "float16 on {device}: mean {mean}, max {max}");
+    }
+
     // Seams: blended 32-pixel tiles against one tile holding the whole scene (128 pixels
     // with a 32-pixel overlap reach 16 pixels past every edge), and against tiles that
     // meet without overlap.

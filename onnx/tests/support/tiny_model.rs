@@ -52,3 +52,18 @@ pub fn bytes(with_card: bool) -> Vec<u8> {
     }
     encode_model(&proto)
 }
+
+/// A tiny float32-only image model: `output = 0.5 · image[0] − 2 · image[1] + 1`, a 1x1
+/// convolution of `image` `[N, 2, H, W]` to `output` `[N, 1, H, W]`.
+pub fn image_bytes() -> Vec<u8> {
+    use hypersynth_onnx_format::graph::Attr;
+    let graph = GraphProto {
+        name: Some("tiny-image".into()),
+        node: vec![node("Conv", "mix", &["image", "weight", "bias"], &["output"], &[("kernel_shape", Attr::Ints(vec![1, 1]))])],
+        initializer: vec![tensor_f32("weight", &[1, 2, 1, 1], vec![0.5, -2.0]), tensor_f32("bias", &[1], vec![1.0])],
+        input: vec![value_info("image", DataType::Float, &[Dim::Named("N"), Dim::Fixed(2), Dim::Named("H"), Dim::Named("W")])],
+        output: vec![value_info("output", DataType::Float, &[Dim::Named("N"), Dim::Fixed(1), Dim::Named("H"), Dim::Named("W")])],
+        ..Default::default()
+    };
+    encode_model(&model(graph, "test"))
+}

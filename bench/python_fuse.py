@@ -1,0 +1,115 @@
+"""The Python way of `hypersynth fuse`, for bench/fuse.sh: rasterio reads the pre- and
+post-event scenes tile by tile with the same grid (tiles of TILE pixels sharing OVERLAP,
+starting OVERLAP/2 before the scene, reflected at its edges), onnxruntime runs them BATCH
+at a time, numpy blends them with the same sin^2 window into whole-scene sums, and
+rasterio writes the probability as a tiled DEFLATE GeoTIFF.
+
+    python bench/python_fuse.py MODEL PRE POST OUT TILE OVERLAP BATCH
+
+Then it measures the limit: onnxruntime's run() alone on batches of the same shapes, as
+many as the job ran. Prints one line: seconds end to end, seconds inside run() during the
+job, seconds of run() alone, tiles run.
+"""
+import json
+import math
+import sys
+import time
+
+import numpy as np
+import onnxruntime as ort
+import rasterio
+from rasterio.windows import Window
+
+model, pre_path, post_path, out_path = sys.argv[1:5]
+tile, overlap, batch = (int(v) for v in sys.argv[5:8])
+start = time.perf_counter()
+session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+meta = session.get_modelmeta().custom_metadata_map
+norm = json.loads(meta["hypersynth.normalisation"])
+mapping = json.loads(meta.get("hypersynth.output", '{"offset": [0.0], "scale": [1.0]}'))
+offset = np.asarray(norm["offset"], np.float32)[:, None, None]
+scale = np.asarray(norm["scale"], np.float32)[:, None, None]
+
+pre, post = rasterio.open(pre_path), rasterio.open(post_path)
+rows, cols = pre.height, pre.width
+step, margin = tile - overlap, overlap // 2
+
+
+def starts(n):
+    s = [-margin]
+    while s[-1] + tile < n + margin:
+        s.append(s[-1] + step)
+    return s
+
+
+ramp = np.array([1.0 if overlap == 0 or min(i, tile - 1 - i) + 0.5 >= overlap
+                 else math.sin(math.pi / 2 * (min(i, tile - 1 - i) + 0.5) / overlap) ** 2
+                 for i in range(tile)], np.float32)
+weights = np.outer(ramp, ramp)
+
+
+def read_tile(src, r, c):
+    """Bands x tile x tile, reflected at the edges, and the pixels with data."""
+    r0, c0 = max(r, 0), max(c, 0)
+    r1, c1 = min(r + tile, rows), min(c + tile, cols)
+    data = src.read(window=Window(c0, r0, c1 - c0, r1 - r0), out_dtype="float32")
+    valid = np.ones(data.shape[1:], bool) if src.nodata is None else ~(data == src.nodata).any(axis=0)
+    data[:, ~valid] = np.nan  # no data: 0 once normalised, as in hypersynth
+    pad = ((0, 0), (r0 - r, r + tile - r1), (c0 - c, c + tile - c1))
+    inside = np.pad(valid, pad[1:], constant_values=False)
+    return np.pad(data, pad, mode="reflect"), inside
+
+
+total = np.zeros((rows, cols), np.float32)
+weight = np.zeros((rows, cols), np.float32)
+onnx_seconds, shapes, first_batch = 0.0, [], None
+pending, inputs = [], []
+
+
+def flush():
+    global onnx_seconds, first_batch
+    x = np.stack(inputs)
+    t = time.perf_counter()
+    y = session.run(None, {"image": x})[0][:, 0]
+    onnx_seconds += time.perf_counter() - t
+    shapes.append(len(inputs))
+    if first_batch is None:
+        first_batch = x
+    for (r, c, valid), out in zip(pending, y):
+        r0, c0 = max(r, 0), max(c, 0)
+        r1, c1 = min(r + tile, rows), min(c + tile, cols)
+        w = (weights * valid)[r0 - r:r1 - r, c0 - c:c1 - c]
+        total[r0:r1, c0:c1] += w * out[r0 - r:r1 - r, c0 - c:c1 - c]
+        weight[r0:r1, c0:c1] += w
+    pending.clear()
+    inputs.clear()
+
+
+for r in starts(rows):
+    for c in starts(cols):
+        (a, va), (b, vb) = read_tile(pre, r, c), read_tile(post, r, c)
+        valid = va & vb
+        if not valid.any():
+            continue
+        x = (np.concatenate([a, b]) - offset) / scale
+        x[np.isnan(x)] = 0.0
+        inputs.append(x.astype(np.float32))
+        pending.append((r, c, valid))
+        if len(inputs) == batch:
+            flush()
+if inputs:
+    flush()
+
+probability = np.where(weight > 0, total / np.maximum(weight, 1e-30), np.nan)
+probability = probability * mapping["scale"][0] + mapping["offset"][0]
+profile = dict(driver="GTiff", width=cols, height=rows, count=1, dtype="float32", crs=pre.crs,
+               transform=pre.transform, nodata=-9999.0, tiled=True, compress="deflate")
+with rasterio.open(out_path, "w", **profile) as dst:
+    dst.write(np.where(np.isnan(probability), -9999.0, probability).astype(np.float32), 1)
+wall = time.perf_counter() - start
+
+t = time.perf_counter()
+for n in shapes:
+    session.run(None, {"image": first_batch[:n]})
+raw = time.perf_counter() - t
+print(wall, onnx_seconds, raw, sum(shapes))

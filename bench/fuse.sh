@@ -39,18 +39,7 @@ py="$root/.venv/bin/python"
 "$bin" train pix2pix --pre "$data/pre.tif" --post "$data/post.tif" --target "$data/damage.tif" --out "$work/m.onnx" --steps 10 -q
 
 # mosaic N SCENE OUT: N x N copies of SCENE side by side, as a tiled GeoTIFF.
-mosaic() {
-    local n=$1 scene=$2 out=$3 parts=()
-    for ((i = 0; i < n; i++)); do
-        for ((j = 0; j < n; j++)); do
-            gdal_translate -q -of VRT -a_ullr $((j * 86)) $((-i * 83)) $((j * 86 + 86)) $((-i * 83 - 83)) "$scene" "$work/part_${i}_${j}.vrt"
-            parts+=("$work/part_${i}_${j}.vrt")
-        done
-    done
-    gdalbuildvrt -q "$work/mosaic.vrt" "${parts[@]}"
-    gdal_translate -q -co TILED=YES -co COMPRESS=DEFLATE -co INTERLEAVE=PIXEL "$work/mosaic.vrt" "$out"
-    rm -f "$work"/part_*.vrt "$work/mosaic.vrt"
-}
+source "$root/bench/mosaic.sh"
 
 rows=()
 for n in 8 16; do

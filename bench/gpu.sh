@@ -29,17 +29,9 @@ py="$root/.venv/bin/python"
 nvidia-smi -L
 
 "$bin" train pix2pix --pre "$data/pre.tif" --post "$data/post.tif" --target "$data/damage.tif" --out "$work/m.onnx" --steps 10 -q
+source "$root/bench/mosaic.sh"
 for scene in pre post; do
-    parts=()
-    for ((i = 0; i < 8; i++)); do
-        for ((j = 0; j < 8; j++)); do
-            gdal_translate -q -of VRT -a_ullr $((j * 86)) $((-i * 83)) $((j * 86 + 86)) $((-i * 83 - 83)) "$data/$scene.tif" "$work/p_${i}_${j}.vrt"
-            parts+=("$work/p_${i}_${j}.vrt")
-        done
-    done
-    gdalbuildvrt -q "$work/m.vrt" "${parts[@]}"
-    gdal_translate -q -co TILED=YES -co COMPRESS=DEFLATE -co INTERLEAVE=PIXEL "$work/m.vrt" "$work/$scene.tif"
-    rm -f "$work"/p_*.vrt "$work/m.vrt"
+    mosaic 8 "$data/$scene.tif" "$work/$scene.tif"
 done
 
 # fuse_as NAME DEVICE-ARGS...: one timed fuse run; prints "NAME seconds out.tif run.json".

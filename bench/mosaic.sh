@@ -1,0 +1,15 @@
+# Sourced by the benchmarks that need a large scene: `mosaic N SCENE OUT` writes N x N
+# copies of the 86 x 83-pixel SCENE (damage_salinasA) side by side to OUT, as a DEFLATE-tiled,
+# pixel-interleaved GeoTIFF. Uses the folder "$work" for its virtual rasters.
+mosaic() {
+    local n=$1 scene=$2 out=$3 parts=()
+    for ((i = 0; i < n; i++)); do
+        for ((j = 0; j < n; j++)); do
+            gdal_translate -q -of VRT -a_ullr $((j * 86)) $((-i * 83)) $((j * 86 + 86)) $((-i * 83 - 83)) "$scene" "$work/part_${i}_${j}.vrt"
+            parts+=("$work/part_${i}_${j}.vrt")
+        done
+    done
+    gdalbuildvrt -q "$work/mosaic.vrt" "${parts[@]}"
+    gdal_translate -q -co TILED=YES -co COMPRESS=DEFLATE -co INTERLEAVE=PIXEL "$work/mosaic.vrt" "$out"
+    rm -f "$work"/part_*.vrt "$work/mosaic.vrt"
+}

@@ -29,8 +29,8 @@ impl Bound {
     /// A binding for `inputs`' names and shapes, with every output in `outputs` bound to
     /// host memory `device` can write.
     pub(crate) fn new(session: &Session, device: Device, inputs: &[(&str, ArrayViewD<'_, f32>)], outputs: &[String]) -> ort::Result<Self> {
-        let (input_memory, output_memory) = if device.is_gpu() {
-            let pinned = |kind| MemoryInfo::new(AllocationDevice::CUDA_PINNED, 0, AllocatorType::Device, kind);
+        let (input_memory, output_memory) = if let Some(gpu) = device.gpu_index() {
+            let pinned = |kind| MemoryInfo::new(AllocationDevice::CUDA_PINNED, gpu as i32, AllocatorType::Device, kind);
             (pinned(MemoryType::CPUInput)?, pinned(MemoryType::CPUOutput)?)
         } else {
             let cpu = || MemoryInfo::new(AllocationDevice::CPU, 0, AllocatorType::Device, MemoryType::Default);

@@ -18,7 +18,15 @@ pub enum Device {
 impl Device {
     /// Whether this device needs the GPU build of ONNX Runtime.
     pub fn is_gpu(self) -> bool {
-        !matches!(self, Self::Cpu)
+        self.gpu_index().is_some()
+    }
+
+    /// The GPU's index, for the GPU devices.
+    pub fn gpu_index(self) -> Option<u32> {
+        match self {
+            Self::Cpu => None,
+            Self::Cuda(n) | Self::TensorRt(n) => Some(n),
+        }
     }
 }
 

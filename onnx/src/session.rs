@@ -131,14 +131,9 @@ impl OnnxSession {
             let path = path.clone();
             move |e: ort::Error| Error::Runtime { path, operation, message: e.to_string() }
         };
-        let floats: Option<Vec<(&str, ArrayViewD<'_, f32>)>> = inputs
-            .iter()
-            .map(|(name, input)| match input {
-                Input::F32(a) => Some((*name, a.view())),
-                Input::I64(_) => None,
-            })
-            .collect();
-        if let Some(floats) = floats.filter(|_| self.io_binding) {
+        if self.io_binding
+            && let Some(floats) = float_inputs(&inputs)
+        {
             return self.run_bound(&floats).map_err(runtime_error("run with an I/O binding"));
         }
         let mut values = Vec::with_capacity(inputs.len());
@@ -156,9 +151,7 @@ impl OnnxSession {
         }
         Ok(arrays)
     }
-}
 
-impl OnnxSession {
     /// Runs float32 `inputs` through the I/O binding for their shapes.
     fn run_bound(&mut self, inputs: &[(&str, ArrayViewD<'_, f32>)]) -> ort::Result<Vec<ArrayD<f32>>> {
         let bound = match self.bound.take() {
@@ -177,6 +170,17 @@ impl OnnxSession {
     pub fn force_io_binding(&mut self) {
         self.io_binding = true;
     }
+}
+
+/// `inputs` as float32 views, when every one is float32.
+fn float_inputs<'a>(inputs: &'a [(&'a str, Input<'_>)]) -> Option<Vec<(&'a str, ArrayViewD<'a, f32>)>> {
+    inputs
+        .iter()
+        .map(|(name, input)| match input {
+            Input::F32(a) => Some((*name, a.view())),
+            Input::I64(_) => None,
+        })
+        .collect()
 }
 
 fn read_card(path: &Path, props: &[(String, String)]) -> Result<(Option<ModelCard>, Option<CardSource>)> {

@@ -381,14 +381,18 @@ fn read_tiles(
     let mut planes: Vec<BandPlanes> = sources.iter().map(|_| BandPlanes::default()).collect();
     let mut skipped = 0;
 
-    // Hands over the batch so far, taking a buffer the model thread is done with.
+    // Hands over the batch so far, then takes back the buffer of the batch before: the
+    // model thread gives it back before it takes the next batch, so after the first
+    // hand-over there is always one (two buffers in all).
     let send_tiles = |input: &mut Array4<f32>, tiles: &mut Vec<PlacedTile>| -> Result<()> {
         if tiles.is_empty() {
             return Ok(());
         }
-        let next = returned.try_recv().unwrap_or_else(|_| Array4::zeros(input.dim()));
-        let full = std::mem::replace(input, next);
-        work.send(Work::Tiles(full, std::mem::take(tiles))).map_err(|_| ModelStopped.into())
+        let shape = input.dim();
+        let full = std::mem::take(input);
+        work.send(Work::Tiles(full, std::mem::take(tiles))).map_err(|_| ModelStopped)?;
+        *input = returned.try_recv().unwrap_or_else(|_| Array4::zeros(shape));
+        Ok(())
     };
     let rows_before = |strip: &mut RowSpan, row: isize| -> Result<()> {
         strip.advance_to(row);

@@ -129,16 +129,23 @@ fn products(out: &Path) -> BTreeMap<String, String> {
     found
 }
 
+/// Runs `job.toml` once, uninterrupted, one scene at a time, and returns its output folder
+/// (emptied again) and the products it held. Products record where they came from
+/// (paths), so the runs compared with it write into the same folder.
+fn reference_run(t: &TestDir) -> (PathBuf, BTreeMap<String, String>) {
+    t.run(&["run", "job.toml", "-q"]);
+    let out = t.join("out").canonicalize().unwrap();
+    let found = products(&out);
+    std::fs::remove_dir_all(&out).unwrap();
+    (out, found)
+}
+
 #[test]
 fn a_job_killed_at_random_moments_resumes_to_the_outputs_of_an_uninterrupted_run() {
     let t = TestDir::new();
     let Some(_) = job_file(&t, "out") else { return };
-    t.run(&["run", "job.toml", "-q"]);
-    // Products record where they came from (paths), so both runs write into the same folder.
-    let out = t.join("out").canonicalize().unwrap();
-    let whole = products(&out);
+    let (out, whole) = reference_run(&t);
     assert_eq!(whole.len(), 12, "{whole:?}");
-    std::fs::remove_dir_all(&out).unwrap();
 
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     for round in 0..4 {
@@ -163,10 +170,7 @@ fn a_job_killed_at_random_moments_resumes_to_the_outputs_of_an_uninterrupted_run
 fn scenes_run_at_once_give_the_products_of_scenes_run_one_by_one() {
     let t = TestDir::new();
     let Some(_) = job_file(&t, "out") else { return };
-    t.run(&["run", "job.toml", "-q"]);
-    let out = t.join("out").canonicalize().unwrap();
-    let one_by_one = products(&out);
-    std::fs::remove_dir_all(&out).unwrap();
+    let (out, one_by_one) = reference_run(&t);
     let together = t.run(&["run", "job.toml", "--scenes-at-once", "2", "-q"]);
     assert_eq!(together.code, Some(3), "{}", together.stderr);
     assert_eq!(counts(&out), serde_json::json!({"done": 9, "reused": 0, "failed": 1, "blocked": 2, "not_run": 0}));

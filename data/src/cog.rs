@@ -56,7 +56,10 @@ impl CogWriter {
     pub fn create(target: &Path, meta: &CubeMeta, compression: Compression) -> Result<Self> {
         crate::gdal::configure_gdal();
         let output = AtomicPath::new(target)?;
-        let staging = AtomicPath::new(&output.temp().with_extension("staging.tif"))?;
+        // Named without the process id, so that a later run's AtomicPath finds and removes
+        // what a killed run left staged.
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let staging = AtomicPath::new(&target.with_file_name(format!(".{name}.staging.tif")))?;
         let driver = DriverManager::get_driver_by_name("GTiff").map_err(Error::gdal(target, "load the GTiff driver"))?;
         let options = RasterCreationOptions::from_iter([
             "TILED=YES",

@@ -1,5 +1,7 @@
 //! Training checkpoints: named tensors in one safetensors file, plus a JSON record beside
 //! it (`.json`) of what must match for the checkpoint to be resumed.
+//!
+//! A checkpoint `M.checkpoint.safetensors` has its record at `M.checkpoint.json`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,17 +15,31 @@ fn meta_path(path: &Path) -> PathBuf {
     path.with_extension("json")
 }
 
+/// The temporary files [`save`] writes before renaming them into place.
+fn temp_paths(path: &Path) -> [PathBuf; 2] {
+    [path.with_extension("safetensors.partial"), meta_path(path).with_extension("json.partial")]
+}
+
+/// Removes the checkpoint at `path`, its record and any half-written copy of either, once
+/// the training they belong to has ended.
+pub fn remove(path: &Path) {
+    for file in [path.to_path_buf(), meta_path(path)].into_iter().chain(temp_paths(path)) {
+        let _ = std::fs::remove_file(file);
+    }
+}
+
 /// Writes `tensors` to a temporary file renamed over `path` (one rename commits the whole
 /// checkpoint), and `meta` beside it when it changed.
 pub(crate) fn save<M: Serialize>(path: &Path, meta: &M, tensors: &HashMap<String, Tensor>) -> Result<()> {
     let fail = |problem: String| Error::Checkpoint { path: path.to_path_buf(), problem };
     let meta_text = serde_json::to_string_pretty(meta).map_err(|e| fail(e.to_string()))?;
+    let [tensors_temp, meta_temp] = temp_paths(path);
     if std::fs::read_to_string(meta_path(path)).ok().as_deref() != Some(meta_text.as_str()) {
-        let temp = meta_path(path).with_extension("json.partial");
+        let temp = meta_temp;
         std::fs::write(&temp, &meta_text).map_err(|e| fail(e.to_string()))?;
         std::fs::rename(&temp, meta_path(path)).map_err(|e| fail(e.to_string()))?;
     }
-    let temp = path.with_extension("safetensors.partial");
+    let temp = tensors_temp;
     candle_core::safetensors::save(tensors, &temp).map_err(|e| fail(e.to_string()))?;
     std::fs::rename(&temp, path).map_err(|e| fail(e.to_string()))
 }

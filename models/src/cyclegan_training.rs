@@ -15,6 +15,7 @@ use crate::adam::Adam;
 use crate::crops::{Crop, Region};
 use crate::cyclegan::{CycleganConfig, Degradation, ResnetGenerator};
 use crate::losses::Loss;
+pub use crate::observe::Observer;
 use crate::patchgan::PatchGan;
 use crate::{Error, Result, checkpoint, rng};
 
@@ -108,12 +109,6 @@ pub struct CycleganRecord {
     pub cycle_l1: f32,
     /// Mean absolute difference of the refining generator's output to high-res input.
     pub identity_l1: f32,
-}
-
-/// Receives progress from [`train`].
-pub trait Observer {
-    /// Called every `log_every` steps and at the last one.
-    fn record(&mut self, record: &CycleganRecord);
 }
 
 /// The outcome of training.
@@ -214,7 +209,7 @@ pub fn train(
     b: &Domain,
     checkpoint: Option<&Path>,
     fingerprint: &str,
-    observer: &mut dyn Observer,
+    observer: &mut dyn Observer<CycleganRecord>,
 ) -> Result<Trained> {
     check(model, config, a, b)?;
     let meta = CheckpointMeta { fingerprint, model, config };
@@ -227,6 +222,7 @@ pub fn train(
         None => fresh(model, config)?,
     };
     let resumed_from = state.step;
+    observer.resumed(resumed_from);
     while state.step < config.steps {
         let mut rng = rng::stream(config.seed, STREAM_STEP, state.step as u64);
         let record = step(&mut state, config, a, b, &mut rng)?;
@@ -238,6 +234,7 @@ pub fn train(
             && (state.step % config.checkpoint_every.max(1) == 0 || state.step == config.steps)
         {
             save_checkpoint(path, &state, &meta)?;
+            observer.checkpointed(state.step);
         }
     }
     Ok(Trained { a_to_b: state.a_to_b, b_to_a: state.b_to_a, resumed_from })

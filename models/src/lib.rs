@@ -15,7 +15,7 @@
 #![deny(missing_docs)]
 
 mod adam;
-mod checkpoint;
+pub mod checkpoint;
 pub mod crops;
 pub mod cyclegan;
 pub mod cyclegan_training;
@@ -24,6 +24,7 @@ pub mod export;
 mod im2col;
 pub mod layers;
 pub mod losses;
+pub mod observe;
 pub mod patchgan;
 pub mod pix2pix;
 pub mod pix2pix_training;

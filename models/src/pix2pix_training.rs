@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::adam::Adam;
 use crate::crops::{Crop, Region};
 use crate::losses::Loss;
+pub use crate::observe::Observer;
 use crate::patchgan::PatchGan;
 use crate::pix2pix::{Pix2pixConfig, UNet};
 use crate::{Error, Result, checkpoint, rng};
@@ -107,12 +108,6 @@ pub struct Validation {
     pub l1: f64,
 }
 
-/// Receives progress from [`train`].
-pub trait Observer {
-    /// Called every `log_every` steps and after each validation.
-    fn record(&mut self, record: &Pix2pixRecord);
-}
-
 /// The outcome of training.
 #[derive(Debug)]
 pub struct Trained {
@@ -147,7 +142,7 @@ pub fn train(
     validation_region: Region,
     checkpoint: Option<&Path>,
     fingerprint: &str,
-    observer: &mut dyn Observer,
+    observer: &mut dyn Observer<Pix2pixRecord>,
 ) -> Result<Trained> {
     check(model, config, scene, train_region, validation_region)?;
     let meta = CheckpointMeta { fingerprint, model, config, train_region, validation_region };
@@ -160,6 +155,7 @@ pub fn train(
         None => fresh(model, config)?,
     };
     let resumed_from = state.step;
+    observer.resumed(resumed_from);
     let mut validation = Validation::default();
     while state.step < config.steps {
         let mut rng = rng::stream(config.seed, STREAM_STEP, state.step as u64);
@@ -177,6 +173,7 @@ pub fn train(
             && (state.step % config.checkpoint_every.max(1) == 0 || state.step == config.steps)
         {
             save_checkpoint(path, &state, &meta)?;
+            observer.checkpointed(state.step);
         }
     }
     if resumed_from == config.steps {

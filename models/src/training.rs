@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::adam::Adam;
 use crate::checkpoint;
 use crate::losses::{Loss, cross_entropy};
+pub use crate::observe::Observer;
 use crate::spectral_cgan::{Discriminator, Generator, SpectralCganConfig, class_tensor};
 use crate::{Error, Result, rng};
 
@@ -127,12 +128,6 @@ pub struct StepRecord {
     pub validation_mmd: Option<f64>,
 }
 
-/// Receives progress from [`train`].
-pub trait Observer {
-    /// Called every `log_every` steps and after each validation.
-    fn record(&mut self, record: &StepRecord);
-}
-
 /// The outcome of training.
 #[derive(Debug)]
 pub struct Trained {
@@ -176,7 +171,7 @@ pub fn train(
     validation: &Dataset,
     checkpoint: Option<&Path>,
     fingerprint: &str,
-    observer: &mut dyn Observer,
+    observer: &mut dyn Observer<StepRecord>,
 ) -> Result<Trained> {
     check(model, config, train)?;
     let mut state = match checkpoint.filter(|p| p.exists()) {
@@ -187,6 +182,7 @@ pub fn train(
         None => fresh(model, config)?,
     };
     let resumed_from = state.step;
+    observer.resumed(resumed_from);
     let by_class = train.rows_by_class(model.classes);
     let present: Vec<u32> = (0..model.classes as u32).filter(|&c| !by_class[c as usize].is_empty()).collect();
     while state.step < config.steps {
@@ -217,6 +213,7 @@ pub fn train(
             && (state.step % config.checkpoint_every.max(1) == 0 || state.step == config.steps)
         {
             save_checkpoint(path, &state, model, config, fingerprint)?;
+            observer.checkpointed(state.step);
         }
     }
     Ok(Trained { generator: state.best, best_step: state.best_step, best_mmd: state.best_mmd, resumed_from })

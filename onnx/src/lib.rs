@@ -24,4 +24,4 @@ pub use contract::{check_contract, input_channels};
 pub use device::Device;
 pub use error::{Error, Result};
 pub use runtime::{LIBRARY_NAME, RuntimeInfo, RuntimeSearch, load_runtime};
-pub use session::{CardSource, Input, OnnxSession, SessionOptions, TensorInfo};
+pub use session::{CardSource, Input, OnnxSession, SessionOptions, TensorInfo, sidecar_path};

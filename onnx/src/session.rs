@@ -183,12 +183,17 @@ fn float_inputs<'a>(inputs: &'a [(&'a str, Input<'_>)]) -> Option<Vec<(&'a str, 
         .collect()
 }
 
+/// The sidecar model card of the model at `model`: `M.onnx.json` beside `M.onnx`.
+pub fn sidecar_path(model: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.json", model.display()))
+}
+
 fn read_card(path: &Path, props: &[(String, String)]) -> Result<(Option<ModelCard>, Option<CardSource>)> {
     let bad_card = |source: &Path, e: hypersynth_onnx_format::Error| Error::Model { path: source.to_path_buf(), problem: e.to_string() };
     if let Some(card) = ModelCard::from_props(props).map_err(|e| bad_card(path, e))? {
         return Ok((Some(card), Some(CardSource::Embedded)));
     }
-    let sidecar = PathBuf::from(format!("{}.json", path.display()));
+    let sidecar = sidecar_path(path);
     if !sidecar.exists() {
         return Ok((None, None));
     }

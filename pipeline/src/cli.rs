@@ -12,6 +12,9 @@ use hypersynth_models::spectral_cgan::SpectralCganConfig;
 use hypersynth_models::training::TrainConfig;
 use hypersynth_spectral::{Layout, QualityConfig};
 
+use crate::commands::{augment, fuse, super_resolve};
+use crate::tiling;
+
 /// Conditional GANs for scarce hyperspectral classes: train in Rust, export to ONNX, write
 /// synthetic spectra and COG products.
 #[derive(Debug, Parser)]
@@ -38,7 +41,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     /// Worker threads for CPU work and ONNX Runtime (default: all cores).
-    #[arg(long, global = true, env = "HYPERSYNTH_THREADS")]
+    #[arg(long, value_parser = at_least::<1>, global = true, env = "HYPERSYNTH_THREADS")]
     pub threads: Option<usize>,
 }
 
@@ -102,7 +105,7 @@ pub struct RunArgs {
     pub merge: bool,
     /// Scenes run at once, each with its share of the threads (when memory allows: each
     /// holds its own scene and models).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_parser = at_least::<1>, default_value_t = 1)]
     pub scenes_at_once: usize,
 }
 
@@ -129,46 +132,46 @@ pub struct TrainCycleganArgs {
     #[arg(long, required = true, num_args = 1..)]
     pub domain_b: Vec<PathBuf>,
     /// High-res pixels per low-res pixel along each axis.
-    #[arg(long)]
+    #[arg(long, value_parser = at_least::<2>)]
     pub scale: usize,
     /// The ONNX model to write (M.run.json, M.metrics.csv and a checkpoint go beside it).
     #[arg(long)]
     pub out: PathBuf,
     /// Principal components of the spectra the generators work on.
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, value_parser = at_least::<1>, default_value_t = 12)]
     pub components: usize,
     /// Updates of the generators and the discriminators.
-    #[arg(long, default_value_t = CycleganTrainConfig::default().steps)]
+    #[arg(long, value_parser = at_least::<1>, default_value_t = CycleganTrainConfig::default().steps)]
     pub steps: usize,
     /// Crops of each domain per batch.
-    #[arg(long, default_value_t = CycleganTrainConfig::default().batch_size)]
+    #[arg(long, value_parser = at_least::<2>, default_value_t = CycleganTrainConfig::default().batch_size)]
     pub batch_size: usize,
     /// Side of the training crops on the high-res grid (a multiple of 2^downsamplings and of the scale).
-    #[arg(long, default_value_t = CycleganTrainConfig::default().tile)]
+    #[arg(long, value_parser = at_least::<1>, default_value_t = CycleganTrainConfig::default().tile)]
     pub tile: usize,
     /// Initial Adam learning rate (constant for the first half, then decaying linearly to 0).
-    #[arg(long, default_value_t = CycleganTrainConfig::default().lr)]
+    #[arg(long, value_parser = positive, default_value_t = CycleganTrainConfig::default().lr)]
     pub lr: f64,
     /// Weight of the generators' adversarial losses.
-    #[arg(long, default_value_t = CycleganTrainConfig::default().adversarial_weight)]
+    #[arg(long, value_parser = non_negative, default_value_t = CycleganTrainConfig::default().adversarial_weight)]
     pub adversarial_weight: f64,
     /// Weight of the cycle-consistency losses.
-    #[arg(long, default_value_t = CycleganTrainConfig::default().cycle_weight)]
+    #[arg(long, value_parser = non_negative, default_value_t = CycleganTrainConfig::default().cycle_weight)]
     pub cycle_weight: f64,
     /// Weight of the identity losses, as a fraction of the cycle weight.
-    #[arg(long, default_value_t = CycleganTrainConfig::default().identity_weight)]
+    #[arg(long, value_parser = non_negative, default_value_t = CycleganTrainConfig::default().identity_weight)]
     pub identity_weight: f64,
     /// Past generated images kept per domain for the discriminators.
     #[arg(long, default_value_t = CycleganTrainConfig::default().pool_size)]
     pub pool_size: usize,
     /// Channels of the generators' first layer.
-    #[arg(long, default_value_t = CycleganConfig::new(0).width)]
+    #[arg(long, value_parser = at_least::<1>, default_value_t = CycleganConfig::new(0).width)]
     pub width: usize,
     /// Residual blocks of the generators.
     #[arg(long, default_value_t = CycleganConfig::new(0).blocks)]
     pub blocks: usize,
     /// Stride-2 down-samplings (and up-samplings) of the generators.
-    #[arg(long, default_value_t = CycleganConfig::new(0).downsamplings)]
+    #[arg(long, value_parser = at_least::<1>, default_value_t = CycleganConfig::new(0).downsamplings)]
     pub downsamplings: usize,
     /// Do not flip and rotate training crops.
     #[arg(long)]
@@ -191,16 +194,16 @@ pub struct SuperResolveArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// The scale you expect (refused when it is not the model's).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least::<2>)]
     pub scale: Option<usize>,
     /// Tile side in pixels on the high-res grid (a multiple of the model's tile multiple).
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, value_parser = at_least::<1>, default_value_t = super_resolve::DEFAULT_TILE)]
     pub tile: usize,
     /// Pixels shared by neighbouring tiles, blended smoothly (less than half the tile).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = super_resolve::DEFAULT_OVERLAP)]
     pub overlap: usize,
     /// Tiles per ONNX Runtime call.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, value_parser = at_least::<1>, default_value_t = tiling::DEFAULT_BATCH)]
     pub batch: usize,
     /// A high-res scene of the same area: print PSNR, SSIM and spectral angle of the output
     /// and of plain bicubic resampling against it.
@@ -227,43 +230,43 @@ pub struct TrainPix2pixArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Fraction of the scene held out for validation (training tiles never touch it).
-    #[arg(long, default_value_t = 0.25)]
+    #[arg(long, value_parser = open_fraction, default_value_t = 0.25)]
     pub holdout: f64,
     /// Which side of the scene is held out.
     #[arg(long, value_enum, default_value_t = SideArg::Right)]
     pub holdout_side: SideArg,
     /// Principal components of the spectra per scene that the U-Net reads.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, value_parser = at_least::<1>, default_value_t = 8)]
     pub components: usize,
     /// Adversarial loss: non-saturating (the reference's "vanilla") or lsgan.
     #[arg(long, default_value = "non-saturating")]
     pub loss: String,
     /// Updates of the generator and the discriminator.
-    #[arg(long, default_value_t = Pix2pixTrainConfig::default().steps)]
+    #[arg(long, value_parser = at_least::<1>, default_value_t = Pix2pixTrainConfig::default().steps)]
     pub steps: usize,
     /// Tiles per batch.
-    #[arg(long, default_value_t = Pix2pixTrainConfig::default().batch_size)]
+    #[arg(long, value_parser = at_least::<2>, default_value_t = Pix2pixTrainConfig::default().batch_size)]
     pub batch_size: usize,
     /// Side of the training tiles (a multiple of 2^depth).
-    #[arg(long, default_value_t = Pix2pixTrainConfig::default().tile)]
+    #[arg(long, value_parser = at_least::<1>, default_value_t = Pix2pixTrainConfig::default().tile)]
     pub tile: usize,
     /// Adam learning rate.
-    #[arg(long, default_value_t = Pix2pixTrainConfig::default().lr)]
+    #[arg(long, value_parser = positive, default_value_t = Pix2pixTrainConfig::default().lr)]
     pub lr: f64,
     /// Weight of the L1 distance to the target.
-    #[arg(long, default_value_t = Pix2pixTrainConfig::default().l1_weight)]
+    #[arg(long, value_parser = non_negative, default_value_t = Pix2pixTrainConfig::default().l1_weight)]
     pub l1_weight: f64,
     /// Do not flip and rotate training tiles.
     #[arg(long)]
     pub no_augment: bool,
     /// U-Net down-sampling steps.
-    #[arg(long, default_value_t = Pix2pixConfig::new(0, 0).depth)]
+    #[arg(long, value_parser = at_least::<1>, default_value_t = Pix2pixConfig::new(0, 0).depth)]
     pub depth: usize,
     /// Channels of the U-Net's first level (doubling per level up to 8 times this).
-    #[arg(long, default_value_t = Pix2pixConfig::new(0, 0).base_width)]
+    #[arg(long, value_parser = at_least::<1>, default_value_t = Pix2pixConfig::new(0, 0).base_width)]
     pub base_width: usize,
     /// Dropout probability of the inner decoder blocks while training.
-    #[arg(long, default_value_t = Pix2pixConfig::new(0, 0).dropout)]
+    #[arg(long, value_parser = fraction, default_value_t = Pix2pixConfig::new(0, 0).dropout)]
     pub dropout: f64,
     /// Seed of training.
     #[arg(long, default_value_t = 0)]
@@ -300,16 +303,16 @@ pub struct FuseArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Tile side in pixels (a multiple of the model's 2^depth).
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, value_parser = at_least::<1>, default_value_t = fuse::DEFAULT_TILE)]
     pub tile: usize,
     /// Pixels shared by neighbouring tiles, blended smoothly (less than half the tile).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = fuse::DEFAULT_OVERLAP)]
     pub overlap: usize,
     /// Tiles per ONNX Runtime call.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, value_parser = at_least::<1>, default_value_t = tiling::DEFAULT_BATCH)]
     pub batch: usize,
     /// Also write a 0/1 mask of probability >= this.
-    #[arg(long)]
+    #[arg(long, value_parser = unit)]
     pub threshold: Option<f64>,
     /// Where the model runs.
     #[command(flatten)]
@@ -362,46 +365,46 @@ pub struct TrainSpectralArgs {
     #[arg(long, default_value = "non-saturating")]
     pub loss: String,
     /// Generator updates.
-    #[arg(long, default_value_t = TrainConfig::default().steps)]
+    #[arg(long, value_parser = at_least::<1>, default_value_t = TrainConfig::default().steps)]
     pub steps: usize,
     /// Discriminator updates per generator update.
-    #[arg(long, default_value_t = TrainConfig::default().d_steps)]
+    #[arg(long, value_parser = at_least::<1>, default_value_t = TrainConfig::default().d_steps)]
     pub d_steps: usize,
     /// Spectra per batch.
-    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
+    #[arg(long, value_parser = at_least::<2>, default_value_t = TrainConfig::default().batch_size)]
     pub batch_size: usize,
     /// Generator learning rate.
-    #[arg(long, default_value_t = TrainConfig::default().lr_generator)]
+    #[arg(long, value_parser = positive, default_value_t = TrainConfig::default().lr_generator)]
     pub lr_g: f64,
     /// Discriminator learning rate.
-    #[arg(long, default_value_t = TrainConfig::default().lr_discriminator)]
+    #[arg(long, value_parser = positive, default_value_t = TrainConfig::default().lr_discriminator)]
     pub lr_d: f64,
     /// Capacity of the buffer of past generated spectra mixed into D's batches (0: off).
     #[arg(long, default_value_t = 0)]
     pub history: usize,
     /// Weight of feature matching on D's last hidden layer (0: off).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, value_parser = non_negative, default_value_t = 0.0)]
     pub feature_matching: f64,
     /// One-sided label smoothing (D's real target is 1 - this).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, value_parser = fraction, default_value_t = 0.0)]
     pub label_smoothing: f64,
     /// Initial standard deviation of instance noise on D's inputs, decaying to 0 (0: off).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, value_parser = non_negative, default_value_t = 0.0)]
     pub instance_noise: f64,
     /// Decay of the generator's exponential moving average (0: off).
-    #[arg(long, default_value_t = TrainConfig::default().ema.unwrap_or(0.0))]
+    #[arg(long, value_parser = fraction, default_value_t = TrainConfig::default().ema.unwrap_or(0.0))]
     pub ema: f64,
     /// Weight of the AC-GAN auxiliary class loss (0: off).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, value_parser = non_negative, default_value_t = 0.0)]
     pub aux_classifier: f64,
     /// Length of the noise vector.
-    #[arg(long, default_value_t = SpectralCganConfig::new(0, 0).latent)]
+    #[arg(long, value_parser = at_least::<1>, default_value_t = SpectralCganConfig::new(0, 0).latent)]
     pub latent: usize,
     /// Generator hidden widths, comma-separated.
-    #[arg(long, default_value = "128,256", value_delimiter = ',')]
+    #[arg(long, value_parser = at_least::<1>, default_value = "128,256", value_delimiter = ',')]
     pub generator_widths: Vec<usize>,
     /// Discriminator hidden widths, comma-separated.
-    #[arg(long, default_value = "256,128", value_delimiter = ',')]
+    #[arg(long, value_parser = at_least::<1>, default_value = "256,128", value_delimiter = ',')]
     pub discriminator_widths: Vec<usize>,
     /// Layout of the generator's normalised space: the leading principal components of
     /// the bands (plus Gaussian noise of each class's measured spread along the others),
@@ -409,13 +412,13 @@ pub struct TrainSpectralArgs {
     #[arg(long, value_enum, default_value_t = NormalisationArg::PrincipalComponents)]
     pub normalisation: NormalisationArg,
     /// Principal components the generator learns (with --normalisation principal-components).
-    #[arg(long, default_value_t = DEFAULT_COMPONENTS)]
+    #[arg(long, value_parser = at_least::<1>, default_value_t = DEFAULT_COMPONENTS)]
     pub components: usize,
     /// Fraction of each class held out for validation.
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, value_parser = fraction, default_value_t = 0.2)]
     pub validation: f64,
     /// Fraction of each class held out as the untouched test split.
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, value_parser = fraction, default_value_t = 0.2)]
     pub test: f64,
     /// Keep at most N training spectra of class C, as C=N[,C=N...] (simulates scarce classes).
     #[arg(long, value_delimiter = ',', value_parser = parse_thin)]
@@ -440,6 +443,43 @@ pub enum NormalisationArg {
     PrincipalComponents,
 }
 
+/// A whole number of at least `MIN`.
+fn at_least<const MIN: usize>(s: &str) -> Result<usize, String> {
+    let n: usize = s.trim().parse().map_err(|_| format!("{s:?} is not a whole number"))?;
+    if n < MIN { Err(format!("must be at least {MIN}")) } else { Ok(n) }
+}
+
+/// A finite number within `range`, described in the message as `what`.
+fn number_in(s: &str, range: impl std::ops::RangeBounds<f64>, what: &str) -> Result<f64, String> {
+    let v: f64 = s.trim().parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if v.is_finite() && range.contains(&v) { Ok(v) } else { Err(format!("must be {what}")) }
+}
+
+/// A finite number above 0 (learning rates).
+fn positive(s: &str) -> Result<f64, String> {
+    number_in(s, (std::ops::Bound::Excluded(0.0), std::ops::Bound::Unbounded), "a finite number above 0")
+}
+
+/// A finite number of at least 0 (loss weights, noise).
+fn non_negative(s: &str) -> Result<f64, String> {
+    number_in(s, 0.0.., "a finite number of at least 0")
+}
+
+/// A fraction from 0 up to (not including) 1.
+fn fraction(s: &str) -> Result<f64, String> {
+    number_in(s, 0.0..1.0, "at least 0 and less than 1")
+}
+
+/// A fraction strictly between 0 and 1.
+fn open_fraction(s: &str) -> Result<f64, String> {
+    number_in(s, (std::ops::Bound::Excluded(0.0), std::ops::Bound::Excluded(1.0)), "above 0 and less than 1")
+}
+
+/// A number from 0 to 1, both included (probabilities).
+fn unit(s: &str) -> Result<f64, String> {
+    number_in(s, 0.0..=1.0, "between 0 and 1")
+}
+
 fn parse_thin(s: &str) -> Result<(u32, usize), String> {
     let (c, n) = s.split_once('=').ok_or_else(|| format!("{s:?} is not CLASS=N"))?;
     Ok((c.trim().parse().map_err(|_| format!("bad class id {c:?}"))?, n.trim().parse().map_err(|_| format!("bad count {n:?}"))?))
@@ -458,7 +498,7 @@ pub struct AugmentArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Bring every class below N training spectra up to N.
-    #[arg(long, conflicts_with = "balance", required_unless_present = "balance")]
+    #[arg(long, value_parser = at_least::<1>, conflicts_with = "balance", required_unless_present = "balance")]
     pub target_per_class: Option<usize>,
     /// Bring every class up to the largest class.
     #[arg(long)]
@@ -467,7 +507,7 @@ pub struct AugmentArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Spectra per ONNX Runtime call.
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, value_parser = at_least::<1>, default_value_t = augment::DEFAULT_BATCH)]
     pub batch: usize,
     /// Also write synthetic.h5.
     #[arg(long)]
@@ -497,14 +537,14 @@ pub struct ReportArgs {
     #[arg(long, conflicts_with = "test")]
     pub model: Option<PathBuf>,
     /// Otherwise hold out this fraction of each real class as test rows.
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, value_parser = open_fraction, default_value_t = 0.2)]
     pub test: f64,
     /// Seed of the split, subsamples and classifiers.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Classifiers and metrics use at most this many rows per class and set (a seeded
     /// subsample), so that the report's cost does not grow with the scene.
-    #[arg(long, default_value_t = QualityConfig::default().max_rows_per_class)]
+    #[arg(long, value_parser = at_least::<2>, default_value_t = QualityConfig::default().max_rows_per_class)]
     pub max_rows_per_class: usize,
 }
 
@@ -610,6 +650,6 @@ pub struct DemoArgs {
     #[arg(long, default_value = "hypersynth-demo")]
     pub out: PathBuf,
     /// Training steps of the spectral GAN.
-    #[arg(long, default_value_t = TrainConfig::default().steps)]
+    #[arg(long, value_parser = at_least::<1>, default_value_t = TrainConfig::default().steps)]
     pub steps: usize,
 }

@@ -33,6 +33,20 @@ pub enum LabelSource {
     Table(PathBuf),
 }
 
+impl LabelSource {
+    /// The files the source reads (for the check that no output replaces one of them),
+    /// an ENVI library's header included.
+    pub fn files(&self) -> Vec<PathBuf> {
+        match self {
+            Self::Raster { cube, labels, names } => {
+                [Some(cube.path.clone()), Some(labels.clone()), names.clone()].into_iter().flatten().collect()
+            }
+            Self::Library { sli, table, .. } => vec![sli.clone(), sli.with_extension("hdr"), table.clone()],
+            Self::Table(path) => vec![path.clone()],
+        }
+    }
+}
+
 /// Labelled spectra of the good bands, in physical units.
 #[derive(Debug, Clone)]
 pub struct Labelled {

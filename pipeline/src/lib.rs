@@ -37,9 +37,16 @@ static QUIET: AtomicBool = AtomicBool::new(false);
 /// Parses the command line, runs the command and turns its outcome into an exit code,
 /// printing errors as `error: ...` followed by `Caused by: ...` lines.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    let asked_threads = cli.global.threads;
+    cli.global.threads = asked_threads.map(cap_threads);
     prepare_process(&cli);
     logging::init(cli.global.log_format, cli.global.quiet, cli.global.verbose);
+    if let (Some(asked), Some(used)) = (asked_threads, cli.global.threads)
+        && asked != used
+    {
+        tracing::warn!("--threads {asked} is more than this machine's {used} cores; using {used}");
+    }
     QUIET.store(cli.global.quiet, Ordering::Relaxed);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -54,6 +61,11 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `--threads` at most the cores this process may use: more only slows the work down.
+fn cap_threads(asked: usize) -> usize {
+    asked.min(std::thread::available_parallelism().map_or(asked, std::num::NonZero::get))
 }
 
 /// Process-wide settings that must be in place before any other thread starts.

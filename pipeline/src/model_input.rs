@@ -11,6 +11,11 @@ use hypersynth_onnx::{Input, OnnxSession, RuntimeInfo, SessionOptions, check_con
 use hypersynth_onnx_format::{ModelCard, ModelKind};
 use ndarray::{Array4, ArrayView4};
 
+/// The files a model is read from: the ONNX file and its sidecar card `M.onnx.json`.
+pub fn model_files(model: &Path) -> Vec<std::path::PathBuf> {
+    vec![model.to_path_buf(), hypersynth_onnx::sidecar_path(model)]
+}
+
 /// Opens the image model at `model` for `command`: its contract met, its card's kind
 /// `kind`. It is fed batches of tiles of one shape ([`SessionOptions::fixed_shapes`]).
 /// Returns the session, the runtime it runs on, and the card.

@@ -21,6 +21,10 @@ use hypersynth_data::{BandPlanes, Cube, Window};
 use indicatif::ProgressBar;
 use ndarray::{Array2, Array3, Array4, ArrayView2, ArrayView3, ArrayView4, Axis};
 
+/// Default tiles per ONNX Runtime call of `fuse` and `super-resolve` (command line and job
+/// file).
+pub const DEFAULT_BATCH: usize = 4;
+
 /// Overlapping square tiles covering a scene.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TileGrid {
@@ -38,7 +42,7 @@ impl TileGrid {
     /// The grid for a `rows` x `cols` scene; `overlap` must be smaller than half the tile.
     pub fn new(rows: usize, cols: usize, tile: usize, overlap: usize) -> Result<Self> {
         if tile == 0 || 2 * overlap >= tile {
-            bail!("--overlap ({overlap}) must be less than half of --tile ({tile})");
+            bail!("the tile overlap ({overlap} pixels) must be less than half the tile side ({tile} pixels)");
         }
         Ok(Self { tile, overlap, rows, cols })
     }

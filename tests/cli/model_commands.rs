@@ -26,7 +26,7 @@ fn inspect_shows_the_card_and_the_contract() {
 
     std::fs::write(t.join("bare.onnx"), tiny_model::bytes(false)).unwrap();
     let out = t.run(&["models", "inspect", "bare.onnx"]);
-    t.ok(&out);
+    t.refused(&out, "bare.onnx", "does not meet its contract");
     assert!(out.stdout.contains("contract:     not met") && out.stdout.contains("card:         none"), "{}", out.stdout);
 }
 

@@ -188,9 +188,10 @@ fn bad_fuse_and_training_input_is_refused_and_nothing_is_written() {
     let out = fuse(&t, "m.onnx", pre, post, "d.tif", &["--tile", "40", "--overlap", "8"]);
     t.refused(&out, "m.onnx", "--tile 40 is not a multiple of 16");
     let out = fuse(&t, "m.onnx", pre, post, "d.tif", &["--tile", "32", "--overlap", "16"]);
-    t.refused(&out, "--overlap (16)", "less than half of --tile (32)");
+    t.refused(&out, "tile overlap (16 pixels)", "less than half the tile side (32 pixels)");
+    // Refused where it is parsed: bad usage, exit 2 (the bad-input suite covers the rest).
     let out = fuse(&t, "m.onnx", pre, post, "d.tif", &["--threshold", "1.5"]);
-    t.refused(&out, "--threshold", "between 0 and 1");
+    assert!(out.code == Some(2) && out.stderr.contains("'--threshold <THRESHOLD>': must be between 0 and 1"), "{}", out.stderr);
     let out = fuse(&t, &sample("salinasA.tif"), pre, post, "d.tif", &[]);
     t.refused(&out, "salinasA.tif", "not an ONNX model");
     let out = t.run(&["train", "pix2pix", "--pre", pre, "--post", "narrow.tif", "--target", target, "--out", "n.onnx", "--steps", "1"]);
@@ -319,4 +320,46 @@ fn a_killed_pix2pix_training_resumes_from_its_checkpoint_to_the_same_model() {
     t.ok(&t.run(&args));
     assert_eq!(run_json(&t.join("cut.run.json"))["details"]["resumed_from_step"], 200);
     assert!(std::fs::read(t.join("whole.onnx")).unwrap() == std::fs::read(t.join("cut.onnx")).unwrap(), "resumed model differs");
+    crate::support::assert_resumed_like_whole(&t);
+}
+
+#[test]
+fn a_killed_fuse_leaves_nothing_that_looks_finished_and_its_rerun_matches_an_uninterrupted_one() {
+    let t = TestDir::new();
+    let Some(data) = Damage::find() else { return };
+    data.train(&t, "m.onnx", "2");
+    let args = |out: &'static str| {
+        ["fuse", "--model", "m.onnx", "--pre", &data.pre, "--post", &data.post, "--out", out, "--tile", "32", "--overlap", "8"]
+            .into_iter()
+            .map(String::from)
+            .chain(["--threshold", "0.5", "--batch", "1", "--threads", "1"].map(String::from))
+            .collect::<Vec<_>>()
+    };
+    let whole = args("whole.tif");
+    t.ok(&t.run(&whole.iter().map(String::as_str).collect::<Vec<_>>()));
+
+    let cut = args("cut.tif");
+    let cut: Vec<&str> = cut.iter().map(String::as_str).collect();
+    let partial = || t.listing().lines().any(|l| l.contains(".cut.") && l.ends_with(".partial"));
+    let mut child = t.command(&cut).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !partial() {
+        assert!(std::time::Instant::now() < deadline, "fuse wrote no partial file\n{}", t.listing());
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    for name in ["cut.tif", "cut.mask.tif", "cut.run.json"] {
+        assert!(!t.join(name).exists(), "killed mid-run, {name} looks finished\n{}", t.listing());
+    }
+    assert!(partial(), "the kill must leave a partial file for the rerun to clear\n{}", t.listing());
+
+    t.ok(&t.run(&cut));
+    for (a, b) in [("whole.tif", "cut.tif"), ("whole.mask.tif", "cut.mask.tif")] {
+        assert!(std::fs::read(t.join(a)).unwrap() == std::fs::read(t.join(b)).unwrap(), "{b} differs from {a}");
+    }
+    let listed: Vec<String> =
+        run_json(&t.join("cut.run.json"))["outputs"].as_array().unwrap().iter().map(|o| o["path"].as_str().unwrap().to_string()).collect();
+    assert!(listed.iter().any(|p| p.ends_with("cut.tif")) && listed.iter().any(|p| p.ends_with("cut.mask.tif")), "{listed:?}");
+    assert!(!partial(), "the rerun left the killed run's partial files\n{}", t.listing());
 }

@@ -261,6 +261,7 @@ fn a_killed_training_resumes_from_its_checkpoint_to_the_same_model() {
         best("cut.run.json"),
         best("whole.run.json")
     );
+    crate::support::assert_resumed_like_whole(&t);
 }
 
 #[test]

@@ -92,6 +92,25 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
+/// After a training `cut` killed and resumed beside an uninterrupted `whole` one: the
+/// metrics logs are identical (the resumed one keeps the history before its checkpoint),
+/// both run records list every file the training wrote, and no checkpoint or partial
+/// file is left.
+pub fn assert_resumed_like_whole(t: &TestDir) {
+    let log = |name: &str| std::fs::read_to_string(t.join(name)).unwrap();
+    assert_eq!(log("cut.metrics.csv"), log("whole.metrics.csv"), "the resumed metrics log differs from the uninterrupted one");
+    for run in ["cut", "whole"] {
+        let record = run_json(&t.join(&format!("{run}.run.json")));
+        let listed: Vec<String> = record["outputs"].as_array().unwrap().iter().map(|o| o["path"].as_str().unwrap().to_string()).collect();
+        for file in [format!("{run}.onnx"), format!("{run}.metrics.csv")] {
+            assert!(listed.iter().any(|p| p.ends_with(&file)), "{run}.run.json does not list {file}: {listed:?}");
+        }
+    }
+    let left: Vec<String> =
+        t.listing().lines().map(|l| l.trim().to_string()).filter(|l| l.contains("checkpoint") || l.ends_with(".partial")).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
 /// The repository's bundled sample folder.
 pub fn sample(name: &str) -> String {
     hypersynth_data::fixtures::samples_dir().join("salinasA").join(name).display().to_string()

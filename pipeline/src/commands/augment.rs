@@ -21,6 +21,9 @@ use crate::labelled::{self, LabelSource, Labelled, check_same_bands};
 use crate::progress;
 use crate::run_record::RunRecord;
 
+/// Default spectra per ONNX Runtime call (command line, job file and demo).
+pub const DEFAULT_BATCH: usize = 4096;
+
 /// How many spectra each class should have after augmentation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
@@ -68,8 +71,17 @@ pub struct AugmentOutcome {
     pub report: Option<(Quality, PathBuf)>,
 }
 
+/// What `augment` writes into its output folder (`report/` is a folder).
+const OUTPUT_NAMES: [&str; 5] = ["synthetic.parquet", "augmented.parquet", "synthetic.h5", "run.json", "report/"];
+
 /// Runs `augment`; see [`Augment`].
 pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
+    let inputs = [crate::model_input::model_files(&settings.model), settings.source.files()].concat();
+    hypersynth_data::check_output_folder(&inputs, &settings.out, &OUTPUT_NAMES)?;
+    // In a folder still to be made, the record cannot land on an input.
+    if settings.run_json.parent().is_some_and(std::path::Path::is_dir) {
+        hypersynth_data::check_outputs(&inputs, &[&settings.run_json])?;
+    }
     let (mut session, runtime) = crate::runtime::open_session(&settings.model, &settings.session)?;
     check_contract(&session)?;
     let card = session.card.clone().ok_or_else(|| anyhow::anyhow!("{}: model has no card", settings.model.display()))?;

@@ -17,9 +17,7 @@ pub fn run(source: &CubeSource, out: &Path, compression: Compression, overwrite:
     if out.exists() && !overwrite {
         bail!("{}: output exists (pass --overwrite to replace it)", out.display());
     }
-    if same_file(&source.path, out) {
-        bail!("{}: output would replace the input", out.display());
-    }
+    hypersynth_data::check_outputs(&[&source.path], &[out])?;
     let cube = Cube::open_source(source)?;
     let meta = cube.meta();
     if !meta.dtype.exact_in_f32() {
@@ -38,11 +36,4 @@ pub fn run(source: &CubeSource, out: &Path, compression: Compression, overwrite:
     bar.finish_and_clear();
     tracing::info!("wrote {}", written.display());
     Ok(())
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
 }

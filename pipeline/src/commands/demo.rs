@@ -67,7 +67,7 @@ pub fn run(out: &Path, steps: usize, threads: Option<usize>) -> Result<()> {
         out: augmented,
         target: Target::PerClass(TARGET),
         seed: 0,
-        batch: 4096,
+        batch: super::augment::DEFAULT_BATCH,
         hdf5: false,
         session: SessionOptions { threads, ..SessionOptions::default() },
         report: Some(QualityConfig::default()),

@@ -12,10 +12,15 @@ use hypersynth_onnx_format::{ModelCard, ModelKind};
 use ndarray::{Array3, ArrayView4};
 use serde_json::json;
 
-use crate::model_input::{check_bands, check_same_size, check_tile, infer_tiles, open_image_model};
+use crate::model_input::{check_bands, check_same_size, check_tile, infer_tiles, model_files, open_image_model};
 use crate::progress;
 use crate::run_record::RunRecord;
 use crate::tiling::{TileCounts, TileGrid, TileSource, run_tiled};
+
+/// Default tile side in pixels (command line and job file).
+pub const DEFAULT_TILE: usize = 256;
+/// Default pixels shared by neighbouring tiles (command line and job file).
+pub const DEFAULT_OVERLAP: usize = 32;
 
 /// The nodata value of the probability raster.
 pub const PROBABILITY_NODATA: f64 = -9999.0;
@@ -62,6 +67,13 @@ pub struct FuseOutcome {
 /// Runs the model over the scene; see [`Fuse`].
 pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
     let clock = Instant::now();
+    let outputs: Vec<PathBuf> =
+        [Some(settings.out.clone()), settings.threshold.map(|_| mask_path(&settings.out)), Some(run_json_path(&settings.out))]
+            .into_iter()
+            .flatten()
+            .collect();
+    let inputs = [model_files(&settings.model), vec![settings.pre.clone(), settings.post.clone()]].concat();
+    hypersynth_data::check_outputs(&inputs, &outputs)?;
     let (mut session, runtime, card) = open_image_model(&settings.model, &settings.session, ModelKind::Pix2pix, "fuse")?;
     let (offset, scale) = output_mapping(&card, &settings.model)?;
     let pre = Cube::open(&settings.pre)?;

@@ -8,7 +8,8 @@ use hypersynth_onnx::{CardSource, OnnxSession, SessionOptions, TensorInfo, check
 
 use crate::runtime::open_session;
 
-/// Prints the card, inputs, outputs and contract verdict of the model at `path`.
+/// Prints the card, inputs, outputs and contract verdict of the model at `path`; fails
+/// (after printing) when the contract is not met.
 pub fn inspect(path: &Path, options: &SessionOptions, json: bool) -> Result<()> {
     let (session, runtime) = open_session(path, options)?;
     let contract = check_contract(&session).map_err(|e| e.to_string());
@@ -27,7 +28,9 @@ pub fn inspect(path: &Path, options: &SessionOptions, json: bool) -> Result<()> 
     } else {
         print!("{}", describe(&session, &contract));
     }
-    Ok(())
+    // The description is printed in full either way; an unmet contract still fails, so
+    // that scripts checking a model see it.
+    contract.map_err(|problem| anyhow::anyhow!("{}: the model does not meet its contract: {problem}", path.display()))
 }
 
 fn describe(session: &OnnxSession, contract: &Result<(), String>) -> String {

@@ -46,8 +46,17 @@ pub struct Report {
 
 /// Runs `report`; returns the report folder.
 pub fn run(settings: &Report) -> Result<PathBuf> {
+    let model = match &settings.split {
+        TestSplit::FromModel(model) => Some(model.clone()),
+        TestSplit::Fraction { .. } => None,
+    };
+    let inputs = [settings.real.files(), vec![settings.synthetic.clone()], model.into_iter().collect()].concat();
+    hypersynth_data::check_output_folder(&inputs, &settings.out, &["run.json", "report/"])?;
     let real = labelled::load(&settings.real)?;
     let synthetic = labelled::load(&LabelSource::Table(settings.synthetic.clone()))?;
+    if synthetic.labels.is_empty() {
+        bail!("{}: holds no labelled synthetic spectra; the report compares them with the real ones", settings.synthetic.display());
+    }
     check_same_bands(&settings.synthetic, &synthetic.wavelengths_nm, &real.wavelengths_nm, "the real spectra's good bands")?;
     let split = match &settings.split {
         TestSplit::FromModel(model) => model_split(model)?,

@@ -15,10 +15,15 @@ use hypersynth_spectral::{ImageQuality, ImageScores, SSIM_WINDOW};
 use ndarray::{Array3, Array4, ArrayView4, Axis};
 use serde_json::{Value, json};
 
-use crate::model_input::{check_bands, check_tile, infer_tiles, open_image_model};
+use crate::model_input::{check_bands, check_tile, infer_tiles, model_files, open_image_model};
 use crate::progress;
 use crate::run_record::RunRecord;
 use crate::tiling::{TileCounts, TileGrid, TileSource, run_tiled};
+
+/// Default tile side in pixels on the high-res grid (command line and job file).
+pub const DEFAULT_TILE: usize = 128;
+/// Default pixels shared by neighbouring tiles (command line and job file).
+pub const DEFAULT_OVERLAP: usize = 16;
 
 /// Resolved settings of `super-resolve`.
 #[derive(Debug, Clone)]
@@ -59,6 +64,9 @@ pub struct SuperResolveOutcome {
 /// Runs the model over the scene; see [`SuperResolve`].
 pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
     let clock = Instant::now();
+    let inputs =
+        [model_files(&settings.model), std::iter::once(settings.input.clone()).chain(settings.reference.clone()).collect()].concat();
+    hypersynth_data::check_outputs(&inputs, &[settings.out.clone(), run_json_path(&settings.out)])?;
     let (mut session, runtime, card) = open_image_model(&settings.model, &settings.session, ModelKind::CycleganSr, "super-resolve")?;
     let scale = model_scale(&card, &settings.model)?;
     if let Some(asked) = settings.scale
@@ -80,6 +88,7 @@ pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
         );
     }
     let grid = TileGrid::new(meta.rows, meta.cols, settings.tile, settings.overlap)?;
+    let truth = settings.reference.as_deref().map(|r| open_reference(r, &meta)).transpose()?;
     let out_meta = output_meta(&meta);
     let mut writer = CogWriter::create(&settings.out, &out_meta, Compression::Deflate)?;
     let record = RunRecord::start(
@@ -118,8 +127,8 @@ pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
     bar.finish_and_clear();
     let output = writer.finish()?;
 
-    let quality = match &settings.reference {
-        Some(reference) => Some(score(&output, &fine, reference)?),
+    let quality = match &truth {
+        Some(truth) => Some(score(&output, &fine, truth)?),
         None => None,
     };
     record.finish(
@@ -171,14 +180,11 @@ fn scores_json(s: &ImageScores) -> Value {
     json!({"psnr_db": s.psnr_db, "ssim": s.ssim, "sam_deg": s.sam_deg})
 }
 
-/// Rows per strip when scoring.
-const SCORE_ROWS: usize = 64;
-
-/// PSNR, SSIM and mean spectral angle of `output` and of the bicubic resampling `fine`
-/// against `reference` (same grid and bands), strip by strip.
-fn score(output: &Path, fine: &Cube, reference: &Path) -> Result<(ImageScores, ImageScores)> {
+/// Opens the reference scene, which must have the grid and bands of the super-resolved
+/// scene `fine`; checked before any work.
+fn open_reference(reference: &Path, fine: &CubeMeta) -> Result<Cube> {
     let truth = Cube::open(reference)?;
-    let (m, t) = (fine.meta(), truth.meta());
+    let (m, t) = (fine, truth.meta());
     if (t.rows, t.cols, t.bands) != (m.rows, m.cols, m.bands) {
         bail!(
             "{}: {} rows x {} columns x {} bands, but the super-resolved scene has {} x {} x {}",
@@ -191,7 +197,17 @@ fn score(output: &Path, fine: &Cube, reference: &Path) -> Result<(ImageScores, I
             m.bands
         );
     }
+    Ok(truth)
+}
+
+/// Rows per strip when scoring.
+const SCORE_ROWS: usize = 64;
+
+/// PSNR, SSIM and mean spectral angle of `output` and of the bicubic resampling `fine`
+/// against `reference` (same grid and bands), strip by strip.
+fn score(output: &Path, fine: &Cube, truth: &Cube) -> Result<(ImageScores, ImageScores)> {
     let estimate = Cube::open(output)?;
+    let m = fine.meta();
     // The reference's range gives PSNR's peak and SSIM's L.
     let (mut low, mut high) = (f32::INFINITY, f32::NEG_INFINITY);
     for block in truth.blocks(SCORE_ROWS) {
@@ -214,7 +230,7 @@ fn score(output: &Path, fine: &Cube, reference: &Path) -> Result<(ImageScores, I
     let (model, bicubic) = (model.scores(), bicubic.scores());
     tracing::info!(
         "against {}: model PSNR {:.2} dB, SSIM {:.4}, SAM {:.3}°; bicubic PSNR {:.2} dB, SSIM {:.4}, SAM {:.3}°",
-        reference.display(),
+        truth.meta().path.display(),
         model.psnr_db,
         model.ssim,
         model.sam_deg,

@@ -12,14 +12,14 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use hypersynth_data::Cube;
 use hypersynth_models::cyclegan::CycleganConfig;
-use hypersynth_models::cyclegan_training::{self, CycleganRecord, CycleganTrainConfig, Domain, Observer};
+use hypersynth_models::cyclegan_training::{self, CycleganRecord, CycleganTrainConfig, Domain};
 use hypersynth_models::export::cyclegan_generator;
 use hypersynth_onnx_format::{FORMAT_VERSION, ModelCard, ModelKind, Normalisation, encode_model};
 use ndarray::{Array2, Array3};
 use serde_json::json;
 
 use crate::components::{self, Sampled};
-use crate::progress::{self, TrainingFiles, TrainingLog};
+use crate::progress::{self, LogLine, TrainingFiles, TrainingLog};
 use crate::run_record::RunRecord;
 
 /// Resolved settings of `train cyclegan`.
@@ -56,6 +56,9 @@ pub fn run(settings: &TrainCyclegan) -> Result<CycleganOutcome> {
     if settings.train.scale < 2 {
         bail!("--scale must be at least 2, not {}", settings.train.scale);
     }
+    let files = TrainingFiles::beside(&settings.out);
+    let inputs: Vec<PathBuf> = settings.domain_a.iter().chain(&settings.domain_b).cloned().collect();
+    files.check(&inputs)?;
     let spinner = progress::spinner("reading the scenes");
     let low: Vec<Cube> = settings.domain_a.iter().map(|p| Cube::open_resampled(p, settings.train.scale)).collect::<Result<_, _>>()?;
     let high: Vec<Cube> = settings.domain_b.iter().map(Cube::open).collect::<Result<_, _>>()?;
@@ -104,7 +107,6 @@ pub fn run(settings: &TrainCyclegan) -> Result<CycleganOutcome> {
     let (a, b) = (domain(&low_scenes)?, domain(&high_scenes)?);
     let architecture = CycleganConfig { channels: k, ..settings.architecture.clone() };
 
-    let inputs: Vec<PathBuf> = settings.domain_a.iter().chain(&settings.domain_b).cloned().collect();
     let parameters = json!({
         "domain_a": settings.domain_a,
         "domain_b": settings.domain_b,
@@ -115,10 +117,7 @@ pub fn run(settings: &TrainCyclegan) -> Result<CycleganOutcome> {
     });
     let mut record = RunRecord::start("train cyclegan", &inputs, parameters)?;
     let fingerprint = record.input_fingerprint()?;
-    let files = TrainingFiles::beside(&settings.out);
-    let metrics = hypersynth_data::AtomicPath::new(&files.metrics)?;
-    let header = "step,lr,d_a,d_b,g_adversarial,cycle_l1,identity_l1";
-    let mut observer = Progress(TrainingLog::new(metrics.temp(), settings.train.steps, header)?);
+    let mut log = TrainingLog::new(&files, settings.train.steps, "step,lr,d_a,d_b,g_adversarial,cycle_l1,identity_l1");
     tracing::info!(
         "training on {} low-res scene(s) resampled x{} and {} high-res scene(s) ({} bands as {k} principal components)",
         a.images.len(),
@@ -127,9 +126,8 @@ pub fn run(settings: &TrainCyclegan) -> Result<CycleganOutcome> {
         wavelengths.len()
     );
     let resume_key = format!("{fingerprint} scale={} components={k}", settings.train.scale);
-    let trained = cyclegan_training::train(&architecture, &settings.train, &a, &b, Some(&files.checkpoint), &resume_key, &mut observer)?;
-    observer.0.finish()?;
-    metrics.commit()?;
+    let trained = cyclegan_training::train(&architecture, &settings.train, &a, &b, Some(&files.checkpoint), &resume_key, &mut log)?;
+    let metrics = log.finish()?;
 
     let bands = wavelengths.len();
     let card = ModelCard {
@@ -166,18 +164,23 @@ pub fn run(settings: &TrainCyclegan) -> Result<CycleganOutcome> {
         env!("CARGO_PKG_VERSION"),
     )?;
     let model = hypersynth_data::write_atomically(&settings.out, &encode_model(&proto))?;
-    record.finish(&files.run_json, &[model.clone(), files.metrics.clone()], json!({"resumed_from_step": trained.resumed_from}))?;
+    record.finish(&files.run_json, &[model.clone(), metrics], json!({"resumed_from_step": trained.resumed_from}))?;
+    files.remove_checkpoint();
     tracing::info!("wrote {}", model.display());
     Ok(CycleganOutcome { model, run_json: files.run_json })
 }
 
-/// The progress bar and metrics log of a training.
-struct Progress(TrainingLog);
+impl LogLine for CycleganRecord {
+    fn step(&self) -> usize {
+        self.step
+    }
 
-impl Observer for Progress {
-    fn record(&mut self, r: &CycleganRecord) {
-        let line =
-            format!("{},{:.3e},{:.5},{:.5},{:.5},{:.5},{:.5}", r.step, r.lr, r.d_a, r.d_b, r.g_adversarial, r.cycle_l1, r.identity_l1);
-        self.0.record(r.step, &line, format!("cycle {:.4} identity {:.4} D {:.3}/{:.3}", r.cycle_l1, r.identity_l1, r.d_a, r.d_b));
+    fn csv(&self) -> String {
+        let r = self;
+        format!("{},{:.3e},{:.5},{:.5},{:.5},{:.5},{:.5}", r.step, r.lr, r.d_a, r.d_b, r.g_adversarial, r.cycle_l1, r.identity_l1)
+    }
+
+    fn message(&self) -> String {
+        format!("cycle {:.4} identity {:.4} D {:.3}/{:.3}", self.cycle_l1, self.identity_l1, self.d_a, self.d_b)
     }
 }

@@ -13,14 +13,14 @@ use hypersynth_data::{Cube, CubeMeta};
 use hypersynth_models::crops::Region;
 use hypersynth_models::export::pix2pix_generator;
 use hypersynth_models::pix2pix::Pix2pixConfig;
-use hypersynth_models::pix2pix_training::{self, Observer, PairedScene, Pix2pixRecord, Pix2pixTrainConfig};
+use hypersynth_models::pix2pix_training::{self, PairedScene, Pix2pixRecord, Pix2pixTrainConfig};
 use hypersynth_onnx_format::{FORMAT_VERSION, ModelCard, ModelKind, Normalisation, OutputMapping, encode_model};
 use ndarray::{Array2, Array3, Axis};
 use serde_json::json;
 
 use crate::components::{self, Sampled};
 use crate::model_input::check_same_size;
-use crate::progress::{self, TrainingFiles, TrainingLog};
+use crate::progress::{self, LogLine, TrainingFiles, TrainingLog};
 use crate::run_record::RunRecord;
 
 /// Which side of the scene is held out for validation.
@@ -110,6 +110,8 @@ pub struct Pix2pixOutcome {
 
 /// Trains and exports; see [`TrainPix2pix`].
 pub fn run(settings: &TrainPix2pix) -> Result<Pix2pixOutcome> {
+    let files = TrainingFiles::beside(&settings.out);
+    files.check(&[&settings.pre, &settings.post, &settings.target])?;
     let pre = Cube::open(&settings.pre)?;
     let post = Cube::open(&settings.post)?;
     let target = Cube::open(&settings.target)?;
@@ -149,10 +151,8 @@ pub fn run(settings: &TrainPix2pix) -> Result<Pix2pixOutcome> {
     let mut record =
         RunRecord::start("train pix2pix", &[settings.pre.clone(), settings.post.clone(), settings.target.clone()], parameters)?;
     let fingerprint = record.input_fingerprint()?;
-    let files = TrainingFiles::beside(&settings.out);
-    let metrics = hypersynth_data::AtomicPath::new(&files.metrics)?;
     let header = "step,d_loss,g_adversarial,g_l1,d_real,d_fake,validation_iou,validation_l1";
-    let mut observer = Progress(TrainingLog::new(metrics.temp(), settings.train.steps, header)?);
+    let mut log = TrainingLog::new(&files, settings.train.steps, header);
     tracing::info!(
         "training on {} x {} pixels, validating on {} x {} ({} bands per scene as {k} principal components)",
         train_region.rows,
@@ -170,10 +170,9 @@ pub fn run(settings: &TrainPix2pix) -> Result<Pix2pixOutcome> {
         validation_region,
         Some(&files.checkpoint),
         &resume_key,
-        &mut observer,
+        &mut log,
     )?;
-    observer.0.finish()?;
-    metrics.commit()?;
+    let metrics = log.finish()?;
 
     let bands = wavelengths.len();
     let card = ModelCard {
@@ -210,7 +209,7 @@ pub fn run(settings: &TrainPix2pix) -> Result<Pix2pixOutcome> {
     let model = hypersynth_data::write_atomically(&settings.out, &encode_model(&proto))?;
     record.finish(
         &files.run_json,
-        &[model.clone(), files.metrics.clone()],
+        &[model.clone(), metrics],
         json!({
             "validation_iou": trained.validation.iou,
             "validation_l1": trained.validation.l1,
@@ -218,6 +217,7 @@ pub fn run(settings: &TrainPix2pix) -> Result<Pix2pixOutcome> {
             "valid_pixels": scene.valid.iter().filter(|&&v| v).count(),
         }),
     )?;
+    files.remove_checkpoint();
     tracing::info!("wrote {} (IoU {:.3} on the held-out region)", model.display(), trained.validation.iou);
     Ok(Pix2pixOutcome { model, run_json: files.run_json, validation_iou: trained.validation.iou })
 }
@@ -254,14 +254,21 @@ fn read_target(cube: &Cube) -> Result<(Array2<f32>, Array2<bool>)> {
     Ok((values.mapv(|v| if v.is_nan() { 0.0 } else { v }), valid))
 }
 
-/// The progress bar and metrics log of a training.
-struct Progress(TrainingLog);
+impl LogLine for Pix2pixRecord {
+    fn step(&self) -> usize {
+        self.step
+    }
 
-impl Observer for Progress {
-    fn record(&mut self, r: &Pix2pixRecord) {
-        let (iou, l1) = r.validation.map_or((String::new(), String::new()), |v| (format!("{:.4}", v.iou), format!("{:.5}", v.l1)));
-        let line = format!("{},{:.5},{:.5},{:.5},{:.4},{:.4},{iou},{l1}", r.step, r.d_loss, r.g_adversarial, r.g_l1, r.d_real, r.d_fake);
-        let shown = r.validation.map_or(String::new(), |v| format!(" IoU {:.3}", v.iou));
-        self.0.record(r.step, &line, format!("L1 {:.3} D(x) {:.2} D(G) {:.2}{shown}", r.g_l1, r.d_real, r.d_fake));
+    fn csv(&self) -> String {
+        let (iou, l1) = self.validation.map_or((String::new(), String::new()), |v| (format!("{:.4}", v.iou), format!("{:.5}", v.l1)));
+        format!(
+            "{},{:.5},{:.5},{:.5},{:.4},{:.4},{iou},{l1}",
+            self.step, self.d_loss, self.g_adversarial, self.g_l1, self.d_real, self.d_fake
+        )
+    }
+
+    fn message(&self) -> String {
+        let shown = self.validation.map_or(String::new(), |v| format!(" IoU {:.3}", v.iou));
+        format!("L1 {:.3} D(x) {:.2} D(G) {:.2}{shown}", self.g_l1, self.d_real, self.d_fake)
     }
 }

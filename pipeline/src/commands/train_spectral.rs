@@ -6,14 +6,14 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use hypersynth_data::class_counts;
 use hypersynth_models::spectral_cgan::SpectralCganConfig;
-use hypersynth_models::training::{self, Dataset, Observer, StepRecord, TrainConfig};
+use hypersynth_models::training::{self, Dataset, StepRecord, TrainConfig};
 use hypersynth_onnx_format::{CardClass, FORMAT_VERSION, ModelCard, ModelKind, Normalisation, encode_model};
 use hypersynth_spectral::{Layout, Normaliser, SplitConfig, stratified_split};
 use ndarray::Axis;
 use serde_json::json;
 
 use crate::labelled::{self, LabelSource, Labelled};
-use crate::progress::{TrainingFiles, TrainingLog};
+use crate::progress::{LogLine, TrainingFiles, TrainingLog};
 use crate::run_record::RunRecord;
 
 /// Headroom of the normalisation beyond the training extremes (see [`Normaliser::fit`]).
@@ -42,6 +42,8 @@ pub struct TrainSpectral {
 pub struct TrainOutcome {
     /// The model file.
     pub model: PathBuf,
+    /// The metrics log.
+    pub metrics: PathBuf,
     /// The run record.
     pub run_json: PathBuf,
     /// The validation MMD of the exported generator and its step.
@@ -50,9 +52,12 @@ pub struct TrainOutcome {
 
 /// Trains and exports; see [`TrainSpectral`].
 pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
+    let files = TrainingFiles::beside(&settings.out);
+    files.check(&settings.source.files())?;
     let data = labelled::load(&settings.source)?;
-    let split = stratified_split(&data.labels, &settings.split);
     let class_ids: Vec<u32> = data.classes.iter().map(|c| c.id).collect();
+    check_data(&data, &settings.split, &class_ids)?;
+    let split = stratified_split(&data.labels, &settings.split);
     check_counts(&data, &split.train, &class_ids)?;
 
     let index_of = |id: u32| class_ids.iter().position(|&c| c == id).unwrap_or(0) as u32;
@@ -72,10 +77,7 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
     });
     let record = RunRecord::start("train spectral", &data.inputs, parameters.clone())?;
     let fingerprint = data.fingerprint();
-    let files = TrainingFiles::beside(&settings.out);
-    let metrics = hypersynth_data::AtomicPath::new(&files.metrics)?;
-    let header = "step,d_loss,g_loss,d_real,d_fake,validation_mmd";
-    let mut observer = Progress(TrainingLog::new(metrics.temp(), settings.train.steps, header)?);
+    let mut log = TrainingLog::new(&files, settings.train.steps, "step,d_loss,g_loss,d_real,d_fake,validation_mmd");
     tracing::info!(
         "training on {} spectra of {} classes ({} bands, {} normalised dimensions; validation {}, test {})",
         split.train.len(),
@@ -88,9 +90,8 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
     // A checkpoint resumes only for the same data in the same normalised space.
     let resume_key = format!("{fingerprint} {:?}", settings.layout);
     let trained =
-        training::train(&architecture, &settings.train, &train_set, &validation_set, Some(&files.checkpoint), &resume_key, &mut observer)?;
-    observer.0.finish()?;
-    metrics.commit()?;
+        training::train(&architecture, &settings.train, &train_set, &validation_set, Some(&files.checkpoint), &resume_key, &mut log)?;
+    let metrics = log.finish()?;
 
     let card = ModelCard {
         kind: ModelKind::SpectralCgan,
@@ -126,7 +127,7 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
     let counts = |rows: &[usize]| class_counts(rows.iter().map(|&r| data.labels[r]));
     record.finish(
         &files.run_json,
-        &[model.clone(), files.metrics.clone()],
+        &[model.clone(), metrics.clone()],
         json!({
             "classes": data.classes,
             "train_counts": counts(&split.train),
@@ -140,8 +141,9 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
             "resumed_from_step": trained.resumed_from,
         }),
     )?;
+    files.remove_checkpoint();
     tracing::info!("wrote {} (validation MMD {:.4} at step {})", model.display(), trained.best_mmd, trained.best_step);
-    Ok(TrainOutcome { model, run_json: files.run_json, best: (trained.best_mmd, trained.best_step) })
+    Ok(TrainOutcome { model, metrics, run_json: files.run_json, best: (trained.best_mmd, trained.best_step) })
 }
 
 /// The card's record of `normaliser`: per-band offsets and scales, or the basis.
@@ -171,10 +173,33 @@ pub fn split_from_json(split: &serde_json::Value) -> Option<SplitConfig> {
     Some(SplitConfig { validation: split["validation"].as_f64()?, test: split["test"].as_f64()?, seed: split["seed"].as_u64()?, thin })
 }
 
-fn check_counts(data: &Labelled, train_rows: &[usize], class_ids: &[u32]) -> Result<()> {
+/// Before the split: every class has spectra with data, and every thinned class exists.
+fn check_data(data: &Labelled, split: &SplitConfig, class_ids: &[u32]) -> Result<()> {
+    let inputs = data.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
     if class_ids.is_empty() {
-        bail!("no labelled spectra in {}", data.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+        bail!("no labelled spectra in {inputs}");
     }
+    let all = class_counts(data.labels.iter().copied());
+    for &id in class_ids {
+        if !all.contains_key(&id) {
+            bail!(
+                "{}: every pixel labelled class {id} ({}) holds no data in the cube ({} labelled pixels without data in all)",
+                data.inputs[0].display(),
+                data.class_name(id),
+                data.dropped_pixels
+            );
+        }
+    }
+    if let Some(id) = split.thin.keys().find(|id| !class_ids.contains(id)) {
+        bail!("--thin names class {id}, which {inputs} does not hold (classes: {class_ids:?})");
+    }
+    if split.validation + split.test >= 1.0 {
+        bail!("--validation {} and --test {} leave nothing to train on; together they must stay below 1", split.validation, split.test);
+    }
+    Ok(())
+}
+
+fn check_counts(data: &Labelled, train_rows: &[usize], class_ids: &[u32]) -> Result<()> {
     let counts = class_counts(train_rows.iter().map(|&r| data.labels[r]));
     for &id in class_ids {
         let n = counts.get(&id).copied().unwrap_or(0);
@@ -188,14 +213,18 @@ fn check_counts(data: &Labelled, train_rows: &[usize], class_ids: &[u32]) -> Res
     Ok(())
 }
 
-/// The progress bar and metrics log of a training.
-struct Progress(TrainingLog);
+impl LogLine for StepRecord {
+    fn step(&self) -> usize {
+        self.step
+    }
 
-impl Observer for Progress {
-    fn record(&mut self, r: &StepRecord) {
-        let mmd = r.validation_mmd.map_or(String::new(), |m| format!("{m:.6}"));
-        let line = format!("{},{:.5},{:.5},{:.4},{:.4},{mmd}", r.step, r.d_loss, r.g_loss, r.d_real, r.d_fake);
-        let shown = r.validation_mmd.map_or(String::new(), |m| format!(" MMD {m:.4}"));
-        self.0.record(r.step, &line, format!("D(x) {:.2} D(G(z)) {:.2}{shown}", r.d_real, r.d_fake));
+    fn csv(&self) -> String {
+        let mmd = self.validation_mmd.map_or(String::new(), |m| format!("{m:.6}"));
+        format!("{},{:.5},{:.5},{:.4},{:.4},{mmd}", self.step, self.d_loss, self.g_loss, self.d_real, self.d_fake)
+    }
+
+    fn message(&self) -> String {
+        let shown = self.validation_mmd.map_or(String::new(), |m| format!(" MMD {m:.4}"));
+        format!("D(x) {:.2} D(G(z)) {:.2}{shown}", self.d_real, self.d_fake)
     }
 }

@@ -124,11 +124,19 @@ pub struct SuperResolveOptions {
     /// The cyclegan-sr model.
     pub model: PathBuf,
     /// Tile side on the high-res grid.
-    #[serde(default = "default_tile")]
+    #[serde(default = "super_resolve_tile")]
     pub tile: usize,
     /// Pixels shared by neighbouring tiles.
-    #[serde(default = "default_overlap")]
+    #[serde(default = "super_resolve_overlap")]
     pub overlap: usize,
+}
+
+fn super_resolve_tile() -> usize {
+    crate::commands::super_resolve::DEFAULT_TILE
+}
+
+fn super_resolve_overlap() -> usize {
+    crate::commands::super_resolve::DEFAULT_OVERLAP
 }
 
 /// `[fuse]`.
@@ -138,21 +146,21 @@ pub struct FuseOptions {
     /// The pix2pix model.
     pub model: PathBuf,
     /// Tile side.
-    #[serde(default = "default_tile")]
+    #[serde(default = "fuse_tile")]
     pub tile: usize,
     /// Pixels shared by neighbouring tiles.
-    #[serde(default = "default_overlap")]
+    #[serde(default = "fuse_overlap")]
     pub overlap: usize,
     /// Also write a 0/1 mask of probability >= this.
     pub threshold: Option<f64>,
 }
 
-fn default_tile() -> usize {
-    128
+fn fuse_tile() -> usize {
+    crate::commands::fuse::DEFAULT_TILE
 }
 
-fn default_overlap() -> usize {
-    16
+fn fuse_overlap() -> usize {
+    crate::commands::fuse::DEFAULT_OVERLAP
 }
 
 /// The file as written.
@@ -237,6 +245,9 @@ impl Job {
         }
         if let Some(a) = &raw.augment {
             let mut options = a.get_ref().clone();
+            if options.target_per_class == Some(0) {
+                bail!("{}: [augment] target_per_class must be at least 1", at(a.span()));
+            }
             match &options.model {
                 Some(model) => options.model = Some(existing(&resolve(model)).map_err(|e| anyhow!("{}: {e}", at(a.span())))?),
                 None if raw.train.is_none() => bail!("{}: [augment] needs a model, or a [train] stage to make one", at(a.span())),
@@ -246,11 +257,16 @@ impl Job {
         }
         if let Some(s) = &raw.super_resolve {
             let mut options = s.get_ref().clone();
+            check_tiles("[super-resolve]", options.tile, options.overlap).map_err(|e| anyhow!("{}: {e}", at(s.span())))?;
             options.model = existing(&resolve(&options.model)).map_err(|e| anyhow!("{}: {e}", at(s.span())))?;
             stages.push(Stage::SuperResolve(options));
         }
         if let Some(f) = &raw.fuse {
             let mut options = f.get_ref().clone();
+            check_tiles("[fuse]", options.tile, options.overlap).map_err(|e| anyhow!("{}: {e}", at(f.span())))?;
+            if let Some(t) = options.threshold.filter(|t| !(0.0..=1.0).contains(t)) {
+                bail!("{}: [fuse] threshold must lie between 0 and 1, not {t}", at(f.span()));
+            }
             options.model = existing(&resolve(&options.model)).map_err(|e| anyhow!("{}: {e}", at(f.span())))?;
             if let Some(scene) = scenes.iter().find(|s| s.post.is_none()) {
                 bail!("{}: [fuse] needs a post-event scene, but scene {:?} has no `post`", at(f.span()), scene.id);
@@ -309,6 +325,14 @@ fn expand(raw: &RawScene, base: &Path) -> Result<Vec<Scene>> {
             Ok(Scene { id, labels: fill(&raw.labels), classes: fill(&raw.classes), post: fill(&raw.post), path })
         })
         .collect()
+}
+
+/// A stage's tiles: a side of at least 1 pixel, an overlap below half of it.
+fn check_tiles(stage: &str, tile: usize, overlap: usize) -> Result<()> {
+    if tile == 0 || 2 * overlap >= tile {
+        bail!("{stage} overlap ({overlap}) must be less than half of tile ({tile}), and tile at least 1");
+    }
+    Ok(())
 }
 
 /// `path` if it is a file, else an error naming it.
@@ -370,5 +394,23 @@ mod tests {
         assert!(e.contains("line 2"), "{e}");
         let e = err("output = \"out\"\n[[scene]]\npath = \"a.tif\"\n");
         assert!(e.contains("no stage given"), "{e}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_job_text_is_read_or_refused_without_panicking(text in "[ -~\n]{0,300}") {
+            let _ = job(&text);
+            let _ = job(&format!("output = \"out\"\n[[scene]]\npath = \"a.tif\"\n{text}"));
+        }
+
+        #[test]
+        fn tile_options_are_refused_exactly_when_they_cannot_tile(tile in 0usize..80, overlap in 0usize..80, threshold in -1.0..2.0f64) {
+            let text = format!(
+                "output = \"out\"\n[[scene]]\npath = \"a.tif\"\npost = \"b.tif\"\n[fuse]\nmodel = \"m.onnx\"\ntile = {tile}\noverlap = {overlap}\nthreshold = {threshold:?}\n"
+            );
+            let valid = tile >= 1 && 2 * overlap < tile && (0.0..=1.0).contains(&threshold);
+            let read = job(&text);
+            proptest::prop_assert_eq!(read.is_ok(), valid, "{:?}", read.err().map(|e| format!("{e:#}")));
+        }
     }
 }

@@ -210,12 +210,13 @@ fn scene_rows(scene: &Scene, stages: &[Stage], mut row: impl FnMut(&Stage) -> Re
     Ok(rows)
 }
 
-/// One status line per task: info when done, a warning otherwise.
+/// One status line per task: info when done, an error when failed, a warning otherwise.
 fn log_row(row: &Row) {
     match row.state {
         State::Done if row.reused => tracing::info!("{} {}: done earlier, outputs unchanged; skipped", row.scene, row.stage),
         State::Done => tracing::info!("{} {}: done in {:.1} s", row.scene, row.stage, row.seconds.unwrap_or(0.0)),
-        State::Failed => tracing::warn!("{} {}: failed: {}", row.scene, row.stage, row.error.as_deref().unwrap_or("")),
+        // An error, so that `-q` (errors only) still says why a task failed.
+        State::Failed => tracing::error!("{} {}: failed: {}", row.scene, row.stage, row.error.as_deref().unwrap_or("")),
         State::Blocked => tracing::warn!("{} {}: not run, an earlier stage failed", row.scene, row.stage),
         State::NotRun => tracing::warn!("{} {}: not run, the job was stopped", row.scene, row.stage),
     }

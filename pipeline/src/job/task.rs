@@ -60,12 +60,20 @@ pub struct TaskRecord {
     pub parameters: Value,
     /// The files it wrote, with sizes and hashes.
     pub outputs: Vec<FileRecord>,
-    /// Its key numbers, for the job summary.
+    /// Its key numbers, for the job summary. JSON has no NaN: a NaN is written as `null`
+    /// and read back as NaN, so that such a record is still reused.
+    #[serde(deserialize_with = "metrics_with_nulls")]
     pub metrics: BTreeMap<String, f64>,
     /// Wall-clock seconds.
     pub seconds: f64,
     /// The software that ran it.
     pub hypersynth_version: String,
+}
+
+/// Reads a metrics map in which `null` stands for NaN.
+fn metrics_with_nulls<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, f64>, D::Error> {
+    let raw: BTreeMap<String, Option<f64>> = Deserialize::deserialize(deserializer)?;
+    Ok(raw.into_iter().map(|(k, v)| (k, v.unwrap_or(f64::NAN))).collect())
 }
 
 /// A (scene, stage) pair of a job.
@@ -216,7 +224,7 @@ impl Task<'_> {
                     layout: Layout::default(),
                 })?;
                 let metrics = BTreeMap::from([("validation_mmd".into(), trained.best.0), ("best_step".into(), trained.best.1 as f64)]);
-                Ok((vec![trained.model, trained.run_json], metrics))
+                Ok((vec![trained.model, trained.metrics, trained.run_json], metrics))
             }
             Stage::Augment(o) => {
                 let outcome = augment::run(&Augment {
@@ -226,7 +234,7 @@ impl Task<'_> {
                     run_json: dir.join("augment.run.json"),
                     target: o.target_per_class.map_or(Target::Balance, Target::PerClass),
                     seed,
-                    batch: 4096,
+                    batch: augment::DEFAULT_BATCH,
                     hdf5: false,
                     session: session.clone(),
                     report: o.report.then(|| QualityConfig { seed, ..QualityConfig::default() }),
@@ -254,7 +262,7 @@ impl Task<'_> {
                     scale: None,
                     tile: o.tile,
                     overlap: o.overlap,
-                    batch: 4,
+                    batch: crate::tiling::DEFAULT_BATCH,
                     reference: None,
                     session: session.clone(),
                 })?;
@@ -269,7 +277,7 @@ impl Task<'_> {
                     out: out.clone(),
                     tile: o.tile,
                     overlap: o.overlap,
-                    batch: 4,
+                    batch: crate::tiling::DEFAULT_BATCH,
                     threshold: o.threshold,
                     session: session.clone(),
                 })?;

@@ -59,7 +59,7 @@ pub fn check_output_folder(inputs: &[impl AsRef<Path>], folder: &Path, names: &[
         if let Some(input) = inputs.iter().find(|p| std::fs::canonicalize(p.as_ref()).is_ok_and(|c| c.starts_with(&sub))) {
             return Err(Error::invalid(
                 input.as_ref(),
-                format!("input lies in {}, which this command writes; move it or name another --out", sub.display()),
+                format!("input lies in {}, which this command writes; move it or name another output folder", sub.display()),
             ));
         }
     }

@@ -10,7 +10,7 @@ use hypersynth_models::pix2pix::Pix2pixConfig;
 use hypersynth_models::pix2pix_training::Pix2pixTrainConfig;
 use hypersynth_models::spectral_cgan::SpectralCganConfig;
 use hypersynth_models::training::TrainConfig;
-use hypersynth_spectral::{Layout, QualityConfig};
+use hypersynth_spectral::{ExemplarConfig, Layout, QualityConfig};
 
 use crate::commands::{augment, fuse, super_resolve};
 use crate::tiling;
@@ -358,10 +358,31 @@ pub struct TrainSpectralArgs {
     /// The labelled spectra.
     #[command(flatten)]
     pub labels: LabelArgs,
-    /// The ONNX model to write (M.run.json, M.metrics.csv and a checkpoint go beside it).
+    /// The ONNX model to write (M.run.json and, for the GAN, M.metrics.csv and a
+    /// checkpoint go beside it).
     #[arg(long)]
     pub out: PathBuf,
-    /// Adversarial loss: non-saturating, minimax, lsgan, hinge or wgan-gp.
+    /// The generator: real training spectra varied with every class's measured scatter
+    /// (exemplar; measured to help classifiers most, docs/TRAINING.md), or the conditional
+    /// GAN (gan; the options below marked GAN).
+    #[arg(long, value_enum, default_value_t = GeneratorArg::Exemplar)]
+    pub generator: GeneratorArg,
+    /// Exemplar: scale of the variation's standard deviation (1: as measured).
+    #[arg(long, value_parser = non_negative, default_value_t = ExemplarConfig::default().spread)]
+    pub spread: f64,
+    /// Exemplar: weight of the class's own covariance against the shape pooled over all
+    /// classes (0: pooled only, 1: own only).
+    #[arg(long, value_parser = unit, default_value_t = ExemplarConfig::default().own_weight)]
+    pub own_weight: f64,
+    /// Exemplar: borrow the variation's shape from spectrally similar classes, class j's
+    /// scatter weighing exp(-angle / DEG) by the angle between class means (0: every
+    /// class's scatter by its pixel count alone).
+    #[arg(long, value_parser = non_negative, default_value_t = ExemplarConfig::default().borrow_angle_deg.unwrap_or(0.0))]
+    pub borrow_angle: f64,
+    /// Exemplar: standard deviation of the log of a per-spectrum brightness factor (0: off).
+    #[arg(long, value_parser = non_negative, default_value_t = ExemplarConfig::default().brightness)]
+    pub brightness: f64,
+    /// GAN: adversarial loss: non-saturating, minimax, lsgan, hinge or wgan-gp.
     #[arg(long, default_value = "non-saturating")]
     pub loss: String,
     /// Generator updates.
@@ -414,7 +435,8 @@ pub struct TrainSpectralArgs {
     /// Principal components the generator learns (with --normalisation principal-components).
     #[arg(long, value_parser = at_least::<1>, default_value_t = DEFAULT_COMPONENTS)]
     pub components: usize,
-    /// Fraction of each class held out for validation.
+    /// GAN: fraction of each class held out for validation (the exemplar model uses every
+    /// training pixel).
     #[arg(long, value_parser = fraction, default_value_t = 0.2)]
     pub validation: f64,
     /// Fraction of each class held out as the untouched test split.
@@ -433,6 +455,15 @@ const DEFAULT_COMPONENTS: usize = match Layout::DEFAULT {
     Layout::PrincipalComponents(k) => k,
     Layout::PerBand => 0,
 };
+
+/// `--generator`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GeneratorArg {
+    /// Real training spectra varied with every class's measured scatter.
+    Exemplar,
+    /// The adversarially trained conditional GAN.
+    Gan,
+}
 
 /// `--normalisation`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -649,7 +680,4 @@ pub struct DemoArgs {
     /// Output folder.
     #[arg(long, default_value = "hypersynth-demo")]
     pub out: PathBuf,
-    /// Training steps of the spectral GAN.
-    #[arg(long, value_parser = at_least::<1>, default_value_t = TrainConfig::default().steps)]
-    pub steps: usize,
 }

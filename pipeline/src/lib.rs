@@ -185,7 +185,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", dir.join("report.html").display());
             Ok(())
         }
-        Command::Demo(args) => commands::demo::run(&args.out, args.steps, threads),
+        Command::Demo(args) => commands::demo::run(&args.out, threads),
         Command::Run(args) => {
             let shard = args.shard.as_deref().map(str::parse).transpose()?;
             let settings = job::RunJob {

@@ -54,7 +54,10 @@ pub fn check_bands(scene: &CubeMeta, card: &ModelCard, model: &Path) -> Result<(
 pub fn check_tile(tile: usize, card: &ModelCard, model: &Path) -> Result<()> {
     let multiple = card.tile_multiple();
     if !tile.is_multiple_of(multiple) {
-        bail!("{}: needs tiles a multiple of {multiple} pixels wide; --tile {tile} is not a multiple of {multiple}", model.display());
+        bail!(
+            "{}: needs tiles a multiple of {multiple} pixels wide; the tile side {tile} is not a multiple of {multiple}",
+            model.display()
+        );
     }
     Ok(())
 }

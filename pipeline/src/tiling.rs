@@ -341,7 +341,7 @@ pub fn run_tiled(
     bar: &ProgressBar,
 ) -> Result<TileCounts> {
     if batch == 0 {
-        bail!("--batch must be at least 1");
+        bail!("the batch must hold at least 1 tile");
     }
     // A batch that would reach past the strip (past rows of tiles without data) is run early.
     let span = batch.div_ceil(grid.col_starts().len()) + 1;

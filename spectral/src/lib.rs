@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 mod classify;
+mod exemplar;
 mod image_quality;
 mod metrics;
 mod normalise;
@@ -13,6 +14,7 @@ mod quality;
 mod split;
 
 pub use classify::{ClassifierKind, Scores, balanced_accuracy, fit_predict, scores};
+pub use exemplar::{ExemplarConfig, ExemplarModel};
 pub use image_quality::{ImageQuality, ImageScores, SSIM_WINDOW};
 pub use metrics::{c2st, ks_per_band, mean_closest_distance, mean_pairwise_angle_deg, mean_spectrum, mmd_rbf, spectral_angle_deg};
 pub use normalise::{Layout, Normaliser};

@@ -215,20 +215,7 @@ fn fixture(t: &TestDir) {
     ]);
     train(&["train", "pix2pix", "--pre", "pre.tif", "--post", "post.tif", "--target", "target.tif", "--out", "dmg.onnx", "--steps", "1"]);
     train(&["train", "cyclegan", "--domain-a", "cube.tif", "--domain-b", "post.tif", "--scale", "2", "--out", "sr.onnx", "--steps", "1"]);
-    train(&[
-        "augment",
-        "--model",
-        "m.onnx",
-        "--cube",
-        "cube.tif",
-        "--labels",
-        "gt.tif",
-        "--out",
-        "aug",
-        "--target-per-class",
-        "300",
-        "--no-report",
-    ]);
+    train(&["augment", "--model", "m.onnx", "--cube", "cube.tif", "--labels", "gt.tif", "--out", "aug", "--balance", "--no-report"]);
     std::fs::create_dir_all(t.join("rep/report")).unwrap();
     std::fs::copy(t.join("aug/synthetic.parquet"), t.join("rep/report/synthetic.parquet")).unwrap();
 

@@ -64,7 +64,7 @@ fn convert_refuses_to_overwrite_unless_told() {
 #[test]
 fn demo_runs_on_the_bundled_sample() {
     let t = TestDir::new();
-    let out = t.run(&["demo", "--out", "demo", "--steps", "20"]);
+    let out = t.run(&["demo", "--out", "demo"]);
     t.ok(&out);
     for product in [
         "salinasA_cog.tif",

@@ -39,6 +39,7 @@ labels = "{salinas_gt}"
 [convert]
 
 [train]
+generator = "gan"
 steps = 30
 
 [augment]

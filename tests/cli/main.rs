@@ -6,6 +6,7 @@ mod support;
 #[path = "../../onnx/tests/support/tiny_model.rs"]
 mod tiny_model;
 
+mod augmentation_lift;
 mod bad_input;
 mod cube_commands;
 mod cyclegan;

@@ -186,7 +186,7 @@ fn bad_fuse_and_training_input_is_refused_and_nothing_is_written() {
     let out = fuse(&t, "m.onnx", "pre100.tif", "post100.tif", "d.tif", &[]);
     t.refused(&out, "pre100.tif", "100 bands, but the model");
     let out = fuse(&t, "m.onnx", pre, post, "d.tif", &["--tile", "40", "--overlap", "8"]);
-    t.refused(&out, "m.onnx", "--tile 40 is not a multiple of 16");
+    t.refused(&out, "m.onnx", "the tile side 40 is not a multiple of 16");
     let out = fuse(&t, "m.onnx", pre, post, "d.tif", &["--tile", "32", "--overlap", "16"]);
     t.refused(&out, "tile overlap (16 pixels)", "less than half the tile side (32 pixels)");
     // Refused where it is parsed: bad usage, exit 2 (the bad-input suite covers the rest).

@@ -18,7 +18,7 @@ const CLASSES: [u32; 6] = [1, 10, 11, 12, 13, 14];
 
 fn train_args(out: &str, steps: &str) -> Vec<String> {
     let mut args = vec!["train".to_string(), "spectral".to_string()];
-    args.extend(sample_args(&["--out", out, "--thin", "1=25,13=25", "--steps", steps, "-q"]));
+    args.extend(sample_args(&["--out", out, "--thin", "1=25,13=25", "--steps", steps, "--generator", "gan", "-q"]));
     args
 }
 

@@ -3,6 +3,7 @@
 //! trained tensors, with the model card in `metadata_props`.
 
 mod cyclegan;
+mod exemplar;
 mod pix2pix;
 mod spectral;
 
@@ -11,6 +12,7 @@ use hypersynth_onnx_format::graph::{Attr, node, tensor_f32};
 use hypersynth_onnx_format::proto::{NodeProto, TensorProto};
 
 pub use cyclegan::cyclegan_generator;
+pub use exemplar::exemplar_generator;
 pub use pix2pix::pix2pix_generator;
 pub use spectral::spectral_generator;
 

@@ -9,7 +9,7 @@ use anyhow::{Result, bail};
 use hypersynth_data::{SpectraParquetWriter, SpectraRows, class_counts, write_spectra_hdf5};
 use hypersynth_onnx::{Input, OnnxSession, SessionOptions, check_contract};
 use hypersynth_onnx_format::{ModelCard, ModelKind};
-use hypersynth_spectral::{LabelledView, Quality, QualityConfig, Split, SplitConfig, stratified_split};
+use hypersynth_spectral::{LabelledView, Quality, QualityConfig, Split, SplitConfig, TrainingSet, stratified_split};
 use ndarray::{Array1, Array2, ArrayView2, Axis, concatenate};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -155,6 +155,7 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
         let dir = settings.out.join("report");
         let (quality, written) = super::report::write_for(&dir, &title, &data, rows, fake, config)?;
         outputs.extend(written);
+        say_whether_it_helps(&quality, &wanted, &dir.join("report.html"));
         report = Some((quality, dir.join("report.html")));
     }
     record.finish(
@@ -169,6 +170,32 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
     )?;
     tracing::info!("wrote {} and {}", synthetic_path.display(), augmented_path.display());
     Ok(AugmentOutcome { synthetic: synthetic_path, augmented: augmented_path, generated: wanted, report })
+}
+
+/// Says, after the report, whether the synthetic spectra helped the classes they were made
+/// for: their mean F1 on the untouched test pixels over the report's classifiers, trained
+/// with and without them; a warning when they do not help.
+fn say_whether_it_helps(quality: &Quality, wanted: &BTreeMap<u32, usize>, html: &std::path::Path) {
+    let mean_f1 = |set: TrainingSet| {
+        let values: Vec<f64> = quality
+            .lift
+            .iter()
+            .filter(|l| l.training_set == set)
+            .flat_map(|l| wanted.keys().filter_map(|id| l.scores.f1.get(id).copied()))
+            .collect();
+        (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+    };
+    let (Some(real), Some(with)) = (mean_f1(TrainingSet::Real), mean_f1(TrainingSet::Gan)) else { return };
+    if with <= real {
+        tracing::warn!(
+            "the synthetic spectra do not help: mean F1 of the augmented classes on the untouched test pixels is {with:.3} with them and {real:.3} without; see {}",
+            html.display()
+        );
+    } else {
+        tracing::info!(
+            "mean F1 of the augmented classes on the untouched test pixels: {with:.3} with the synthetic spectra, {real:.3} without"
+        );
+    }
 }
 
 /// The real rows to augment, and the train / test split the report uses. With the

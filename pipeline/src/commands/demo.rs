@@ -1,8 +1,9 @@
 //! `hypersynth demo`: the main job on the sample data bundled in the repository.
 //!
 //! Two SalinasA classes are thinned to 25 training pixels each, as if they were scarce;
-//! a spectral cGAN learns all six classes and `augment` brings the scarce two up to 300
-//! training spectra and writes the quality report.
+//! `train spectral` makes the default generator (the exemplar variation model) of all six
+//! classes and `augment` brings the scarce two up to 300 training spectra and writes the
+//! quality report.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use hypersynth_onnx::SessionOptions;
 use hypersynth_spectral::{Layout, QualityConfig, SplitConfig};
 
 use super::augment::{Augment, Target};
-use super::train_spectral::TrainSpectral;
+use super::train_spectral::{Synthesis, TrainSpectral};
 use crate::labelled::LabelSource;
 
 /// The classes made scarce, and how many training pixels they keep.
@@ -28,8 +29,8 @@ pub fn sample_dir() -> PathBuf {
     hypersynth_data::fixtures::samples_dir().join("salinasA")
 }
 
-/// Runs the demo, writing into `out`, training for `steps`.
-pub fn run(out: &Path, steps: usize, threads: Option<usize>) -> Result<()> {
+/// Runs the demo, writing into `out`.
+pub fn run(out: &Path, threads: Option<usize>) -> Result<()> {
     let dir = sample_dir();
     let cube = CubeSource::file(dir.join("salinasA.tif"));
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create the output folder", out.display()))?;
@@ -53,10 +54,13 @@ pub fn run(out: &Path, steps: usize, threads: Option<usize>) -> Result<()> {
         out: model.clone(),
         split: SplitConfig { thin: BTreeMap::from(SCARCE), ..SplitConfig::default() },
         architecture: SpectralCganConfig::new(0, 0),
-        train: TrainConfig { steps, ..TrainConfig::default() },
+        train: TrainConfig::default(),
         layout: Layout::default(),
+        synthesis: Synthesis::default(),
     })?;
-    println!("validation MMD {:.4} at step {}", trained.best.0, trained.best.1);
+    if let Some((mmd, step)) = trained.best {
+        println!("validation MMD {mmd:.4} at step {step}");
+    }
 
     let augmented = out.join("augmented");
     println!("\n== hypersynth augment --target-per-class {TARGET} -> {}", augmented.display());

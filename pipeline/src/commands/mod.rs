@@ -14,14 +14,14 @@ pub mod train_spectral;
 
 use hypersynth_models::spectral_cgan::SpectralCganConfig;
 use hypersynth_models::training::TrainConfig;
-use hypersynth_spectral::{Layout, SplitConfig};
+use hypersynth_spectral::{ExemplarConfig, Layout, SplitConfig};
 
 use hypersynth_models::cyclegan::CycleganConfig;
 use hypersynth_models::cyclegan_training::CycleganTrainConfig;
 use hypersynth_models::pix2pix::Pix2pixConfig;
 use hypersynth_models::pix2pix_training::Pix2pixTrainConfig;
 
-use crate::cli::{NormalisationArg, SideArg, TrainCycleganArgs, TrainPix2pixArgs, TrainSpectralArgs};
+use crate::cli::{GeneratorArg, NormalisationArg, SideArg, TrainCycleganArgs, TrainPix2pixArgs, TrainSpectralArgs};
 
 /// Resolves `train spectral`'s command line into its settings.
 pub fn train_spectral_settings(args: TrainSpectralArgs) -> anyhow::Result<train_spectral::TrainSpectral> {
@@ -58,6 +58,16 @@ pub fn train_spectral_settings(args: TrainSpectralArgs) -> anyhow::Result<train_
         layout: match args.normalisation {
             NormalisationArg::PerBand => Layout::PerBand,
             NormalisationArg::PrincipalComponents => Layout::PrincipalComponents(args.components),
+        },
+        synthesis: match args.generator {
+            GeneratorArg::Exemplar => train_spectral::Synthesis::Exemplar(ExemplarConfig {
+                spread: args.spread,
+                own_weight: args.own_weight,
+                brightness: args.brightness,
+                borrow_angle_deg: (args.borrow_angle > 0.0).then_some(args.borrow_angle),
+                ..ExemplarConfig::default()
+            }),
+            GeneratorArg::Gan => train_spectral::Synthesis::Gan,
         },
     })
 }

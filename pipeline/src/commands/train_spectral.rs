@@ -1,5 +1,6 @@
-//! `hypersynth train spectral`: learn each class's spectra with a conditional GAN and
-//! export the generator to ONNX with its model card.
+//! `hypersynth train spectral`: learn each class's spectra, with the exemplar variation
+//! model (the default) or a conditional GAN, and export the generator to ONNX with its
+//! model card.
 
 use std::path::PathBuf;
 
@@ -8,7 +9,7 @@ use hypersynth_data::class_counts;
 use hypersynth_models::spectral_cgan::SpectralCganConfig;
 use hypersynth_models::training::{self, Dataset, StepRecord, TrainConfig};
 use hypersynth_onnx_format::{CardClass, FORMAT_VERSION, ModelCard, ModelKind, Normalisation, encode_model};
-use hypersynth_spectral::{Layout, Normaliser, SplitConfig, stratified_split};
+use hypersynth_spectral::{ExemplarConfig, ExemplarModel, Layout, Normaliser, SplitConfig, stratified_split};
 use ndarray::Axis;
 use serde_json::json;
 
@@ -33,8 +34,27 @@ pub struct TrainSpectral {
     pub architecture: SpectralCganConfig,
     /// Training settings.
     pub train: TrainConfig,
-    /// The layout of the generator's normalised space.
+    /// The layout of the GAN generator's normalised space.
     pub layout: Layout,
+    /// Which generator is made.
+    pub synthesis: Synthesis,
+}
+
+/// The generator `train spectral` makes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Synthesis {
+    /// The exemplar variation model ([`ExemplarModel`]): real training spectra varied by
+    /// Gaussian noise shaped by every class's scatter. Uses every training pixel (no
+    /// validation share); measured to help classifiers most (docs/TRAINING.md).
+    Exemplar(ExemplarConfig),
+    /// The adversarially trained conditional GAN of `architecture`, `train` and `layout`.
+    Gan,
+}
+
+impl Default for Synthesis {
+    fn default() -> Self {
+        Self::Exemplar(ExemplarConfig::default())
+    }
 }
 
 /// What a finished training produced.
@@ -42,12 +62,12 @@ pub struct TrainSpectral {
 pub struct TrainOutcome {
     /// The model file.
     pub model: PathBuf,
-    /// The metrics log.
-    pub metrics: PathBuf,
+    /// Every other file written but the run record: the GAN's metrics log.
+    pub side_files: Vec<PathBuf>,
     /// The run record.
     pub run_json: PathBuf,
-    /// The validation MMD of the exported generator and its step.
-    pub best: (f64, usize),
+    /// For the GAN, the validation MMD of the exported generator and its step.
+    pub best: Option<(f64, usize)>,
 }
 
 /// Trains and exports; see [`TrainSpectral`].
@@ -57,6 +77,9 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
     let data = labelled::load(&settings.source)?;
     let class_ids: Vec<u32> = data.classes.iter().map(|c| c.id).collect();
     check_data(&data, &settings.split, &class_ids)?;
+    if let Synthesis::Exemplar(config) = &settings.synthesis {
+        return fit_exemplars(settings, config, &data, &class_ids, &files);
+    }
     let split = stratified_split(&data.labels, &settings.split);
     check_counts(&data, &split.train, &class_ids)?;
 
@@ -143,7 +166,71 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
     )?;
     files.remove_checkpoint();
     tracing::info!("wrote {} (validation MMD {:.4} at step {})", model.display(), trained.best_mmd, trained.best_step);
-    Ok(TrainOutcome { model, metrics, run_json: files.run_json, best: (trained.best_mmd, trained.best_step) })
+    Ok(TrainOutcome { model, side_files: vec![metrics], run_json: files.run_json, best: Some((trained.best_mmd, trained.best_step)) })
+}
+
+/// Fits and exports the exemplar variation model on every training pixel (the split's
+/// validation share is not taken: the model selects nothing on it).
+fn fit_exemplars(
+    settings: &TrainSpectral,
+    config: &ExemplarConfig,
+    data: &Labelled,
+    class_ids: &[u32],
+    files: &TrainingFiles,
+) -> Result<TrainOutcome> {
+    let split_config = SplitConfig { validation: 0.0, ..settings.split.clone() };
+    let split = stratified_split(&data.labels, &split_config);
+    check_counts(data, &split.train, class_ids)?;
+    let config = ExemplarConfig { seed: split_config.seed, ..config.clone() };
+    let parameters = json!({"split": split_to_json(&split_config), "generator": "exemplar", "exemplar": config});
+    let record = RunRecord::start("train spectral", &data.inputs, parameters)?;
+    let index_of = |id: u32| class_ids.iter().position(|&c| c == id).unwrap_or(0) as u32;
+    let classes: Vec<u32> = split.train.iter().map(|&r| index_of(data.labels[r])).collect();
+    let model = ExemplarModel::fit(data.spectra.select(Axis(0), &split.train).view(), &classes, class_ids.len(), &config)?;
+    tracing::info!(
+        "exemplar variation model of {} spectra of {} classes ({} bands; test {}), spread {}, own weight {}",
+        split.train.len(),
+        class_ids.len(),
+        data.spectra.ncols(),
+        split.test.len(),
+        config.spread,
+        config.own_weight
+    );
+    let bands = data.wavelengths_nm.len();
+    let card = ModelCard {
+        kind: ModelKind::SpectralCgan,
+        format_version: FORMAT_VERSION,
+        wavelengths_nm: data.wavelengths_nm.clone(),
+        classes: data.classes.iter().map(|c| CardClass { id: c.id, name: c.name.clone() }).collect(),
+        // The graph works in physical units throughout.
+        normalisation: Normalisation { offset: vec![0.0; bands], scale: vec![1.0; bands], basis: None },
+        training: json!({
+            "data_fingerprint": data.fingerprint(),
+            "generator": "exemplar",
+            "exemplar": config,
+            "seed": split_config.seed,
+            "split": split_to_json(&split_config),
+            "software": format!("hypersynth {}", env!("CARGO_PKG_VERSION")),
+        }),
+        output: None,
+    };
+    let proto = hypersynth_models::export::exemplar_generator(&model, &card.to_props(), env!("CARGO_PKG_VERSION"))?;
+    let written = hypersynth_data::write_atomically(&settings.out, &encode_model(&proto))?;
+    let counts = |rows: &[usize]| class_counts(rows.iter().map(|&r| data.labels[r]));
+    record.finish(
+        &files.run_json,
+        std::slice::from_ref(&written),
+        json!({
+            "classes": data.classes,
+            "train_counts": counts(&split.train),
+            "test_counts": counts(&split.test),
+            "test_pixel_ids": split.test.iter().map(|&r| data.ids[r]).collect::<Vec<_>>(),
+            "dropped_bad_bands": data.dropped_bands,
+            "dropped_nodata_pixels": data.dropped_pixels,
+        }),
+    )?;
+    tracing::info!("wrote {}", written.display());
+    Ok(TrainOutcome { model: written, side_files: Vec::new(), run_json: files.run_json.clone(), best: None })
 }
 
 /// The card's record of `normaliser`: per-band offsets and scales, or the basis.

@@ -90,9 +90,16 @@ fn deflate() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainOptions {
-    /// Training steps.
+    /// The generator: `exemplar` (the default) or `gan`.
+    #[serde(default = "exemplar")]
+    pub generator: String,
+    /// The GAN's training steps.
     #[serde(default = "default_steps")]
     pub steps: usize,
+}
+
+fn exemplar() -> String {
+    "exemplar".into()
 }
 
 fn default_steps() -> usize {
@@ -240,6 +247,9 @@ impl Job {
         if let Some(t) = &raw.train {
             if t.get_ref().steps == 0 {
                 bail!("{}: [train] steps must be at least 1", at(t.span()));
+            }
+            if !["exemplar", "gan"].contains(&t.get_ref().generator.as_str()) {
+                bail!("{}: [train] generator must be exemplar or gan, not {:?}", at(t.span()), t.get_ref().generator);
             }
             stages.push(Stage::Train(t.get_ref().clone()));
         }

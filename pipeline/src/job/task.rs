@@ -20,7 +20,7 @@ use super::file::{Job, Scene, Stage};
 use crate::commands::augment::{Augment, Target};
 use crate::commands::fuse::Fuse;
 use crate::commands::super_resolve::SuperResolve;
-use crate::commands::train_spectral::TrainSpectral;
+use crate::commands::train_spectral::{Synthesis, TrainSpectral};
 use crate::commands::{augment, convert, fuse, super_resolve, train_spectral};
 use crate::labelled::LabelSource;
 use crate::run_record::{FileRecord, to_hex};
@@ -175,7 +175,7 @@ impl Task<'_> {
         let seed = self.job.seed;
         match self.stage {
             Stage::Convert(o) => (vec![scene.path.clone()], json!({"compress": o.compress})),
-            Stage::Train(o) => (labelled, json!({"steps": o.steps, "seed": seed})),
+            Stage::Train(o) => (labelled, json!({"generator": o.generator, "steps": o.steps, "seed": seed})),
             Stage::Augment(o) => {
                 let model = self.augment_model();
                 let parameters = json!({"target_per_class": o.target_per_class, "report": o.report, "seed": seed});
@@ -222,9 +222,14 @@ impl Task<'_> {
                     architecture: SpectralCganConfig::new(0, 0),
                     train: TrainConfig { steps: o.steps, seed, ..TrainConfig::default() },
                     layout: Layout::default(),
+                    synthesis: if o.generator == "gan" { Synthesis::Gan } else { Synthesis::default() },
                 })?;
-                let metrics = BTreeMap::from([("validation_mmd".into(), trained.best.0), ("best_step".into(), trained.best.1 as f64)]);
-                Ok((vec![trained.model, trained.metrics, trained.run_json], metrics))
+                let metrics = match trained.best {
+                    Some((mmd, step)) => BTreeMap::from([("validation_mmd".into(), mmd), ("best_step".into(), step as f64)]),
+                    None => BTreeMap::new(),
+                };
+                let files = std::iter::once(trained.model).chain(trained.side_files).chain([trained.run_json]).collect();
+                Ok((files, metrics))
             }
             Stage::Augment(o) => {
                 let outcome = augment::run(&Augment {

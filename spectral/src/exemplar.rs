@@ -1,0 +1,274 @@
+//! The exemplar variation model: synthetic spectra of a class are its real training
+//! spectra (exemplars), each varied by Gaussian noise whose covariance mixes the class's
+//! own scatter with the scatter borrowed from the other classes, scaled to the class's own
+//! total variance.
+//!
+//! A spectrum of class `c` is
+//!
+//! ```text
+//! x = e · exp(b · z_b) + spread · (√λ · F_c w_c + √(1 - λ) · √k_c · P_c w_p)
+//! ```
+//!
+//! with `e` a training spectrum of class `c` picked at random, `z_b`, `w_c` and `w_p`
+//! standard normal, `F_c Fᵀ_c` the class's own covariance `C_c`, `P_c Pᵀ_c` the borrowed
+//! covariance `S_c = Σ_j a_cj C_j` (`a_cj` by pixel count and, with
+//! [`ExemplarConfig::borrow_angle_deg`], by how close class `j`'s mean spectrum is to
+//! class `c`'s) and `k_c = trace(C_c) / trace(S_c)`. Scarce classes borrow the shape of
+//! their variation from classes that have measured it, while every synthetic spectrum
+//! stays near a real spectrum of its own class rather than where another class lives.
+//! `docs/TRAINING.md` has the measurements behind the defaults.
+//!
+//! The factors are rows of residuals (spectrum minus class mean), subsampled and scaled so
+//! that their outer products have the covariances above as expectation, so no
+//! eigen-decomposition is needed and the model's size is bounded.
+
+use ndarray::{Array1, Array2, Array3, ArrayView2, Axis, s};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// Settings of the exemplar variation model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExemplarConfig {
+    /// Multiplies the standard deviation of the variation (1: the measured covariance).
+    pub spread: f64,
+    /// λ: the weight of the class's own covariance against the pooled shape (0: pooled
+    /// only, 1: own only).
+    pub own_weight: f64,
+    /// Standard deviation of the log of a per-spectrum brightness factor (0: off).
+    pub brightness: f64,
+    /// Exemplars kept per class at most (a seeded random subset beyond that).
+    pub max_exemplars: usize,
+    /// Residual rows of the class's own factor at most.
+    pub own_rows: usize,
+    /// Residual rows of the pooled factor.
+    pub pooled_rows: usize,
+    /// Borrow the variation's shape mostly from spectrally similar classes: class `j`'s
+    /// scatter weighs `exp(-angle / this)` (angle between class means, degrees) in class
+    /// `c`'s pooled shape (weighted also by its pixel count). `None`: every class's
+    /// scatter by its pixel count alone.
+    pub borrow_angle_deg: Option<f64>,
+    /// Seed of the subsets.
+    pub seed: u64,
+}
+
+impl Default for ExemplarConfig {
+    fn default() -> Self {
+        Self {
+            spread: 0.7,
+            own_weight: 0.5,
+            brightness: 0.0,
+            max_exemplars: 512,
+            own_rows: 64,
+            pooled_rows: 256,
+            borrow_angle_deg: Some(3.0),
+            seed: 0,
+        }
+    }
+}
+
+/// A fitted exemplar variation model, in the units of the spectra it was fitted on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExemplarModel {
+    /// `[exemplars, bands]`: every class's exemplars, class by class.
+    pub exemplars: Array2<f64>,
+    /// Per class, the row of its first exemplar.
+    pub starts: Vec<usize>,
+    /// Per class, how many exemplars it has.
+    pub counts: Vec<usize>,
+    /// `[classes, own_rows, bands]`: per class, `spread · √λ · F_cᵀ` (rows beyond the class's
+    /// residuals are zero).
+    pub own: Array3<f64>,
+    /// `[classes, pooled_rows, bands]`: per class, `P_cᵀ`, the borrowed factor's rows.
+    pub pooled: Array3<f64>,
+    /// Per class, `spread · √(1 - λ) · √k_c`: the borrowed factor's weight.
+    pub pooled_scale: Array1<f64>,
+    /// Standard deviation of the log brightness factor.
+    pub brightness: f64,
+}
+
+impl ExemplarModel {
+    /// Fits the model on `spectra` (`[n, bands]`) of class indices `classes` (`0..n_classes`;
+    /// every class needs at least one spectrum).
+    pub fn fit(spectra: ArrayView2<'_, f32>, classes: &[u32], n_classes: usize, config: &ExemplarConfig) -> Result<Self> {
+        let (n, bands) = spectra.dim();
+        if classes.len() != n || n == 0 {
+            return Err(Error::Shape(format!("{n} spectra with {} class indices", classes.len())));
+        }
+        if !(config.spread.is_finite() && config.spread >= 0.0 && (0.0..=1.0).contains(&config.own_weight) && config.brightness >= 0.0) {
+            return Err(Error::Shape(format!("exemplar settings out of range: {config:?}")));
+        }
+        let x = spectra.mapv(f64::from);
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let rows_of: Vec<Vec<usize>> = (0..n_classes).map(|c| (0..n).filter(|&i| classes[i] as usize == c).collect()).collect();
+        if let Some(c) = rows_of.iter().position(Vec::is_empty) {
+            return Err(Error::Shape(format!("class index {c} has no spectra")));
+        }
+        let residuals: Vec<Array2<f64>> = rows_of
+            .iter()
+            .map(|rows| {
+                let own = x.select(Axis(0), rows);
+                let mean = own.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(bands));
+                own - &mean
+            })
+            .collect();
+        let traces: Vec<f64> = residuals.iter().map(|r| r.iter().map(|v| v * v).sum::<f64>() / (r.nrows().max(2) - 1) as f64).collect();
+
+        let (mut exemplars, mut starts, mut counts) = (Vec::new(), Vec::new(), Vec::new());
+        let mut own = Array3::zeros((n_classes, config.own_rows, bands));
+        for (c, rows) in rows_of.iter().enumerate() {
+            let mut kept = rows.clone();
+            if kept.len() > config.max_exemplars {
+                kept.shuffle(&mut rng);
+                kept.truncate(config.max_exemplars);
+                kept.sort_unstable();
+            }
+            starts.push(exemplars.len());
+            counts.push(kept.len());
+            exemplars.extend(kept);
+            // C_c = Rᵀ R / (n_c - 1); m of its n_c rows, scaled by √(n_c / (m (n_c - 1))).
+            let r = &residuals[c];
+            let mut picked: Vec<usize> = (0..r.nrows()).collect();
+            picked.shuffle(&mut rng);
+            picked.truncate(config.own_rows);
+            let weight = config.spread
+                * config.own_weight.sqrt()
+                * (r.nrows() as f64 / (picked.len().max(1) * (r.nrows().max(2) - 1)) as f64).sqrt();
+            for (slot, &row) in picked.iter().enumerate() {
+                own.slice_mut(s![c, slot, ..]).assign(&(&r.row(row) * weight));
+            }
+        }
+        // S_c = Σ_j a_cj C_j: each row of class j drawn with probability a_cj / n_j and
+        // scaled by √(n_j / ((n_j - 1) m)), so that m rows have S_c as expected outer product.
+        let means: Vec<Array1<f64>> = rows_of.iter().map(|rows| x.select(Axis(0), rows).mean_axis(Axis(0)).unwrap()).collect();
+        let mut pooled = Array3::zeros((n_classes, config.pooled_rows, bands));
+        let mut pooled_scale = Array1::zeros(n_classes);
+        for c in 0..n_classes {
+            let share: Vec<f64> = (0..n_classes)
+                .map(|j| {
+                    let dof = (rows_of[j].len() as f64 - 1.0).max(0.0);
+                    match config.borrow_angle_deg {
+                        Some(tau) if tau > 0.0 => dof * (-angle_deg(&means[c], &means[j]) / tau).exp(),
+                        _ => dof,
+                    }
+                })
+                .collect();
+            let total: f64 = share.iter().sum();
+            if total <= 0.0 {
+                continue;
+            }
+            let borrowed_trace: f64 = share.iter().zip(&traces).map(|(a, t)| a / total * t).sum();
+            let mut cumulative = Vec::with_capacity(n_classes);
+            let mut sum = 0.0;
+            for a in &share {
+                sum += a / total;
+                cumulative.push(sum);
+            }
+            for slot in 0..config.pooled_rows {
+                let u: f64 = rand::RngExt::random(&mut rng);
+                let j = cumulative.iter().position(|&p| u < p).unwrap_or(n_classes - 1);
+                let r = &residuals[j];
+                let i = rand::RngExt::random_range(&mut rng, 0..r.nrows());
+                let weight = (r.nrows() as f64 / ((r.nrows().max(2) - 1) * config.pooled_rows) as f64).sqrt();
+                pooled.slice_mut(s![c, slot, ..]).assign(&(&r.row(i) * weight));
+            }
+            let k = if borrowed_trace > 0.0 { traces[c] / borrowed_trace } else { 0.0 };
+            pooled_scale[c] = config.spread * (1.0 - config.own_weight).sqrt() * k.sqrt();
+        }
+        Ok(Self { exemplars: x.select(Axis(0), &exemplars), starts, counts, own, pooled, pooled_scale, brightness: config.brightness })
+    }
+
+    /// Length of the noise vector a spectrum needs: one value picks the exemplar, one the
+    /// brightness, then the own factor's and the pooled factor's weights.
+    pub fn latent(&self) -> usize {
+        2 + self.own.dim().1 + self.pooled.dim().1
+    }
+
+    /// The spectrum of class `class` for the noise `z` (`latent()` values), as the
+    /// exported graph computes it; the exemplar is `floor(Φ(z[0]) · count)`.
+    pub fn sample(&self, class: usize, z: &[f64]) -> Array1<f64> {
+        let m = self.own.dim().1;
+        let phi = 0.5 * (1.0 + erf(z[0] / std::f64::consts::SQRT_2));
+        let pick = ((phi * self.counts[class] as f64).floor() as usize).min(self.counts[class] - 1);
+        let mut x = &self.exemplars.row(self.starts[class] + pick) * (self.brightness * z[1]).exp();
+        x += &Array1::from_vec(z[2..2 + m].to_vec()).dot(&self.own.slice(s![class, .., ..]));
+        x += &(Array1::from_vec(z[2 + m..].to_vec()).dot(&self.pooled.slice(s![class, .., ..])) * self.pooled_scale[class]);
+        x
+    }
+}
+
+/// The angle between two spectra, degrees.
+fn angle_deg(a: &Array1<f64>, b: &Array1<f64>) -> f64 {
+    let cos = a.dot(b) / (a.dot(a).sqrt() * b.dot(b).sqrt()).max(f64::MIN_POSITIVE);
+    cos.clamp(-1.0, 1.0).acos().to_degrees()
+}
+
+/// The error function (Abramowitz and Stegun 7.1.26, |error| < 1.5e-7).
+fn erf(x: f64) -> f64 {
+    let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
+    let poly = t * (0.254_829_592 + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    (1.0 - poly * (-x * x).exp()).copysign(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_distr::{Distribution, StandardNormal};
+
+    /// Two classes: class 0 varies along band 0 only, class 1 (two spectra) barely varies.
+    fn data() -> (Array2<f32>, Vec<u32>) {
+        let mut rows = Vec::new();
+        let mut classes = Vec::new();
+        for i in 0..200 {
+            rows.extend([(i as f32 - 100.0) / 10.0, 100.0, 0.0]);
+            classes.push(0);
+        }
+        rows.extend([50.0, 0.0, 100.0, 50.1, 0.0, 100.0]);
+        classes.extend([1, 1]);
+        (Array2::from_shape_vec((202, 3), rows).unwrap(), classes)
+    }
+
+    #[test]
+    fn samples_stay_near_their_class_and_borrow_the_pooled_shape() {
+        let (x, y) = data();
+        let model = ExemplarModel::fit(x.view(), &y, 2, &ExemplarConfig { own_weight: 0.0, spread: 1.0, ..Default::default() }).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let samples: Vec<Array1<f64>> = (0..2000)
+            .map(|_| {
+                let z: Vec<f64> = (0..model.latent()).map(|_| StandardNormal.sample(&mut rng)).collect();
+                model.sample(1, &z)
+            })
+            .collect();
+        let mean = |b: usize| samples.iter().map(|s| s[b]).sum::<f64>() / samples.len() as f64;
+        let sd = |b: usize| (samples.iter().map(|s| (s[b] - mean(b)).powi(2)).sum::<f64>() / samples.len() as f64).sqrt();
+        // Centred on class 1's spectra, varying along band 0 as class 0 does, at class 1's scale.
+        assert!((mean(0) - 50.05).abs() < 0.05 && (mean(2) - 100.0).abs() < 1e-9, "{} {}", mean(0), mean(2));
+        assert!(sd(1) < 1e-9 && sd(2) < 1e-9, "variation only along band 0: {} {}", sd(1), sd(2));
+        assert!(sd(0) > 0.02 && sd(0) < 0.2, "class 1's own size (sd of band 0 {})", sd(0));
+    }
+
+    #[test]
+    fn the_own_factor_reproduces_the_class_covariance() {
+        let (x, y) = data();
+        let model =
+            ExemplarModel::fit(x.view(), &y, 2, &ExemplarConfig { own_weight: 1.0, spread: 1.0, own_rows: 500, ..Default::default() })
+                .unwrap();
+        let f = model.own.slice(s![0, .., ..]);
+        let variance = f.column(0).iter().map(|v| v * v).sum::<f64>();
+        let band: Vec<f64> = x.column(0).iter().take(200).map(|&v| f64::from(v)).collect();
+        let mean = band.iter().sum::<f64>() / 200.0;
+        let expected = band.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 199.0;
+        assert!((variance - expected).abs() < 1e-6 * expected, "{variance} vs {expected}");
+        assert_eq!(model.pooled_scale.to_vec(), vec![0.0, 0.0]);
+    }
+
+    #[test]
+    fn erf_matches_known_values() {
+        for (x, e) in [(0.0, 0.0), (0.5, 0.520_499_9), (1.0, 0.842_700_8), (-2.0, -0.995_322_3)] {
+            assert!((erf(x) - e).abs() < 2e-7, "erf({x}) = {}", erf(x));
+        }
+    }
+}

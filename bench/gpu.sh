@@ -51,7 +51,7 @@ runs=("$(fuse_as cpu --device cpu)" "$(fuse_as cuda --device cuda)" "$(fuse_as t
 
 sample="$root/data/samples/salinasA"
 spectra=(--cube "$sample/salinasA.tif" --labels "$sample/salinasA_gt.tif" --classes "$sample/classes.csv")
-"$bin" train spectral "${spectra[@]}" --out "$work/g.onnx" --steps 20 -q
+"$bin" train spectral --generator gan "${spectra[@]}" --out "$work/g.onnx" --steps 20 -q
 augment_runs=()
 for device in cpu cuda; do
     start=$(date +%s.%N)

@@ -23,7 +23,7 @@ sample="$root/data/samples/salinasA"
 data=(--cube "$sample/salinasA.tif" --labels "$sample/salinasA_gt.tif" --classes "$sample/classes.csv")
 
 # A generator of the default architecture; its speed does not depend on how long it trained.
-"$bin" train spectral "${data[@]}" --out "$work/m.onnx" --steps 20 -q
+"$bin" train spectral --generator gan "${data[@]}" --out "$work/m.onnx" --steps 20 -q
 
 mkdir -p "$work/rust" "$work/python"
 start=$(date +%s.%N)

@@ -1,0 +1,731 @@
+"""The measure of issue 16: do synthetic spectra make classifiers better on pixels nobody
+trained on? Run by bench/augmentation.sh; prints one table on stdout, progress on stderr.
+
+For every data set x seed (the seed draws the training pixels) x training set, an RBF SVM
+(StandardScaler, C = 100, gamma = 'scale') and a random forest (300 trees) from
+scikit-learn are trained and scored on the untouched labelled pixels: the mean F1 of the
+scarce classes ("scarce F1") and the overall accuracy (OA). Training sets:
+
+  real    the training pixels alone
+  ROS     + random oversampling (imbalanced-learn) of every augmented class up to the target
+  SMOTE   + SMOTE (imbalanced-learn, k_neighbors = min(5, n - 1)) up to the target
+  GAN     + hypersynth: `train spectral --table T --test 0` with the product's default
+          settings (the default generator is the exemplar variation model, which uses every
+          given pixel; `--gan-args "--generator gan"` measures the conditional GAN), then
+          `augment --model M --table T --target-per-class TARGET --no-report`; the first
+          TARGET - n synthetic spectra of each class are used (augment counts only the
+          model's training share, so it makes a few more)
+
+The augmented classes are those with fewer than TARGET training pixels, as
+`augment --target-per-class` does (--augment-only-scarce: only the scarce classes).
+
+Data sets (in ../shared/data, or HYPERSYNTH_SHARED_DATA / --data):
+  enmap        the EnMAP Potsdam mosaic, 10 % of each class (min 10) for training; scarce =
+               classes with < 30 training pixels (soil)
+  salinasA-10  SalinasA, 10 % (min 10), classes 10, 11 and 14 thinned to 10; scarce = those
+               (the three hardest when thinned alone; classes 1 and 13 keep F1 >= 0.94
+               with 10 pixels, which leaves augmentation nothing to show)
+  salinasA-25  the same, thinned to 25
+  earthlib     the earthlib spectral library, level-3 classes with >= 30 spectra (13),
+               10 % (min 10); scarce = classes with < 30 training spectra (10 of them)
+  (the EnMAP-Box Berlin library is left out: 75 spectra, its soil and water classes have 4
+  and 2, too few for a 10 %-training / untouched-test split.)
+
+    python bench/augmentation.py [--datasets enmap,salinasA-10,...] [--seeds 0,1,2]
+        [--gan-args "--loss lsgan ..."] [--no-gan] [--extra-methods all|m1,m2]
+        [--target 200] [--max-test-per-class N] [--augment-only-scarce]
+
+--extra-methods adds numpy prototypes of other synthesis methods as further training sets
+(see METHODS below; `--list-methods` prints them).
+"""
+import argparse
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def log(*parts):
+    print(*parts, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------
+# Data sets
+
+
+def gdal_band_items(tif_path):
+    """Per-band GDAL metadata items of a GeoTIFF: {name: {band index: text}}."""
+    import tifffile
+
+    with tifffile.TiffFile(tif_path) as tif:
+        tag = tif.pages[0].tags.get(42112)
+        xml = tag.value if tag is not None else ""
+    items = {}
+    for m in re.finditer(r'<Item name="(\w+)" sample="(\d+)"[^>]*>([^<]*)</Item>', xml):
+        items.setdefault(m.group(1).lower(), {})[int(m.group(2))] = m.group(3)
+    return items
+
+
+def read_cube(tif_path):
+    """A GeoTIFF cube as [rows, cols, bands] float32, scaled, with wavelengths and good bands."""
+    import tifffile
+
+    items = gdal_band_items(tif_path)
+    cube = tifffile.imread(tif_path)
+    bands = len(items["wavelength"])
+    if cube.shape[0] == bands and cube.shape[-1] != bands:
+        cube = np.moveaxis(cube, 0, -1)
+    wavelengths = np.array([float(items["wavelength"][b]) for b in range(bands)])
+    good = np.array([items.get("bbl", {}).get(b, "1").strip() != "0" for b in range(bands)])
+    scale = np.array([float(items.get("scale", {}).get(b, "1")) for b in range(bands)], np.float32)
+    offset = np.array([float(items.get("offset", {}).get(b, "0")) for b in range(bands)], np.float32)
+    return cube, wavelengths, good, scale, offset
+
+
+def from_scene(cube_path, labels_path, classes_csv, reflectance_scale=None):
+    import pandas as pd
+    import tifffile
+
+    cube, wavelengths, good, scale, offset = read_cube(cube_path)
+    labels = tifffile.imread(labels_path).astype(np.int64)
+    mask = labels > 0
+    x = cube[mask][:, good].astype(np.float32)
+    if reflectance_scale is not None:  # the file states no scale: reflectance x 10000
+        x = x * reflectance_scale
+    else:
+        x = x * scale[good] + offset[good]
+    names = dict(pd.read_csv(classes_csv).iloc[:, :2].itertuples(index=False, name=None))
+    return x, labels[mask], wavelengths[good], {int(k): str(v) for k, v in names.items()}
+
+
+def load_enmap(data):
+    d = data / "enmap_potsdam" / "mosaic"
+    x, y, w, names = from_scene(d / "enmap_potsdam_mosaic.tif", d / "enmap_potsdam_mosaic_labels.tif", d / "classes.csv")
+    return dict(x=x, y=y, wavelengths=w, names=names, thin={})
+
+
+def load_salinas(data, thin_to):
+    d = data / "salinasA"
+    x, y, w, names = from_scene(d / "salinasA.tif", d / "salinasA_gt.tif", d / "classes.csv", reflectance_scale=1e-4)
+    return dict(x=x, y=y, wavelengths=w, names=names, thin={10: thin_to, 11: thin_to, 14: thin_to})
+
+
+def load_earthlib(data, min_spectra=30):
+    import pandas as pd
+
+    d = data / "earthlib_speclib"
+    header = (d / "spectra.sli.hdr").read_text()
+    field = lambda name: re.search(name + r"\s*=\s*(\S+)", header).group(1)
+    samples, lines = int(field("samples")), int(field("lines"))
+    assert field("data type") == "4" and field("byte order") == "0", "expected little-endian float32"
+    x = np.fromfile(d / "spectra.sli", "<f4").reshape(lines, samples)
+    w = np.array([float(v) for v in re.search(r"wavelength\s*=\s*\{([^}]*)\}", header).group(1).split(",")])
+    if "micrometers" in header.lower():
+        w = np.round(w * 1000.0, 4)
+    table = pd.read_csv(d / "spectra.csv")  # one row per spectrum, in the library's order
+    assert len(table) == lines
+    level3 = table["LEVEL_3"].astype(str).to_numpy()
+    counts = pd.Series(level3).value_counts()
+    kept = [name for name, n in counts.items() if n >= min_spectra]  # largest first
+    ids = {name: i + 1 for i, name in enumerate(kept)}
+    y = np.array([ids.get(v, 0) for v in level3])
+    keep = y > 0
+    return dict(x=x[keep], y=y[keep], wavelengths=w, names={i: n for n, i in ids.items()}, thin={})
+
+
+DATASETS = {
+    "enmap": lambda data: load_enmap(data),
+    "salinasA-10": lambda data: load_salinas(data, 10),
+    "salinasA-25": lambda data: load_salinas(data, 25),
+    "earthlib": lambda data: load_earthlib(data),
+}
+
+
+def split(y, seed, thin, fraction=0.1, minimum=10):
+    """Training rows: a seeded fraction of each class (at least `minimum`), thinned as
+    `thin` says; every other row is untouched."""
+    train = []
+    for c in np.unique(y):
+        rows = np.flatnonzero(y == c)
+        rows = rows[np.random.default_rng([seed, int(c)]).permutation(len(rows))]
+        n = max(minimum, int(round(fraction * len(rows))))
+        n = min(n, thin.get(int(c), n))
+        train.append(rows[:n])
+    train = np.sort(np.concatenate(train))
+    test = np.setdiff1d(np.arange(len(y)), train)
+    return train, test
+
+
+def cap_test(test, y, seed, cap):
+    if not cap:
+        return test
+    kept = []
+    for c in np.unique(y[test]):
+        rows = test[y[test] == c]
+        kept.append(np.random.default_rng([seed, int(c), 99]).permutation(rows)[:cap])
+    return np.sort(np.concatenate(kept))
+
+
+# ---------------------------------------------------------------------------------------
+# Classifiers
+
+
+def score(xtr, ytr, xte, yte, classes, scarce, seed, jobs):
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    models = {
+        "SVM": make_pipeline(StandardScaler(), SVC(C=100, gamma="scale")),
+        "RF": RandomForestClassifier(n_estimators=300, n_jobs=jobs, random_state=seed),
+    }
+    out = {}
+    for name, model in models.items():
+        predicted = model.fit(xtr, ytr).predict(xte)
+        f1 = f1_score(yte, predicted, labels=classes, average=None, zero_division=0)
+        at = {c: i for i, c in enumerate(classes)}
+        out[name] = (float(np.mean([f1[at[c]] for c in scarce])), float(accuracy_score(yte, predicted)))
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Training sets
+
+
+def oversample(kind, xtr, ytr, need, seed):
+    from imblearn.over_sampling import SMOTE, RandomOverSampler
+
+    counts = {int(c): int((ytr == c).sum()) for c in np.unique(ytr)}
+    strategy = {c: counts[c] + n for c, n in need.items()}
+    if kind == "ROS":
+        sampler = RandomOverSampler(sampling_strategy=strategy, random_state=seed)
+    else:
+        k = min(5, min(counts[c] for c in need) - 1)
+        sampler = SMOTE(sampling_strategy=strategy, k_neighbors=k, random_state=seed)
+    xr, yr = sampler.fit_resample(xtr, ytr)
+    return xr[len(ytr):], yr[len(ytr):]  # imbalanced-learn appends the new rows
+
+
+def write_table(path, x, y, wavelengths, names):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = {"class_id": pa.array(y.astype(np.uint32)), "class_name": pa.array([names[int(c)] for c in y])}
+    for b, w in enumerate(wavelengths):
+        columns[repr(round(float(w), 4))] = pa.array(x[:, b].astype(np.float32))
+    pq.write_table(pa.table(columns), path)
+
+
+def read_synthetic(path, bands):
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    band_columns = [n for n in table.column_names if n not in ("class_id", "class_name", "source", "name")]
+    assert len(band_columns) == bands, f"{path}: {len(band_columns)} band columns, expected {bands}"
+    x = np.stack([table.column(n).to_numpy().astype(np.float32) for n in band_columns], axis=1)
+    return x, table.column("class_id").to_numpy().astype(np.int64)
+
+
+def run_hypersynth(binary, args, what):
+    start = time.perf_counter()
+    done = subprocess.run([binary, *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"hypersynth {what} failed ({done.returncode}): {(done.stderr or done.stdout).strip()[-2000:]}")
+    return time.perf_counter() - start
+
+
+def gan(ctx, work, binary, gan_args, target, seed, pool_target=None):
+    """hypersynth's default GAN on the training pixels: synthetic spectra per class (the
+    first `need` of each), and the seconds of training and of augmenting."""
+    table = work / "train.parquet"
+    write_table(table, ctx["xtr"], ctx["ytr"], ctx["wavelengths"], ctx["names"])
+    model = work / "m.onnx"
+    train_s = run_hypersynth(
+        binary, ["train", "spectral", "--table", str(table), "--out", str(model), "--test", "0", "--seed", str(seed), "-q", *gan_args], "train"
+    )
+    out = work / "augment"
+    aug_s = run_hypersynth(
+        binary,
+        ["augment", "--model", str(model), "--table", str(table), "--out", str(out), "--target-per-class", str(pool_target or target), "--no-report", "--seed", str(seed), "-q"],
+        "augment",
+    )
+    xs, ys = read_synthetic(out / "synthetic.parquet", ctx["xtr"].shape[1])
+    return xs, ys, train_s, aug_s
+
+
+def take(xs, ys, need):
+    """The first need[c] rows of each class c."""
+    rows = [np.flatnonzero(ys == c)[:n] for c, n in need.items()]
+    short = {c: n - len(r) for (c, n), r in zip(need.items(), rows) if len(r) < n}
+    if short:
+        log(f"    note: fewer synthetic spectra than wanted: {short}")
+    rows = np.concatenate(rows)
+    return xs[rows], ys[rows]
+
+
+# ---------------------------------------------------------------------------------------
+# numpy prototypes of other synthesis methods (Task B of issue 16)
+#
+# Each takes the real training pixels and `need` ({class: spectra to make}) and returns
+# synthetic spectra. Notation: mu_c the class mean, r_i = x_i - mu_{y_i} the within-class
+# residuals of all training pixels, S_pool = sum_i r_i r_i^T / (N - C) the pooled
+# within-class covariance.
+
+EPS = 1e-4  # floor of reflectance before a log
+
+
+def pooled_residuals(x, y, log_space=False):
+    v = np.log(np.maximum(x, EPS)) if log_space else x
+    means = {int(c): v[y == c].mean(0) for c in np.unique(y)}
+    r = v - np.stack([means[int(c)] for c in y])
+    return v, means, r
+
+
+def pooled_cov_factor(r, n_classes, shrink=0.0):
+    cov = r.T @ r / max(1, len(r) - n_classes)
+    if shrink:
+        cov = (1 - shrink) * cov + shrink * np.diag(np.diag(cov))
+    vals, vecs = np.linalg.eigh(cov)
+    return vecs * np.sqrt(np.clip(vals, 0, None))  # cov = F F^T
+
+
+def m_gauss_pooled(x, y, need, rng, scale=1.0, log_space=False, **_):
+    """class mean + scale * N(0, S_pool)."""
+    v, means, r = pooled_residuals(x, y, log_space)
+    f = pooled_cov_factor(r, len(means))
+    out, ids = [], []
+    for c, n in need.items():
+        s = means[c] + scale * rng.standard_normal((n, f.shape[1])) @ f.T
+        out.append(s)
+        ids.append(np.full(n, c))
+    s = np.concatenate(out)
+    return (np.exp(s) if log_space else s).astype(np.float32), np.concatenate(ids)
+
+
+def m_exemplar_gauss(x, y, need, rng, scale=0.7, log_space=False, **_):
+    """a real exemplar of the class (uniform) + scale * N(0, S_pool)."""
+    v, means, r = pooled_residuals(x, y, log_space)
+    f = pooled_cov_factor(r, len(means))
+    out, ids = [], []
+    for c, n in need.items():
+        own = v[y == c]
+        e = own[rng.integers(0, len(own), n)]
+        out.append(e + scale * rng.standard_normal((n, f.shape[1])) @ f.T)
+        ids.append(np.full(n, c))
+    s = np.concatenate(out)
+    return (np.exp(s) if log_space else s).astype(np.float32), np.concatenate(ids)
+
+
+def m_exemplar_resid(x, y, need, rng, scale=0.7, log_space=False, **_):
+    """a real exemplar of the class + scale * a real residual r_j of another class's pixel
+    (classes drawn equally often)."""
+    v, means, r = pooled_residuals(x, y, log_space)
+    classes = list(means)
+    out, ids = [], []
+    for c, n in need.items():
+        own = v[y == c]
+        e = own[rng.integers(0, len(own), n)]
+        others = [k for k in classes if k != c]
+        donor = np.array(others)[rng.integers(0, len(others), n)]
+        res = np.stack([r[y == k][rng.integers(0, (y == k).sum())] for k in donor])
+        out.append(e + scale * res)
+        ids.append(np.full(n, c))
+    s = np.concatenate(out)
+    return (np.exp(s) if log_space else s).astype(np.float32), np.concatenate(ids)
+
+
+def m_brightness(x, y, need, rng, sigma=0.1, **_):
+    """a real exemplar times exp(sigma * N(0, 1)) (one factor per spectrum)."""
+    out, ids = [], []
+    for c, n in need.items():
+        own = x[y == c]
+        e = own[rng.integers(0, len(own), n)]
+        out.append(e * np.exp(sigma * rng.standard_normal((n, 1))))
+        ids.append(np.full(n, c))
+    return np.concatenate(out).astype(np.float32), np.concatenate(ids)
+
+
+def m_smote_pooled(x, y, need, rng, scale=0.5, **_):
+    """SMOTE-like: a point between an exemplar and one of its 5 nearest class-mates, plus
+    scale * N(0, S_pool)."""
+    v, means, r = pooled_residuals(x, y)
+    f = pooled_cov_factor(r, len(means))
+    out, ids = [], []
+    for c, n in need.items():
+        own = v[y == c]
+        d = ((own[:, None] - own[None]) ** 2).sum(-1)
+        nn = np.argsort(d, 1)[:, 1 : 1 + min(5, len(own) - 1)]
+        a = rng.integers(0, len(own), n)
+        b = nn[a, rng.integers(0, nn.shape[1], n)]
+        t = rng.random((n, 1))
+        out.append(own[a] + t * (own[b] - own[a]) + scale * rng.standard_normal((n, f.shape[1])) @ f.T)
+        ids.append(np.full(n, c))
+    return np.concatenate(out).astype(np.float32), np.concatenate(ids)
+
+
+def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, centre="exemplar", **_):
+    """The general exemplar + residual model: centre + s * N(0, S_c) (then, with b > 0, a
+    brightness factor exp(b * N(0, 1)) per spectrum), in reflectance or (log = 1) in
+    log-reflectance. centre: a uniformly drawn real spectrum of the class ("exemplar") or
+    the class mean ("mean"). S_c, per class c, from its own covariance C_c (ddof 1) and the
+    pooled within-class covariance S_pool:
+      cov = pooled   S_pool
+      cov = scaled   k_c S_pool with k_c = trace(C_c) / trace(S_pool) (pooled shape, own size)
+      cov = rda      lam C_c + (1 - lam) k_c S_pool
+      cov = own      C_c
+    """
+    log = bool(int(log))
+    v, means, r = pooled_residuals(x, y, log)
+    pooled = r.T @ r / max(1, len(r) - len(means))
+    tp = np.trace(pooled)
+    out, ids = [], []
+    for c, n in need.items():
+        own = v[y == c]
+        own_cov = np.cov(own, rowvar=False, ddof=1)
+        k = np.trace(own_cov) / tp
+        sc = {"pooled": pooled, "scaled": k * pooled, "rda": lam * own_cov + (1 - lam) * k * pooled, "own": own_cov}[cov]
+        vals, vecs = np.linalg.eigh(sc)
+        f = vecs * np.sqrt(np.clip(vals, 0, None))
+        ctr = own[rng.integers(0, len(own), n)] if centre == "exemplar" else np.repeat(means[c][None], n, 0)
+        syn = ctr + float(s) * rng.standard_normal((n, f.shape[1])) @ f.T
+        if b:
+            g = float(b) * rng.standard_normal((n, 1))
+            syn = syn + g if log else syn * np.exp(g)
+        out.append(np.exp(syn) if log else syn)
+        ids.append(np.full(n, c))
+    return np.concatenate(out).astype(np.float32), np.concatenate(ids)
+
+
+def parse_method(name):
+    """A method spec "ex:cov=scaled:s=0.7+svm": generator, keyword arguments, selector."""
+    if name in METHODS:
+        return METHODS[name]
+    body, _, selector = name.partition("+")
+    gen, *pairs = body.split(":")
+    if gen not in ("ex", "GAN") and gen not in GENERATORS:
+        raise KeyError(name)
+    kwargs = {}
+    for pair in pairs:
+        k, _, v = pair.partition("=")
+        try:
+            kwargs[k] = float(v)
+        except ValueError:
+            kwargs[k] = v
+    return ("exemplar" if gen == "ex" else gen), kwargs, (selector or None)
+
+
+class Selector:
+    """Keeps synthetic spectra that a classifier trained on the real training pixels
+    assigns to their own class with probability >= threshold."""
+
+    def __init__(self, kind, x, y, seed):
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        self.kind = kind
+        if kind.startswith("nn"):
+            # nearest real neighbour (standardised bands): keep when the nearest real
+            # spectrum of the own class is at most `ratio` times as far as the nearest one
+            # of any other class ("nn" = ratio 1)
+            self.ratio = float(kind[2:] or 1.0)
+            self.mean, self.sd = x.mean(0), x.std(0) + 1e-12
+            self.x, self.y = (x - self.mean) / self.sd, y
+            return
+        if kind == "svm" or kind == "svmarg":
+            from sklearn.svm import SVC
+
+            self.model = make_pipeline(StandardScaler(), SVC(C=100, gamma="scale", probability=True, random_state=seed))
+        elif kind == "lda":
+            from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+            self.model = make_pipeline(StandardScaler(), LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto"))
+        else:
+            raise ValueError(kind)
+        self.model.fit(x, y)
+        self.classes = list(self.model.classes_)
+
+    def own_probability(self, xs, ys):
+        if self.kind.startswith("nn"):
+            z = (xs - self.mean) / self.sd
+            keep = np.zeros(len(ys))
+            for start in range(0, len(ys), 2048):
+                zz = z[start : start + 2048]
+                d = (zz**2).sum(1)[:, None] - 2 * zz @ self.x.T + (self.x**2).sum(1)[None]
+                same = self.y[None] == ys[start : start + 2048, None]
+                own = np.where(same, d, np.inf).min(1)
+                other = np.where(same, np.inf, d).min(1)
+                keep[start : start + 2048] = np.sqrt(np.maximum(own, 0)) <= self.ratio * np.sqrt(np.maximum(other, 0))
+            return keep  # 1 or 0
+        if self.kind == "svmarg":
+            p = self.model.predict_proba(xs)
+            col = np.array([self.classes.index(int(c)) for c in ys])
+            return (p.argmax(1) == col).astype(float)
+        p = self.model.predict_proba(xs)
+        col = np.array([self.classes.index(int(c)) for c in ys])
+        return p[np.arange(len(ys)), col]
+
+
+def select(xs, ys, prob, need, threshold=0.5):
+    """Of each class's candidates, the first need[c] with probability >= threshold; when
+    too few pass, the passing ones only (no fill)."""
+    rows = []
+    for c, n in need.items():
+        cand = np.flatnonzero(ys == c)
+        rows.append(cand[prob[cand] >= threshold][:n])
+    rows = np.concatenate(rows)
+    return xs[rows], ys[rows]
+
+
+GENERATORS = {
+    "gauss-pooled": m_gauss_pooled,
+    "exemplar-gauss": m_exemplar_gauss,
+    "exemplar-resid": m_exemplar_resid,
+    "brightness": m_brightness,
+    "smote-pooled": m_smote_pooled,
+    "exemplar": m_exemplar,
+}
+
+# name: (generator, keyword arguments, selector or None)
+METHODS = {
+    "gauss-pooled": ("gauss-pooled", {"scale": 1.0}, None),
+    "gauss-pooled-log": ("gauss-pooled", {"scale": 1.0, "log_space": True}, None),
+    "exemplar-gauss-0.5": ("exemplar-gauss", {"scale": 0.5}, None),
+    "exemplar-gauss-0.7": ("exemplar-gauss", {"scale": 0.7}, None),
+    "exemplar-gauss-1.0": ("exemplar-gauss", {"scale": 1.0}, None),
+    "exemplar-gauss-log-0.7": ("exemplar-gauss", {"scale": 0.7, "log_space": True}, None),
+    "exemplar-resid-0.7": ("exemplar-resid", {"scale": 0.7}, None),
+    "exemplar-resid-log-0.7": ("exemplar-resid", {"scale": 0.7, "log_space": True}, None),
+    "brightness-0.1": ("brightness", {"sigma": 0.1}, None),
+    "smote-pooled-0.5": ("smote-pooled", {"scale": 0.5}, None),
+    "exemplar-gauss-0.7+lda": ("exemplar-gauss", {"scale": 0.7}, "lda"),
+    "exemplar-gauss-1.0+lda": ("exemplar-gauss", {"scale": 1.0}, "lda"),
+    "exemplar-gauss-0.7+svm": ("exemplar-gauss", {"scale": 0.7}, "svm"),
+    "gauss-pooled+lda": ("gauss-pooled", {"scale": 1.0}, "lda"),
+    "GAN+svm": ("GAN", {}, "svm"),
+    "GAN+lda": ("GAN", {}, "lda"),
+}
+CANDIDATES_PER_NEEDED = 5  # candidates generated per kept spectrum when selecting
+
+
+def run_method(name, ctx, need, seed, gan_pool):
+    generator, kwargs, selector = parse_method(name)
+    kwargs = dict(kwargs)
+    rng = np.random.default_rng([seed, 16, sum(map(ord, name))])
+    start = time.perf_counter()
+    holdout = float(kwargs.pop("holdout", 0) or 0)
+    if holdout:
+        # fit the generator and the selector on the training share that hypersynth's
+        # default split leaves (round(holdout * n) of each class held out, at least 1 kept)
+        keep = []
+        for c in np.unique(ctx["ytr"]):
+            rows = np.flatnonzero(ctx["ytr"] == c)
+            rows = np.random.default_rng([seed, int(c), 7]).permutation(rows)
+            keep.append(rows[min(len(rows) - 1, int(round(holdout * len(rows)))) :])
+        keep = np.sort(np.concatenate(keep))
+        ctx = dict(ctx, xtr=ctx["xtr"][keep], ytr=ctx["ytr"][keep], selectors={})
+    factor = CANDIDATES_PER_NEEDED if selector else 1
+    wanted = {c: n * factor for c, n in need.items()}
+    if generator == "GAN":
+        if gan_pool is None:
+            raise RuntimeError("needs the GAN (drop --no-gan)")
+        xs, ys = gan_pool
+    else:
+        xs, ys = GENERATORS[generator](ctx["xtr"], ctx["ytr"], wanted, rng, **kwargs)
+    if selector:
+        if selector not in ctx["selectors"]:
+            ctx["selectors"][selector] = Selector(selector, ctx["xtr"], ctx["ytr"], seed)
+        prob = ctx["selectors"][selector].own_probability(xs, ys)
+        xs, ys = select(xs, ys, prob, need)
+    else:
+        xs, ys = take(xs, ys, need)
+    return xs, ys, time.perf_counter() - start
+
+
+# ---------------------------------------------------------------------------------------
+# The run and the table
+
+
+def git_commit():
+    try:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True).stdout.strip()
+        return commit + (" (with uncommitted changes)" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=os.environ.get("HYPERSYNTH_SHARED_DATA", str(ROOT.parent / "shared" / "data")))
+    p.add_argument("--datasets", default=",".join(DATASETS))
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--target", type=int, default=200, help="spectra per augmented class (default 200)")
+    p.add_argument("--augment-only-scarce", action="store_true", help="augment only the scarce classes")
+    p.add_argument("--gan-args", default="", help="extra arguments of `hypersynth train spectral`, e.g. \"--loss lsgan\"")
+    p.add_argument("--no-gan", action="store_true", help="leave out the GAN rows")
+    p.add_argument("--extra-methods", default="", help="numpy prototypes to add: all, or comma-separated names")
+    p.add_argument("--list-methods", action="store_true")
+    p.add_argument("--max-test-per-class", type=int, default=0, help="score on at most N untouched pixels per class (0: all)")
+    p.add_argument("--jobs", type=int, default=2, help="random-forest threads")
+    p.add_argument("--json", help="also write every score to this JSON file")
+    p.add_argument("--work", help="keep hypersynth's files here (default: a temporary folder)")
+    a = p.parse_args()
+    if a.list_methods:
+        for name, (g, kw, sel) in METHODS.items():
+            print(f"{name:<26} {g} {kw} selection: {sel or '-'}")
+        return
+    extra = list(METHODS) if a.extra_methods == "all" else [m for m in a.extra_methods.split(",") if m]
+    unknown = []
+    for m in extra:
+        try:
+            parse_method(m)
+        except (KeyError, ValueError):
+            unknown.append(m)
+    if unknown:
+        p.error(f"unknown methods {unknown}; --list-methods lists them")
+    datasets = [d for d in a.datasets.split(",") if d]
+    bad = [d for d in datasets if d not in DATASETS]
+    if bad:
+        p.error(f"unknown data sets {bad}; known: {', '.join(DATASETS)}")
+    seeds = [int(s) for s in a.seeds.split(",")]
+    binary = os.environ.get("HYPERSYNTH_BIN", str(ROOT / "target" / "debug" / "hypersynth"))
+    gan_args = shlex.split(a.gan_args)
+    data = Path(a.data)
+    need_pool = any(parse_method(m)[0] == "GAN" for m in extra)
+
+    import imblearn
+    import sklearn
+
+    started = time.perf_counter()
+    print(f"command: {' '.join(shlex.quote(v) for v in sys.argv)}")
+    print(f"git commit: {git_commit()}; binary: {binary}; scikit-learn {sklearn.__version__}, imbalanced-learn {imblearn.__version__}")
+    print(f"GAN: hypersynth default settings{' + ' + a.gan_args if a.gan_args else ''}; target {a.target} per augmented class"
+          f" ({'scarce classes only' if a.augment_only_scarce else 'every class below the target'}); seeds {a.seeds}")
+
+    sets = ["real", "ROS", "SMOTE"] + ([] if a.no_gan else ["GAN"]) + extra
+    results = []  # dict rows
+    timings = {}
+    workroot = Path(a.work) if a.work else Path(tempfile.mkdtemp(prefix="hypersynth-augmentation-"))
+    info = {}
+    for dname in datasets:
+        t0 = time.perf_counter()
+        ds = DATASETS[dname](data)
+        x, y = ds["x"], ds["y"]
+        classes = sorted(int(c) for c in np.unique(y))
+        log(f"{dname}: {len(y)} labelled spectra, {x.shape[1]} bands, {len(classes)} classes (loaded in {time.perf_counter() - t0:.1f} s)")
+        for seed in seeds:
+            tr, te = split(y, seed, ds["thin"])
+            te = cap_test(te, y, seed, a.max_test_per_class)
+            xtr, ytr, xte, yte = x[tr], y[tr], x[te], y[te]
+            counts = {c: int((ytr == c).sum()) for c in classes}
+            scarce = [c for c in classes if c in ds["thin"]] if ds["thin"] else [c for c in classes if counts[c] < 30]
+            augmented = [c for c in classes if counts[c] < a.target and (c in scarce or not a.augment_only_scarce)]
+            need = {c: a.target - counts[c] for c in augmented}
+            info[dname] = {"scarce": {ds["names"][c]: counts[c] for c in scarce}, "train": len(ytr), "test": len(yte),
+                           "augmented": len(augmented), "classes": len(classes)}
+            ctx = dict(xtr=xtr, ytr=ytr, wavelengths=ds["wavelengths"], names=ds["names"], selectors={})
+            gan_pool = None
+            for s in sets:
+                t = time.perf_counter()
+                extra_times = {}
+                try:
+                    if s == "real":
+                        xs, ys = xtr[:0], ytr[:0]
+                    elif s in ("ROS", "SMOTE"):
+                        xs, ys = oversample(s, xtr, ytr, need, seed)
+                    elif s == "GAN":
+                        work = workroot / dname / f"seed{seed}"
+                        work.mkdir(parents=True, exist_ok=True)
+                        pool = a.target * CANDIDATES_PER_NEEDED if need_pool else None
+                        xg, yg, train_s, aug_s = gan(ctx, work, binary, gan_args, a.target, seed, pool)
+                        extra_times = {"train_s": train_s, "augment_s": aug_s}
+                        if need_pool:
+                            gan_pool = (xg, yg)
+                        xs, ys = take(xg, yg, need)
+                    else:
+                        xs, ys, _ = run_method(s, ctx, need, seed, gan_pool)
+                except RuntimeError as e:
+                    log(f"  {dname} seed {seed} {s}: {e}")
+                    results.append(dict(dataset=dname, seed=seed, set=s, error=str(e)))
+                    continue
+                synth_s = time.perf_counter() - t
+                scores = score(np.concatenate([xtr, xs]), np.concatenate([ytr, ys]), xte, yte, classes, scarce, seed, a.jobs)
+                row = dict(dataset=dname, seed=seed, set=s, synthetic=len(ys), synth_s=synth_s, **extra_times)
+                for clf, (f1, oa) in scores.items():
+                    row[f"f1_{clf}"], row[f"oa_{clf}"] = f1, oa
+                results.append(row)
+                timings.setdefault(s, []).append(synth_s)
+                log(f"  {dname} seed {seed} {s:<24} +{len(ys):5d}  scarce F1 SVM {row['f1_SVM']:.3f} RF {row['f1_RF']:.3f}"
+                    f"  OA SVM {row['oa_SVM']:.3f} RF {row['oa_RF']:.3f}  ({synth_s:.1f} s synthesis, {time.perf_counter() - t:.1f} s in all)")
+    if a.json:
+        Path(a.json).write_text(json.dumps({"results": results, "info": info}, indent=1))
+    print_table(results, datasets, sets, info)
+    print(f"wall time: {time.perf_counter() - started:.0f} s")
+
+
+def print_table(results, datasets, sets, info):
+    ok = [r for r in results if "error" not in r]
+
+    def cell(d, s, key):
+        v = [r[key] for r in ok if r["dataset"] == d and r["set"] == s]
+        return np.array(v) if v else None
+
+    print()
+    print("scarce F1 = mean F1 of the scarce classes on the untouched pixels; OA = overall accuracy; mean over seeds (sd)")
+    print()
+    print(f"| data set | training set | scarce F1 SVM | scarce F1 RF | scarce F1 mean | OA SVM | OA RF | synthetic | s/seed |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for d in datasets:
+        for s in sets:
+            f1s, f1r, oas, oar = (cell(d, s, k) for k in ("f1_SVM", "f1_RF", "oa_SVM", "oa_RF"))
+            if f1s is None:
+                errs = [r for r in results if r["dataset"] == d and r["set"] == s]
+                print(f"| {d} | {s} | failed: {errs[0]['error'][:80] if errs else 'not run'} | | | | | | |")
+                continue
+            fmt = lambda v: f"{v.mean():.3f} ({v.std():.3f})"
+            n = cell(d, s, "synthetic")
+            t = cell(d, s, "synth_s")
+            print(f"| {d} | {s} | {fmt(f1s)} | {fmt(f1r)} | {(f1s + f1r).mean() / 2:.3f} | {fmt(oas)} | {fmt(oar)} | {n.mean():.0f} | {t.mean():.1f} |")
+    print()
+    print("data sets: " + "; ".join(f"{d}: {v['classes']} classes, {v['train']} training / {v['test']} untouched pixels, "
+                                     f"{v['augmented']} classes augmented, scarce (training pixels) "
+                                     + ", ".join(f"{k} ({n})" for k, n in v["scarce"].items()) for d, v in info.items()))
+    print()
+    others = [s for s in sets if s not in ("real", "SMOTE")]
+    print("mean lifts in points (x 100) over seeds and the two classifiers; per seed the lift is the mean of SVM and RF")
+    print()
+    print("| data set | set | scarce F1 − real | scarce F1 − SMOTE | OA − real | OA − SMOTE | seeds with scarce F1 > real |")
+    print("|---|---|---|---|---|---|---|")
+
+    def per_seed(d, s, key):
+        return {r["seed"]: (r[f"{key}_SVM"] + r[f"{key}_RF"]) / 2 for r in ok if r["dataset"] == d and r["set"] == s}
+
+    for s in others:
+        for d in datasets:
+            m = {k: per_seed(d, s, k) for k in ("f1", "oa")}
+            base = {k: per_seed(d, "real", k) for k in ("f1", "oa")}
+            smote = {k: per_seed(d, "SMOTE", k) for k in ("f1", "oa")}
+            if not m["f1"]:
+                continue
+
+            def lift(k, ref):
+                common = [sd for sd in m[k] if sd in ref[k]]
+                return 100 * np.mean([m[k][sd] - ref[k][sd] for sd in common]) if common else float("nan")
+
+            wins = sum(m["f1"][sd] > base["f1"][sd] for sd in m["f1"] if sd in base["f1"])
+            print(f"| {d} | {s} | {lift('f1', base):+.1f} | {lift('f1', smote):+.1f} | {lift('oa', base):+.1f} | {lift('oa', smote):+.1f} | {wins}/{len(m['f1'])} |")
+
+
+if __name__ == "__main__":
+    main()

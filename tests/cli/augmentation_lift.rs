@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use hypersynth_data::{ClassRaster, CogWriter, Compression, Cube, SampleType};
+use hypersynth_data::{ClassRaster, Cube};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
@@ -101,22 +101,8 @@ fn shuffled_labels(t: &TestDir) -> String {
     ids.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(5));
     let mut next = ids.into_iter();
     labels.ids.mapv_inplace(|id| if id == 0 { 0 } else { next.next().unwrap() });
-    let meta = hypersynth_data::CubeMeta {
-        bands: 1,
-        dtype: SampleType::UInt8,
-        wavelengths_nm: None,
-        fwhm_nm: None,
-        good_bands: vec![true],
-        scale: vec![1.0],
-        offset: vec![0.0],
-        nodata: None,
-        band_names: None,
-        ..cube.meta().clone()
-    };
     let path = t.join("shuffled_gt.tif");
-    let mut writer = CogWriter::create(&path, &meta, Compression::Deflate).unwrap();
-    writer.write(meta.full_window(), labels.ids.mapv(|v| v as f32).insert_axis(ndarray::Axis(2)).view()).unwrap();
-    writer.finish().unwrap();
+    crate::support::write_uint8_raster(&path, cube.meta(), &labels.ids.mapv(|v| v as u8));
     path.display().to_string()
 }
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use hypersynth_data::{CogWriter, Compression, Cube, SampleType};
+use hypersynth_data::Cube;
 
 use crate::support::{TestDir, sample, translate};
 
@@ -234,22 +234,7 @@ fn fixture(t: &TestDir) {
 fn damage_target(t: &TestDir) {
     let cube = Cube::open(t.join("cube.tif")).unwrap();
     let labels = hypersynth_data::ClassRaster::read(&t.join("gt.tif"), cube.meta(), None).unwrap();
-    let values = labels.ids.mapv(|id| f32::from(u8::from(id == 1))).insert_axis(ndarray::Axis(2));
-    let meta = hypersynth_data::CubeMeta {
-        bands: 1,
-        dtype: SampleType::UInt8,
-        wavelengths_nm: None,
-        fwhm_nm: None,
-        good_bands: vec![true],
-        scale: vec![1.0],
-        offset: vec![0.0],
-        nodata: None,
-        band_names: None,
-        ..cube.meta().clone()
-    };
-    let mut writer = CogWriter::create(&t.join("target.tif"), &meta, Compression::Deflate).unwrap();
-    writer.write(meta.full_window(), values.view()).unwrap();
-    writer.finish().unwrap();
+    crate::support::write_uint8_raster(&t.join("target.tif"), cube.meta(), &labels.ids.mapv(|id| u8::from(id == 1)));
 }
 
 #[test]

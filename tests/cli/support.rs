@@ -111,6 +111,26 @@ pub fn assert_resumed_like_whole(t: &TestDir) {
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 
+/// Writes `values` as a one-band uint8 COG at `path` on the grid of `like` (a class or
+/// damage raster for a test).
+pub fn write_uint8_raster(path: &Path, like: &hypersynth_data::CubeMeta, values: &ndarray::Array2<u8>) {
+    let meta = hypersynth_data::CubeMeta {
+        bands: 1,
+        dtype: hypersynth_data::SampleType::UInt8,
+        wavelengths_nm: None,
+        fwhm_nm: None,
+        good_bands: vec![true],
+        scale: vec![1.0],
+        offset: vec![0.0],
+        nodata: None,
+        band_names: None,
+        ..like.clone()
+    };
+    let mut writer = hypersynth_data::CogWriter::create(path, &meta, hypersynth_data::Compression::Deflate).unwrap();
+    writer.write(meta.full_window(), values.mapv(f32::from).insert_axis(ndarray::Axis(2)).view()).unwrap();
+    writer.finish().unwrap();
+}
+
 /// The repository's bundled sample folder.
 pub fn sample(name: &str) -> String {
     hypersynth_data::fixtures::samples_dir().join("salinasA").join(name).display().to_string()

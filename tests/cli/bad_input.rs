@@ -289,3 +289,11 @@ fn a_job_whose_product_would_land_on_its_scene_fails_that_task_and_keeps_the_sce
     assert!(out.stderr.contains("would replace an input"), "{}", out.stderr);
     assert_eq!(std::fs::read(&scene).unwrap(), std::fs::read(sample("salinasA.tif")).unwrap());
 }
+
+#[test]
+fn more_threads_than_cores_are_capped_with_a_warning() {
+    let t = TestDir::new();
+    let out = t.run(&["info", &sample("salinasA.tif"), "--threads", "100000"]);
+    t.ok(&out);
+    assert!(out.stderr.contains("--threads 100000 is more than this machine's"), "{}", out.stderr);
+}

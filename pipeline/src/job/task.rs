@@ -325,3 +325,30 @@ fn key(stage: &str, parameters: &Value, inputs: &[FileRecord]) -> String {
     }
     to_hex(&hash.finalize())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_with_nan_metrics_reads_back_with_nan() {
+        let record = TaskRecord {
+            scene: "s".into(),
+            stage: "train".into(),
+            status: Status::Done,
+            error: None,
+            key: "k".into(),
+            inputs: Vec::new(),
+            parameters: Value::Null,
+            outputs: Vec::new(),
+            metrics: BTreeMap::from([("validation_mmd".into(), f64::NAN), ("best_step".into(), 3.0)]),
+            seconds: 1.0,
+            hypersynth_version: "0".into(),
+        };
+        let text = serde_json::to_string(&record).unwrap();
+        assert!(text.contains("\"validation_mmd\":null"), "{text}");
+        let back: TaskRecord = serde_json::from_str(&text).unwrap();
+        assert!(back.metrics["validation_mmd"].is_nan());
+        assert_eq!(back.metrics["best_step"], 3.0);
+    }
+}

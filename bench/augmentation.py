@@ -35,8 +35,21 @@ Data sets (in ../shared/data, or HYPERSYNTH_SHARED_DATA / --data):
         [--gan-args "--loss lsgan ..."] [--no-gan] [--extra-methods all|m1,m2]
         [--target 200] [--max-test-per-class N] [--augment-only-scarce]
 
---extra-methods adds numpy prototypes of other synthesis methods as further training sets
-(see METHODS below; `--list-methods` prints them).
+--extra-methods adds numpy prototypes of other synthesis methods as further training sets:
+names of METHODS (`--list-methods` prints them) or specs GEN[:KEY=VALUE...][+SELECTOR]:
+  GEN       ex (m_exemplar: cov=pooled|scaled|rda|own, s, lam, log, b, centre), gauss-pooled,
+            exemplar-gauss, exemplar-resid, brightness, smote-pooled, or GAN (hypersynth's
+            spectra, 5 x as many made, for selection)
+  holdout=F fit the generator and selector on the share hypersynth's split would leave
+            (round(F * n) of each class held out), as the product does with --validation F
+  SELECTOR  nn[RATIO] (keep a candidate when its nearest real training spectrum of its own
+            class is at most RATIO x as far, standardised bands, as the nearest of any other
+            class; RATIO 1 by default), svm (RBF SVM on the real pixels, own-class
+            probability >= 0.5), svmarg (its own class is the SVM's most probable), lda
+  With a selector 5 x the needed candidates are made and the first passing ones kept.
+The best measured: ex:cov=own:s=0.7+nn (a real spectrum of the class plus 0.7 x a Gaussian
+draw with the class's own covariance, kept when it lies nearer its own class's real spectra
+than any other class's).
 """
 import argparse
 import json
@@ -512,6 +525,8 @@ METHODS = {
     "exemplar-gauss-1.0+lda": ("exemplar-gauss", {"scale": 1.0}, "lda"),
     "exemplar-gauss-0.7+svm": ("exemplar-gauss", {"scale": 0.7}, "svm"),
     "gauss-pooled+lda": ("gauss-pooled", {"scale": 1.0}, "lda"),
+    "exemplar-own-0.7+nn": ("exemplar", {"cov": "own", "s": 0.7}, "nn"),
+    "GAN+nn": ("GAN", {}, "nn"),
     "GAN+svm": ("GAN", {}, "svm"),
     "GAN+lda": ("GAN", {}, "lda"),
 }

@@ -107,14 +107,9 @@ impl ExemplarModel {
         if let Some(c) = rows_of.iter().position(Vec::is_empty) {
             return Err(Error::Shape(format!("class index {c} has no spectra")));
         }
-        let residuals: Vec<Array2<f64>> = rows_of
-            .iter()
-            .map(|rows| {
-                let own = x.select(Axis(0), rows);
-                let mean = own.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(bands));
-                own - &mean
-            })
-            .collect();
+        let members: Vec<Array2<f64>> = rows_of.iter().map(|rows| x.select(Axis(0), rows)).collect();
+        let means: Vec<Array1<f64>> = members.iter().map(|m| m.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(bands))).collect();
+        let residuals: Vec<Array2<f64>> = members.iter().zip(&means).map(|(m, mean)| m - mean).collect();
         let traces: Vec<f64> = residuals.iter().map(|r| r.iter().map(|v| v * v).sum::<f64>() / (r.nrows().max(2) - 1) as f64).collect();
 
         let (mut exemplars, mut starts, mut counts) = (Vec::new(), Vec::new(), Vec::new());
@@ -143,7 +138,6 @@ impl ExemplarModel {
         }
         // S_c = Σ_j a_cj C_j: each row of class j drawn with probability a_cj / n_j and
         // scaled by √(n_j / ((n_j - 1) m)), so that m rows have S_c as expected outer product.
-        let means: Vec<Array1<f64>> = rows_of.iter().map(|rows| x.select(Axis(0), rows).mean_axis(Axis(0)).unwrap()).collect();
         let mut pooled = Array3::zeros((n_classes, config.pooled_rows, bands));
         let mut pooled_scale = Array1::zeros(n_classes);
         for c in 0..n_classes {

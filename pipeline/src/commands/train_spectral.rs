@@ -83,11 +83,10 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
     let split = stratified_split(&data.labels, &settings.split);
     check_counts(&data, &split.train, &class_ids)?;
 
-    let index_of = |id: u32| class_ids.iter().position(|&c| c == id).unwrap_or(0) as u32;
     let normaliser = Normaliser::fit(data.spectra.select(Axis(0), &split.train).view(), settings.layout, NORMALISATION_MARGIN)?;
     let dataset = |rows: &[usize]| Dataset {
         spectra: normaliser.apply(data.spectra.select(Axis(0), rows).view()),
-        classes: rows.iter().map(|&r| index_of(data.labels[r])).collect(),
+        classes: class_indices(&data, rows, &class_ids),
     };
     let (train_set, validation_set) = (dataset(&split.train), dataset(&split.validation));
     let architecture = SpectralCganConfig { bands: normaliser.basis.nrows(), classes: class_ids.len(), ..settings.architecture.clone() };
@@ -184,8 +183,7 @@ fn fit_exemplars(
     let config = ExemplarConfig { seed: split_config.seed, ..config.clone() };
     let parameters = json!({"split": split_to_json(&split_config), "generator": "exemplar", "exemplar": config});
     let record = RunRecord::start("train spectral", &data.inputs, parameters)?;
-    let index_of = |id: u32| class_ids.iter().position(|&c| c == id).unwrap_or(0) as u32;
-    let classes: Vec<u32> = split.train.iter().map(|&r| index_of(data.labels[r])).collect();
+    let classes = class_indices(data, &split.train, class_ids);
     let model = ExemplarModel::fit(data.spectra.select(Axis(0), &split.train).view(), &classes, class_ids.len(), &config)?;
     tracing::info!(
         "exemplar variation model of {} spectra of {} classes ({} bands; test {}), spread {}, own weight {}",
@@ -231,6 +229,11 @@ fn fit_exemplars(
     )?;
     tracing::info!("wrote {}", written.display());
     Ok(TrainOutcome { model: written, side_files: Vec::new(), run_json: files.run_json.clone(), best: None })
+}
+
+/// The class index (`0..class_ids.len()`, the model's order) of each of `rows`.
+fn class_indices(data: &Labelled, rows: &[usize], class_ids: &[u32]) -> Vec<u32> {
+    rows.iter().map(|&r| class_ids.iter().position(|&c| c == data.labels[r]).unwrap_or(0) as u32).collect()
 }
 
 /// The card's record of `normaliser`: per-band offsets and scales, or the basis.

@@ -258,9 +258,11 @@ def run_hypersynth(binary, args, what):
     return time.perf_counter() - start
 
 
-def gan(ctx, work, binary, gan_args, target, seed, pool_target=None):
+def gan(ctx, work, binary, gan_args, augment_args, target, seed, pool_target=None):
     """hypersynth's default GAN on the training pixels: synthetic spectra per class (the
-    first `need` of each), and the seconds of training and of augmenting."""
+    first `need` of each), and the seconds of training and of augmenting. With
+    `pool_target`, that many per class and every one of them (`--keep-all`), for the
+    prototypes' own selection."""
     table = work / "train.parquet"
     write_table(table, ctx["xtr"], ctx["ytr"], ctx["wavelengths"], ctx["names"])
     model = work / "m.onnx"
@@ -270,7 +272,8 @@ def gan(ctx, work, binary, gan_args, target, seed, pool_target=None):
     out = work / "augment"
     aug_s = run_hypersynth(
         binary,
-        ["augment", "--model", str(model), "--table", str(table), "--out", str(out), "--target-per-class", str(pool_target or target), "--no-report", "--seed", str(seed), "-q"],
+        ["augment", "--model", str(model), "--table", str(table), "--out", str(out), "--target-per-class", str(pool_target or target), "--no-report", "--seed", str(seed), "-q", *augment_args]
+        + (["--keep-all"] if pool_target else []),
         "augment",
     )
     xs, ys = read_synthetic(out / "synthetic.parquet", ctx["xtr"].shape[1])
@@ -390,8 +393,9 @@ def m_smote_pooled(x, y, need, rng, scale=0.5, **_):
 def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, centre="exemplar", **_):
     """The general exemplar + residual model: centre + s * N(0, S_c) (then, with b > 0, a
     brightness factor exp(b * N(0, 1)) per spectrum), in reflectance or (log = 1) in
-    log-reflectance. centre: a uniformly drawn real spectrum of the class ("exemplar") or
-    the class mean ("mean"). S_c, per class c, from its own covariance C_c (ddof 1) and the
+    log-reflectance. centre: a uniformly drawn real spectrum of the class ("exemplar"), a
+    random point between one and one of its 5 nearest class-mates ("smote"; up to half way:
+    "halfsmote") or the class mean ("mean"). S_c, per class c, from its own covariance C_c (ddof 1) and the
     pooled within-class covariance S_pool:
       cov = pooled   S_pool
       cov = scaled   k_c S_pool with k_c = trace(C_c) / trace(S_pool) (pooled shape, own size)
@@ -410,7 +414,18 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
         sc = {"pooled": pooled, "scaled": k * pooled, "rda": lam * own_cov + (1 - lam) * k * pooled, "own": own_cov}[cov]
         vals, vecs = np.linalg.eigh(sc)
         f = vecs * np.sqrt(np.clip(vals, 0, None))
-        ctr = own[rng.integers(0, len(own), n)] if centre == "exemplar" else np.repeat(means[c][None], n, 0)
+        if centre in ("smote", "halfsmote"):
+            # a random point between an exemplar and one of its 5 nearest class-mates (up to
+            # half way with "halfsmote")
+            d = ((own[:, None] - own[None]) ** 2).sum(-1)
+            nn = np.argsort(d, 1)[:, 1 : 1 + max(1, min(5, len(own) - 1))]
+            a = rng.integers(0, len(own), n)
+            t = rng.random((n, 1)) * (0.5 if centre == "halfsmote" else 1.0)
+            ctr = own[a] + t * (own[nn[a, rng.integers(0, nn.shape[1], n)]] - own[a])
+        elif centre == "exemplar":
+            ctr = own[rng.integers(0, len(own), n)]
+        else:
+            ctr = np.repeat(means[c][None], n, 0)
         syn = ctr + float(s) * rng.standard_normal((n, f.shape[1])) @ f.T
         if b:
             g = float(b) * rng.standard_normal((n, 1))
@@ -588,6 +603,7 @@ def main():
     p.add_argument("--target", type=int, default=200, help="spectra per augmented class (default 200)")
     p.add_argument("--augment-only-scarce", action="store_true", help="augment only the scarce classes")
     p.add_argument("--gan-args", default="", help="extra arguments of `hypersynth train spectral`, e.g. \"--loss lsgan\"")
+    p.add_argument("--augment-args", default="", help="extra arguments of `hypersynth augment`, e.g. \"--keep-all\"")
     p.add_argument("--no-gan", action="store_true", help="leave out the GAN rows")
     p.add_argument("--extra-methods", default="", help="numpy prototypes to add: all, or comma-separated names")
     p.add_argument("--list-methods", action="store_true")
@@ -616,6 +632,7 @@ def main():
     seeds = [int(s) for s in a.seeds.split(",")]
     binary = os.environ.get("HYPERSYNTH_BIN", str(ROOT / "target" / "debug" / "hypersynth"))
     gan_args = shlex.split(a.gan_args)
+    augment_args = shlex.split(a.augment_args)
     data = Path(a.data)
     need_pool = any(parse_method(m)[0] == "GAN" for m in extra)
 
@@ -625,7 +642,8 @@ def main():
     started = time.perf_counter()
     print(f"command: {' '.join(shlex.quote(v) for v in sys.argv)}")
     print(f"git commit: {git_commit()}; binary: {binary}; scikit-learn {sklearn.__version__}, imbalanced-learn {imblearn.__version__}")
-    print(f"GAN: hypersynth default settings{' + ' + a.gan_args if a.gan_args else ''}; target {a.target} per augmented class"
+    print(f"GAN: hypersynth default settings{' + ' + a.gan_args if a.gan_args else ''}"
+          f"{'; augment ' + a.augment_args if a.augment_args else ''}; target {a.target} per augmented class"
           f" ({'scarce classes only' if a.augment_only_scarce else 'every class below the target'}); seeds {a.seeds}")
 
     sets = ["real", "ROS", "SMOTE"] + ([] if a.no_gan else ["GAN"]) + extra
@@ -663,7 +681,7 @@ def main():
                         work = workroot / dname / f"seed{seed}"
                         work.mkdir(parents=True, exist_ok=True)
                         pool = a.target * CANDIDATES_PER_NEEDED if need_pool else None
-                        xg, yg, train_s, aug_s = gan(ctx, work, binary, gan_args, a.target, seed, pool)
+                        xg, yg, train_s, aug_s = gan(ctx, work, binary, gan_args, augment_args, a.target, seed, pool)
                         extra_times = {"train_s": train_s, "augment_s": aug_s}
                         if need_pool:
                             gan_pool = (xg, yg)

@@ -33,13 +33,55 @@ impl Linear {
 
     /// `[n, in]` to `[n, out]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?)
+        self.forward_with(x, self.weight.as_tensor())
+    }
+
+    /// [`Linear::forward`] with `weight` in place of the layer's own (a normalised copy).
+    pub fn forward_with(&self, x: &Tensor, weight: &Tensor) -> Result<Tensor> {
+        Ok(x.matmul(&weight.t()?)?.broadcast_add(&self.bias)?)
     }
 
     /// The trainable parameters.
     pub fn vars(&self) -> Vec<Var> {
         vec![self.weight.clone(), self.bias.clone()]
     }
+}
+
+/// Spectral normalisation of a [`Linear`] layer (Miyato et al. 2018): the layer runs with
+/// `W / σ(W)`, `σ` its largest singular value, estimated by power iteration from a vector
+/// kept between updates, so that the layer is 1-Lipschitz.
+#[derive(Debug)]
+pub struct SpectralNorm {
+    /// The estimate of the leading left singular vector, `[out]`, unit length.
+    pub u: Tensor,
+}
+
+impl SpectralNorm {
+    /// A random unit start for a layer of `outputs` features.
+    pub fn new(outputs: usize, rng: &mut ChaCha8Rng) -> Result<Self> {
+        Ok(Self { u: unit(&rng::uniform(rng, &[outputs], 1.0)?)? })
+    }
+
+    /// One power iteration on `weight` (`[out, in]`), outside the gradient.
+    pub fn iterate(&mut self, weight: &Tensor) -> Result<()> {
+        let w = weight.detach();
+        let v = unit(&w.t()?.matmul(&self.u.unsqueeze(1)?)?)?;
+        self.u = unit(&w.matmul(&v)?)?.squeeze(1)?;
+        Ok(())
+    }
+
+    /// `weight / σ` with `σ = uᵀ W v`, `v` the unit `Wᵀ u`; the gradient flows through `W`.
+    pub fn apply(&self, weight: &Tensor) -> Result<Tensor> {
+        let u = self.u.unsqueeze(1)?;
+        let v = unit(&weight.detach().t()?.matmul(&u)?)?;
+        let sigma = u.t()?.matmul(&weight.matmul(&v)?)?;
+        Ok(weight.broadcast_div(&sigma)?)
+    }
+}
+
+/// `x / |x|` (all of `x` as one vector).
+fn unit(x: &Tensor) -> Result<Tensor> {
+    Ok(x.broadcast_div(&x.sqr()?.sum_all()?.affine(1.0, 1e-12)?.sqrt()?)?)
 }
 
 /// Batch normalisation per feature: over the rows of `[n, features]`, or over the images,

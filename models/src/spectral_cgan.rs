@@ -7,7 +7,7 @@ use candle_core::{Device, Tensor, Var};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::layers::{BatchNorm, Embedding, LEAKY_SLOPE, Linear, leaky_relu};
+use crate::layers::{BatchNorm, Embedding, LEAKY_SLOPE, Linear, SpectralNorm, leaky_relu};
 use crate::{Result, rng};
 
 /// Architecture of the spectral cGAN.
@@ -30,6 +30,14 @@ pub struct SpectralCganConfig {
     pub dropout: f64,
     /// Whether the discriminator has an auxiliary class head (AC-GAN).
     pub aux_classifier: bool,
+    /// Whether the discriminator's hidden layers and head are spectrally normalised.
+    #[serde(default)]
+    pub spectral_norm: bool,
+    /// Whether the discriminator is an autoencoder (BEGAN): a linear decoder from its last
+    /// hidden layer back to the spectrum, and minus the mean absolute reconstruction error
+    /// as its logit.
+    #[serde(default)]
+    pub autoencoder: bool,
 }
 
 impl SpectralCganConfig {
@@ -44,6 +52,8 @@ impl SpectralCganConfig {
             discriminator_widths: vec![256, 128],
             dropout: 0.4,
             aux_classifier: false,
+            spectral_norm: false,
+            autoencoder: false,
         }
     }
 }
@@ -152,7 +162,8 @@ impl Generator {
 /// What the discriminator says about a batch.
 #[derive(Debug)]
 pub struct Judgement {
-    /// One logit (or critic value) per spectrum, `[n]`.
+    /// One logit (or critic value; for an autoencoder, minus the reconstruction error) per
+    /// spectrum, `[n]`.
     pub logits: Tensor,
     /// The last hidden layer, `[n, width]`, for feature matching.
     pub features: Tensor,
@@ -172,6 +183,11 @@ pub struct Discriminator {
     pub output: Linear,
     /// Auxiliary class head (AC-GAN).
     pub class_head: Option<Linear>,
+    /// The decoder of an autoencoding discriminator (BEGAN), in place of the realness head.
+    pub decoder: Option<Linear>,
+    /// Spectral normalisation of the hidden layers and the realness head, in that order
+    /// (empty: off).
+    pub spectral_norms: Vec<SpectralNorm>,
     dropout: f64,
 }
 
@@ -187,7 +203,39 @@ impl Discriminator {
         }
         let output = Linear::new(width, 1, rng)?;
         let class_head = if config.aux_classifier { Some(Linear::new(width, config.classes, rng)?) } else { None };
-        Ok(Self { embedding, blocks, output, class_head, dropout: config.dropout })
+        // Drawn after the rest, so that the default discriminator starts the same either way.
+        let decoder = if config.autoencoder { Some(Linear::new(width, config.bands, rng)?) } else { None };
+        let spectral_norms = if config.spectral_norm {
+            blocks.iter().chain([&output]).map(|l| SpectralNorm::new(l.weight.dim(0)?, rng)).collect::<Result<_>>()?
+        } else {
+            Vec::new()
+        };
+        Ok(Self { embedding, blocks, output, class_head, decoder, spectral_norms, dropout: config.dropout })
+    }
+
+    /// One power iteration of every spectral normalisation (none when it is off); call
+    /// once per discriminator update.
+    pub fn iterate_spectral_norms(&mut self) -> Result<()> {
+        for (norm, layer) in self.spectral_norms.iter_mut().zip(self.blocks.iter().chain([&self.output])) {
+            norm.iterate(layer.weight.as_tensor())?;
+        }
+        Ok(())
+    }
+
+    /// Clips every parameter to `±limit` (WGAN's weight clipping).
+    pub fn clip(&self, limit: f64) -> Result<()> {
+        for var in self.vars() {
+            var.set(&var.clamp(-limit, limit)?)?;
+        }
+        Ok(())
+    }
+
+    /// Layer `i`'s weight (the realness head is `blocks.len()`), spectrally normalised when on.
+    fn weight(&self, i: usize, layer: &Linear) -> Result<Tensor> {
+        match self.spectral_norms.get(i) {
+            Some(norm) => norm.apply(layer.weight.as_tensor()),
+            None => Ok(layer.weight.as_tensor().clone()),
+        }
     }
 
     /// Judges `x` (`[n, bands]`, normalised) of `classes`; `dropout` draws the masks
@@ -195,13 +243,16 @@ impl Discriminator {
     pub fn forward(&self, x: &Tensor, classes: &Tensor, dropout: Option<&mut ChaCha8Rng>) -> Result<Judgement> {
         let mut h = Tensor::cat(&[x, &self.embedding.forward(classes)?], 1)?;
         let mut dropout = dropout;
-        for linear in &self.blocks {
-            h = leaky_relu(&linear.forward(&h)?, LEAKY_SLOPE)?;
+        for (i, linear) in self.blocks.iter().enumerate() {
+            h = leaky_relu(&linear.forward_with(&h, &self.weight(i, linear)?)?, LEAKY_SLOPE)?;
             if let Some(rng) = dropout.as_deref_mut() {
                 h = h.mul(&rng::dropout_mask(rng, h.dims2()?, self.dropout)?)?;
             }
         }
-        let logits = self.output.forward(&h)?.squeeze(1)?;
+        let logits = match &self.decoder {
+            Some(decoder) => (decoder.forward(&h)? - x)?.abs()?.mean(1)?.neg()?,
+            None => self.output.forward_with(&h, &self.weight(self.blocks.len(), &self.output)?)?.squeeze(1)?,
+        };
         let class_logits = self.class_head.as_ref().map(|head| head.forward(&h)).transpose()?;
         Ok(Judgement { logits, features: h, class_logits })
     }
@@ -209,7 +260,7 @@ impl Discriminator {
     /// The trainable parameters.
     pub fn vars(&self) -> Vec<Var> {
         let mut vars = vec![self.embedding.table.clone()];
-        for linear in self.blocks.iter().chain(std::iter::once(&self.output)).chain(self.class_head.as_ref()) {
+        for linear in self.blocks.iter().chain(std::iter::once(&self.output)).chain(self.class_head.as_ref()).chain(self.decoder.as_ref()) {
             vars.extend(linear.vars());
         }
         vars

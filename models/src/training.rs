@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::adam::Adam;
 use crate::checkpoint;
-use crate::losses::{Loss, cross_entropy};
+use crate::losses::{Began, DRAGAN_SPREAD, Loss, WEIGHT_CLIP, cross_entropy};
 pub use crate::observe::Observer;
 use crate::spectral_cgan::{Discriminator, Generator, SpectralCganConfig, class_tensor};
 use crate::{Error, Result, rng};
@@ -157,6 +157,8 @@ struct State {
     adam_g: Adam,
     adam_d: Adam,
     history: Vec<(Vec<f32>, u32)>,
+    /// BEGAN's balance (unused by the other losses).
+    began: Began,
     step: usize,
 }
 
@@ -226,10 +228,17 @@ fn check(model: &SpectralCganConfig, config: &TrainConfig, train: &Dataset) -> R
     if config.batch_size < 2 || config.steps == 0 || config.d_steps == 0 {
         return Err(Error::Invalid("batch size must be at least 2, steps and d-steps at least 1".into()));
     }
-    if config.loss == Loss::WganGp && std::env::var("CANDLE_GRAD_DO_NOT_DETACH").map_or(true, |v| v.is_empty() || v == "0") {
-        return Err(Error::Invalid(
-            "WGAN-GP needs second derivatives: set CANDLE_GRAD_DO_NOT_DETACH=1 before starting (the hypersynth binary does)".into(),
-        ));
+    if config.loss.needs_second_derivatives() && std::env::var("CANDLE_GRAD_DO_NOT_DETACH").map_or(true, |v| v.is_empty() || v == "0") {
+        return Err(Error::Invalid(format!(
+            "{:?}'s gradient penalty needs second derivatives: set CANDLE_GRAD_DO_NOT_DETACH=1 before starting (the hypersynth binary does)",
+            config.loss
+        )));
+    }
+    if config.loss.needs_autoencoder() != model.autoencoder {
+        return Err(Error::Invalid(format!(
+            "the {:?} loss and an autoencoder discriminator ({}) go together",
+            config.loss, model.autoencoder
+        )));
     }
     if !train.spectra.iter().all(|v| v.is_finite()) {
         return Err(Error::Invalid("training spectra contain NaN or infinite values".into()));
@@ -245,7 +254,19 @@ fn fresh(model: &SpectralCganConfig, config: &TrainConfig) -> Result<State> {
     let best = generator.duplicate(model)?;
     let adam_g = Adam::new(generator.vars(), config.lr_generator, config.beta1, config.beta2)?;
     let adam_d = Adam::new(discriminator.vars(), config.lr_discriminator, config.beta1, config.beta2)?;
-    Ok(State { generator, discriminator, ema, best, best_step: 0, best_mmd: f64::INFINITY, adam_g, adam_d, history: Vec::new(), step: 0 })
+    Ok(State {
+        generator,
+        discriminator,
+        ema,
+        best,
+        best_step: 0,
+        best_mmd: f64::INFINITY,
+        adam_g,
+        adam_d,
+        history: Vec::new(),
+        began: Began { k: 0.0 },
+        step: 0,
+    })
 }
 
 /// A class-balanced batch: classes drawn uniformly among those with training rows, then a
@@ -302,20 +323,36 @@ fn step(
         let (real_t, fake_t) = (class_tensor(&real_classes)?, class_tensor(&fake_classes)?);
         let real_in = with_noise(&real, sigma, rng)?;
         let fake_in = with_noise(&fake, sigma, rng)?;
+        state.discriminator.iterate_spectral_norms()?;
         let judged_real = state.discriminator.forward(&real_in, &real_t, Some(rng))?;
         let judged_fake = state.discriminator.forward(&fake_in, &fake_t, Some(rng))?;
-        let mut loss = config.loss.discriminator(&judged_real.logits, &judged_fake.logits, 1.0 - config.label_smoothing)?;
+        let mut loss = match config.loss {
+            Loss::Began => state.began.discriminator(&judged_real.logits, &judged_fake.logits)?,
+            other => other.discriminator(&judged_real.logits, &judged_fake.logits, 1.0 - config.label_smoothing)?,
+        };
         if config.aux_classifier > 0.0
             && let (Some(r), Some(f)) = (&judged_real.class_logits, &judged_fake.class_logits)
         {
             loss = (loss + (cross_entropy(r, &real_t)? + cross_entropy(f, &fake_t)?)?.affine(config.aux_classifier, 0.0)?)?;
         }
-        if config.loss == Loss::WganGp {
-            loss =
-                (loss + gradient_penalty(&state.discriminator, &real_in, &fake_in, &real_t, rng)?.affine(config.gradient_penalty, 0.0)?)?;
+        let penalised = match config.loss {
+            Loss::WganGp => Some(interpolates(&real_in, &fake_in, rng)?),
+            Loss::Dragan => Some(perturbed(&real_in, rng)?),
+            _ => None,
+        };
+        if let Some(points) = penalised {
+            loss = (loss + gradient_penalty(&state.discriminator, &points, &real_t)?.affine(config.gradient_penalty, 0.0)?)?;
         }
         state.adam_d.step(&loss.backward()?)?;
         record.d_loss = loss.to_scalar::<f32>()?;
+        match config.loss {
+            Loss::WganClip => state.discriminator.clip(WEIGHT_CLIP)?,
+            Loss::Began => state.began.update(
+                f64::from(judged_real.logits.mean_all()?.neg()?.to_scalar::<f32>()?),
+                f64::from(judged_fake.logits.mean_all()?.neg()?.to_scalar::<f32>()?),
+            ),
+            _ => {}
+        }
         record.d_real = mean_sigmoid(&judged_real.logits)?;
         record.d_fake = mean_sigmoid(&judged_fake.logits)?;
     }
@@ -375,13 +412,28 @@ fn mix_history(
     Ok((Tensor::from_vec(values, (n, bands), &Device::Cpu)?, classes))
 }
 
-/// `(||grad_x D(x_hat)|| - 1)^2` averaged over interpolates between real and fake.
-fn gradient_penalty(d: &Discriminator, real: &Tensor, fake: &Tensor, classes: &Tensor, rng: &mut ChaCha8Rng) -> Result<Tensor> {
+/// WGAN-GP's points: a random point on the segment between each real and generated sample.
+fn interpolates(real: &Tensor, fake: &Tensor, rng: &mut ChaCha8Rng) -> Result<Tensor> {
     let n = real.dim(0)?;
     let eps: Vec<f32> = (0..n).map(|_| rng.random::<f32>()).collect();
     let eps = Tensor::from_vec(eps, (n, 1), &Device::Cpu)?;
-    let mixed = (real.broadcast_mul(&eps)? + fake.broadcast_mul(&eps.affine(-1.0, 1.0)?)?)?;
-    let x_hat = Var::from_tensor(&mixed.detach())?;
+    Ok((real.broadcast_mul(&eps)? + fake.broadcast_mul(&eps.affine(-1.0, 1.0)?)?)?)
+}
+
+/// DRAGAN's points: real samples plus uniform noise up to [`DRAGAN_SPREAD`] x the batch's
+/// standard deviation.
+fn perturbed(real: &Tensor, rng: &mut ChaCha8Rng) -> Result<Tensor> {
+    let (n, d) = real.dims2()?;
+    let values = real.flatten_all()?.to_vec1::<f32>()?;
+    let mean = values.iter().map(|&v| f64::from(v)).sum::<f64>() / values.len() as f64;
+    let sd = (values.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / values.len() as f64).sqrt();
+    let noise: Vec<f32> = (0..n * d).map(|_| rng.random::<f32>()).collect();
+    Ok((real + Tensor::from_vec(noise, (n, d), &Device::Cpu)?.affine(DRAGAN_SPREAD * sd, 0.0)?)?)
+}
+
+/// `(||grad_x D(x)|| - 1)^2` averaged over `points` (of `classes`).
+fn gradient_penalty(d: &Discriminator, points: &Tensor, classes: &Tensor) -> Result<Tensor> {
+    let x_hat = Var::from_tensor(&points.detach())?;
     let judged = d.forward(x_hat.as_tensor(), classes, None)?;
     let grads = judged.logits.sum_all()?.backward()?;
     let g = grads.get(x_hat.as_tensor()).ok_or_else(|| Error::Invalid("no gradient for the gradient penalty".into()))?;
@@ -439,10 +491,14 @@ fn save_checkpoint(path: &Path, state: &State, model: &SpectralCganConfig, confi
     if let Some(ema) = &state.ema {
         checkpoint::put(&mut tensors, "ema", ema.tensors());
     }
-    let d = state.discriminator.vars().iter().enumerate().map(|(i, v)| (i.to_string(), v.as_tensor().clone())).collect();
+    let mut d: HashMap<String, Tensor> =
+        state.discriminator.vars().iter().enumerate().map(|(i, v)| (i.to_string(), v.as_tensor().clone())).collect();
+    for (i, norm) in state.discriminator.spectral_norms.iter().enumerate() {
+        d.insert(format!("sn{i}"), norm.u.clone());
+    }
     checkpoint::put(&mut tensors, "d", d);
     checkpoint::put(&mut tensors, "opt", state.adam_g.state("g")?.into_iter().chain(state.adam_d.state("d")?).collect());
-    let progress = [state.step as f64, state.best_step as f64, state.best_mmd, state.history.len() as f64];
+    let progress = [state.step as f64, state.best_step as f64, state.best_mmd, state.history.len() as f64, state.began.k];
     tensors.insert("meta.progress".into(), Tensor::new(&progress, &Device::Cpu)?);
     if !state.history.is_empty() {
         let bands = state.history[0].0.len();
@@ -469,11 +525,15 @@ fn load_checkpoint(path: &Path, model: &SpectralCganConfig, config: &TrainConfig
     for (i, var) in state.discriminator.vars().iter().enumerate() {
         var.set(d.get(&i.to_string()).ok_or_else(|| fail(format!("missing discriminator tensor {i}")))?)?;
     }
+    for (i, norm) in state.discriminator.spectral_norms.iter_mut().enumerate() {
+        norm.u = d.get(&format!("sn{i}")).ok_or_else(|| fail(format!("missing spectral normalisation {i}")))?.copy()?;
+    }
     let opt = section("opt");
     state.adam_g.restore("g", &opt)?;
     state.adam_d.restore("d", &opt)?;
     let progress = section("meta").get("progress").ok_or_else(|| fail("missing progress".into()))?.to_vec1::<f64>()?;
-    let [step, best_step, best_mmd, history] = progress[..] else { return Err(fail("bad progress record".into())) };
+    let [step, best_step, best_mmd, history, k] = progress[..] else { return Err(fail("bad progress record".into())) };
+    state.began.k = k;
     if history > 0.0 {
         let h = section("history");
         let spectra = h.get("spectra").ok_or_else(|| fail("missing history".into()))?.to_vec2::<f32>()?;
@@ -483,4 +543,76 @@ fn load_checkpoint(path: &Path, model: &SpectralCganConfig, config: &TrainConfig
     (state.step, state.best_step, state.best_mmd) = (step as usize, best_step as usize, best_mmd);
     tracing::info!("{}: resuming at step {}", path.display(), state.step);
     Ok(Some(state))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Copies the checkpoint written after `step` elsewhere, as a run killed then would leave it.
+    struct KeepCheckpoint {
+        step: usize,
+        from: std::path::PathBuf,
+        to: std::path::PathBuf,
+    }
+
+    impl Observer<StepRecord> for KeepCheckpoint {
+        fn record(&mut self, _: &StepRecord) {}
+        fn resumed(&mut self, _: usize) {}
+        fn checkpointed(&mut self, step: usize) {
+            if step == self.step {
+                std::fs::copy(&self.from, &self.to).unwrap();
+                std::fs::copy(self.from.with_extension("json"), self.to.with_extension("json")).unwrap();
+            }
+        }
+    }
+
+    /// Three classes of 6-band spectra in [-1, 1].
+    fn data() -> Dataset {
+        let rows = 36;
+        let spectra = Array2::from_shape_fn((rows, 6), |(i, b)| ((i % 3) as f32 - 1.0) * 0.5 + ((i * 7 + b * 3) % 10) as f32 / 50.0);
+        Dataset { spectra, classes: (0..rows).map(|i| (i % 3) as u32).collect() }
+    }
+
+    fn tensors(generator: &Generator) -> Vec<(String, Vec<f32>)> {
+        let mut t: Vec<_> = generator.tensors().into_iter().map(|(k, v)| (k, v.flatten_all().unwrap().to_vec1().unwrap())).collect();
+        t.sort_by(|a, b| a.0.cmp(&b.0));
+        t
+    }
+
+    #[test]
+    fn began_and_weight_clipping_with_spectral_norm_resume_to_the_same_generator() {
+        let dir = tempfile::tempdir().unwrap();
+        for loss in [Loss::Began, Loss::WganClip] {
+            let model = SpectralCganConfig {
+                spectral_norm: true,
+                autoencoder: loss.needs_autoencoder(),
+                generator_widths: vec![16],
+                discriminator_widths: vec![16, 8],
+                ..SpectralCganConfig::new(6, 3)
+            };
+            let config = TrainConfig { loss, steps: 8, batch_size: 8, validate_every: 2, checkpoint_every: 4, ..TrainConfig::default() };
+            let (whole, cut) = (dir.path().join("whole.safetensors"), dir.path().join("cut.safetensors"));
+            let mut keep = KeepCheckpoint { step: 4, from: whole.clone(), to: cut.clone() };
+            let data = data();
+            let a = train(&model, &config, &data, &data, Some(&whole), "f", &mut keep).unwrap();
+            let mut quiet = KeepCheckpoint { step: usize::MAX, from: whole.clone(), to: cut.clone() };
+            let b = train(&model, &config, &data, &data, Some(&cut), "f", &mut quiet).unwrap();
+            assert_eq!(b.resumed_from, 4, "{loss:?}");
+            assert_eq!((a.best_step, a.best_mmd), (b.best_step, b.best_mmd), "{loss:?}");
+            assert!(tensors(&a.generator) == tensors(&b.generator), "{loss:?}: the resumed generator differs");
+            let fresh = train(&model, &config, &data, &data, None, "f", &mut quiet).unwrap();
+            assert!(tensors(&fresh.generator) == tensors(&a.generator), "{loss:?}: a run without checkpoints differs");
+            std::fs::remove_file(&whole).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_loss_and_a_discriminator_that_do_not_go_together_are_refused() {
+        let model = SpectralCganConfig::new(6, 3);
+        let config = TrainConfig { loss: Loss::Began, steps: 2, batch_size: 8, ..TrainConfig::default() };
+        let mut quiet = KeepCheckpoint { step: usize::MAX, from: "a".into(), to: "b".into() };
+        let err = train(&model, &config, &data(), &data(), None, "f", &mut quiet).unwrap_err();
+        assert!(err.to_string().contains("autoencoder"), "{err}");
+    }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use hypersynth_models::cyclegan::CycleganConfig;
 use hypersynth_models::cyclegan_training::CycleganTrainConfig;
+use hypersynth_models::losses::Loss;
 use hypersynth_models::pix2pix::Pix2pixConfig;
 use hypersynth_models::pix2pix_training::Pix2pixTrainConfig;
 use hypersynth_models::spectral_cgan::SpectralCganConfig;
@@ -370,6 +371,10 @@ pub struct TrainSpectralArgs {
     /// Exemplar: scale of the variation's standard deviation (1: as measured).
     #[arg(long, value_parser = non_negative, default_value_t = ExemplarConfig::default().spread)]
     pub spread: f64,
+    /// Exemplar: how far each synthetic spectrum's centre moves towards one of its
+    /// exemplar's 5 nearest class-mates at most, as a fraction of the way (0: the exemplar).
+    #[arg(long, value_parser = unit, default_value_t = ExemplarConfig::default().interpolate)]
+    pub interpolate: f64,
     /// Exemplar: weight of the class's own covariance against the shape pooled over all
     /// classes (0: pooled only, 1: own only).
     #[arg(long, value_parser = unit, default_value_t = ExemplarConfig::default().own_weight)]
@@ -382,9 +387,13 @@ pub struct TrainSpectralArgs {
     /// Exemplar: standard deviation of the log of a per-spectrum brightness factor (0: off).
     #[arg(long, value_parser = non_negative, default_value_t = ExemplarConfig::default().brightness)]
     pub brightness: f64,
-    /// GAN: adversarial loss: non-saturating, minimax, lsgan, hinge or wgan-gp.
-    #[arg(long, default_value = "non-saturating")]
-    pub loss: String,
+    /// GAN: adversarial loss: minimax, non-saturating, wgan-clip, wgan-gp, lsgan, dragan,
+    /// began or hinge (docs/TRAINING.md compares them).
+    #[arg(long, default_value = "non-saturating", value_parser = str::parse::<Loss>)]
+    pub loss: Loss,
+    /// GAN: spectral normalisation of the discriminator's layers.
+    #[arg(long)]
+    pub spectral_norm: bool,
     /// Generator updates.
     #[arg(long, value_parser = at_least::<1>, default_value_t = TrainConfig::default().steps)]
     pub steps: usize,
@@ -537,6 +546,11 @@ pub struct AugmentArgs {
     /// Seed of the generator's noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Write every generated spectrum. By default only those whose nearest real training
+    /// spectrum (standardised bands) is of their own class are written, the first of up to
+    /// 5 x the wanted count per class, so that none lands where another class lives.
+    #[arg(long)]
+    pub keep_all: bool,
     /// Spectra per ONNX Runtime call.
     #[arg(long, value_parser = at_least::<1>, default_value_t = augment::DEFAULT_BATCH)]
     pub batch: usize,

@@ -23,13 +23,10 @@ mod progress;
 pub mod report;
 mod run_record;
 mod runtime;
+pub mod settings;
 pub mod tiling;
 
-use anyhow::bail;
-use cli::{Cli, Command, CompressArg, CubeArgs, LabelArgs, ModelsCommand, TrainCommand};
-use hypersynth_data::{Compression, CubeSource};
-use hypersynth_spectral::QualityConfig;
-use labelled::LabelSource;
+use cli::{Cli, Command, ModelsCommand, TrainCommand};
 
 /// Set by `--quiet`: progress bars stay hidden.
 static QUIET: AtomicBool = AtomicBool::new(false);
@@ -71,11 +68,12 @@ fn cap_threads(asked: usize) -> usize {
 /// Process-wide settings that must be in place before any other thread starts.
 fn prepare_process(cli: &Cli) {
     if let Command::Train(TrainCommand::Spectral(args)) = &cli.command
-        && args.loss == "wgan-gp"
+        && args.loss.needs_second_derivatives()
     {
         // SAFETY: nothing but this thread runs yet (no logging, rayon or ONNX Runtime
         // threads), so no one reads the environment concurrently. Candle reads this
-        // once per thread to keep gradients differentiable (WGAN-GP's double backward).
+        // once per thread to keep gradients differentiable (a gradient penalty's double
+        // backward).
         unsafe { std::env::set_var("CANDLE_GRAD_DO_NOT_DETACH", "1") };
     }
     if let Some(threads) = cli.global.threads {
@@ -91,39 +89,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Info(args) => {
             let labels = args.labels.map(|raster| commands::info::Labels { raster, names: args.classes });
-            commands::info::run(&cube_source(args.cube), labels.as_ref(), args.json)
+            commands::info::run(&settings::cube_source(args.cube), labels.as_ref(), args.json)
         }
         Command::Convert(args) => {
-            let compression = match args.compress {
-                CompressArg::Deflate => Compression::Deflate,
-                CompressArg::Zstd => Compression::Zstd,
-            };
-            commands::convert::run(&cube_source(args.cube), &args.out, compression, args.overwrite)
+            commands::convert::run(&settings::cube_source(args.cube), &args.out, settings::compression(args.compress), args.overwrite)
         }
         Command::Models(ModelsCommand::Inspect(args)) => {
-            let options = runtime::session_options(&args.device, threads)?;
-            commands::models::inspect(&args.model, &options, args.json)
+            commands::models::inspect(&args.model, &settings::session(&args.device, threads)?, args.json)
         }
-        Command::Train(TrainCommand::Spectral(args)) => {
-            commands::train_spectral::run(&commands::train_spectral_settings(*args)?).map(|_| ())
-        }
-        Command::Train(TrainCommand::Pix2pix(args)) => commands::train_pix2pix::run(&commands::train_pix2pix_settings(*args)?).map(|_| ()),
-        Command::Train(TrainCommand::Cyclegan(args)) => {
-            commands::train_cyclegan::run(&commands::train_cyclegan_settings(*args)).map(|_| ())
-        }
+        Command::Train(TrainCommand::Spectral(args)) => commands::train_spectral::run(&settings::train_spectral(*args)?).map(|_| ()),
+        Command::Train(TrainCommand::Pix2pix(args)) => commands::train_pix2pix::run(&settings::train_pix2pix(*args)?).map(|_| ()),
+        Command::Train(TrainCommand::Cyclegan(args)) => commands::train_cyclegan::run(&settings::train_cyclegan(*args)).map(|_| ()),
         Command::SuperResolve(args) => {
-            let settings = commands::super_resolve::SuperResolve {
-                session: runtime::session_options(&args.device, threads)?,
-                model: args.model,
-                input: args.input,
-                out: args.out,
-                scale: args.scale,
-                tile: args.tile,
-                overlap: args.overlap,
-                batch: args.batch,
-                reference: args.reference,
-            };
-            let outcome = commands::super_resolve::run(&settings)?;
+            let outcome = commands::super_resolve::run(&settings::super_resolve(*args, threads)?)?;
             println!("{}", outcome.output.display());
             if let Some((model, bicubic)) = outcome.quality {
                 println!("{:<8} {:>9} {:>7} {:>8}", "", "PSNR dB", "SSIM", "SAM deg");
@@ -134,69 +112,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Fuse(args) => {
-            let settings = commands::fuse::Fuse {
-                session: runtime::session_options(&args.device, threads)?,
-                model: args.model,
-                pre: args.pre,
-                post: args.post,
-                out: args.out,
-                tile: args.tile,
-                overlap: args.overlap,
-                batch: args.batch,
-                threshold: args.threshold,
-            };
-            let outcome = commands::fuse::run(&settings)?;
+            let outcome = commands::fuse::run(&settings::fuse(*args, threads)?)?;
             println!("{}", outcome.probability.display());
             Ok(())
         }
-        Command::Augment(args) => {
-            let session = runtime::session_options(&args.device, threads)?;
-            let target = match (args.target_per_class, args.balance) {
-                (Some(n), _) => commands::augment::Target::PerClass(n),
-                _ => commands::augment::Target::Balance,
-            };
-            let settings = commands::augment::Augment {
-                model: args.model,
-                source: label_source(args.labels)?,
-                run_json: args.out.join("run.json"),
-                out: args.out,
-                target,
-                seed: args.seed,
-                batch: args.batch,
-                hdf5: args.hdf5,
-                session,
-                report: (!args.no_report).then(|| QualityConfig { seed: args.seed, ..QualityConfig::default() }),
-            };
-            commands::augment::run(&settings).map(|_| ())
-        }
+        Command::Augment(args) => commands::augment::run(&settings::augment(*args, threads)?).map(|_| ()),
         Command::Report(args) => {
-            let split = match args.model {
-                Some(model) => commands::report::TestSplit::FromModel(model),
-                None => commands::report::TestSplit::Fraction { test: args.test, seed: args.seed },
-            };
-            let settings = commands::report::Report {
-                real: label_source(args.labels)?,
-                synthetic: args.synthetic,
-                split,
-                out: args.out,
-                quality: QualityConfig { seed: args.seed, max_rows_per_class: args.max_rows_per_class, ..QualityConfig::default() },
-            };
-            let dir = commands::report::run(&settings)?;
+            let dir = commands::report::run(&settings::report(*args)?)?;
             println!("{}", dir.join("report.html").display());
             Ok(())
         }
         Command::Demo(args) => commands::demo::run(&args.out, threads),
         Command::Run(args) => {
-            let shard = args.shard.as_deref().map(str::parse).transpose()?;
-            let settings = job::RunJob {
-                job: args.job,
-                force: args.force,
-                shard,
-                merge: args.merge,
-                scenes_at_once: args.scenes_at_once,
-                session: hypersynth_onnx::SessionOptions { threads, ..Default::default() },
-            };
-            let outcome = job::run(&settings)?;
+            let outcome = job::run(&settings::run_job(args, threads)?)?;
             println!("{}", outcome.summary.display());
             match outcome.end {
                 job::JobEnd::AllDone => Ok(()),
@@ -204,22 +132,4 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
     }
-}
-
-/// The label source named on the command line.
-fn label_source(args: LabelArgs) -> anyhow::Result<LabelSource> {
-    Ok(match (args.cube, args.labels, args.library, args.class_table, args.table) {
-        (Some(cube), Some(labels), None, None, None) => LabelSource::Raster {
-            cube: CubeSource { path: cube, dataset: args.dataset, band_axis: args.band_axis },
-            labels,
-            names: args.classes,
-        },
-        (None, None, Some(sli), Some(table), None) => LabelSource::Library { sli, table, column: args.class_column },
-        (None, None, None, None, Some(table)) => LabelSource::Table(table),
-        _ => bail!("give labelled spectra as --cube with --labels, --library with --class-table, or --table"),
-    })
-}
-
-fn cube_source(args: CubeArgs) -> CubeSource {
-    CubeSource { path: args.cube, dataset: args.dataset, band_axis: args.band_axis }
 }

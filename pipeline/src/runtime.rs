@@ -1,12 +1,10 @@
 //! Where the hypersynth binary looks for the ONNX Runtime library, and the sessions it
-//! opens with the user's device choice.
+//! opens.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use hypersynth_onnx::{Device, OnnxSession, RuntimeInfo, RuntimeSearch, SessionOptions};
-
-use crate::cli::DeviceArgs;
 
 /// The checkout this binary was built from; `scripts/setup.sh` puts the library under it.
 const PROJECT_ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -29,19 +27,6 @@ pub fn search(device: Device) -> RuntimeSearch {
         candidates.push(dir);
     }
     RuntimeSearch { candidates, install_hint }
-}
-
-/// Session settings from the command line.
-pub fn session_options(args: &DeviceArgs, threads: Option<usize>) -> Result<SessionOptions> {
-    let device: Device = args.device.parse().map_err(anyhow::Error::msg)?;
-    Ok(SessionOptions {
-        device,
-        allow_cpu_fallback: args.allow_cpu_fallback,
-        threads,
-        tensorrt_cache: args.tensorrt_cache.clone(),
-        fp16: args.fp16,
-        ..SessionOptions::default()
-    })
 }
 
 /// Loads ONNX Runtime (once) and opens `model` with `options`.

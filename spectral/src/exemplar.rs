@@ -1,22 +1,26 @@
 //! The exemplar variation model: synthetic spectra of a class are its real training
-//! spectra (exemplars), each varied by Gaussian noise whose covariance mixes the class's
-//! own scatter with the scatter borrowed from the other classes, scaled to the class's own
-//! total variance.
+//! spectra (exemplars), moved part of the way towards a near class-mate and varied by
+//! Gaussian noise whose covariance mixes the class's own scatter with the scatter borrowed
+//! from the other classes, scaled to the class's own total variance.
 //!
 //! A spectrum of class `c` is
 //!
 //! ```text
-//! x = e · exp(b · z_b) + spread · (√λ · F_c w_c + √(1 - λ) · √k_c · P_c w_p)
+//! x = (e + t · (e' - e)) · exp(b · z_b) + spread · (√λ · F_c w_c + √(1 - λ) · √k_c · P_c w_p)
 //! ```
 //!
-//! with `e` a training spectrum of class `c` picked at random, `z_b`, `w_c` and `w_p`
+//! with `e` a training spectrum of class `c` picked at random, `e'` one of its
+//! [`ExemplarConfig::neighbours`] nearest class-mates picked at random, `t` uniform in
+//! `[0, interpolate]` (SMOTE's move, up to part of the way), `z_b`, `w_c` and `w_p`
 //! standard normal, `F_c Fᵀ_c` the class's own covariance `C_c`, `P_c Pᵀ_c` the borrowed
 //! covariance `S_c = Σ_j a_cj C_j` (`a_cj` by pixel count and, with
 //! [`ExemplarConfig::borrow_angle_deg`], by how close class `j`'s mean spectrum is to
-//! class `c`'s) and `k_c = trace(C_c) / trace(S_c)`. Scarce classes borrow the shape of
-//! their variation from classes that have measured it, while every synthetic spectrum
-//! stays near a real spectrum of its own class rather than where another class lives.
-//! `docs/TRAINING.md` has the measurements behind the defaults.
+//! class `c`'s) and `k_c = trace(C_c) / trace(S_c)`. With `λ < 1` scarce classes borrow
+//! the shape of their variation from classes that have measured it; by default (`λ = 1`)
+//! each class varies with its own scatter only, which measured better once `augment` keeps
+//! only spectra nearest their own class. Every synthetic spectrum stays near a real spectrum
+//! of its own class rather than where another class lives. `docs/TRAINING.md` has the
+//! measurements behind the defaults.
 //!
 //! The factors are rows of residuals (spectrum minus class mean), subsampled and scaled so
 //! that their outer products have the covariances above as expectation, so no
@@ -40,6 +44,13 @@ pub struct ExemplarConfig {
     pub own_weight: f64,
     /// Standard deviation of the log of a per-spectrum brightness factor (0: off).
     pub brightness: f64,
+    /// How far towards a near class-mate a spectrum's centre moves at most, as a fraction
+    /// of the way (0: the exemplar itself, 1: SMOTE's full segment).
+    #[serde(default)]
+    pub interpolate: f64,
+    /// How many nearest class-mates of an exemplar it may move towards.
+    #[serde(default = "default_neighbours")]
+    pub neighbours: usize,
     /// Exemplars kept per class at most (a seeded random subset beyond that).
     pub max_exemplars: usize,
     /// Residual rows of the class's own factor at most.
@@ -55,12 +66,18 @@ pub struct ExemplarConfig {
     pub seed: u64,
 }
 
+fn default_neighbours() -> usize {
+    5
+}
+
 impl Default for ExemplarConfig {
     fn default() -> Self {
         Self {
             spread: 0.7,
-            own_weight: 0.5,
+            own_weight: 1.0,
             brightness: 0.0,
+            interpolate: 0.5,
+            neighbours: default_neighbours(),
             max_exemplars: 512,
             own_rows: 64,
             pooled_rows: 256,
@@ -79,6 +96,13 @@ pub struct ExemplarModel {
     pub starts: Vec<usize>,
     /// Per class, how many exemplars it has.
     pub counts: Vec<usize>,
+    /// `[exemplars, neighbours]`: per exemplar, the rows of its nearest class-mates, nearest
+    /// first (the first `neighbour_counts[row]` are used; the rest repeat them).
+    pub neighbours: Array2<usize>,
+    /// Per exemplar, how many class-mates it may move towards (itself when alone).
+    pub neighbour_counts: Vec<usize>,
+    /// The largest fraction of the way towards a class-mate.
+    pub interpolate: f64,
     /// `[classes, own_rows, bands]`: per class, `spread · √λ · F_cᵀ` (rows beyond the class's
     /// residuals are zero).
     pub own: Array3<f64>,
@@ -98,7 +122,13 @@ impl ExemplarModel {
         if classes.len() != n || n == 0 {
             return Err(Error::Shape(format!("{n} spectra with {} class indices", classes.len())));
         }
-        if !(config.spread.is_finite() && config.spread >= 0.0 && (0.0..=1.0).contains(&config.own_weight) && config.brightness >= 0.0) {
+        if !(config.spread.is_finite()
+            && config.spread >= 0.0
+            && (0.0..=1.0).contains(&config.own_weight)
+            && config.brightness >= 0.0
+            && (0.0..=1.0).contains(&config.interpolate)
+            && config.neighbours >= 1)
+        {
             return Err(Error::Shape(format!("exemplar settings out of range: {config:?}")));
         }
         let x = spectra.mapv(f64::from);
@@ -172,26 +202,75 @@ impl ExemplarModel {
             let k = if borrowed_trace > 0.0 { traces[c] / borrowed_trace } else { 0.0 };
             pooled_scale[c] = config.spread * (1.0 - config.own_weight).sqrt() * k.sqrt();
         }
-        Ok(Self { exemplars: x.select(Axis(0), &exemplars), starts, counts, own, pooled, pooled_scale, brightness: config.brightness })
+        let exemplars = x.select(Axis(0), &exemplars);
+        let (neighbours, neighbour_counts) = nearest_class_mates(&exemplars, &starts, &counts, config.neighbours);
+        Ok(Self {
+            exemplars,
+            starts,
+            counts,
+            neighbours,
+            neighbour_counts,
+            interpolate: config.interpolate,
+            own,
+            pooled,
+            pooled_scale,
+            brightness: config.brightness,
+        })
     }
 
     /// Length of the noise vector a spectrum needs: one value picks the exemplar, one the
-    /// brightness, then the own factor's and the pooled factor's weights.
+    /// brightness, one the class-mate, one how far towards it, then the own factor's and the
+    /// pooled factor's weights.
     pub fn latent(&self) -> usize {
-        2 + self.own.dim().1 + self.pooled.dim().1
+        Self::FACTORS_AT + self.own.dim().1 + self.pooled.dim().1
     }
 
+    /// Where the factors' weights start in the noise vector.
+    pub const FACTORS_AT: usize = 4;
+
     /// The spectrum of class `class` for the noise `z` (`latent()` values), as the
-    /// exported graph computes it; the exemplar is `floor(Φ(z[0]) · count)`.
+    /// exported graph computes it: the exemplar is `floor(Φ(z[0]) · count)`, the class-mate
+    /// `floor(Φ(z[2]) · neighbour_count)`, the move `interpolate · Φ(z[3])`.
     pub fn sample(&self, class: usize, z: &[f64]) -> Array1<f64> {
         let m = self.own.dim().1;
-        let phi = 0.5 * (1.0 + erf(z[0] / std::f64::consts::SQRT_2));
-        let pick = ((phi * self.counts[class] as f64).floor() as usize).min(self.counts[class] - 1);
-        let mut x = &self.exemplars.row(self.starts[class] + pick) * (self.brightness * z[1]).exp();
-        x += &Array1::from_vec(z[2..2 + m].to_vec()).dot(&self.own.slice(s![class, .., ..]));
-        x += &(Array1::from_vec(z[2 + m..].to_vec()).dot(&self.pooled.slice(s![class, .., ..])) * self.pooled_scale[class]);
+        let pick = |u: f64, count: usize| ((phi(u) * count as f64).floor() as usize).min(count - 1);
+        let row = self.starts[class] + pick(z[0], self.counts[class]);
+        let mate = self.neighbours[[row, pick(z[2], self.neighbour_counts[row])]];
+        let t = self.interpolate * phi(z[3]);
+        let (e, e_mate) = (self.exemplars.row(row), self.exemplars.row(mate));
+        let mut x = (&e + &((&e_mate - &e) * t)) * (self.brightness * z[1]).exp();
+        let f = Self::FACTORS_AT;
+        x += &Array1::from_vec(z[f..f + m].to_vec()).dot(&self.own.slice(s![class, .., ..]));
+        x += &(Array1::from_vec(z[f + m..].to_vec()).dot(&self.pooled.slice(s![class, .., ..])) * self.pooled_scale[class]);
         x
     }
+}
+
+/// Per exemplar, its `k` nearest exemplars of the same class (Euclidean), nearest first,
+/// padded by repeating them to `k` columns, and how many there are (itself when alone).
+fn nearest_class_mates(exemplars: &Array2<f64>, starts: &[usize], counts: &[usize], k: usize) -> (Array2<usize>, Vec<usize>) {
+    let n = exemplars.nrows();
+    let mut table = Array2::zeros((n, k));
+    let mut found = vec![0; n];
+    for (&start, &count) in starts.iter().zip(counts) {
+        let rows = start..start + count;
+        for a in rows.clone() {
+            let mut others: Vec<(f64, usize)> =
+                rows.clone().filter(|&b| b != a).map(|b| ((&exemplars.row(a) - &exemplars.row(b)).mapv(|v| v * v).sum(), b)).collect();
+            others.sort_by(|x, y| x.0.total_cmp(&y.0));
+            let mates: Vec<usize> = if others.is_empty() { vec![a] } else { others.iter().take(k).map(|&(_, b)| b).collect() };
+            found[a] = mates.len();
+            for slot in 0..k {
+                table[[a, slot]] = mates[slot % mates.len()];
+            }
+        }
+    }
+    (table, found)
+}
+
+/// The standard normal distribution function Φ.
+fn phi(x: f64) -> f64 {
+    0.5 * (1.0 + erf(x / std::f64::consts::SQRT_2))
 }
 
 /// The angle between two spectra, degrees.
@@ -257,6 +336,28 @@ mod tests {
         let expected = band.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 199.0;
         assert!((variance - expected).abs() < 1e-6 * expected, "{variance} vs {expected}");
         assert_eq!(model.pooled_scale.to_vec(), vec![0.0, 0.0]);
+    }
+
+    #[test]
+    fn centres_move_part_of_the_way_towards_the_nearest_class_mate() {
+        // One band; class 0 at 0, 10 and 100: 0 and 10 are each other's nearest, 100's is 10.
+        let x = Array2::from_shape_vec((3, 1), vec![0.0f32, 10.0, 100.0]).unwrap();
+        let sample_all = |interpolate: f64| {
+            let config = ExemplarConfig { spread: 0.0, interpolate, neighbours: 1, ..Default::default() };
+            let model = ExemplarModel::fit(x.view(), &[0, 0, 0], 1, &config).unwrap();
+            assert_eq!(model.neighbours.column(0).to_vec(), vec![1, 0, 1]);
+            let mut rng = ChaCha8Rng::seed_from_u64(2);
+            (0..3000)
+                .map(|_| {
+                    let z: Vec<f64> = (0..model.latent()).map(|_| StandardNormal.sample(&mut rng)).collect();
+                    model.sample(0, &z)[0]
+                })
+                .collect::<Vec<f64>>()
+        };
+        let moved = sample_all(0.5);
+        assert!(moved.iter().all(|&v| (0.0..=10.0).contains(&v) || (55.0..=100.0).contains(&v)), "off the half segments");
+        assert!(moved.iter().any(|&v| v > 1.0 && v < 9.0) && moved.iter().any(|&v| v > 56.0 && v < 99.0));
+        assert!(sample_all(0.0).iter().all(|&v| v == 0.0 || v == 10.0 || v == 100.0));
     }
 
     #[test]

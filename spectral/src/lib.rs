@@ -7,6 +7,7 @@ mod classify;
 mod exemplar;
 mod image_quality;
 mod metrics;
+mod nearest;
 mod normalise;
 mod oversample;
 mod pca;
@@ -17,6 +18,7 @@ pub use classify::{ClassifierKind, Scores, balanced_accuracy, fit_predict, score
 pub use exemplar::{ExemplarConfig, ExemplarModel};
 pub use image_quality::{ImageQuality, ImageScores, SSIM_WINDOW};
 pub use metrics::{c2st, ks_per_band, mean_closest_distance, mean_pairwise_angle_deg, mean_spectrum, mmd_rbf, spectral_angle_deg};
+pub use nearest::NearestRealFilter;
 pub use normalise::{Layout, Normaliser};
 pub use oversample::{Oversampler, oversample};
 pub use quality::{ClassQuality, LabelledView, Lift, Quality, QualityConfig, TrainingSet, quality};

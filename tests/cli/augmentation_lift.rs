@@ -18,9 +18,11 @@ const SCARCE: [u32; 3] = [10, 11, 14];
 const SCARCE_PIXELS: usize = 10;
 
 /// The least lift of the scarce classes' mean F1 (points, mean of the SVM and the random
-/// forest, over [`SEEDS`]) that the default generator must give: measured +3.0 (SVM +1.4,
-/// random forest +4.6), where a generator of shuffled labels gives -24.7 (docs/TRAINING.md).
-const MIN_LIFT_POINTS: f64 = 1.5;
+/// forest, over [`SEEDS`]) that the default generator and `augment` must give: measured
+/// +2.8 (SVM +0.9, random forest +4.7), where a generator of shuffled labels gives -0.0
+/// (`augment`'s selection by the nearest real spectrum drops most of its spectra; without
+/// it, it gave -24.7; docs/TRAINING.md).
+const MIN_LIFT_POINTS: f64 = 1.4;
 
 /// Scarce-class F1 lift (points) of real + synthetic over real only, mean of the two
 /// classifiers, computed by scikit-learn from the files.
@@ -169,4 +171,54 @@ fn the_exported_exemplar_model_computes_what_the_model_samples_and_passes_onnx_c
     assert!(worst < 1e-4, "max relative |ONNX - model| = {worst}");
     let script = "import sys, onnx\nonnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)\nprint('ok')";
     assert_eq!(python_check(script, &[&path]), "ok");
+}
+
+/// Per synthetic row of an `augmented.parquet`, checked with scikit-learn: is its nearest
+/// real row (bands standardised by the real rows) of another class by a clear margin?
+/// Prints that count, the synthetic rows, and the run record's generated and candidate totals.
+const NEAREST: &str = r#"
+import sys, json, numpy as np, pyarrow.parquet as pq
+from sklearn.neighbors import NearestNeighbors
+table, run = sys.argv[1:3]
+t = pq.read_table(table).to_pandas()
+bands = [c for c in t.columns if c not in ("class_id", "class_name", "source")]
+real, fake = t[t.source == "real"], t[t.source != "real"]
+x = real[bands].to_numpy(np.float64)
+mean, sd = x.mean(0), x.std(0)
+sd[sd == 0] = 1
+z = lambda a: (a[bands].to_numpy(np.float64) - mean) / sd
+wrong = 0
+for c in sorted(fake.class_id.unique()):
+    own = NearestNeighbors(n_neighbors=1).fit(z(real[real.class_id == c])).kneighbors(z(fake[fake.class_id == c]))[0][:, 0]
+    other = NearestNeighbors(n_neighbors=1).fit(z(real[real.class_id != c])).kneighbors(z(fake[fake.class_id == c]))[0][:, 0]
+    wrong += int((own > other * (1 + 1e-4)).sum())
+d = json.load(open(run))["details"]
+print(wrong, len(fake), sum(d["generated"].values()), sum(d["candidates"].values()))
+"#;
+
+#[test]
+fn augment_writes_only_spectra_nearest_a_real_spectrum_of_their_own_class_unless_told_to_keep_all() {
+    let t = TestDir::new();
+    let (cube, truth) = (sample("salinasA.tif"), sample("salinasA_gt.tif"));
+    let thin = SCARCE.map(|c| format!("{c}={SCARCE_PIXELS}")).join(",");
+    // A wide spread, so that some variations reach other classes.
+    t.ok(&t.run(&["train", "spectral", "--cube", &cube, "--labels", &truth, "--out", "m.onnx", "--thin", &thin, "--spread", "2", "-q"]));
+    let check = |out: &str, extra: &[&str]| -> Vec<usize> {
+        let args = [&["augment", "--model", "m.onnx", "--cube", &cube, "--labels", &truth, "--out", out][..], extra].concat();
+        t.ok(&t.run(&[&args[..], &["--target-per-class", "200", "--no-report", "-q"]].concat()));
+        let table = t.join(&format!("{out}/augmented.parquet"));
+        let printed = python_check(NEAREST, &[&table, &t.join(&format!("{out}/run.json"))]);
+        printed.split_whitespace().map(|s| s.parse().unwrap()).collect()
+    };
+    let all = check("all", &["--keep-all"]);
+    let (wrong, rows, generated, candidates) = (all[0], all[1], all[2], all[3]);
+    eprintln!("--keep-all: {wrong} of {rows} spectra nearest another class");
+    assert!(wrong * 50 > rows, "with --keep-all, {wrong} of {rows} spectra nearest another class: too few for the check to mean anything");
+    assert_eq!((generated, candidates), (rows, rows), "--keep-all writes what it generates");
+    let kept = check("kept", &[]);
+    let (wrong, rows, generated, candidates) = (kept[0], kept[1], kept[2], kept[3]);
+    eprintln!("default: {wrong} of {rows} spectra nearest another class; {candidates} generated");
+    assert_eq!(wrong, 0, "{wrong} of {rows} written spectra lie nearest another class's real spectra");
+    assert_eq!(generated, rows);
+    assert!(candidates > rows && rows * 10 > all[1] * 9, "{rows} kept of {candidates} generated (at least 90 % of the {} wanted)", all[1]);
 }

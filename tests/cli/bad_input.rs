@@ -75,6 +75,12 @@ const CASES: &[Case] = &[
     case("train spectral $DATA --out n.onnx --generator-widths 0", 2, "--generator-widths", "at least 1"),
     case("train spectral $DATA --out n.onnx --generator-widths 128,0", 2, "--generator-widths", "at least 1"),
     case("train spectral $DATA --out n.onnx --discriminator-widths 0", 2, "--discriminator-widths", "at least 1"),
+    case(
+        "train spectral $DATA --out n.onnx --loss wasserstein",
+        2,
+        "--loss",
+        "unknown loss \"wasserstein\" (expected minimax, non-saturating, wgan-clip",
+    ),
     case("train spectral $DATA --out n.onnx --lr-g NaN", 2, "--lr-g", "finite number above 0"),
     case("train spectral $DATA --out n.onnx --lr-g inf", 2, "--lr-g", "finite number above 0"),
     case("train spectral $DATA --out n.onnx --lr-d=-1", 2, "--lr-d", "finite number above 0"),
@@ -219,7 +225,7 @@ fn fixture(t: &TestDir) {
     std::fs::create_dir_all(t.join("rep/report")).unwrap();
     std::fs::copy(t.join("aug/synthetic.parquet"), t.join("rep/report/synthetic.parquet")).unwrap();
 
-    let scene = format!("output = \"out\"\n[[scene]]\npath = \"cube.tif\"\nlabels = \"gt.tif\"\npost = \"post.tif\"\n");
+    let scene = "output = \"out\"\n[[scene]]\npath = \"cube.tif\"\nlabels = \"gt.tif\"\npost = \"post.tif\"\n".to_string();
     for (name, stage) in [
         ("job_steps.toml", "[train]\nsteps = 0\n"),
         ("job_overlap.toml", "[fuse]\nmodel = \"dmg.onnx\"\ntile = 32\noverlap = 16\n"),

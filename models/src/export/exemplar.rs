@@ -3,7 +3,7 @@
 
 use hypersynth_onnx_format::graph::{Attr, Dim, model, node, tensor_f32, tensor_i64, value_info};
 use hypersynth_onnx_format::proto::tensor_proto::DataType;
-use hypersynth_onnx_format::proto::{GraphProto, ModelProto};
+use hypersynth_onnx_format::proto::{GraphProto, ModelProto, NodeProto};
 use hypersynth_onnx_format::set_metadata_props;
 use hypersynth_spectral::ExemplarModel;
 
@@ -13,18 +13,26 @@ use crate::Result;
 /// inputs `z` float32 `[N, model.latent()]` and `class_index` int64 `[N]`, output `spectra`
 /// float32 `[N, bands]` in the units the model was fitted in. The graph computes what
 /// [`ExemplarModel::sample`] does: the exemplar `floor(Φ(z[0]) · count)` of the class,
-/// times `exp(brightness · z[1])`, plus the own factor's and the pooled factor's noise
-/// driven by the rest of `z`. `props` (the model card) go into `metadata_props`.
+/// moved `interpolate · Φ(z[3])` of the way towards its class-mate
+/// `floor(Φ(z[2]) · neighbour_count)`, times `exp(brightness · z[1])`, plus the own
+/// factor's and the pooled factor's noise driven by the rest of `z`. `props` (the model
+/// card) go into `metadata_props`.
 pub fn exemplar_generator(ex: &ExemplarModel, props: &[(String, String)], version: &str) -> Result<ModelProto> {
     let (classes, own_rows, bands) = ex.own.dim();
     let pooled_rows = ex.pooled.dim().1;
     let latent = ex.latent() as i64;
     let f32s = |values: &mut dyn Iterator<Item = f64>| values.map(|v| v as f32).collect::<Vec<f32>>();
     let (m, p) = (own_rows as i64, pooled_rows as i64);
+    let k = ex.neighbours.ncols() as i64;
+    let f = ExemplarModel::FACTORS_AT as i64;
     let initializer = vec![
         tensor_f32("ex.table", &[ex.exemplars.nrows() as i64, bands as i64], f32s(&mut ex.exemplars.iter().copied())),
         tensor_i64("ex.starts", &[classes as i64], ex.starts.iter().map(|&s| s as i64).collect()),
         tensor_f32("ex.counts", &[classes as i64], ex.counts.iter().map(|&c| c as f32).collect()),
+        tensor_i64("ex.neighbours", &[ex.neighbours.len() as i64], ex.neighbours.iter().map(|&r| r as i64).collect()),
+        tensor_f32("ex.neighbour_counts", &[ex.exemplars.nrows() as i64], ex.neighbour_counts.iter().map(|&c| c as f32).collect()),
+        tensor_i64("ex.neighbour_width", &[1], vec![k]),
+        tensor_f32("ex.interpolate", &[1], vec![ex.interpolate as f32]),
         tensor_f32("ex.own", &[classes as i64, m, bands as i64], f32s(&mut ex.own.iter().copied())),
         tensor_f32("ex.pooled", &[classes as i64, p, bands as i64], f32s(&mut ex.pooled.iter().copied())),
         tensor_f32("ex.pooled_scale", &[classes as i64], f32s(&mut ex.pooled_scale.iter().copied())),
@@ -38,34 +46,49 @@ pub fn exemplar_generator(ex: &ExemplarModel, props: &[(String, String)], versio
         tensor_i64("at0", &[1], vec![0]),
         tensor_i64("at1", &[1], vec![1]),
         tensor_i64("at2", &[1], vec![2]),
-        tensor_i64("at_pooled", &[1], vec![2 + m]),
+        tensor_i64("at3", &[1], vec![3]),
+        tensor_i64("at_factors", &[1], vec![f]),
+        tensor_i64("at_pooled", &[1], vec![f + m]),
         tensor_i64("at_end", &[1], vec![latent]),
     ];
     let slice = |name: &str, start: &str, end: &str| node("Slice", name, &["z", start, end, "axis1"], &[name], &[]);
-    let nodes = vec![
-        // The exemplar: floor(Φ(z[0]) · count), at most count - 1, from the class's first row.
-        slice("z_pick", "at0", "at1"),
-        node("Reshape", "z_pick_flat", &["z_pick", "flat"], &["z_pick_flat"], &[]),
-        node("Mul", "z_scaled", &["z_pick_flat", "inv_sqrt2"], &["z_scaled"], &[]),
-        node("Erf", "erf", &["z_scaled"], &["erf"], &[]),
-        node("Add", "erf_plus_one", &["erf", "one"], &["erf_plus_one"], &[]),
-        node("Mul", "phi", &["erf_plus_one", "half"], &["phi"], &[]),
-        node("Gather", "count", &["ex.counts", "class_index"], &["count"], &[]),
-        node("Mul", "position", &["phi", "count"], &["position"], &[]),
-        node("Floor", "floor", &["position"], &["floor"], &[]),
-        node("Sub", "last", &["count", "one"], &["last"], &[]),
-        node("Min", "pick_f", &["floor", "last"], &["pick_f"], &[]),
-        node("Cast", "pick", &["pick_f"], &["pick"], &[("to", Attr::Int(DataType::Int64 as i64))]),
+    let mut nodes = vec![slice("z_pick", "at0", "at1"), node("Reshape", "z_pick_flat", &["z_pick", "flat"], &["z_pick_flat"], &[])];
+    // The exemplar: floor(Φ(z[0]) · count), at most count - 1, from the class's first row.
+    nodes.extend(phi("pick", "z_pick_flat"));
+    nodes.push(node("Gather", "count", &["ex.counts", "class_index"], &["count"], &[]));
+    nodes.extend(index_below("pick", "pick_phi", "count"));
+    nodes.extend([
         node("Gather", "start", &["ex.starts", "class_index"], &["start"], &[]),
         node("Add", "row", &["start", "pick"], &["row"], &[]),
         node("Gather", "exemplar", &["ex.table", "row"], &["exemplar"], &[]),
+        // Its class-mate: floor(Φ(z[2]) · neighbour count) of its row in the table.
+        slice("z_mate", "at2", "at3"),
+        node("Reshape", "z_mate_flat", &["z_mate", "flat"], &["z_mate_flat"], &[]),
+        node("Gather", "mates", &["ex.neighbour_counts", "row"], &["mates"], &[]),
+    ]);
+    nodes.extend(phi("mate", "z_mate_flat"));
+    nodes.extend(index_below("mate", "mate_phi", "mates"));
+    nodes.extend([
+        node("Mul", "mate_base", &["row", "ex.neighbour_width"], &["mate_base"], &[]),
+        node("Add", "mate_slot", &["mate_base", "mate"], &["mate_slot"], &[]),
+        node("Gather", "mate_row", &["ex.neighbours", "mate_slot"], &["mate_row"], &[]),
+        node("Gather", "mate_spectrum", &["ex.table", "mate_row"], &["mate_spectrum"], &[]),
+        // The move towards it: interpolate · Φ(z[3]), as a column.
+        slice("z_move", "at3", "at_factors"),
+    ]);
+    nodes.extend(phi("move", "z_move"));
+    nodes.extend([
+        node("Mul", "move", &["move_phi", "ex.interpolate"], &["move"], &[]),
+        node("Sub", "towards", &["mate_spectrum", "exemplar"], &["towards"], &[]),
+        node("Mul", "moved", &["towards", "move"], &["moved"], &[]),
+        node("Add", "centre", &["exemplar", "moved"], &["centre"], &[]),
         // Its brightness: exp(b · z[1]).
         slice("z_bright", "at1", "at2"),
         node("Mul", "log_gain", &["z_bright", "ex.brightness"], &["log_gain"], &[]),
         node("Exp", "gain", &["log_gain"], &["gain"], &[]),
-        node("Mul", "bright", &["exemplar", "gain"], &["bright"], &[]),
+        node("Mul", "bright", &["centre", "gain"], &["bright"], &[]),
         // The class's own factor: [N, 1, M] · [N, M, bands].
-        slice("z_own", "at2", "at_pooled"),
+        slice("z_own", "at_factors", "at_pooled"),
         node("Unsqueeze", "z_own_rows", &["z_own", "at1"], &["z_own_rows"], &[]),
         node("Gather", "own_factor", &["ex.own", "class_index"], &["own_factor"], &[]),
         node("MatMul", "own_rows", &["z_own_rows", "own_factor"], &["own_rows"], &[]),
@@ -81,7 +104,7 @@ pub fn exemplar_generator(ex: &ExemplarModel, props: &[(String, String)], versio
         node("Mul", "pooled_noise", &["pooled_rows", "pooled_scale_col"], &["pooled_noise"], &[]),
         node("Add", "with_own", &["bright", "own_noise"], &["with_own"], &[]),
         node("Add", "spectra", &["with_own", "pooled_noise"], &["spectra"], &[]),
-    ];
+    ]);
     let graph = GraphProto {
         name: Some("exemplar_variation_generator".into()),
         node: nodes,
@@ -96,4 +119,27 @@ pub fn exemplar_generator(ex: &ExemplarModel, props: &[(String, String)], versio
     let mut proto = model(graph, version);
     set_metadata_props(&mut proto, props);
     Ok(proto)
+}
+
+/// Nodes computing `{prefix}_phi = Φ(input)`, the standard normal distribution function.
+fn phi(prefix: &str, input: &str) -> Vec<NodeProto> {
+    let [scaled, erf, plus_one, out] = ["scaled", "erf", "erf_plus_one", "phi"].map(|s| format!("{prefix}_{s}"));
+    vec![
+        node("Mul", &scaled, &[input, "inv_sqrt2"], &[&scaled], &[]),
+        node("Erf", &erf, &[&scaled], &[&erf], &[]),
+        node("Add", &plus_one, &[&erf, "one"], &[&plus_one], &[]),
+        node("Mul", &out, &[&plus_one, "half"], &[&out], &[]),
+    ]
+}
+
+/// Nodes computing the int64 `name = min(floor(u · count), count - 1)` for `u` in [0, 1].
+fn index_below(name: &str, u: &str, count: &str) -> Vec<NodeProto> {
+    let [position, floor, last, clipped] = ["position", "floor", "last", "f"].map(|s| format!("{name}_{s}"));
+    vec![
+        node("Mul", &position, &[u, count], &[&position], &[]),
+        node("Floor", &floor, &[&position], &[&floor], &[]),
+        node("Sub", &last, &[count, "one"], &[&last], &[]),
+        node("Min", &clipped, &[&floor, &last], &[&clipped], &[]),
+        node("Cast", name, &[&clipped], &[name], &[("to", Attr::Int(DataType::Int64 as i64))]),
+    ]
 }

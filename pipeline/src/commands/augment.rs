@@ -9,7 +9,7 @@ use anyhow::{Result, bail};
 use hypersynth_data::{SpectraParquetWriter, SpectraRows, class_counts, write_spectra_hdf5};
 use hypersynth_onnx::{Input, OnnxSession, SessionOptions, check_contract};
 use hypersynth_onnx_format::{ModelCard, ModelKind};
-use hypersynth_spectral::{LabelledView, Quality, QualityConfig, Split, SplitConfig, TrainingSet, stratified_split};
+use hypersynth_spectral::{LabelledView, NearestRealFilter, Quality, QualityConfig, Split, SplitConfig, TrainingSet, stratified_split};
 use ndarray::{Array1, Array2, ArrayView2, Axis, concatenate};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -23,6 +23,36 @@ use crate::run_record::RunRecord;
 
 /// Default spectra per ONNX Runtime call (command line, job file and demo).
 pub const DEFAULT_BATCH: usize = 4096;
+
+/// Candidates generated per wanted spectrum at most, when only some are kept.
+pub const CANDIDATES_PER_KEPT: usize = 5;
+
+/// Which generated spectra `augment` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Selection {
+    /// Only those whose nearest real training spectrum (standardised bands) is of their own
+    /// class, the first of up to [`CANDIDATES_PER_KEPT`] x the wanted count per class: no
+    /// synthetic spectrum lands where another class's real pixels lie.
+    #[default]
+    NearestReal,
+    /// Every generated spectrum.
+    All,
+}
+
+impl Selection {
+    /// [`Selection::All`] when `keep_all` (`--keep-all`, the job file's `keep_all`), else the default.
+    pub fn keeping_all(keep_all: bool) -> Self {
+        if keep_all { Self::All } else { Self::default() }
+    }
+
+    /// The name in run records and job files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NearestReal => "nearest-real",
+            Self::All => "all",
+        }
+    }
+}
 
 /// How many spectra each class should have after augmentation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +78,8 @@ pub struct Augment {
     pub target: Target,
     /// Seed of the noise fed to the generator.
     pub seed: u64,
+    /// Which generated spectra are written.
+    pub selection: Selection,
     /// Spectra per ONNX Runtime call.
     pub batch: usize,
     /// Also write `synthetic.h5`.
@@ -67,6 +99,8 @@ pub struct AugmentOutcome {
     pub augmented: PathBuf,
     /// Synthetic spectra written per class id.
     pub generated: BTreeMap<u32, usize>,
+    /// Spectra the generator made per class id (more than written when some were not kept).
+    pub candidates: BTreeMap<u32, usize>,
     /// The quality report's numbers and its HTML page, when one was written.
     pub report: Option<(Quality, PathBuf)>,
 }
@@ -100,13 +134,22 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
         "augment",
         &[&[settings.model.clone()][..], &data.inputs].concat(),
         json!({
-            "target": format!("{:?}", settings.target), "seed": settings.seed, "batch": settings.batch, "device": session.device.to_string(),
+            "target": format!("{:?}", settings.target), "seed": settings.seed, "selection": settings.selection.as_str(),
+            "batch": settings.batch, "device": session.device.to_string(),
         }),
     )?;
     let latent = session.inputs.iter().find(|t| t.name == "z").and_then(|t| t.shape.get(1).copied()).unwrap_or(-1);
     if latent <= 0 {
         bail!("{}: input \"z\" has no fixed latent size", settings.model.display());
     }
+    let filter = match settings.selection {
+        Selection::NearestReal => {
+            let real = data.spectra.select(Axis(0), &train_rows);
+            let labels: Vec<u32> = train_rows.iter().map(|&r| data.labels[r]).collect();
+            Some(NearestRealFilter::new(real.view(), &labels)?)
+        }
+        Selection::All => None,
+    };
     let provenance = vec![("hypersynth.model".to_string(), settings.model.display().to_string())];
     let tables = Tables {
         synthetic: settings.out.join("synthetic.parquet"),
@@ -118,18 +161,23 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
     };
     // The generator fills the next batch while the last one is written: a writer thread
     // takes batches through a short queue, and `None` to say the last one came.
-    let (synthetic_path, augmented_path, kept) = std::thread::scope(|scope| {
+    let generator = Generator { latent: latent as usize, filter: filter.as_ref(), card: &card, settings };
+    let ((synthetic_path, augmented_path, kept), made) = std::thread::scope(|scope| {
         let (batches, queue) = std::sync::mpsc::sync_channel(2);
         let writer = scope.spawn(|| tables.write(queue));
-        let generated = generate(&mut session, &card, &wanted, latent as usize, settings, &batches);
-        if generated.is_ok() {
+        let made = generator.run(&mut session, &wanted, &batches);
+        if made.is_ok() {
             // A send fails only when the writer already stopped; it tells why.
             let _ = batches.send(None);
         }
         drop(batches);
         let written = writer.join().map_err(|_| anyhow::anyhow!("the Parquet writer thread panicked"))?;
-        generated.and(written)
+        // The generator's own error first: the writer's then only says that it stopped.
+        let made = made?;
+        anyhow::Ok((written?, made))
     })?;
+    let generated: BTreeMap<u32, usize> = made.iter().map(|(&id, m)| (id, m.kept)).collect();
+    let candidates: BTreeMap<u32, usize> = made.iter().map(|(&id, m)| (id, m.tried)).collect();
     let synthetic = kept.map(|batches| Batch::concatenate(&batches)).transpose()?;
     let mut outputs = vec![synthetic_path.clone(), augmented_path.clone()];
     if settings.hdf5
@@ -155,7 +203,7 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
         let dir = settings.out.join("report");
         let (quality, written) = super::report::write_for(&dir, &title, &data, rows, fake, config)?;
         outputs.extend(written);
-        say_whether_it_helps(&quality, &wanted, &dir.join("report.html"));
+        say_whether_it_helps(&quality, &generated, &dir.join("report.html"));
         report = Some((quality, dir.join("report.html")));
     }
     record.finish(
@@ -163,25 +211,27 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
         &outputs,
         json!({
             "real_training_counts": counts,
-            "generated": wanted,
+            "wanted": wanted,
+            "generated": generated,
+            "candidates": candidates,
             "onnxruntime": runtime.library,
             "execution_provider": session.device.to_string(),
         }),
     )?;
     tracing::info!("wrote {} and {}", synthetic_path.display(), augmented_path.display());
-    Ok(AugmentOutcome { synthetic: synthetic_path, augmented: augmented_path, generated: wanted, report })
+    Ok(AugmentOutcome { synthetic: synthetic_path, augmented: augmented_path, generated, candidates, report })
 }
 
 /// Says, after the report, whether the synthetic spectra helped the classes they were made
 /// for: their mean F1 on the untouched test pixels over the report's classifiers, trained
 /// with and without them; a warning when they do not help.
-fn say_whether_it_helps(quality: &Quality, wanted: &BTreeMap<u32, usize>, html: &std::path::Path) {
+fn say_whether_it_helps(quality: &Quality, generated: &BTreeMap<u32, usize>, html: &std::path::Path) {
     let mean_f1 = |set: TrainingSet| {
         let values: Vec<f64> = quality
             .lift
             .iter()
             .filter(|l| l.training_set == set)
-            .flat_map(|l| wanted.keys().filter_map(|id| l.scores.f1.get(id).copied()))
+            .flat_map(|l| generated.keys().filter_map(|id| l.scores.f1.get(id).copied()))
             .collect();
         (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
     };
@@ -310,40 +360,95 @@ impl Tables<'_> {
     }
 }
 
-/// Runs the generator in batches of `settings.batch` for every class in `wanted`, and
-/// sends each batch to `batches`; stops early when the receiver is gone.
-fn generate(
-    session: &mut OnnxSession,
-    card: &ModelCard,
-    wanted: &BTreeMap<u32, usize>,
+/// What the generator made for one class.
+#[derive(Debug, Clone, Copy, Default)]
+struct Made {
+    /// Spectra written.
+    kept: usize,
+    /// Spectra generated.
+    tried: usize,
+}
+
+/// The model's generator with what it needs to fill the wanted counts.
+struct Generator<'a> {
     latent: usize,
-    settings: &Augment,
-    batches: &SyncSender<Option<Batch>>,
-) -> Result<()> {
-    let total: usize = wanted.values().sum();
-    let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
-    let bar = progress::bar(total as u64, "generating", "spectra");
-    for (&id, &n) in wanted {
-        let index = card.classes.iter().position(|c| c.id == id).unwrap_or(0) as i64;
-        let mut left = n;
-        while left > 0 {
-            let m = left.min(settings.batch.max(1));
-            let z: Vec<f32> = (0..m * latent).map(|_| StandardNormal.sample(&mut rng)).collect();
-            let z = Array2::from_shape_vec((m, latent), z)?.into_dyn();
-            let classes = Array1::from_elem(m, index).into_dyn();
-            let out = session.run(vec![("z", Input::F32(z.view())), ("class_index", Input::I64(classes.view()))])?;
-            let block = out.into_iter().next().ok_or_else(|| anyhow::anyhow!("the model returned no output"))?;
-            let spectra = block.into_dimensionality::<ndarray::Ix2>()?;
-            if !spectra.iter().all(|v| v.is_finite()) {
-                bail!("{}: the model produced values that are not numbers for class {id}", settings.model.display());
+    /// Keeps the spectra nearest their own class ([`Selection::NearestReal`]).
+    filter: Option<&'a NearestRealFilter>,
+    card: &'a ModelCard,
+    settings: &'a Augment,
+}
+
+impl Generator<'_> {
+    /// Runs the generator for every class in `wanted` and sends each batch of kept spectra
+    /// to `batches`; stops early when the receiver is gone. Each class draws its noise from
+    /// its own stream of the seed, so what it gets does not depend on the batch size or on
+    /// the other classes.
+    fn run(
+        &self,
+        session: &mut OnnxSession,
+        wanted: &BTreeMap<u32, usize>,
+        batches: &SyncSender<Option<Batch>>,
+    ) -> Result<BTreeMap<u32, Made>> {
+        let total: usize = wanted.values().sum();
+        let bar = progress::bar(total as u64, "generating", "spectra");
+        let mut made = BTreeMap::new();
+        for (&id, &n) in wanted {
+            let index = self.card.classes.iter().position(|c| c.id == id).unwrap_or(0) as i64;
+            let mut rng = ChaCha8Rng::seed_from_u64(self.settings.seed);
+            rng.set_stream(u64::from(id));
+            let budget = if self.filter.is_some() { n * CANDIDATES_PER_KEPT } else { n };
+            let mut this = Made::default();
+            while this.kept < n && this.tried < budget {
+                // What is missing; after a round that dropped some, twice that.
+                let wanted_now = if this.tried == 0 { n } else { 2 * (n - this.kept) };
+                let m = wanted_now.min(budget - this.tried).min(self.settings.batch.max(1));
+                let spectra = self.batch(session, &mut rng, index, m, id)?;
+                this.tried += m;
+                let spectra = match self.filter {
+                    Some(filter) => {
+                        let keep = filter.keeps(spectra.view(), id)?;
+                        let rows: Vec<usize> = (0..m).filter(|&i| keep[i]).take(n - this.kept).collect();
+                        spectra.select(Axis(0), &rows)
+                    }
+                    None => spectra,
+                };
+                this.kept += spectra.nrows();
+                bar.inc(spectra.nrows() as u64);
+                if spectra.nrows() > 0 && batches.send(Some(Batch { class_id: id, spectra })).is_err() {
+                    return Ok(made); // the writer stopped; it reports why
+                }
             }
-            if batches.send(Some(Batch { class_id: id, spectra })).is_err() {
-                return Ok(()); // the writer stopped; it reports why
+            if this.kept < n {
+                tracing::warn!(
+                    "class {id}: only {} of {} generated spectra lay nearest a real spectrum of their own class; wrote {}, not {n}",
+                    this.kept,
+                    this.tried,
+                    this.kept
+                );
+                bar.inc((n - this.kept) as u64);
+            } else if this.tried > this.kept {
+                tracing::info!(
+                    "class {id}: {n} of {} generated spectra kept (the first nearest a real spectrum of their own class)",
+                    this.tried
+                );
             }
-            left -= m;
-            bar.inc(m as u64);
+            made.insert(id, this);
         }
+        bar.finish_and_clear();
+        Ok(made)
     }
-    bar.finish_and_clear();
-    Ok(())
+
+    /// One ONNX Runtime call: `m` spectra of class index `index` (class id `id`).
+    fn batch(&self, session: &mut OnnxSession, rng: &mut ChaCha8Rng, index: i64, m: usize, id: u32) -> Result<Array2<f32>> {
+        let z: Vec<f32> = (0..m * self.latent).map(|_| StandardNormal.sample(rng)).collect();
+        let z = Array2::from_shape_vec((m, self.latent), z)?.into_dyn();
+        let classes = Array1::from_elem(m, index).into_dyn();
+        let out = session.run(vec![("z", Input::F32(z.view())), ("class_index", Input::I64(classes.view()))])?;
+        let block = out.into_iter().next().ok_or_else(|| anyhow::anyhow!("the model returned no output"))?;
+        let spectra = block.into_dimensionality::<ndarray::Ix2>()?;
+        if !spectra.iter().all(|v| v.is_finite()) {
+            bail!("{}: the model produced values that are not numbers for class {id}", self.settings.model.display());
+        }
+        Ok(spectra)
+    }
 }

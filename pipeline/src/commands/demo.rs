@@ -15,7 +15,7 @@ use hypersynth_models::training::TrainConfig;
 use hypersynth_onnx::SessionOptions;
 use hypersynth_spectral::{Layout, QualityConfig, SplitConfig};
 
-use super::augment::{Augment, Target};
+use super::augment::{Augment, Selection, Target};
 use super::train_spectral::{Synthesis, TrainSpectral};
 use crate::labelled::LabelSource;
 
@@ -71,6 +71,7 @@ pub fn run(out: &Path, threads: Option<usize>) -> Result<()> {
         out: augmented,
         target: Target::PerClass(TARGET),
         seed: 0,
+        selection: Selection::default(),
         batch: super::augment::DEFAULT_BATCH,
         hdf5: false,
         session: SessionOptions { threads, ..SessionOptions::default() },

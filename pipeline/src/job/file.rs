@@ -115,6 +115,10 @@ pub struct AugmentOptions {
     /// Bring every class below this many training spectra up to it; absent, balance the
     /// classes to the largest.
     pub target_per_class: Option<usize>,
+    /// Keep every generated spectrum, not only those nearest a real spectrum of their own
+    /// class.
+    #[serde(default)]
+    pub keep_all: bool,
     /// Write the quality report into the stage's `report/`.
     #[serde(default = "yes")]
     pub report: bool,

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::file::{Job, Scene, Stage};
-use crate::commands::augment::{Augment, Target};
+use crate::commands::augment::{Augment, Selection, Target};
 use crate::commands::fuse::Fuse;
 use crate::commands::super_resolve::SuperResolve;
 use crate::commands::train_spectral::{Synthesis, TrainSpectral};
@@ -178,7 +178,7 @@ impl Task<'_> {
             Stage::Train(o) => (labelled, json!({"generator": o.generator, "steps": o.steps, "seed": seed})),
             Stage::Augment(o) => {
                 let model = self.augment_model();
-                let parameters = json!({"target_per_class": o.target_per_class, "report": o.report, "seed": seed});
+                let parameters = json!({"target_per_class": o.target_per_class, "keep_all": o.keep_all, "report": o.report, "seed": seed});
                 (std::iter::once(model).chain(labelled).collect(), parameters)
             }
             Stage::SuperResolve(o) => (vec![o.model.clone(), scene.path.clone()], json!({"tile": o.tile, "overlap": o.overlap})),
@@ -239,6 +239,7 @@ impl Task<'_> {
                     run_json: dir.join("augment.run.json"),
                     target: o.target_per_class.map_or(Target::Balance, Target::PerClass),
                     seed,
+                    selection: Selection::keeping_all(o.keep_all),
                     batch: augment::DEFAULT_BATCH,
                     hdf5: false,
                     session: session.clone(),

@@ -1,0 +1,262 @@
+//! The one place where the command line becomes settings: each function takes a command's
+//! parsed arguments (clap types, `cli.rs`) and returns the settings its module in
+//! `commands/` runs with. Commands and the job runner never see clap types; defaults live
+//! with the settings they belong to and `cli.rs` shows them.
+
+use anyhow::bail;
+use hypersynth_data::{Compression, CubeSource};
+use hypersynth_models::cyclegan::CycleganConfig;
+use hypersynth_models::cyclegan_training::CycleganTrainConfig;
+use hypersynth_models::pix2pix::Pix2pixConfig;
+use hypersynth_models::pix2pix_training::Pix2pixTrainConfig;
+use hypersynth_models::spectral_cgan::SpectralCganConfig;
+use hypersynth_models::training::TrainConfig;
+use hypersynth_onnx::{Device, SessionOptions};
+use hypersynth_spectral::{ExemplarConfig, Layout, QualityConfig, SplitConfig};
+
+use crate::cli::{
+    AugmentArgs, CompressArg, CubeArgs, DeviceArgs, FuseArgs, GeneratorArg, LabelArgs, NormalisationArg, ReportArgs, RunArgs, SideArg,
+    SuperResolveArgs, TrainCycleganArgs, TrainPix2pixArgs, TrainSpectralArgs,
+};
+use crate::commands::{augment, fuse, report, super_resolve, train_cyclegan, train_pix2pix, train_spectral};
+use crate::job;
+use crate::labelled::LabelSource;
+
+/// Resolves `train spectral`'s command line into its settings.
+pub fn train_spectral(args: TrainSpectralArgs) -> anyhow::Result<train_spectral::TrainSpectral> {
+    let train = TrainConfig {
+        loss: args.loss,
+        steps: args.steps,
+        d_steps: args.d_steps,
+        batch_size: args.batch_size,
+        lr_generator: args.lr_g,
+        lr_discriminator: args.lr_d,
+        history: args.history,
+        feature_matching: args.feature_matching,
+        label_smoothing: args.label_smoothing,
+        instance_noise: args.instance_noise,
+        ema: (args.ema > 0.0).then_some(args.ema),
+        aux_classifier: args.aux_classifier,
+        seed: args.seed,
+        ..TrainConfig::default()
+    };
+    let architecture = SpectralCganConfig {
+        latent: args.latent,
+        generator_widths: args.generator_widths,
+        discriminator_widths: args.discriminator_widths,
+        aux_classifier: args.aux_classifier > 0.0,
+        spectral_norm: args.spectral_norm,
+        autoencoder: args.loss.needs_autoencoder(),
+        ..SpectralCganConfig::new(0, 0)
+    };
+    Ok(train_spectral::TrainSpectral {
+        source: label_source(args.labels)?,
+        out: args.out,
+        split: SplitConfig { validation: args.validation, test: args.test, seed: args.seed, thin: args.thin.into_iter().collect() },
+        architecture,
+        train,
+        layout: match args.normalisation {
+            NormalisationArg::PerBand => Layout::PerBand,
+            NormalisationArg::PrincipalComponents => Layout::PrincipalComponents(args.components),
+        },
+        synthesis: match args.generator {
+            GeneratorArg::Exemplar => train_spectral::Synthesis::Exemplar(ExemplarConfig {
+                spread: args.spread,
+                own_weight: args.own_weight,
+                brightness: args.brightness,
+                interpolate: args.interpolate,
+                borrow_angle_deg: (args.borrow_angle > 0.0).then_some(args.borrow_angle),
+                ..ExemplarConfig::default()
+            }),
+            GeneratorArg::Gan => train_spectral::Synthesis::Gan,
+        },
+    })
+}
+
+/// Resolves `train pix2pix`'s command line into its settings.
+pub fn train_pix2pix(args: TrainPix2pixArgs) -> anyhow::Result<train_pix2pix::TrainPix2pix> {
+    let loss = args.loss.parse().map_err(anyhow::Error::msg)?;
+    if !matches!(loss, hypersynth_models::losses::Loss::NonSaturating | hypersynth_models::losses::Loss::Lsgan) {
+        anyhow::bail!("--loss {} is not offered for pix2pix (use non-saturating or lsgan)", args.loss);
+    }
+    let side = match args.holdout_side {
+        SideArg::Right => train_pix2pix::Side::Right,
+        SideArg::Left => train_pix2pix::Side::Left,
+        SideArg::Top => train_pix2pix::Side::Top,
+        SideArg::Bottom => train_pix2pix::Side::Bottom,
+    };
+    Ok(train_pix2pix::TrainPix2pix {
+        pre: args.pre,
+        post: args.post,
+        target: args.target,
+        out: args.out,
+        holdout: train_pix2pix::Holdout { side, fraction: args.holdout },
+        components: args.components,
+        architecture: Pix2pixConfig {
+            depth: args.depth,
+            base_width: args.base_width,
+            max_width: 8 * args.base_width,
+            dropout: args.dropout,
+            ..Pix2pixConfig::new(0, 1)
+        },
+        train: Pix2pixTrainConfig {
+            loss,
+            steps: args.steps,
+            batch_size: args.batch_size,
+            tile: args.tile,
+            lr: args.lr,
+            l1_weight: args.l1_weight,
+            augment: !args.no_augment,
+            seed: args.seed,
+            ..Pix2pixTrainConfig::default()
+        },
+    })
+}
+
+/// Resolves `train cyclegan`'s command line into its settings.
+pub fn train_cyclegan(args: TrainCycleganArgs) -> train_cyclegan::TrainCyclegan {
+    train_cyclegan::TrainCyclegan {
+        domain_a: args.domain_a,
+        domain_b: args.domain_b,
+        out: args.out,
+        components: args.components,
+        architecture: CycleganConfig {
+            width: args.width,
+            blocks: args.blocks,
+            downsamplings: args.downsamplings,
+            ..CycleganConfig::new(0)
+        },
+        train: CycleganTrainConfig {
+            scale: args.scale,
+            steps: args.steps,
+            batch_size: args.batch_size,
+            tile: args.tile,
+            lr: args.lr,
+            adversarial_weight: args.adversarial_weight,
+            cycle_weight: args.cycle_weight,
+            identity_weight: args.identity_weight,
+            pool_size: args.pool_size,
+            augment: !args.no_augment,
+            seed: args.seed,
+            ..CycleganTrainConfig::default()
+        },
+    }
+}
+
+/// `super-resolve`'s settings.
+pub fn super_resolve(args: SuperResolveArgs, threads: Option<usize>) -> anyhow::Result<super_resolve::SuperResolve> {
+    Ok(super_resolve::SuperResolve {
+        session: session(&args.device, threads)?,
+        model: args.model,
+        input: args.input,
+        out: args.out,
+        scale: args.scale,
+        tile: args.tile,
+        overlap: args.overlap,
+        batch: args.batch,
+        reference: args.reference,
+    })
+}
+
+/// `fuse`'s settings.
+pub fn fuse(args: FuseArgs, threads: Option<usize>) -> anyhow::Result<fuse::Fuse> {
+    Ok(fuse::Fuse {
+        session: session(&args.device, threads)?,
+        model: args.model,
+        pre: args.pre,
+        post: args.post,
+        out: args.out,
+        tile: args.tile,
+        overlap: args.overlap,
+        batch: args.batch,
+        threshold: args.threshold,
+    })
+}
+
+/// `augment`'s settings; its run record goes to `OUT/run.json`.
+pub fn augment(args: AugmentArgs, threads: Option<usize>) -> anyhow::Result<augment::Augment> {
+    let target = match (args.target_per_class, args.balance) {
+        (Some(n), _) => augment::Target::PerClass(n),
+        _ => augment::Target::Balance,
+    };
+    Ok(augment::Augment {
+        session: session(&args.device, threads)?,
+        model: args.model,
+        source: label_source(args.labels)?,
+        run_json: args.out.join("run.json"),
+        out: args.out,
+        target,
+        seed: args.seed,
+        selection: augment::Selection::keeping_all(args.keep_all),
+        batch: args.batch,
+        hdf5: args.hdf5,
+        report: (!args.no_report).then(|| QualityConfig { seed: args.seed, ..QualityConfig::default() }),
+    })
+}
+
+/// `report`'s settings.
+pub fn report(args: ReportArgs) -> anyhow::Result<report::Report> {
+    let split = match args.model {
+        Some(model) => report::TestSplit::FromModel(model),
+        None => report::TestSplit::Fraction { test: args.test, seed: args.seed },
+    };
+    Ok(report::Report {
+        real: label_source(args.labels)?,
+        synthetic: args.synthetic,
+        split,
+        out: args.out,
+        quality: QualityConfig { seed: args.seed, max_rows_per_class: args.max_rows_per_class, ..QualityConfig::default() },
+    })
+}
+
+/// `run`'s settings.
+pub fn run_job(args: RunArgs, threads: Option<usize>) -> anyhow::Result<job::RunJob> {
+    Ok(job::RunJob {
+        job: args.job,
+        force: args.force,
+        shard: args.shard.as_deref().map(str::parse).transpose()?,
+        merge: args.merge,
+        scenes_at_once: args.scenes_at_once,
+        session: SessionOptions { threads, ..Default::default() },
+    })
+}
+
+/// ONNX Runtime session settings from the device options.
+pub fn session(args: &DeviceArgs, threads: Option<usize>) -> anyhow::Result<SessionOptions> {
+    let device: Device = args.device.parse().map_err(anyhow::Error::msg)?;
+    Ok(SessionOptions {
+        device,
+        allow_cpu_fallback: args.allow_cpu_fallback,
+        threads,
+        tensorrt_cache: args.tensorrt_cache.clone(),
+        fp16: args.fp16,
+        ..SessionOptions::default()
+    })
+}
+
+/// The labelled spectra named on the command line.
+pub fn label_source(args: LabelArgs) -> anyhow::Result<LabelSource> {
+    Ok(match (args.cube, args.labels, args.library, args.class_table, args.table) {
+        (Some(cube), Some(labels), None, None, None) => LabelSource::Raster {
+            cube: CubeSource { path: cube, dataset: args.dataset, band_axis: args.band_axis },
+            labels,
+            names: args.classes,
+        },
+        (None, None, Some(sli), Some(table), None) => LabelSource::Library { sli, table, column: args.class_column },
+        (None, None, None, None, Some(table)) => LabelSource::Table(table),
+        _ => bail!("give labelled spectra as --cube with --labels, --library with --class-table, or --table"),
+    })
+}
+
+/// The cube named on the command line.
+pub fn cube_source(args: CubeArgs) -> CubeSource {
+    CubeSource { path: args.cube, dataset: args.dataset, band_axis: args.band_axis }
+}
+
+/// `convert --compress`.
+pub fn compression(arg: CompressArg) -> Compression {
+    match arg {
+        CompressArg::Deflate => Compression::Deflate,
+        CompressArg::Zstd => Compression::Zstd,
+    }
+}

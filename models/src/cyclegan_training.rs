@@ -17,6 +17,7 @@ use crate::cyclegan::{CycleganConfig, Degradation, ResnetGenerator};
 use crate::losses::Loss;
 pub use crate::observe::Observer;
 use crate::patchgan::PatchGan;
+use crate::training_loop::{self, Family, Schedule};
 use crate::{Error, Result, checkpoint, rng};
 
 /// Training settings. The defaults are the reference implementation's for LSGAN, Adam
@@ -183,9 +184,6 @@ impl ImagePool {
     }
 }
 
-const STREAM_INIT: u64 = 1;
-const STREAM_STEP: u64 = 2;
-
 struct State {
     a_to_b: ResnetGenerator,
     b_to_a: Degradation,
@@ -213,31 +211,48 @@ pub fn train(
 ) -> Result<Trained> {
     check(model, config, a, b)?;
     let meta = CheckpointMeta { fingerprint, model, config };
-    let resumed = match checkpoint {
-        Some(path) => load_checkpoint(path, &meta)?,
-        None => None,
+    let state = training_loop::resume_or_fresh(checkpoint, |p| load_checkpoint(p, &meta), || fresh(model, config))?;
+    let mut run = Run { state, meta, a, b };
+    // No validation: super-resolution is judged on a reference outside training.
+    let schedule = Schedule {
+        steps: config.steps,
+        seed: config.seed,
+        validate_every: None,
+        log_every: config.log_every,
+        checkpoint_every: config.checkpoint_every,
     };
-    let mut state = match resumed {
-        Some(state) => state,
-        None => fresh(model, config)?,
-    };
-    let resumed_from = state.step;
-    observer.resumed(resumed_from);
-    while state.step < config.steps {
-        let mut rng = rng::stream(config.seed, STREAM_STEP, state.step as u64);
-        let record = step(&mut state, config, a, b, &mut rng)?;
-        state.step += 1;
-        if state.step % config.log_every.max(1) == 0 || state.step == config.steps {
-            observer.record(&record);
-        }
-        if let Some(path) = checkpoint
-            && (state.step % config.checkpoint_every.max(1) == 0 || state.step == config.steps)
-        {
-            save_checkpoint(path, &state, &meta)?;
-            observer.checkpointed(state.step);
-        }
+    let resumed_from = training_loop::run(&mut run, &schedule, checkpoint, observer)?;
+    Ok(Trained { a_to_b: run.state.a_to_b, b_to_a: run.state.b_to_a, resumed_from })
+}
+
+/// CycleGAN's state with its two domains; `meta` holds the settings.
+struct Run<'a> {
+    state: State,
+    meta: CheckpointMeta<'a>,
+    a: &'a Domain,
+    b: &'a Domain,
+}
+
+impl Family for Run<'_> {
+    type Record = CycleganRecord;
+
+    fn steps_done(&self) -> usize {
+        self.state.step
     }
-    Ok(Trained { a_to_b: state.a_to_b, b_to_a: state.b_to_a, resumed_from })
+
+    fn step(&mut self, rng: &mut ChaCha8Rng) -> Result<CycleganRecord> {
+        let record = step(&mut self.state, self.meta.config, self.a, self.b, rng)?;
+        self.state.step += 1;
+        Ok(record)
+    }
+
+    fn validate(&mut self, _: &mut CycleganRecord) -> Result<()> {
+        Ok(())
+    }
+
+    fn save(&self, path: &Path) -> Result<()> {
+        save_checkpoint(path, &self.state, &self.meta)
+    }
 }
 
 fn check(model: &CycleganConfig, config: &CycleganTrainConfig, a: &Domain, b: &Domain) -> Result<()> {
@@ -274,7 +289,7 @@ fn check(model: &CycleganConfig, config: &CycleganTrainConfig, a: &Domain, b: &D
 }
 
 fn fresh(model: &CycleganConfig, config: &CycleganTrainConfig) -> Result<State> {
-    let mut rng = rng::stream(config.seed, STREAM_INIT, 0);
+    let mut rng = rng::stream(config.seed, training_loop::STREAM_INIT, 0);
     let a_to_b = ResnetGenerator::new(model, &mut rng)?;
     let b_to_a = Degradation::new(config.scale)?;
     let d_a = PatchGan::new(&model.discriminator(), &mut rng)?;

@@ -31,5 +31,6 @@ pub mod pix2pix_training;
 pub mod rng;
 pub mod spectral_cgan;
 pub mod training;
+mod training_loop;
 
 pub use error::{Error, Result};

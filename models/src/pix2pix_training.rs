@@ -15,6 +15,7 @@ use crate::losses::Loss;
 pub use crate::observe::Observer;
 use crate::patchgan::PatchGan;
 use crate::pix2pix::{Pix2pixConfig, UNet};
+use crate::training_loop::{self, Family, Schedule};
 use crate::{Error, Result, checkpoint, rng};
 
 /// A co-registered input and target held in memory for training.
@@ -120,9 +121,6 @@ pub struct Trained {
     pub resumed_from: usize,
 }
 
-const STREAM_INIT: u64 = 1;
-const STREAM_STEP: u64 = 2;
-
 struct State {
     generator: UNet,
     discriminator: PatchGan,
@@ -146,40 +144,53 @@ pub fn train(
 ) -> Result<Trained> {
     check(model, config, scene, train_region, validation_region)?;
     let meta = CheckpointMeta { fingerprint, model, config, train_region, validation_region };
-    let resumed = match checkpoint {
-        Some(path) => load_checkpoint(path, &meta)?,
-        None => None,
+    let state = training_loop::resume_or_fresh(checkpoint, |p| load_checkpoint(p, &meta), || fresh(model, config))?;
+    let mut run = Run { state, meta, scene, validation: Validation::default() };
+    let schedule = Schedule {
+        steps: config.steps,
+        seed: config.seed,
+        validate_every: Some(config.validate_every),
+        log_every: config.log_every,
+        checkpoint_every: config.checkpoint_every,
     };
-    let mut state = match resumed {
-        Some(state) => state,
-        None => fresh(model, config)?,
-    };
-    let resumed_from = state.step;
-    observer.resumed(resumed_from);
-    let mut validation = Validation::default();
-    while state.step < config.steps {
-        let mut rng = rng::stream(config.seed, STREAM_STEP, state.step as u64);
-        let mut record = step(&mut state, model, config, scene, train_region, &mut rng)?;
-        state.step += 1;
-        let validate_now = state.step % config.validate_every.max(1) == 0 || state.step == config.steps;
-        if validate_now {
-            validation = validate(&mut state.generator, model, scene, validation_region)?;
-            record.validation = Some(validation);
-        }
-        if validate_now || state.step % config.log_every.max(1) == 0 {
-            observer.record(&record);
-        }
-        if let Some(path) = checkpoint
-            && (state.step % config.checkpoint_every.max(1) == 0 || state.step == config.steps)
-        {
-            save_checkpoint(path, &state, &meta)?;
-            observer.checkpointed(state.step);
-        }
-    }
+    let resumed_from = training_loop::run(&mut run, &schedule, checkpoint, observer)?;
     if resumed_from == config.steps {
-        validation = validate(&mut state.generator, model, scene, validation_region)?;
+        run.validation = validate(&mut run.state.generator, model, scene, validation_region)?;
     }
-    Ok(Trained { generator: state.generator, validation, resumed_from })
+    Ok(Trained { generator: run.state.generator, validation: run.validation, resumed_from })
+}
+
+/// Pix2pix's state with what its steps read; `meta` holds the settings and regions.
+struct Run<'a> {
+    state: State,
+    meta: CheckpointMeta<'a>,
+    scene: &'a PairedScene,
+    /// The last validation.
+    validation: Validation,
+}
+
+impl Family for Run<'_> {
+    type Record = Pix2pixRecord;
+
+    fn steps_done(&self) -> usize {
+        self.state.step
+    }
+
+    fn step(&mut self, rng: &mut ChaCha8Rng) -> Result<Pix2pixRecord> {
+        let record = step(&mut self.state, self.meta.model, self.meta.config, self.scene, self.meta.train_region, rng)?;
+        self.state.step += 1;
+        Ok(record)
+    }
+
+    fn validate(&mut self, record: &mut Pix2pixRecord) -> Result<()> {
+        self.validation = validate(&mut self.state.generator, self.meta.model, self.scene, self.meta.validation_region)?;
+        record.validation = Some(self.validation);
+        Ok(())
+    }
+
+    fn save(&self, path: &Path) -> Result<()> {
+        save_checkpoint(path, &self.state, &self.meta)
+    }
 }
 
 fn check(model: &Pix2pixConfig, config: &Pix2pixTrainConfig, scene: &PairedScene, train: Region, validation: Region) -> Result<()> {
@@ -216,7 +227,7 @@ fn check(model: &Pix2pixConfig, config: &Pix2pixTrainConfig, scene: &PairedScene
 }
 
 fn fresh(model: &Pix2pixConfig, config: &Pix2pixTrainConfig) -> Result<State> {
-    let mut rng = rng::stream(config.seed, STREAM_INIT, 0);
+    let mut rng = rng::stream(config.seed, training_loop::STREAM_INIT, 0);
     let generator = UNet::new(model, &mut rng)?;
     let discriminator = PatchGan::new(&model.discriminator(), &mut rng)?;
     let adam_g = Adam::new(generator.vars(), config.lr, config.beta1, 0.999)?;

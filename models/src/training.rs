@@ -15,6 +15,7 @@ use crate::checkpoint;
 use crate::losses::{Began, DRAGAN_SPREAD, Loss, WEIGHT_CLIP, cross_entropy};
 pub use crate::observe::Observer;
 use crate::spectral_cgan::{Discriminator, Generator, SpectralCganConfig, class_tensor};
+use crate::training_loop::{self, Family, Schedule};
 use crate::{Error, Result, rng};
 
 /// Training settings. The defaults are what `hypersynth train spectral` uses; they were
@@ -141,9 +142,7 @@ pub struct Trained {
     pub resumed_from: usize,
 }
 
-/// Random draws use separate streams so that adding one kind of draw never shifts another.
-const STREAM_INIT: u64 = 1;
-const STREAM_STEP: u64 = 2;
+/// The validation's random stream (beside the loop's, [`training_loop`]).
 const STREAM_VALIDATION: u64 = 3;
 
 /// Everything a training run changes; what a checkpoint holds.
@@ -176,49 +175,72 @@ pub fn train(
     observer: &mut dyn Observer<StepRecord>,
 ) -> Result<Trained> {
     check(model, config, train)?;
-    let mut state = match checkpoint.filter(|p| p.exists()) {
-        Some(path) => match load_checkpoint(path, model, config, fingerprint)? {
-            Some(state) => state,
-            None => fresh(model, config)?,
-        },
-        None => fresh(model, config)?,
-    };
-    let resumed_from = state.step;
-    observer.resumed(resumed_from);
+    let state = training_loop::resume_or_fresh(checkpoint, |p| load_checkpoint(p, model, config, fingerprint), || fresh(model, config))?;
     let by_class = train.rows_by_class(model.classes);
     let present: Vec<u32> = (0..model.classes as u32).filter(|&c| !by_class[c as usize].is_empty()).collect();
-    while state.step < config.steps {
-        let mut rng = rng::stream(config.seed, STREAM_STEP, state.step as u64);
-        let mut record = step(&mut state, model, config, train, &by_class, &present, &mut rng)?;
-        state.step += 1;
-        if let Some(decay) = config.ema
-            && let Some(ema) = state.ema.as_mut()
-        {
-            ema.ema_update(&state.generator, decay)?;
-        }
-        let validate_now = state.step % config.validate_every.max(1) == 0 || state.step == config.steps;
-        if validate_now {
-            let candidate = state.ema.as_mut().unwrap_or(&mut state.generator);
-            let mmd = validate(candidate, model, config, validation)?;
-            record.validation_mmd = Some(mmd);
-            if mmd < state.best_mmd || !state.best_mmd.is_finite() {
-                let candidate = state.ema.as_ref().unwrap_or(&state.generator);
-                state.best = candidate.duplicate(model)?;
-                state.best_mmd = mmd;
-                state.best_step = state.step;
-            }
-        }
-        if validate_now || state.step % config.log_every.max(1) == 0 {
-            observer.record(&record);
-        }
-        if let Some(path) = checkpoint
-            && (state.step % config.checkpoint_every.max(1) == 0 || state.step == config.steps)
-        {
-            save_checkpoint(path, &state, model, config, fingerprint)?;
-            observer.checkpointed(state.step);
-        }
-    }
+    let mut run = Run { state, model, config, train, validation, by_class, present, fingerprint };
+    let schedule = Schedule {
+        steps: config.steps,
+        seed: config.seed,
+        validate_every: Some(config.validate_every),
+        log_every: config.log_every,
+        checkpoint_every: config.checkpoint_every,
+    };
+    let resumed_from = training_loop::run(&mut run, &schedule, checkpoint, observer)?;
+    let state = run.state;
     Ok(Trained { generator: state.best, best_step: state.best_step, best_mmd: state.best_mmd, resumed_from })
+}
+
+/// The spectral cGAN's state with what its steps read.
+struct Run<'a> {
+    state: State,
+    model: &'a SpectralCganConfig,
+    config: &'a TrainConfig,
+    train: &'a Dataset,
+    validation: &'a Dataset,
+    /// Training rows per class index.
+    by_class: Vec<Vec<usize>>,
+    /// The class indices with training rows.
+    present: Vec<u32>,
+    fingerprint: &'a str,
+}
+
+impl Family for Run<'_> {
+    type Record = StepRecord;
+
+    fn steps_done(&self) -> usize {
+        self.state.step
+    }
+
+    fn step(&mut self, rng: &mut ChaCha8Rng) -> Result<StepRecord> {
+        let record = step(&mut self.state, self.model, self.config, self.train, &self.by_class, &self.present, rng)?;
+        self.state.step += 1;
+        if let Some(decay) = self.config.ema
+            && let Some(ema) = self.state.ema.as_mut()
+        {
+            ema.ema_update(&self.state.generator, decay)?;
+        }
+        Ok(record)
+    }
+
+    /// The generator (its moving average, when on) by validation MMD; the best is kept.
+    fn validate(&mut self, record: &mut StepRecord) -> Result<()> {
+        let state = &mut self.state;
+        let candidate = state.ema.as_mut().unwrap_or(&mut state.generator);
+        let mmd = validation_mmd(candidate, self.model, self.config, self.validation)?;
+        record.validation_mmd = Some(mmd);
+        if mmd < state.best_mmd || !state.best_mmd.is_finite() {
+            let candidate = state.ema.as_ref().unwrap_or(&state.generator);
+            state.best = candidate.duplicate(self.model)?;
+            state.best_mmd = mmd;
+            state.best_step = state.step;
+        }
+        Ok(())
+    }
+
+    fn save(&self, path: &Path) -> Result<()> {
+        save_checkpoint(path, &self.state, self.model, self.config, self.fingerprint)
+    }
 }
 
 fn check(model: &SpectralCganConfig, config: &TrainConfig, train: &Dataset) -> Result<()> {
@@ -247,7 +269,7 @@ fn check(model: &SpectralCganConfig, config: &TrainConfig, train: &Dataset) -> R
 }
 
 fn fresh(model: &SpectralCganConfig, config: &TrainConfig) -> Result<State> {
-    let mut init = rng::stream(config.seed, STREAM_INIT, 0);
+    let mut init = rng::stream(config.seed, training_loop::STREAM_INIT, 0);
     let generator = Generator::new(model, &mut init)?;
     let discriminator = Discriminator::new(model, &mut init)?;
     let ema = config.ema.map(|_| generator.duplicate(model)).transpose()?;
@@ -446,7 +468,7 @@ const VALIDATION_ROWS: usize = 256;
 
 /// Mean over classes (with at least 2 validation rows) of the MMD between the class's
 /// validation spectra and as many generated ones (at least 64), from fixed noise.
-fn validate(generator: &mut Generator, model: &SpectralCganConfig, config: &TrainConfig, validation: &Dataset) -> Result<f64> {
+fn validation_mmd(generator: &mut Generator, model: &SpectralCganConfig, config: &TrainConfig, validation: &Dataset) -> Result<f64> {
     let mut rng = rng::stream(config.seed, STREAM_VALIDATION, 0);
     let mut total = 0.0;
     let mut counted = 0;

@@ -19,6 +19,7 @@ pub mod job;
 mod labelled;
 mod logging;
 mod model_input;
+mod model_split;
 mod progress;
 pub mod report;
 mod run_record;

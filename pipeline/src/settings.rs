@@ -260,3 +260,76 @@ pub fn compression(arg: CompressArg) -> Compression {
         CompressArg::Zstd => Compression::Zstd,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command, TrainCommand};
+
+    fn parse(line: &str) -> Cli {
+        Cli::try_parse_from(std::iter::once("hypersynth").chain(line.split_whitespace())).unwrap()
+    }
+
+    #[test]
+    fn fuse_takes_its_defaults_from_the_command_module_and_its_flags_as_given() {
+        let Command::Fuse(args) = parse("fuse --model m.onnx --pre a.tif --post b.tif --out d.tif").command else { panic!() };
+        let f = fuse(*args, Some(3)).unwrap();
+        assert_eq!((f.tile, f.overlap, f.threshold), (fuse::DEFAULT_TILE, fuse::DEFAULT_OVERLAP, None));
+        assert_eq!((f.session.threads, f.session.device), (Some(3), Device::Cpu));
+        let Command::Fuse(args) =
+            parse("fuse --model m.onnx --pre a.tif --post b.tif --out d.tif --tile 64 --overlap 8 --threshold 0.4").command
+        else {
+            panic!()
+        };
+        let f = fuse(*args, None).unwrap();
+        assert_eq!((f.tile, f.overlap, f.threshold), (64, 8, Some(0.4)));
+    }
+
+    #[test]
+    fn augment_resolves_its_target_selection_record_and_report() {
+        let Command::Augment(args) = parse("augment --model m.onnx --table t.csv --out o --balance --keep-all --no-report").command else {
+            panic!()
+        };
+        let a = augment(*args, None).unwrap();
+        assert_eq!(a.target, augment::Target::Balance);
+        assert_eq!(a.selection, augment::Selection::All);
+        assert_eq!(a.run_json, std::path::Path::new("o/run.json"));
+        assert!(a.report.is_none() && matches!(a.source, LabelSource::Table(_)));
+        let Command::Augment(args) = parse("augment --model m.onnx --table t.csv --out o --target-per-class 50 --seed 4").command else {
+            panic!()
+        };
+        let a = augment(*args, None).unwrap();
+        assert_eq!(
+            (a.target, a.selection, a.batch),
+            (augment::Target::PerClass(50), augment::Selection::NearestReal, augment::DEFAULT_BATCH)
+        );
+        assert_eq!(a.report.map(|q| q.seed), Some(4));
+    }
+
+    #[test]
+    fn train_spectral_resolves_the_generator_and_the_gan_s_discriminator() {
+        let Command::Train(TrainCommand::Spectral(args)) = parse("train spectral --table t.csv --out m.onnx").command else { panic!() };
+        let settings = train_spectral(*args).unwrap();
+        assert_eq!(settings.synthesis, train_spectral::Synthesis::Exemplar(ExemplarConfig::default()));
+        let line = "train spectral --table t.csv --out m.onnx --generator gan --loss began --spectral-norm --interpolate 0.2";
+        let Command::Train(TrainCommand::Spectral(args)) = parse(line).command else { panic!() };
+        let settings = train_spectral(*args).unwrap();
+        assert_eq!(settings.synthesis, train_spectral::Synthesis::Gan);
+        assert!(settings.architecture.autoencoder && settings.architecture.spectral_norm);
+        assert_eq!(settings.train.loss, hypersynth_models::losses::Loss::Began);
+    }
+
+    #[test]
+    fn labelled_spectra_come_from_exactly_one_source() {
+        let Command::Report(args) = parse("report --synthetic s.csv --out o").command else { panic!() };
+        assert!(report(*args).unwrap_err().to_string().contains("give labelled spectra as --cube with --labels"));
+        let Command::Report(args) = parse("report --cube c.tif --labels l.tif --synthetic s.csv --out o --test 0.3").command else {
+            panic!()
+        };
+        let r = report(*args).unwrap();
+        assert!(matches!(r.split, report::TestSplit::Fraction { test, .. } if test == 0.3));
+        assert!(matches!(r.real, LabelSource::Raster { .. }));
+    }
+}

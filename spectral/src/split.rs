@@ -7,8 +7,8 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 /// Fractions of each class held out for validation and test; the rest is training,
-/// optionally thinned.
-#[derive(Debug, Clone, PartialEq)]
+/// optionally thinned. Serialised as a spectral model records it (card `training.split`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SplitConfig {
     /// Fraction of each class for validation (0..1).
     pub validation: f64,
@@ -18,6 +18,7 @@ pub struct SplitConfig {
     pub seed: u64,
     /// At most this many training rows for these classes (a random subset), to simulate
     /// scarce classes; validation and test rows are untouched.
+    #[serde(default)]
     pub thin: BTreeMap<u32, usize>,
 }
 

@@ -16,7 +16,6 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde_json::json;
 
-use super::train_spectral::split_from_json;
 use crate::labelled::{self, LabelSource, Labelled, check_same_bands};
 use crate::progress;
 use crate::run_record::RunRecord;
@@ -201,7 +200,7 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
         let title = format!("Quality of the synthetic spectra of {}", settings.model.display());
         let rows = (&report_split.train[..], &report_split.test[..]);
         let dir = settings.out.join("report");
-        let (quality, written) = super::report::write_for(&dir, &title, &data, rows, fake, config)?;
+        let (quality, written) = crate::report::write_for(&dir, &title, &data, rows, fake, config)?;
         outputs.extend(written);
         say_whether_it_helps(&quality, &generated, &dir.join("report.html"));
         report = Some((quality, dir.join("report.html")));
@@ -254,7 +253,7 @@ fn say_whether_it_helps(quality: &Quality, generated: &BTreeMap<u32, usize>, htm
 /// trained elsewhere gets every labelled row augmented and a seeded 20 % test split for
 /// the report, whose pixels that model may have seen.
 fn splits(card: &ModelCard, data: &Labelled, seed: u64) -> (Vec<usize>, Split) {
-    match split_from_json(&card.training["split"]) {
+    match crate::model_split::from_card(card) {
         Some(split) => {
             let split = stratified_split(&data.labels, &split);
             (split.train.clone(), split)

@@ -1,17 +1,14 @@
 //! `hypersynth report`: the quality report for any pair of real and synthetic spectra,
 //! including synthetic spectra made by other tools.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use hypersynth_onnx_format::{ModelCard, decode_model, metadata_props};
-use hypersynth_spectral::{LabelledView, Quality, QualityConfig, SplitConfig, stratified_split};
-use ndarray::{Array2, Axis};
+use hypersynth_spectral::{LabelledView, QualityConfig, SplitConfig, stratified_split};
 
-use super::train_spectral::split_from_json;
-use crate::labelled::{self, LabelSource, Labelled, check_same_bands};
-use crate::report::{self, ReportInput};
+use crate::labelled::{self, LabelSource, check_same_bands};
+use crate::report;
 use crate::run_record::RunRecord;
 
 /// Where the real test rows come from.
@@ -73,40 +70,13 @@ pub fn run(settings: &Report) -> Result<PathBuf> {
     let dir = settings.out.join("report");
     let title = format!("Quality of {}", settings.synthetic.display());
     let fake = LabelledView { spectra: synthetic.spectra.view(), labels: &synthetic.labels };
-    let (_, written) = write_for(&dir, &title, &real, (&rows.train, &rows.test), fake, &settings.quality)?;
+    let (_, written) = report::write_for(&dir, &title, &real, (&rows.train, &rows.test), fake, &settings.quality)?;
     let details = serde_json::json!({
         "train_rows": rows.train.len(),
         "test_pixel_ids": rows.test.iter().map(|&r| real.ids[r]).collect::<Vec<_>>(),
     });
     record.finish(&settings.out.join("run.json"), &written, details)?;
     Ok(dir)
-}
-
-/// Writes the report into `dir` for the `train` and `test` rows of `real` and the
-/// `synthetic` spectra; returns its numbers and the files written.
-pub fn write_for(
-    dir: &Path,
-    title: &str,
-    real: &Labelled,
-    (train, test): (&[usize], &[usize]),
-    synthetic: LabelledView<'_>,
-    config: &QualityConfig,
-) -> Result<(Quality, Vec<PathBuf>)> {
-    let pick = |rows: &[usize]| (real.spectra.select(Axis(0), rows), rows.iter().map(|&r| real.labels[r]).collect::<Vec<_>>());
-    let (train, test) = (pick(train), pick(test));
-    fn view((spectra, labels): &(Array2<f32>, Vec<u32>)) -> LabelledView<'_> {
-        LabelledView { spectra: spectra.view(), labels }
-    }
-    let names: BTreeMap<u32, String> = real.classes.iter().map(|c| (c.id, c.name.clone())).collect();
-    let input = ReportInput {
-        title,
-        train: view(&train),
-        test: view(&test),
-        synthetic: LabelledView { spectra: synthetic.spectra.reborrow(), labels: synthetic.labels },
-        class_names: &names,
-        wavelengths_nm: &real.wavelengths_nm,
-    };
-    report::write(dir, &input, config)
 }
 
 /// The split recorded in the card of the hypersynth model at `path`.
@@ -116,6 +86,6 @@ fn model_split(path: &Path) -> Result<SplitConfig> {
     let card = ModelCard::from_props(&metadata_props(&model))
         .with_context(|| format!("{}: unreadable model card", path.display()))?
         .with_context(|| format!("{}: the model has no hypersynth card, so no recorded split; use --test instead", path.display()))?;
-    split_from_json(&card.training["split"])
+    crate::model_split::from_card(&card)
         .with_context(|| format!("{}: the model card records no training split; use --test instead", path.display()))
 }

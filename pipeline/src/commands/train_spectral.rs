@@ -14,6 +14,7 @@ use ndarray::Axis;
 use serde_json::json;
 
 use crate::labelled::{self, LabelSource, Labelled};
+use crate::model_split;
 use crate::progress::{LogLine, TrainingFiles, TrainingLog};
 use crate::run_record::RunRecord;
 
@@ -92,7 +93,7 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
     let architecture = SpectralCganConfig { bands: normaliser.basis.nrows(), classes: class_ids.len(), ..settings.architecture.clone() };
 
     let parameters = json!({
-        "split": split_to_json(&settings.split),
+        "split": model_split::record(&settings.split),
         "architecture": architecture,
         "training": settings.train,
         "normalisation": format!("{:?}", settings.layout),
@@ -128,7 +129,7 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
             "best_step": trained.best_step,
             "validation_mmd": trained.best_mmd,
             "seed": settings.train.seed,
-            "split": split_to_json(&settings.split),
+            "split": model_split::record(&settings.split),
             "architecture": architecture,
             "normalisation": {"layout": format!("{:?}", settings.layout), "residual_noise_dims": normaliser.residual_axes.nrows()},
             "software": format!("hypersynth {}", env!("CARGO_PKG_VERSION")),
@@ -181,7 +182,7 @@ fn fit_exemplars(
     let split = stratified_split(&data.labels, &split_config);
     check_counts(data, &split.train, class_ids)?;
     let config = ExemplarConfig { seed: split_config.seed, ..config.clone() };
-    let parameters = json!({"split": split_to_json(&split_config), "generator": "exemplar", "exemplar": config});
+    let parameters = json!({"split": model_split::record(&split_config), "generator": "exemplar", "exemplar": config});
     let record = RunRecord::start("train spectral", &data.inputs, parameters)?;
     let classes = class_indices(data, &split.train, class_ids);
     let model = ExemplarModel::fit(data.spectra.select(Axis(0), &split.train).view(), &classes, class_ids.len(), &config)?;
@@ -208,7 +209,7 @@ fn fit_exemplars(
             "generator": "exemplar",
             "exemplar": config,
             "seed": split_config.seed,
-            "split": split_to_json(&split_config),
+            "split": model_split::record(&split_config),
             "software": format!("hypersynth {}", env!("CARGO_PKG_VERSION")),
         }),
         output: None,
@@ -246,22 +247,6 @@ fn card_normalisation(normaliser: &Normaliser) -> Normalisation {
             Normalisation { offset, scale: Vec::new(), basis: Some(normaliser.basis.rows().into_iter().map(|r| r.to_vec()).collect()) }
         }
     }
-}
-
-/// The split settings as recorded in the card and in `run.json`; [`split_from_json`]
-/// reads them back.
-fn split_to_json(split: &SplitConfig) -> serde_json::Value {
-    json!({"validation": split.validation, "test": split.test, "seed": split.seed, "thin": split.thin})
-}
-
-/// The split settings recorded by `train spectral` in a card's `training.split`, from which
-/// `augment` rebuilds the model's training rows; `None` when the card records none.
-pub fn split_from_json(split: &serde_json::Value) -> Option<SplitConfig> {
-    let thin = split["thin"]
-        .as_object()
-        .map(|m| m.iter().filter_map(|(k, v)| Some((k.parse().ok()?, v.as_u64()? as usize))).collect())
-        .unwrap_or_default();
-    Some(SplitConfig { validation: split["validation"].as_f64()?, test: split["test"].as_f64()?, seed: split["seed"].as_u64()?, thin })
 }
 
 /// Before the split: every class has spectra with data, and every thinned class exists.

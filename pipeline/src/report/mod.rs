@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use hypersynth_spectral::{LabelledView, Quality, QualityConfig, quality};
+use ndarray::{Array2, Axis};
+
+use crate::labelled::Labelled;
 
 pub use table::{MetricRow, metric_rows};
 
@@ -44,4 +47,31 @@ pub fn write(dir: &Path, input: &ReportInput<'_>, config: &QualityConfig) -> Res
     written.push(hypersynth_data::write_atomically(&dir.join("report.html"), render::report_html(input, &quality)?.as_bytes())?);
     tracing::info!("wrote the quality report to {}", dir.display());
     Ok((quality, written))
+}
+
+/// Writes the report into `dir` for the `train` and `test` rows of `real` and the
+/// `synthetic` spectra; returns its numbers and the files written.
+pub fn write_for(
+    dir: &Path,
+    title: &str,
+    real: &Labelled,
+    (train, test): (&[usize], &[usize]),
+    synthetic: LabelledView<'_>,
+    config: &QualityConfig,
+) -> Result<(Quality, Vec<PathBuf>)> {
+    let pick = |rows: &[usize]| (real.spectra.select(Axis(0), rows), rows.iter().map(|&r| real.labels[r]).collect::<Vec<_>>());
+    let (train, test) = (pick(train), pick(test));
+    fn view((spectra, labels): &(Array2<f32>, Vec<u32>)) -> LabelledView<'_> {
+        LabelledView { spectra: spectra.view(), labels }
+    }
+    let names: BTreeMap<u32, String> = real.classes.iter().map(|c| (c.id, c.name.clone())).collect();
+    let input = ReportInput {
+        title,
+        train: view(&train),
+        test: view(&test),
+        synthetic: LabelledView { spectra: synthetic.spectra.reborrow(), labels: synthetic.labels },
+        class_names: &names,
+        wavelengths_nm: &real.wavelengths_nm,
+    };
+    write(dir, &input, config)
 }

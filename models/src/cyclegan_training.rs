@@ -214,13 +214,7 @@ pub fn train(
     let state = training_loop::resume_or_fresh(checkpoint, |p| load_checkpoint(p, &meta), || fresh(model, config))?;
     let mut run = Run { state, meta, a, b };
     // No validation: super-resolution is judged on a reference outside training.
-    let schedule = Schedule {
-        steps: config.steps,
-        seed: config.seed,
-        validate_every: None,
-        log_every: config.log_every,
-        checkpoint_every: config.checkpoint_every,
-    };
+    let schedule = Schedule::new(config.steps, config.seed, None, config.log_every, config.checkpoint_every);
     let resumed_from = training_loop::run(&mut run, &schedule, checkpoint, observer)?;
     Ok(Trained { a_to_b: run.state.a_to_b, b_to_a: run.state.b_to_a, resumed_from })
 }

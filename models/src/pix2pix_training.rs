@@ -146,13 +146,7 @@ pub fn train(
     let meta = CheckpointMeta { fingerprint, model, config, train_region, validation_region };
     let state = training_loop::resume_or_fresh(checkpoint, |p| load_checkpoint(p, &meta), || fresh(model, config))?;
     let mut run = Run { state, meta, scene, validation: Validation::default() };
-    let schedule = Schedule {
-        steps: config.steps,
-        seed: config.seed,
-        validate_every: Some(config.validate_every),
-        log_every: config.log_every,
-        checkpoint_every: config.checkpoint_every,
-    };
+    let schedule = Schedule::new(config.steps, config.seed, Some(config.validate_every), config.log_every, config.checkpoint_every);
     let resumed_from = training_loop::run(&mut run, &schedule, checkpoint, observer)?;
     if resumed_from == config.steps {
         run.validation = validate(&mut run.state.generator, model, scene, validation_region)?;

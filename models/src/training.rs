@@ -179,13 +179,7 @@ pub fn train(
     let by_class = train.rows_by_class(model.classes);
     let present: Vec<u32> = (0..model.classes as u32).filter(|&c| !by_class[c as usize].is_empty()).collect();
     let mut run = Run { state, model, config, train, validation, by_class, present, fingerprint };
-    let schedule = Schedule {
-        steps: config.steps,
-        seed: config.seed,
-        validate_every: Some(config.validate_every),
-        log_every: config.log_every,
-        checkpoint_every: config.checkpoint_every,
-    };
+    let schedule = Schedule::new(config.steps, config.seed, Some(config.validate_every), config.log_every, config.checkpoint_every);
     let resumed_from = training_loop::run(&mut run, &schedule, checkpoint, observer)?;
     let state = run.state;
     Ok(Trained { generator: state.best, best_step: state.best_step, best_mmd: state.best_mmd, resumed_from })

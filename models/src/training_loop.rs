@@ -32,6 +32,13 @@ pub(crate) struct Schedule {
     pub checkpoint_every: usize,
 }
 
+impl Schedule {
+    /// A schedule of `steps` steps from `seed`'s streams.
+    pub fn new(steps: usize, seed: u64, validate_every: Option<usize>, log_every: usize, checkpoint_every: usize) -> Self {
+        Self { steps, seed, validate_every, log_every, checkpoint_every }
+    }
+}
+
 /// One family's training state, as the loop drives it.
 pub(crate) trait Family {
     /// What one step reports.

@@ -13,6 +13,7 @@ mod oversample;
 mod pca;
 mod quality;
 mod split;
+mod verdict;
 
 pub use classify::{ClassifierKind, Scores, balanced_accuracy, fit_predict, scores};
 pub use exemplar::{ExemplarConfig, ExemplarModel};
@@ -23,6 +24,7 @@ pub use normalise::{Layout, Normaliser};
 pub use oversample::{Oversampler, oversample};
 pub use quality::{ClassQuality, LabelledView, Lift, Quality, QualityConfig, TrainingSet, quality};
 pub use split::{Split, SplitConfig, stratified_split};
+pub use verdict::{Comparison, Verdict, verdict};
 
 /// What can go wrong in spectral computations.
 #[derive(Debug, thiserror::Error)]

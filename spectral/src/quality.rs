@@ -138,6 +138,8 @@ pub struct Lift {
     pub training_set: TrainingSet,
     /// Its scores on the real test rows.
     pub scores: Scores,
+    /// Its prediction per real test row scored (see [`Quality::test_labels`]).
+    pub predicted: Vec<u32>,
 }
 
 /// Everything the report shows.
@@ -147,6 +149,9 @@ pub struct Quality {
     pub classes: Vec<ClassQuality>,
     /// Every classifier on every training set.
     pub lift: Vec<Lift>,
+    /// The classes of the real test rows the classifiers were scored on (at most
+    /// `max_rows_per_class` per class).
+    pub test_labels: Vec<u32>,
 }
 
 /// Computes the report's numbers: per class of `synthetic`, its likeness to the class's
@@ -175,7 +180,7 @@ pub fn quality<'a>(
     // place of the real ones of their classes (TSTR); all independent, so in parallel.
     let tasks: Vec<(ClassifierKind, Option<TrainingSet>)> =
         ClassifierKind::ALL.into_iter().flat_map(|k| TrainingSet::ALL.into_iter().map(Some).chain([None]).map(move |s| (k, s))).collect();
-    let fitted: Vec<(ClassifierKind, Option<TrainingSet>, Scores)> = tasks
+    let fitted: Vec<(ClassifierKind, Option<TrainingSet>, Scores, Vec<u32>)> = tasks
         .into_par_iter()
         .map(|(kind, set)| {
             let (x, y) = match set {
@@ -183,7 +188,7 @@ pub fn quality<'a>(
                 None => synthetic_instead(train_c, synthetic_c),
             };
             let predicted = fit_predict(kind, x.view(), &y, test_c.spectra, config.seed)?;
-            Ok((kind, set, scores(test_c.labels, &predicted)))
+            Ok((kind, set, scores(test_c.labels, &predicted), predicted))
         })
         .collect::<Result<_>>()?;
 
@@ -195,17 +200,17 @@ pub fn quality<'a>(
         .map(|class| {
             let tstr_f1 = fitted
                 .iter()
-                .filter(|(_, set, _)| set.is_none())
-                .map(|(k, _, s)| (*k, s.f1.get(&class).copied().unwrap_or(f64::NAN)))
+                .filter(|(_, set, _, _)| set.is_none())
+                .map(|(k, _, s, _)| (*k, s.f1.get(&class).copied().unwrap_or(f64::NAN)))
                 .collect();
             class_quality(class, (train, test, synthetic), (train_c, test_c, synthetic_c), tstr_f1, config)
         })
         .collect::<Result<Vec<_>>>()?;
     let lift = fitted
         .into_iter()
-        .filter_map(|(classifier, set, scores)| set.map(|training_set| Lift { classifier, training_set, scores }))
+        .filter_map(|(classifier, set, scores, predicted)| set.map(|training_set| Lift { classifier, training_set, scores, predicted }))
         .collect();
-    Ok(Quality { classes, lift })
+    Ok(Quality { classes, lift, test_labels: test_c.labels.to_vec() })
 }
 
 type Sets<'a> = (LabelledView<'a>, LabelledView<'a>, LabelledView<'a>);

@@ -139,6 +139,14 @@ fn report_agrees_with_numpy_and_scipy_flags_copies_and_shifts_and_draws_its_plot
     }
     let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
     assert_eq!(summary.lines().filter(|l| l.starts_with("| real")).count(), 8, "{summary}");
+    // The verdict comes first: one sentence per classifier, and the copies of class 13 are
+    // pointed out.
+    let (verdict, rest) = summary.split_once("## Synthetic vs real").unwrap();
+    assert!(verdict.contains("## Verdict") && !rest.contains("## Verdict"), "{summary}");
+    assert_eq!(verdict.lines().filter(|l| l.contains(": the synthetic spectra ") && l.contains("95 % interval")).count(), 2, "{verdict}");
+    let copying = verdict.lines().find(|l| l.starts_with("- warning: class 13 ") && l.contains("nearer the training pixels"));
+    assert!(copying.is_some_and(|l| l.contains("(DCR 0.0")), "{verdict}");
+    assert!(html.find("<h2>Verdict</h2>") < html.find("<h2>Augmentation lift"), "the verdict opens report.html");
 }
 
 #[test]

@@ -40,11 +40,14 @@ pub fn write(dir: &Path, input: &ReportInput<'_>, config: &QualityConfig) -> Res
     std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the report folder", dir.display()))?;
     let progress = crate::progress::spinner("computing the quality report");
     let quality = quality(input.train, input.test, input.synthetic, config)?;
+    let name = |class: u32| input.class_names.get(&class).cloned().unwrap_or_default();
+    let verdict = hypersynth_spectral::verdict(&quality, &name, config.seed);
     progress.finish_and_clear();
     let mut frame = table::frame(&metric_rows(&quality, input.class_names))?;
     let mut written = table::write(&mut frame, dir, "metrics")?.to_vec();
-    written.push(hypersynth_data::write_atomically(&dir.join("summary.md"), render::summary_markdown(input, &quality).as_bytes())?);
-    written.push(hypersynth_data::write_atomically(&dir.join("report.html"), render::report_html(input, &quality)?.as_bytes())?);
+    written
+        .push(hypersynth_data::write_atomically(&dir.join("summary.md"), render::summary_markdown(input, &quality, &verdict).as_bytes())?);
+    written.push(hypersynth_data::write_atomically(&dir.join("report.html"), render::report_html(input, &quality, &verdict)?.as_bytes())?);
     tracing::info!("wrote the quality report to {}", dir.display());
     Ok((quality, written))
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use anyhow::Result;
-use hypersynth_spectral::{ClassifierKind, Quality, TrainingSet};
+use hypersynth_spectral::{ClassifierKind, Comparison, Quality, TrainingSet, Verdict};
 
 use super::ReportInput;
 use super::plots;
@@ -102,11 +102,51 @@ fn lift_table(quality: &Quality) -> Table {
     Table { headers, rows }
 }
 
+/// The verdict's sentences: per classifier, real + synthetic against real only and against
+/// real + SMOTE on the augmented classes' mean F1.
+fn verdict_sentences(verdict: &Verdict) -> Vec<String> {
+    let part = |c: &Comparison| {
+        format!(
+            "{:+.1} points against {} ({:.3}; 95 % interval {:+.1} to {:+.1} over resampled test pixels, {} the noise)",
+            100.0 * c.difference(),
+            if c.against == TrainingSet::Real { "real pixels only" } else { "real+smote" },
+            c.without,
+            100.0 * c.interval.0,
+            100.0 * c.interval.1,
+            if c.beyond_noise() { "beyond" } else { "within" }
+        )
+    };
+    ClassifierKind::ALL
+        .iter()
+        .filter_map(|&kind| {
+            let mine: Vec<&Comparison> = verdict.comparisons.iter().filter(|c| c.classifier == kind).collect();
+            let first = mine.first()?;
+            let helps = mine.iter().all(|c| c.difference() > 0.0 && c.beyond_noise());
+            let hurts = mine.iter().any(|c| c.difference() < 0.0 && c.beyond_noise());
+            let word = if helps {
+                "help"
+            } else if hurts {
+                "hurt"
+            } else {
+                "do not clearly help"
+            };
+            Some(format!(
+                "{}: the synthetic spectra {word} — the augmented classes' mean F1 with them is {:.3}, {}.",
+                kind.name(),
+                first.with,
+                mine.iter().map(|c| part(c)).collect::<Vec<_>>().join("; ")
+            ))
+        })
+        .collect()
+}
+
 /// `summary.md`.
-pub fn summary_markdown(input: &ReportInput<'_>, quality: &Quality) -> String {
+pub fn summary_markdown(input: &ReportInput<'_>, quality: &Quality, verdict: &Verdict) -> String {
+    let warnings: String = verdict.warnings.iter().map(|w| format!("- warning: {w}\n")).collect();
     format!(
-        "# {}\n\n## Synthetic vs real, per class\n\n{}\n{LEGEND}\n\n## Augmentation lift on the real test split\n\n{}\n",
+        "# {}\n\n## Verdict\n\n{}\n{warnings}\n## Synthetic vs real, per class\n\n{}\n{LEGEND}\n\n## Augmentation lift on the real test split\n\n{}\n",
         input.title,
+        verdict_sentences(verdict).join("\n\n") + "\n",
         class_table(quality, input.class_names).markdown(),
         lift_table(quality).markdown()
     )
@@ -114,7 +154,7 @@ pub fn summary_markdown(input: &ReportInput<'_>, quality: &Quality) -> String {
 
 /// `report.html`: the tables plus the lift bars, the KS curves and per class the real and
 /// synthetic spectra, every plot inline as SVG.
-pub fn report_html(input: &ReportInput<'_>, quality: &Quality) -> Result<String> {
+pub fn report_html(input: &ReportInput<'_>, quality: &Quality, verdict: &Verdict) -> Result<String> {
     let sets = TrainingSet::ALL.map(TrainingSet::name);
     let kinds = ClassifierKind::ALL.map(ClassifierKind::name);
     let lift_values = |metric: fn(&hypersynth_spectral::Scores) -> f64| -> Vec<Vec<f64>> {
@@ -133,6 +173,14 @@ pub fn report_html(input: &ReportInput<'_>, quality: &Quality) -> Result<String>
     let name = |class: u32| input.class_names.get(&class).cloned().unwrap_or_default();
     let mut body = String::new();
     writeln!(body, "<h1>{}</h1>", escape(input.title))?;
+    writeln!(body, "<h2>Verdict</h2>")?;
+    for sentence in verdict_sentences(verdict) {
+        writeln!(body, "<p class=\"verdict\">{}</p>", escape(&sentence))?;
+    }
+    if !verdict.warnings.is_empty() {
+        let items: String = verdict.warnings.iter().map(|w| format!("<li>{}</li>", escape(w))).collect();
+        writeln!(body, "<ul class=\"warnings\">{items}</ul>")?;
+    }
     writeln!(body, "<h2>Augmentation lift on the real test split</h2>")?;
     writeln!(body, "<div class=\"plots\">{}", plots::lift_svg("Macro-F1", &sets, &kinds, &lift_values(|s| s.macro_f1))?)?;
     writeln!(body, "{}</div>", plots::lift_svg("Overall accuracy", &sets, &kinds, &lift_values(|s| s.overall_accuracy))?)?;
@@ -163,4 +211,5 @@ const STYLE: &str = "body{font-family:sans-serif;margin:2em;color:#222;max-width
 table{border-collapse:collapse;margin:1em 0;font-size:0.9em}\
 th,td{border:1px solid #ccc;padding:0.3em 0.6em;text-align:right}\
 th{background:#f2f2f2}td:nth-child(2){text-align:left}\
-.plots{display:flex;flex-wrap:wrap;gap:1em}.legend{font-size:0.85em;color:#555;max-width:60em}";
+.plots{display:flex;flex-wrap:wrap;gap:1em}.legend{font-size:0.85em;color:#555;max-width:60em}\
+.verdict{font-size:1.05em;max-width:60em}.warnings li{color:#a40;max-width:60em}";

@@ -73,7 +73,7 @@ fn default_neighbours() -> usize {
 impl Default for ExemplarConfig {
     fn default() -> Self {
         Self {
-            spread: 0.7,
+            spread: 0.55,
             own_weight: 1.0,
             brightness: 0.0,
             interpolate: 0.5,

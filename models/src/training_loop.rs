@@ -90,6 +90,7 @@ pub(crate) fn run<F: Family>(
         if let Some(path) = checkpoint
             && (done % schedule.checkpoint_every.max(1) == 0 || done == schedule.steps)
         {
+            observer.checkpointing(done);
             family.save(path)?;
             observer.checkpointed(done);
         }

@@ -92,8 +92,9 @@ impl<R: LogLine> hypersynth_models::observe::Observer<R> for TrainingLog {
         self.lines = earlier.filter(|(s, _)| *s <= step).collect();
     }
 
-    fn checkpointed(&mut self, _step: usize) {
-        // A failed snapshot only shortens a resumed run's log; training goes on.
+    fn checkpointing(&mut self, _step: usize) {
+        // Taken before the checkpoint, so that a kill in between cannot leave a checkpoint
+        // without it. A failed snapshot only shortens a resumed run's log; training goes on.
         if let Err(e) = hypersynth_data::write_atomically(&self.files.checkpoint_metrics, self.text().as_bytes()) {
             tracing::warn!("{e}");
         }

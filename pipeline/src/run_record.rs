@@ -40,6 +40,12 @@ impl FileRecord {
     }
 }
 
+/// The run record of a command that writes one raster `OUT`: `OUT.run.json` beside it
+/// (`fuse`'s `DAMAGE.run.json`, `super-resolve`'s `HR.run.json`).
+pub fn beside(out: &Path) -> PathBuf {
+    out.with_extension("run.json")
+}
+
 /// Lower-case hex of a digest.
 pub fn to_hex(digest: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()

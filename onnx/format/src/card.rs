@@ -181,6 +181,12 @@ impl ModelCard {
         self.training.get("tile_multiple").and_then(Value::as_u64).map_or(1, |m| m.max(1) as usize)
     }
 
+    /// The factor a super-resolution model enlarges by: `scale` in the training record
+    /// (`None` when the card does not say or says less than 1).
+    pub fn scale(&self) -> Option<usize> {
+        self.training.get("scale").and_then(Value::as_u64).filter(|&s| s >= 1).map(|s| s as usize)
+    }
+
     /// Reads a sidecar card (`M.onnx.json`): a JSON object with the same keys, whose values
     /// may be JSON values or JSON text.
     pub fn from_sidecar_json(text: &str) -> Result<Option<Self>> {

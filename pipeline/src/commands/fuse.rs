@@ -68,7 +68,7 @@ pub struct FuseOutcome {
 pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
     let clock = Instant::now();
     let outputs: Vec<PathBuf> =
-        [Some(settings.out.clone()), settings.threshold.map(|_| mask_path(&settings.out)), Some(run_json_path(&settings.out))]
+        [Some(settings.out.clone()), settings.threshold.map(|_| mask_path(&settings.out)), Some(crate::run_record::beside(&settings.out))]
             .into_iter()
             .flatten()
             .collect();
@@ -123,7 +123,7 @@ pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
     };
     let outputs: Vec<PathBuf> = std::iter::once(probability.clone()).chain(mask.clone()).collect();
     record.finish(
-        &run_json_path(&settings.out),
+        &crate::run_record::beside(&settings.out),
         &outputs,
         json!({
             "device": session.device.to_string(),
@@ -149,11 +149,6 @@ pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
 /// The mask's path beside the probability: `DAMAGE.tif` gives `DAMAGE.mask.tif`.
 pub fn mask_path(out: &Path) -> PathBuf {
     out.with_extension("mask.tif")
-}
-
-/// The run record's path beside the probability: `DAMAGE.run.json`.
-pub fn run_json_path(out: &Path) -> PathBuf {
-    out.with_extension("run.json")
 }
 
 /// The card's output mapping of the single output channel (identity when absent).

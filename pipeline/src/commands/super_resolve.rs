@@ -66,7 +66,7 @@ pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
     let clock = Instant::now();
     let inputs =
         [model_files(&settings.model), std::iter::once(settings.input.clone()).chain(settings.reference.clone()).collect()].concat();
-    hypersynth_data::check_outputs(&inputs, &[settings.out.clone(), run_json_path(&settings.out)])?;
+    hypersynth_data::check_outputs(&inputs, &[settings.out.clone(), crate::run_record::beside(&settings.out)])?;
     let (mut session, runtime, card) = open_image_model(&settings.model, &settings.session, ModelKind::CycleganSr, "super-resolve")?;
     let scale = model_scale(&card, &settings.model)?;
     if let Some(asked) = settings.scale
@@ -132,7 +132,7 @@ pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
         None => None,
     };
     record.finish(
-        &run_json_path(&settings.out),
+        &crate::run_record::beside(&settings.out),
         std::slice::from_ref(&output),
         json!({
             "device": session.device.to_string(),
@@ -157,16 +157,11 @@ pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
     Ok(SuperResolveOutcome { output, tiles: counts, onnx_time, quality })
 }
 
-/// The run record's path beside the output: `HR.run.json`.
-pub fn run_json_path(out: &Path) -> PathBuf {
-    out.with_extension("run.json")
-}
-
 /// The factor the model's card says it super-resolves by (`training.scale`).
 fn model_scale(card: &ModelCard, model: &Path) -> Result<usize> {
-    match card.training.get("scale").and_then(Value::as_u64) {
-        Some(scale) if scale >= 1 => Ok(scale as usize),
-        _ => bail!("{}: the model card does not give its scale (hypersynth.training.scale)", model.display()),
+    match card.scale() {
+        Some(scale) => Ok(scale),
+        None => bail!("{}: the model card does not give its scale (hypersynth.training.scale)", model.display()),
     }
 }
 

@@ -272,7 +272,7 @@ impl Task<'_> {
                     reference: None,
                     session: session.clone(),
                 })?;
-                Ok((vec![outcome.output, super_resolve::run_json_path(&out)], tile_metrics(&outcome.tiles, outcome.onnx_time)))
+                Ok((vec![outcome.output, crate::run_record::beside(&out)], tile_metrics(&outcome.tiles, outcome.onnx_time)))
             }
             Stage::Fuse(o) => {
                 let out = dir.join(format!("{}.tif", scene.id));
@@ -287,7 +287,7 @@ impl Task<'_> {
                     threshold: o.threshold,
                     session: session.clone(),
                 })?;
-                let files = std::iter::once(outcome.probability).chain(outcome.mask).chain([fuse::run_json_path(&out)]).collect();
+                let files = std::iter::once(outcome.probability).chain(outcome.mask).chain([crate::run_record::beside(&out)]).collect();
                 Ok((files, tile_metrics(&outcome.tiles, outcome.onnx_time)))
             }
         }

@@ -6,7 +6,7 @@
 # pixels; one table of the scarce classes' F1 lift against real only and against SMOTE
 # follows, with the exemplar model (the default) as the last row.
 #
-#   bench/loss_families.sh                                  (after scripts/setup.sh; about 25 minutes on 2 cores)
+#   bench/loss_families.sh                                  (after scripts/setup.sh; under an hour on 2 cores)
 #   bench/loss_families.sh --seeds 0,1,2,3,4 --datasets enmap,salinasA-10,salinasA-25,earthlib
 #   LOSS_STEPS=2000 bench/loss_families.sh                  each GAN's steps (default 1000)
 # Other options pass through to bench/augmentation.py.

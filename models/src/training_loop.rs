@@ -80,15 +80,15 @@ pub(crate) fn run<F: Family>(
         let mut rng = rng::stream(schedule.seed, STREAM_STEP, family.steps_done() as u64);
         let mut record = family.step(&mut rng)?;
         let done = family.steps_done();
-        let validate_now = done == schedule.steps || schedule.validate_every.is_some_and(|every| done % every.max(1) == 0);
+        let validate_now = done == schedule.steps || schedule.validate_every.is_some_and(|every| done.is_multiple_of(every.max(1)));
         if validate_now {
             family.validate(&mut record)?;
         }
-        if validate_now || done % schedule.log_every.max(1) == 0 {
+        if validate_now || done.is_multiple_of(schedule.log_every.max(1)) {
             observer.record(&record);
         }
         if let Some(path) = checkpoint
-            && (done % schedule.checkpoint_every.max(1) == 0 || done == schedule.steps)
+            && (done.is_multiple_of(schedule.checkpoint_every.max(1)) || done == schedule.steps)
         {
             observer.checkpointing(done);
             family.save(path)?;

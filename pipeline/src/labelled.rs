@@ -85,6 +85,19 @@ impl Labelled {
     pub fn class_name(&self, id: u32) -> &str {
         self.classes.iter().find(|c| c.id == id).map_or("", |c| c.name.as_str())
     }
+
+    /// Gives the classes whose labels came without a name (`class_ID`) the name `named`
+    /// has for their id (a model card's classes, say).
+    pub fn name_unnamed<'a>(&mut self, named: impl IntoIterator<Item = (u32, &'a str)>) {
+        let named: std::collections::BTreeMap<u32, &str> = named.into_iter().collect();
+        for class in &mut self.classes {
+            if class.name == format!("class_{}", class.id)
+                && let Some(name) = named.get(&class.id)
+            {
+                class.name = (*name).to_string();
+            }
+        }
+    }
 }
 
 /// Reads labelled spectra from `source`.

@@ -121,7 +121,9 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
     if card.kind != ModelKind::SpectralCgan {
         bail!("{}: a {} model cannot augment spectra (needs spectral-cgan)", settings.model.display(), card.kind.as_str());
     }
-    let data = labelled::load(&settings.source)?;
+    let mut data = labelled::load(&settings.source)?;
+    // Labels given without --classes take the names the model was trained with.
+    data.name_unnamed(card.classes.iter().map(|c| (c.id, c.name.as_str())));
     check_same_bands(&settings.model, &card.wavelengths_nm, &data.wavelengths_nm, "the data's good bands")?;
     let (train_rows, report_split) = splits(&card, &data, settings.seed);
     let counts = class_counts(train_rows.iter().map(|&r| data.labels[r]));

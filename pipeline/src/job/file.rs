@@ -389,6 +389,9 @@ mod tests {
         assert!(j.scenes[1].labels.as_ref().unwrap().ends_with("b_gt.tif"));
         assert_eq!(j.output, Path::new("out"));
         assert_eq!(j.stages.iter().map(Stage::name).collect::<Vec<_>>(), ["train", "augment"]);
+        assert!(matches!(&j.stages[1], Stage::Augment(o) if !o.keep_all), "augment selects by default");
+        let j = job("output = \"out\"\n[[scene]]\npath = \"a.tif\"\nlabels = \"a_gt.tif\"\n[train]\n[augment]\nkeep_all = true\n").unwrap();
+        assert!(matches!(&j.stages[1], Stage::Augment(o) if o.keep_all));
     }
 
     #[test]

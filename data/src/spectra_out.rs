@@ -175,8 +175,10 @@ impl SpectraParquetWriter {
 }
 
 /// Writes `rows` as HDF5: datasets `spectra` `[n, bands]` float32, `class_id` `[n]`,
-/// `class_name` and `source` (strings), `wavelengths_nm` `[bands]`. Written atomically.
-pub fn write_spectra_hdf5(path: &Path, rows: SpectraRows<'_>) -> Result<PathBuf> {
+/// `class_name` and `source` (strings), `wavelengths_nm` `[bands]`, each with a
+/// `description` attribute (`wavelengths_nm` also `units`); the file's attributes are a
+/// `description` and `provenance` (key, value) pairs. Written atomically.
+pub fn write_spectra_hdf5(path: &Path, rows: SpectraRows<'_>, provenance: &[(String, String)]) -> Result<PathBuf> {
     use hdf5::types::VarLenUnicode;
     let out = AtomicPath::new(path)?;
     let fail = |what: &str| {
@@ -185,12 +187,29 @@ pub fn write_spectra_hdf5(path: &Path, rows: SpectraRows<'_>) -> Result<PathBuf>
     };
     {
         let file = hdf5::File::create(out.temp()).map_err(fail("the file"))?;
-        file.new_dataset_builder().with_data(&rows.spectra.as_standard_layout()).create("spectra").map_err(fail("spectra"))?;
-        file.new_dataset_builder().with_data(rows.class_ids).create("class_id").map_err(fail("class_id"))?;
-        file.new_dataset_builder().with_data(rows.wavelengths_nm).create("wavelengths_nm").map_err(fail("wavelengths_nm"))?;
         let text = |values: &[&str]| values.iter().map(|v| v.parse::<VarLenUnicode>().unwrap_or_default()).collect::<Vec<_>>();
-        file.new_dataset_builder().with_data(&text(rows.class_names)).create("class_name").map_err(fail("class_name"))?;
-        file.new_dataset_builder().with_data(&text(rows.sources)).create("source").map_err(fail("source"))?;
+        let describe = |location: &hdf5::Location, key: &str, value: &str| -> hdf5::Result<()> {
+            let value: VarLenUnicode = value.parse().unwrap_or_default();
+            location.new_attr::<VarLenUnicode>().create(key)?.write_scalar(&value)
+        };
+        let spectra =
+            file.new_dataset_builder().with_data(&rows.spectra.as_standard_layout()).create("spectra").map_err(fail("spectra"))?;
+        describe(&spectra, "description", "one spectrum per row, one band per column, in the units of the input cube's values")
+            .map_err(fail("spectra attributes"))?;
+        let ids = file.new_dataset_builder().with_data(rows.class_ids).create("class_id").map_err(fail("class_id"))?;
+        describe(&ids, "description", "class id per row").map_err(fail("class_id attributes"))?;
+        let wavelengths =
+            file.new_dataset_builder().with_data(rows.wavelengths_nm).create("wavelengths_nm").map_err(fail("wavelengths_nm"))?;
+        describe(&wavelengths, "description", "band centre per column").map_err(fail("wavelengths_nm attributes"))?;
+        describe(&wavelengths, "units", "nm").map_err(fail("wavelengths_nm attributes"))?;
+        let names = file.new_dataset_builder().with_data(&text(rows.class_names)).create("class_name").map_err(fail("class_name"))?;
+        describe(&names, "description", "class name per row").map_err(fail("class_name attributes"))?;
+        let sources = file.new_dataset_builder().with_data(&text(rows.sources)).create("source").map_err(fail("source"))?;
+        describe(&sources, "description", "where each row came from: real or gan (synthetic)").map_err(fail("source attributes"))?;
+        describe(&file, "description", "spectra written by hypersynth (docs/FORMATS.md)").map_err(fail("attributes"))?;
+        for (key, value) in provenance {
+            describe(&file, key, value).map_err(fail("attributes"))?;
+        }
     }
     out.commit()
 }

@@ -199,10 +199,14 @@ fn augment_brings_scarce_classes_to_the_target_and_writes_readable_tables() {
 t = pq.read_table(sys.argv[1])\n\
 w = json.loads(pq.read_metadata(sys.argv[1]).metadata[b'hypersynth.wavelengths_nm'])\n\
 h = h5py.File(sys.argv[2])\n\
-print(t.num_rows, t.column_names[:3], len(w), h['spectra'].shape, sorted(set(t.column('class_name').to_pylist())))";
+print(t.num_rows, t.column_names[:3], len(w), h['spectra'].shape, sorted(set(t.column('class_name').to_pylist())))\n\
+print(h['wavelengths_nm'].attrs['units'], h.attrs['hypersynth.model'], 'units of the input' in h['spectra'].attrs['description'])";
     let seen = python_check(script, &[&t.join("aug/synthetic.parquet"), &t.join("aug/synthetic.h5")]);
     // augment got no --classes: the names come from the model's card.
-    assert_eq!(seen, "550 ['class_id', 'class_name', 'source'] 204 (550, 204) ['Brocoli_green_weeds_1', 'Lettuce_romaine_6wk']");
+    assert_eq!(
+        seen,
+        "550 ['class_id', 'class_name', 'source'] 204 (550, 204) ['Brocoli_green_weeds_1', 'Lettuce_romaine_6wk']\nnm m.onnx True"
+    );
 }
 
 #[test]

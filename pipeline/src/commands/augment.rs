@@ -192,7 +192,7 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
             sources: &vec!["gan"; ids.len()],
             wavelengths_nm: &data.wavelengths_nm,
         };
-        outputs.push(write_spectra_hdf5(&settings.out.join("synthetic.h5"), rows)?);
+        outputs.push(write_spectra_hdf5(&settings.out.join("synthetic.h5"), rows, &provenance)?);
     }
     let mut report = None;
     if let Some(config) = &settings.report
@@ -429,9 +429,11 @@ impl Generator<'_> {
                 bar.inc((n - this.kept) as u64);
             } else if this.tried > this.kept {
                 tracing::info!(
-                    "class {id}: {n} of {} generated spectra kept (the first nearest a real spectrum of their own class)",
+                    "class {id}: {n} synthetic spectra, the first of {} generated nearest a real spectrum of their own class",
                     this.tried
                 );
+            } else {
+                tracing::info!("class {id}: {n} synthetic spectra");
             }
             made.insert(id, this);
         }

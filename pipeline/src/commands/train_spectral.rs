@@ -9,7 +9,7 @@ use hypersynth_data::class_counts;
 use hypersynth_models::spectral_cgan::SpectralCganConfig;
 use hypersynth_models::training::{self, Dataset, StepRecord, TrainConfig};
 use hypersynth_onnx_format::{CardClass, FORMAT_VERSION, ModelCard, ModelKind, Normalisation, encode_model};
-use hypersynth_spectral::{ExemplarConfig, ExemplarModel, Layout, Normaliser, SplitConfig, stratified_split};
+use hypersynth_spectral::{ExemplarConfig, ExemplarModel, Layout, Normaliser, Split, SplitConfig, stratified_split};
 use ndarray::Axis;
 use serde_json::json;
 
@@ -116,13 +116,10 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
         training::train(&architecture, &settings.train, &train_set, &validation_set, Some(&files.checkpoint), &resume_key, &mut log)?;
     let metrics = log.finish()?;
 
-    let card = ModelCard {
-        kind: ModelKind::SpectralCgan,
-        format_version: FORMAT_VERSION,
-        wavelengths_nm: data.wavelengths_nm.clone(),
-        classes: data.classes.iter().map(|c| CardClass { id: c.id, name: c.name.clone() }).collect(),
-        normalisation: card_normalisation(&normaliser),
-        training: json!({
+    let card = spectral_card(
+        &data,
+        card_normalisation(&normaliser),
+        json!({
             "data_fingerprint": fingerprint,
             "loss": settings.train.loss,
             "steps": settings.train.steps,
@@ -134,8 +131,7 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
             "normalisation": {"layout": format!("{:?}", settings.layout), "residual_noise_dims": normaliser.residual_axes.nrows()},
             "software": format!("hypersynth {}", env!("CARGO_PKG_VERSION")),
         }),
-        output: None,
-    };
+    );
     let train_physical = data.spectra.select(Axis(0), &split.train);
     let residual_spread = normaliser.residual_spread(train_physical.view(), &train_set.classes, class_ids.len());
     let proto = hypersynth_models::export::spectral_generator(
@@ -147,22 +143,19 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
         env!("CARGO_PKG_VERSION"),
     )?;
     let model = hypersynth_data::write_atomically(&settings.out, &encode_model(&proto))?;
-    let counts = |rows: &[usize]| class_counts(rows.iter().map(|&r| data.labels[r]));
     record.finish(
         &files.run_json,
         &[model.clone(), metrics.clone()],
-        json!({
-            "classes": data.classes,
-            "train_counts": counts(&split.train),
-            "validation_counts": counts(&split.validation),
-            "test_counts": counts(&split.test),
-            "test_pixel_ids": split.test.iter().map(|&r| data.ids[r]).collect::<Vec<_>>(),
-            "dropped_bad_bands": data.dropped_bands,
-            "dropped_nodata_pixels": data.dropped_pixels,
-            "best_step": trained.best_step,
-            "validation_mmd": trained.best_mmd,
-            "resumed_from_step": trained.resumed_from,
-        }),
+        data_details(
+            &data,
+            &split,
+            json!({
+                "validation_counts": counts(&data, &split.validation),
+                "best_step": trained.best_step,
+                "validation_mmd": trained.best_mmd,
+                "resumed_from_step": trained.resumed_from,
+            }),
+        ),
     )?;
     files.remove_checkpoint();
     tracing::info!("wrote {} (validation MMD {:.4} at step {})", model.display(), trained.best_mmd, trained.best_step);
@@ -197,14 +190,11 @@ fn fit_exemplars(
         config.interpolate
     );
     let bands = data.wavelengths_nm.len();
-    let card = ModelCard {
-        kind: ModelKind::SpectralCgan,
-        format_version: FORMAT_VERSION,
-        wavelengths_nm: data.wavelengths_nm.clone(),
-        classes: data.classes.iter().map(|c| CardClass { id: c.id, name: c.name.clone() }).collect(),
+    let card = spectral_card(
+        data,
         // The graph works in physical units throughout.
-        normalisation: Normalisation { offset: vec![0.0; bands], scale: vec![1.0; bands], basis: None },
-        training: json!({
+        Normalisation { offset: vec![0.0; bands], scale: vec![1.0; bands], basis: None },
+        json!({
             "data_fingerprint": data.fingerprint(),
             "generator": "exemplar",
             "exemplar": config,
@@ -212,25 +202,48 @@ fn fit_exemplars(
             "split": model_split::record(&split_config),
             "software": format!("hypersynth {}", env!("CARGO_PKG_VERSION")),
         }),
-        output: None,
-    };
+    );
     let proto = hypersynth_models::export::exemplar_generator(&model, &card.to_props(), env!("CARGO_PKG_VERSION"))?;
     let written = hypersynth_data::write_atomically(&settings.out, &encode_model(&proto))?;
-    let counts = |rows: &[usize]| class_counts(rows.iter().map(|&r| data.labels[r]));
-    record.finish(
-        &files.run_json,
-        std::slice::from_ref(&written),
-        json!({
-            "classes": data.classes,
-            "train_counts": counts(&split.train),
-            "test_counts": counts(&split.test),
-            "test_pixel_ids": split.test.iter().map(|&r| data.ids[r]).collect::<Vec<_>>(),
-            "dropped_bad_bands": data.dropped_bands,
-            "dropped_nodata_pixels": data.dropped_pixels,
-        }),
-    )?;
+    record.finish(&files.run_json, std::slice::from_ref(&written), data_details(data, &split, json!({})))?;
     tracing::info!("wrote {}", written.display());
     Ok(TrainOutcome { model: written, side_files: Vec::new(), run_json: files.run_json.clone(), best: None })
+}
+
+/// The card of a spectral-cgan model made from `data`, mapping its outputs by
+/// `normalisation`, with `training` as its training record.
+fn spectral_card(data: &Labelled, normalisation: Normalisation, training: serde_json::Value) -> ModelCard {
+    ModelCard {
+        kind: ModelKind::SpectralCgan,
+        format_version: FORMAT_VERSION,
+        wavelengths_nm: data.wavelengths_nm.clone(),
+        classes: data.classes.iter().map(|c| CardClass { id: c.id, name: c.name.clone() }).collect(),
+        normalisation,
+        training,
+        output: None,
+    }
+}
+
+/// Labelled pixels per class id among `rows`.
+fn counts(data: &Labelled, rows: &[usize]) -> std::collections::BTreeMap<u32, usize> {
+    class_counts(rows.iter().map(|&r| data.labels[r]))
+}
+
+/// What `run.json` records of the data and its split for either generator, with the
+/// generator's own `extra` entries (a JSON object) added.
+fn data_details(data: &Labelled, split: &Split, extra: serde_json::Value) -> serde_json::Value {
+    let mut details = json!({
+        "classes": data.classes,
+        "train_counts": counts(data, &split.train),
+        "test_counts": counts(data, &split.test),
+        "test_pixel_ids": split.test.iter().map(|&r| data.ids[r]).collect::<Vec<_>>(),
+        "dropped_bad_bands": data.dropped_bands,
+        "dropped_nodata_pixels": data.dropped_pixels,
+    });
+    if let (Some(all), serde_json::Value::Object(more)) = (details.as_object_mut(), extra) {
+        all.extend(more);
+    }
+    details
 }
 
 /// The class index (`0..class_ids.len()`, the model's order) of each of `rows`.

@@ -9,7 +9,9 @@ use anyhow::{Result, bail};
 use hypersynth_data::{SpectraParquetWriter, SpectraRows, class_counts, write_spectra_hdf5};
 use hypersynth_onnx::{Input, OnnxSession, SessionOptions, check_contract};
 use hypersynth_onnx_format::{ModelCard, ModelKind};
-use hypersynth_spectral::{LabelledView, NearestRealFilter, Quality, QualityConfig, Split, SplitConfig, TrainingSet, stratified_split};
+use hypersynth_spectral::{
+    Comparison, LabelledView, NearestRealFilter, Quality, QualityConfig, Split, SplitConfig, TrainingSet, Verdict, stratified_split,
+};
 use ndarray::{Array1, Array2, ArrayView2, Axis, concatenate};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -202,10 +204,10 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
         let title = format!("Quality of the synthetic spectra of {}", settings.model.display());
         let rows = (&report_split.train[..], &report_split.test[..]);
         let dir = settings.out.join("report");
-        let (quality, written) = crate::report::write_for(&dir, &title, &data, rows, fake, config)?;
-        outputs.extend(written);
-        say_whether_it_helps(&quality, &generated, &dir.join("report.html"));
-        report = Some((quality, dir.join("report.html")));
+        let written = crate::report::write_for(&dir, &title, &data, rows, fake, config)?;
+        outputs.extend(written.files);
+        say_whether_it_helps(&written.verdict, &dir.join("report.html"));
+        report = Some((written.quality, dir.join("report.html")));
     }
     record.finish(
         &settings.run_json,
@@ -225,18 +227,15 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
 
 /// Says, after the report, whether the synthetic spectra helped the classes they were made
 /// for: their mean F1 on the untouched test pixels over the report's classifiers, trained
-/// with and without them; a warning when they do not help.
-fn say_whether_it_helps(quality: &Quality, generated: &BTreeMap<u32, usize>, html: &std::path::Path) {
-    let mean_f1 = |set: TrainingSet| {
-        let values: Vec<f64> = quality
-            .lift
-            .iter()
-            .filter(|l| l.training_set == set)
-            .flat_map(|l| generated.keys().filter_map(|id| l.scores.f1.get(id).copied()))
-            .collect();
-        (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
-    };
-    let (Some(real), Some(with)) = (mean_f1(TrainingSet::Real), mean_f1(TrainingSet::Gan)) else { return };
+/// with and without them (the report's verdict against real pixels only); a warning when
+/// they do not help.
+fn say_whether_it_helps(verdict: &Verdict, html: &std::path::Path) {
+    let against_real: Vec<&Comparison> = verdict.comparisons.iter().filter(|c| c.against == TrainingSet::Real).collect();
+    let mean = |of: fn(&Comparison) -> f64| against_real.iter().map(|c| of(c)).sum::<f64>() / against_real.len() as f64;
+    let (with, real) = (mean(|c| c.with), mean(|c| c.without));
+    if !(with.is_finite() && real.is_finite()) {
+        return;
+    }
     if with <= real {
         tracing::warn!(
             "the synthetic spectra do not help: mean F1 of the augmented classes on the untouched test pixels is {with:.3} with them and {real:.3} without; see {}",

@@ -70,7 +70,7 @@ pub fn run(settings: &Report) -> Result<PathBuf> {
     let dir = settings.out.join("report");
     let title = format!("Quality of {}", settings.synthetic.display());
     let fake = LabelledView { spectra: synthetic.spectra.view(), labels: &synthetic.labels };
-    let (_, written) = report::write_for(&dir, &title, &real, (&rows.train, &rows.test), fake, &settings.quality)?;
+    let written = report::write_for(&dir, &title, &real, (&rows.train, &rows.test), fake, &settings.quality)?.files;
     let details = serde_json::json!({
         "train_rows": rows.train.len(),
         "test_pixel_ids": rows.test.iter().map(|&r| real.ids[r]).collect::<Vec<_>>(),

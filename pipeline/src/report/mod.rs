@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use hypersynth_spectral::{LabelledView, Quality, QualityConfig, quality};
+use hypersynth_spectral::{LabelledView, Quality, QualityConfig, Verdict, quality};
 use ndarray::{Array2, Axis};
 
 use crate::labelled::Labelled;
@@ -34,9 +34,20 @@ pub struct ReportInput<'a> {
     pub wavelengths_nm: &'a [f64],
 }
 
+/// A written report.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// Its numbers.
+    pub quality: Quality,
+    /// Its conclusion.
+    pub verdict: Verdict,
+    /// The files written.
+    pub files: Vec<PathBuf>,
+}
+
 /// Computes the report and writes it into `dir` (created if needed), every file
-/// atomically; returns the numbers and the files written.
-pub fn write(dir: &Path, input: &ReportInput<'_>, config: &QualityConfig) -> Result<(Quality, Vec<PathBuf>)> {
+/// atomically.
+pub fn write(dir: &Path, input: &ReportInput<'_>, config: &QualityConfig) -> Result<Written> {
     std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the report folder", dir.display()))?;
     let progress = crate::progress::spinner("computing the quality report");
     let quality = quality(input.train, input.test, input.synthetic, config)?;
@@ -49,11 +60,11 @@ pub fn write(dir: &Path, input: &ReportInput<'_>, config: &QualityConfig) -> Res
         .push(hypersynth_data::write_atomically(&dir.join("summary.md"), render::summary_markdown(input, &quality, &verdict).as_bytes())?);
     written.push(hypersynth_data::write_atomically(&dir.join("report.html"), render::report_html(input, &quality, &verdict)?.as_bytes())?);
     tracing::info!("wrote the quality report to {}", dir.display());
-    Ok((quality, written))
+    Ok(Written { quality, verdict, files: written })
 }
 
 /// Writes the report into `dir` for the `train` and `test` rows of `real` and the
-/// `synthetic` spectra; returns its numbers and the files written.
+/// `synthetic` spectra.
 pub fn write_for(
     dir: &Path,
     title: &str,
@@ -61,7 +72,7 @@ pub fn write_for(
     (train, test): (&[usize], &[usize]),
     synthetic: LabelledView<'_>,
     config: &QualityConfig,
-) -> Result<(Quality, Vec<PathBuf>)> {
+) -> Result<Written> {
     let pick = |rows: &[usize]| (real.spectra.select(Axis(0), rows), rows.iter().map(|&r| real.labels[r]).collect::<Vec<_>>());
     let (train, test) = (pick(train), pick(test));
     fn view((spectra, labels): &(Array2<f32>, Vec<u32>)) -> LabelledView<'_> {

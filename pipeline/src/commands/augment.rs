@@ -46,7 +46,7 @@ impl Selection {
         if keep_all { Self::All } else { Self::default() }
     }
 
-    /// The name in run records and job files.
+    /// The name in run records.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::NearestReal => "nearest-real",

@@ -19,11 +19,20 @@ use crate::Result;
 use crate::layers::{Conv2d, ConvTranspose2d, NormKind, instance_norm, reflect_pad, swap_batch_and_channels};
 use crate::patchgan::PatchGanConfig;
 
-/// The shape of the CycleGAN's generators and discriminators.
+/// The CycleGAN's generators and discriminators: the channels of the data they are built
+/// for and the architecture chosen for it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CycleganConfig {
     /// Channels of both domains' images (normalised principal components).
     pub channels: usize,
+    /// The architecture (written beside the channels in cards and checkpoints).
+    #[serde(flatten)]
+    pub architecture: CycleganArchitecture,
+}
+
+/// The architecture of a CycleGAN, whatever data it is trained on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CycleganArchitecture {
     /// Channels of the generator's stem; each down-sampling doubles them.
     pub width: usize,
     /// Stride-2 down-samplings (and as many up-samplings); tiles must be a multiple of
@@ -41,14 +50,13 @@ pub struct CycleganConfig {
     pub refinement_scale: f64,
 }
 
-impl CycleganConfig {
-    /// The default architecture for `channels`: a 16-channel stem, 1 down-sampling (tiles a
-    /// multiple of 2), 2 residual blocks, 70x70 PatchGANs of width 32; far smaller than the
-    /// reference's (64 channels, 2 down-samplings, 9 blocks), so that it trains on a CPU in
-    /// minutes. Measured on SalinasA in `docs/SUPER_RESOLUTION.md`.
-    pub fn new(channels: usize) -> Self {
+impl Default for CycleganArchitecture {
+    /// A 16-channel stem, 1 down-sampling (tiles a multiple of 2), 2 residual blocks, 70x70
+    /// PatchGANs of width 32; far smaller than the reference's (64 channels, 2
+    /// down-samplings, 9 blocks), so that it trains on a CPU in minutes. Measured on
+    /// SalinasA in `docs/SUPER_RESOLUTION.md`.
+    fn default() -> Self {
         Self {
-            channels,
             width: 16,
             downsamplings: 1,
             blocks: 2,
@@ -57,18 +65,25 @@ impl CycleganConfig {
             refinement_scale: REFINEMENT_SCALE,
         }
     }
+}
+
+impl CycleganConfig {
+    /// The networks of `architecture` for images of `channels` channels.
+    pub fn new(channels: usize, architecture: CycleganArchitecture) -> Self {
+        Self { channels, architecture }
+    }
 
     /// Tile sides must be a multiple of this.
     pub fn multiple(&self) -> usize {
-        1 << self.downsamplings
+        1 << self.architecture.downsamplings
     }
 
     /// The discriminator of either domain.
     pub fn discriminator(&self) -> PatchGanConfig {
         PatchGanConfig {
             in_channels: self.channels,
-            layers: self.discriminator_layers,
-            width: self.discriminator_width,
+            layers: self.architecture.discriminator_layers,
+            width: self.architecture.discriminator_width,
             norm: NormKind::Instance,
         }
     }
@@ -109,18 +124,18 @@ pub struct ResnetGenerator {
 impl ResnetGenerator {
     /// A freshly initialised generator.
     pub fn new(config: &CycleganConfig, rng: &mut ChaCha8Rng) -> Result<Self> {
-        let (c, w, d) = (config.channels, config.width, config.downsamplings);
+        let (c, w, d) = (config.channels, config.architecture.width, config.architecture.downsamplings);
         let stem = Conv2d::new(c, w, 7, 1, 0, rng)?;
         let down = (0..d).map(|i| Conv2d::new(w << i, w << (i + 1), 3, 2, 1, rng)).collect::<Result<Vec<_>>>()?;
         let inner = w << d;
-        let blocks = (0..config.blocks)
+        let blocks = (0..config.architecture.blocks)
             .map(|_| Ok(ResidualBlock { convs: [Conv2d::new(inner, inner, 3, 1, 0, rng)?, Conv2d::new(inner, inner, 3, 1, 0, rng)?] }))
             .collect::<Result<Vec<_>>>()?;
         let up = (0..d).rev().map(|i| ConvTranspose2d::new(w << (i + 1), w << i, 4, 2, 1, rng)).collect::<Result<Vec<_>>>()?;
         let head = Conv2d::new(w, c, 7, 1, 0, rng)?;
         // The head starts at zero: an untrained generator returns its input unchanged.
         head.weight.set(&head.weight.zeros_like()?)?;
-        Ok(Self { stem, down, blocks, up, head, refinement_scale: config.refinement_scale })
+        Ok(Self { stem, down, blocks, up, head, refinement_scale: config.architecture.refinement_scale })
     }
 
     /// `[n, c, h, w]` to `[n, c, h, w]`: the input plus the network's refinement; `h` and
@@ -291,7 +306,7 @@ mod tests {
 
     #[test]
     fn the_generator_keeps_the_size_and_refines_its_input() {
-        let config = CycleganConfig { width: 4, blocks: 1, ..CycleganConfig::new(3) };
+        let config = CycleganConfig::new(3, CycleganArchitecture { width: 4, blocks: 1, ..Default::default() });
         let mut stream = rng::stream(2, 0, 0);
         let g = ResnetGenerator::new(&config, &mut stream).unwrap();
         let x = rng::uniform(&mut stream, &[2, 3, 32, 36], 1.0).unwrap();

@@ -14,13 +14,22 @@ use crate::layers::{BatchNorm, Conv2d, ConvTranspose2d, LEAKY_SLOPE, NormKind, l
 use crate::patchgan::PatchGanConfig;
 use crate::{Result, rng};
 
-/// The shape of a Pix2Pix generator and discriminator.
+/// A Pix2Pix generator and discriminator: the channels of the data they are built for and
+/// the architecture chosen for it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pix2pixConfig {
     /// Channels the U-Net reads.
     pub in_channels: usize,
     /// Channels it writes (1 for a damage probability).
     pub out_channels: usize,
+    /// The architecture (written beside the channels in cards and checkpoints).
+    #[serde(flatten)]
+    pub architecture: Pix2pixArchitecture,
+}
+
+/// The architecture of a Pix2Pix model, whatever data it is trained on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pix2pixArchitecture {
     /// Down-sampling steps; tiles must be a multiple of `2^depth` pixels wide and high.
     pub depth: usize,
     /// Channels of the first encoder level; each level doubles them up to `max_width`.
@@ -36,38 +45,35 @@ pub struct Pix2pixConfig {
     pub discriminator_width: usize,
 }
 
+impl Default for Pix2pixArchitecture {
+    /// Depth 4 (tiles a multiple of 16), 32 to 256 channels, dropout 0.5, a 70x70 PatchGAN.
+    fn default() -> Self {
+        Self { depth: 4, base_width: 32, max_width: 256, dropout: 0.5, discriminator_layers: 3, discriminator_width: 32 }
+    }
+}
+
 impl Pix2pixConfig {
-    /// The default architecture for `in_channels` inputs and `out_channels` outputs: depth 4
-    /// (tiles a multiple of 16), 32 to 256 channels, dropout 0.5, a 70x70 PatchGAN.
-    pub fn new(in_channels: usize, out_channels: usize) -> Self {
-        Self {
-            in_channels,
-            out_channels,
-            depth: 4,
-            base_width: 32,
-            max_width: 256,
-            dropout: 0.5,
-            discriminator_layers: 3,
-            discriminator_width: 32,
-        }
+    /// The networks of `architecture` for `in_channels` inputs and `out_channels` outputs.
+    pub fn new(in_channels: usize, out_channels: usize, architecture: Pix2pixArchitecture) -> Self {
+        Self { in_channels, out_channels, architecture }
     }
 
     /// Channels of each encoder level.
     pub fn widths(&self) -> Vec<usize> {
-        (0..self.depth).map(|i| (self.base_width << i).min(self.max_width)).collect()
+        (0..self.architecture.depth).map(|i| (self.architecture.base_width << i).min(self.architecture.max_width)).collect()
     }
 
     /// Tile sides must be a multiple of this.
     pub fn multiple(&self) -> usize {
-        1 << self.depth
+        1 << self.architecture.depth
     }
 
     /// The discriminator: a PatchGAN with BatchNorm on (input, output) pairs.
     pub fn discriminator(&self) -> PatchGanConfig {
         PatchGanConfig {
             in_channels: self.in_channels + self.out_channels,
-            layers: self.discriminator_layers,
-            width: self.discriminator_width,
+            layers: self.architecture.discriminator_layers,
+            width: self.architecture.discriminator_width,
             norm: NormKind::Batch,
         }
     }
@@ -75,7 +81,7 @@ impl Pix2pixConfig {
     /// Whether decoder block `i` (0 = outermost) uses dropout: the up to three blocks just
     /// outside the innermost one, as the reference's `unet_256`.
     pub fn has_dropout(&self, i: usize) -> bool {
-        i >= 1 && i + 1 < self.depth && i + 4 >= self.depth
+        i >= 1 && i + 1 < self.architecture.depth && i + 4 >= self.architecture.depth
     }
 }
 
@@ -95,7 +101,7 @@ pub struct UNet {
 impl UNet {
     /// A freshly initialised generator.
     pub fn new(config: &Pix2pixConfig, rng: &mut ChaCha8Rng) -> Result<Self> {
-        let (w, d) = (config.widths(), config.depth);
+        let (w, d) = (config.widths(), config.architecture.depth);
         if d < 2 {
             return Err(crate::Error::Invalid(format!("a U-Net needs a depth of at least 2, not {d}")));
         }
@@ -117,7 +123,7 @@ impl UNet {
     /// `[n, in, h, w]` to `[n, out, h, w]` in `(0, 1)` (a sigmoid); with `train`, batch
     /// statistics and dropout drawn from `rng`.
     pub fn forward(&mut self, x: &Tensor, config: &Pix2pixConfig, train: bool, rng: &mut ChaCha8Rng) -> Result<Tensor> {
-        let d = config.depth;
+        let d = config.architecture.depth;
         let mut skips = Vec::with_capacity(d);
         let mut h = swap_batch_and_channels(x)?;
         for i in 0..d {
@@ -136,9 +142,9 @@ impl UNet {
             if let Some(norm) = self.up_norms[i].as_mut() {
                 h = norm.forward(&h, train)?;
             }
-            if train && config.dropout > 0.0 && config.has_dropout(i) {
+            if train && config.architecture.dropout > 0.0 && config.has_dropout(i) {
                 let dims = h.dims().to_vec();
-                let mask = rng::dropout_mask(rng, (dims[0], h.elem_count() / dims[0]), config.dropout)?;
+                let mask = rng::dropout_mask(rng, (dims[0], h.elem_count() / dims[0]), config.architecture.dropout)?;
                 h = (h * mask.reshape(dims)?)?;
             }
         }
@@ -208,7 +214,7 @@ mod tests {
 
     #[test]
     fn a_unet_keeps_the_size_and_the_patchgan_judges_patches() {
-        let config = Pix2pixConfig { base_width: 4, max_width: 8, discriminator_width: 4, ..Pix2pixConfig::new(3, 1) };
+        let config = Pix2pixConfig::new(3, 1, Pix2pixArchitecture { base_width: 4, max_width: 8, discriminator_width: 4, ..Default::default() });
         let mut rng = rng::stream(1, 0, 0);
         let mut g = UNet::new(&config, &mut rng).unwrap();
         let mut d = crate::patchgan::PatchGan::new(&config.discriminator(), &mut rng).unwrap();

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::layers::{BatchNorm, Embedding, LEAKY_SLOPE, Linear, SpectralNorm, leaky_relu};
 use crate::{Result, rng};
 
-/// Architecture of the spectral cGAN.
+/// The spectral cGAN's networks: the shape of the data they are built for and the
+/// architecture chosen for it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpectralCganConfig {
     /// Values per generated spectrum: the dimensions of the normalised space (bands, or
@@ -18,6 +19,21 @@ pub struct SpectralCganConfig {
     pub bands: usize,
     /// Number of classes.
     pub classes: usize,
+    /// The architecture (written beside `bands` and `classes` in cards and checkpoints).
+    #[serde(flatten)]
+    pub architecture: SpectralCganArchitecture,
+}
+
+impl SpectralCganConfig {
+    /// The networks of `architecture` for spectra of `bands` values and `classes` classes.
+    pub fn new(bands: usize, classes: usize, architecture: SpectralCganArchitecture) -> Self {
+        Self { bands, classes, architecture }
+    }
+}
+
+/// The architecture of the spectral cGAN, whatever data it is trained on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpectralCganArchitecture {
     /// Length of the noise vector `z`.
     pub latent: usize,
     /// Length of the class embedding concatenated to `z` and to D's input.
@@ -40,12 +56,10 @@ pub struct SpectralCganConfig {
     pub autoencoder: bool,
 }
 
-impl SpectralCganConfig {
-    /// The default architecture for `bands` and `classes`.
-    pub fn new(bands: usize, classes: usize) -> Self {
+impl Default for SpectralCganArchitecture {
+    /// The default architecture.
+    fn default() -> Self {
         Self {
-            bands,
-            classes,
             latent: 32,
             embedding: 16,
             generator_widths: vec![128, 256],
@@ -73,10 +87,10 @@ pub struct Generator {
 impl Generator {
     /// A freshly initialised generator.
     pub fn new(config: &SpectralCganConfig, rng: &mut ChaCha8Rng) -> Result<Self> {
-        let embedding = Embedding::new(config.classes, config.embedding, rng)?;
-        let mut width = config.latent + config.embedding;
+        let embedding = Embedding::new(config.classes, config.architecture.embedding, rng)?;
+        let mut width = config.architecture.latent + config.architecture.embedding;
         let mut blocks = Vec::new();
-        for &w in &config.generator_widths {
+        for &w in &config.architecture.generator_widths {
             blocks.push((Linear::new(width, w, rng)?, BatchNorm::new(w)?));
             width = w;
         }
@@ -194,23 +208,23 @@ pub struct Discriminator {
 impl Discriminator {
     /// A freshly initialised discriminator.
     pub fn new(config: &SpectralCganConfig, rng: &mut ChaCha8Rng) -> Result<Self> {
-        let embedding = Embedding::new(config.classes, config.embedding, rng)?;
-        let mut width = config.bands + config.embedding;
+        let embedding = Embedding::new(config.classes, config.architecture.embedding, rng)?;
+        let mut width = config.bands + config.architecture.embedding;
         let mut blocks = Vec::new();
-        for &w in &config.discriminator_widths {
+        for &w in &config.architecture.discriminator_widths {
             blocks.push(Linear::new(width, w, rng)?);
             width = w;
         }
         let output = Linear::new(width, 1, rng)?;
-        let class_head = if config.aux_classifier { Some(Linear::new(width, config.classes, rng)?) } else { None };
+        let class_head = if config.architecture.aux_classifier { Some(Linear::new(width, config.classes, rng)?) } else { None };
         // Drawn after the rest, so that the default discriminator starts the same either way.
-        let decoder = if config.autoencoder { Some(Linear::new(width, config.bands, rng)?) } else { None };
-        let spectral_norms = if config.spectral_norm {
+        let decoder = if config.architecture.autoencoder { Some(Linear::new(width, config.bands, rng)?) } else { None };
+        let spectral_norms = if config.architecture.spectral_norm {
             blocks.iter().chain([&output]).map(|l| SpectralNorm::new(l.weight.dim(0)?, rng)).collect::<Result<_>>()?
         } else {
             Vec::new()
         };
-        Ok(Self { embedding, blocks, output, class_head, decoder, spectral_norms, dropout: config.dropout })
+        Ok(Self { embedding, blocks, output, class_head, decoder, spectral_norms, dropout: config.architecture.dropout })
     }
 
     /// One power iteration of every spectral normalisation (none when it is off); call

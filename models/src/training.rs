@@ -250,10 +250,10 @@ fn check(model: &SpectralCganConfig, config: &TrainConfig, train: &Dataset) -> R
             config.loss
         )));
     }
-    if config.loss.needs_autoencoder() != model.autoencoder {
+    if config.loss.needs_autoencoder() != model.architecture.autoencoder {
         return Err(Error::Invalid(format!(
             "the {:?} loss and an autoencoder discriminator ({}) go together",
-            config.loss, model.autoencoder
+            config.loss, model.architecture.autoencoder
         )));
     }
     if !train.spectra.iter().all(|v| v.is_finite()) {
@@ -333,7 +333,7 @@ fn step(
     for _ in 0..config.d_steps {
         let (real, real_classes) = sample_batch(train, by_class, present, n, rng)?;
         let fake_classes = random_classes(present, n, rng);
-        let z = rng::normal(rng, n, model.latent)?;
+        let z = rng::normal(rng, n, model.architecture.latent)?;
         let fake = state.generator.forward(&z, &class_tensor(&fake_classes)?, true)?.detach();
         let (fake, fake_classes) = mix_history(&mut state.history, fake, fake_classes, config.history, rng)?;
         let (real_t, fake_t) = (class_tensor(&real_classes)?, class_tensor(&fake_classes)?);
@@ -375,7 +375,7 @@ fn step(
 
     let classes = random_classes(present, n, rng);
     let classes_t = class_tensor(&classes)?;
-    let z = rng::normal(rng, n, model.latent)?;
+    let z = rng::normal(rng, n, model.architecture.latent)?;
     let fake = state.generator.forward(&z, &classes_t, true)?;
     let judged = state.discriminator.forward(&with_noise(&fake, sigma, rng)?, &classes_t, Some(rng))?;
     let mut loss = config.loss.generator(&judged.logits)?;
@@ -484,7 +484,7 @@ fn validation_mmd(generator: &mut Generator, model: &SpectralCganConfig, config:
 
 /// `n` normalised spectra of `class` from `generator` in inference mode.
 pub fn generate(generator: &mut Generator, model: &SpectralCganConfig, class: u32, n: usize, rng: &mut ChaCha8Rng) -> Result<Array2<f32>> {
-    let z = rng::normal(rng, n, model.latent)?;
+    let z = rng::normal(rng, n, model.architecture.latent)?;
     let out = generator.forward(&z, &class_tensor(&vec![class; n])?, false)?;
     Array2::from_shape_vec((n, model.bands), out.flatten_all()?.to_vec1::<f32>()?).map_err(|e| Error::Invalid(e.to_string()))
 }
@@ -564,6 +564,7 @@ fn load_checkpoint(path: &Path, model: &SpectralCganConfig, config: &TrainConfig
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spectral_cgan::SpectralCganArchitecture;
 
     /// Copies the checkpoint written after `step` elsewhere, as a run killed then would leave it.
     struct KeepCheckpoint {
@@ -600,13 +601,14 @@ mod tests {
     fn began_and_weight_clipping_with_spectral_norm_resume_to_the_same_generator() {
         let dir = tempfile::tempdir().unwrap();
         for loss in [Loss::Began, Loss::WganClip] {
-            let model = SpectralCganConfig {
+            let architecture = SpectralCganArchitecture {
                 spectral_norm: true,
                 autoencoder: loss.needs_autoencoder(),
                 generator_widths: vec![16],
                 discriminator_widths: vec![16, 8],
-                ..SpectralCganConfig::new(6, 3)
+                ..SpectralCganArchitecture::default()
             };
+            let model = SpectralCganConfig::new(6, 3, architecture);
             let config = TrainConfig { loss, steps: 8, batch_size: 8, validate_every: 2, checkpoint_every: 4, ..TrainConfig::default() };
             let (whole, cut) = (dir.path().join("whole.safetensors"), dir.path().join("cut.safetensors"));
             let mut keep = KeepCheckpoint { step: 4, from: whole.clone(), to: cut.clone() };
@@ -625,7 +627,7 @@ mod tests {
 
     #[test]
     fn a_loss_and_a_discriminator_that_do_not_go_together_are_refused() {
-        let model = SpectralCganConfig::new(6, 3);
+        let model = SpectralCganConfig::new(6, 3, SpectralCganArchitecture::default());
         let config = TrainConfig { loss: Loss::Began, steps: 2, batch_size: 8, ..TrainConfig::default() };
         let mut quiet = KeepCheckpoint { step: usize::MAX, from: "a".into(), to: "b".into() };
         let err = train(&model, &config, &data(), &data(), None, "f", &mut quiet).unwrap_err();

@@ -4,12 +4,12 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use hypersynth_models::cyclegan::CycleganConfig;
+use hypersynth_models::cyclegan::CycleganArchitecture;
 use hypersynth_models::cyclegan_training::CycleganTrainConfig;
 use hypersynth_models::losses::Loss;
-use hypersynth_models::pix2pix::Pix2pixConfig;
+use hypersynth_models::pix2pix::Pix2pixArchitecture;
 use hypersynth_models::pix2pix_training::Pix2pixTrainConfig;
-use hypersynth_models::spectral_cgan::SpectralCganConfig;
+use hypersynth_models::spectral_cgan::SpectralCganArchitecture;
 use hypersynth_models::training::TrainConfig;
 use hypersynth_spectral::{ExemplarConfig, Layout, QualityConfig};
 
@@ -166,13 +166,13 @@ pub struct TrainCycleganArgs {
     #[arg(long, default_value_t = CycleganTrainConfig::default().pool_size)]
     pub pool_size: usize,
     /// Channels of the generators' first layer.
-    #[arg(long, value_parser = at_least::<1>, default_value_t = CycleganConfig::new(0).width)]
+    #[arg(long, value_parser = at_least::<1>, default_value_t = CycleganArchitecture::default().width)]
     pub width: usize,
     /// Residual blocks of the generators.
-    #[arg(long, default_value_t = CycleganConfig::new(0).blocks)]
+    #[arg(long, default_value_t = CycleganArchitecture::default().blocks)]
     pub blocks: usize,
     /// Stride-2 down-samplings (and up-samplings) of the generators.
-    #[arg(long, value_parser = at_least::<1>, default_value_t = CycleganConfig::new(0).downsamplings)]
+    #[arg(long, value_parser = at_least::<1>, default_value_t = CycleganArchitecture::default().downsamplings)]
     pub downsamplings: usize,
     /// Do not flip and rotate training crops.
     #[arg(long)]
@@ -261,13 +261,13 @@ pub struct TrainPix2pixArgs {
     #[arg(long)]
     pub no_augment: bool,
     /// U-Net down-sampling steps.
-    #[arg(long, value_parser = at_least::<1>, default_value_t = Pix2pixConfig::new(0, 0).depth)]
+    #[arg(long, value_parser = at_least::<1>, default_value_t = Pix2pixArchitecture::default().depth)]
     pub depth: usize,
     /// Channels of the U-Net's first level (doubling per level up to 8 times this).
-    #[arg(long, value_parser = at_least::<1>, default_value_t = Pix2pixConfig::new(0, 0).base_width)]
+    #[arg(long, value_parser = at_least::<1>, default_value_t = Pix2pixArchitecture::default().base_width)]
     pub base_width: usize,
     /// Dropout probability of the inner decoder blocks while training.
-    #[arg(long, value_parser = fraction, default_value_t = Pix2pixConfig::new(0, 0).dropout)]
+    #[arg(long, value_parser = fraction, default_value_t = Pix2pixArchitecture::default().dropout)]
     pub dropout: f64,
     /// Seed of training.
     #[arg(long, default_value_t = 0)]
@@ -428,7 +428,7 @@ pub struct TrainSpectralArgs {
     #[arg(long, value_parser = non_negative, default_value_t = 0.0)]
     pub aux_classifier: f64,
     /// Length of the noise vector.
-    #[arg(long, value_parser = at_least::<1>, default_value_t = SpectralCganConfig::new(0, 0).latent)]
+    #[arg(long, value_parser = at_least::<1>, default_value_t = SpectralCganArchitecture::default().latent)]
     pub latent: usize,
     /// Generator hidden widths, comma-separated.
     #[arg(long, value_parser = at_least::<1>, default_value = "128,256", value_delimiter = ',')]

@@ -18,12 +18,12 @@ mod components;
 pub mod job;
 mod labelled;
 mod logging;
-mod model_input;
 mod model_split;
 mod progress;
 pub mod report;
 mod run_record;
 mod runtime;
+mod scene_inference;
 pub mod settings;
 pub mod tiling;
 

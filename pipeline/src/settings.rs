@@ -5,11 +5,11 @@
 
 use anyhow::bail;
 use hypersynth_data::{Compression, CubeSource};
-use hypersynth_models::cyclegan::CycleganConfig;
+use hypersynth_models::cyclegan::CycleganArchitecture;
 use hypersynth_models::cyclegan_training::CycleganTrainConfig;
-use hypersynth_models::pix2pix::Pix2pixConfig;
+use hypersynth_models::pix2pix::Pix2pixArchitecture;
 use hypersynth_models::pix2pix_training::Pix2pixTrainConfig;
-use hypersynth_models::spectral_cgan::SpectralCganConfig;
+use hypersynth_models::spectral_cgan::SpectralCganArchitecture;
 use hypersynth_models::training::TrainConfig;
 use hypersynth_onnx::{Device, SessionOptions};
 use hypersynth_spectral::{ExemplarConfig, Layout, QualityConfig, SplitConfig};
@@ -40,14 +40,14 @@ pub fn train_spectral(args: TrainSpectralArgs) -> anyhow::Result<train_spectral:
         seed: args.seed,
         ..TrainConfig::default()
     };
-    let architecture = SpectralCganConfig {
+    let architecture = SpectralCganArchitecture {
         latent: args.latent,
         generator_widths: args.generator_widths,
         discriminator_widths: args.discriminator_widths,
         aux_classifier: args.aux_classifier > 0.0,
         spectral_norm: args.spectral_norm,
         autoencoder: args.loss.needs_autoencoder(),
-        ..SpectralCganConfig::new(0, 0)
+        ..SpectralCganArchitecture::default()
     };
     Ok(train_spectral::TrainSpectral {
         source: label_source(args.labels)?,
@@ -92,12 +92,12 @@ pub fn train_pix2pix(args: TrainPix2pixArgs) -> anyhow::Result<train_pix2pix::Tr
         out: args.out,
         holdout: train_pix2pix::Holdout { side, fraction: args.holdout },
         components: args.components,
-        architecture: Pix2pixConfig {
+        architecture: Pix2pixArchitecture {
             depth: args.depth,
             base_width: args.base_width,
             max_width: 8 * args.base_width,
             dropout: args.dropout,
-            ..Pix2pixConfig::new(0, 1)
+            ..Pix2pixArchitecture::default()
         },
         train: Pix2pixTrainConfig {
             loss,
@@ -120,11 +120,11 @@ pub fn train_cyclegan(args: TrainCycleganArgs) -> train_cyclegan::TrainCyclegan 
         domain_b: args.domain_b,
         out: args.out,
         components: args.components,
-        architecture: CycleganConfig {
+        architecture: CycleganArchitecture {
             width: args.width,
             blocks: args.blocks,
             downsamplings: args.downsamplings,
-            ..CycleganConfig::new(0)
+            ..CycleganArchitecture::default()
         },
         train: CycleganTrainConfig {
             scale: args.scale,
@@ -313,6 +313,8 @@ mod tests {
         let Command::Train(TrainCommand::Spectral(args)) = parse("train spectral --table t.csv --out m.onnx").command else { panic!() };
         let settings = train_spectral(*args).unwrap();
         assert_eq!(settings.synthesis, train_spectral::Synthesis::Exemplar(ExemplarConfig::default()));
+        // The flags' defaults are the architecture's (the widths are written out in cli.rs).
+        assert_eq!(settings.architecture, SpectralCganArchitecture::default());
         let line = "train spectral --table t.csv --out m.onnx --generator gan --loss began --spectral-norm --interpolate 0.2";
         let Command::Train(TrainCommand::Spectral(args)) = parse(line).command else { panic!() };
         let settings = train_spectral(*args).unwrap();

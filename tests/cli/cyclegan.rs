@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use hypersynth_models::cyclegan::{CycleganConfig, ResnetGenerator};
+use hypersynth_models::cyclegan::{CycleganArchitecture, CycleganConfig, ResnetGenerator};
 use hypersynth_models::export::{Projection, cyclegan_generator};
 use hypersynth_models::rng;
 use hypersynth_onnx::{Input, OnnxSession, SessionOptions};
@@ -145,7 +145,7 @@ fn super_resolve_writes_a_cog_on_the_finer_grid_and_refuses_bad_input() {
 fn exported_resnet_generator_matches_candle_and_passes_onnx_checker() {
     let t = TestDir::new();
     // 10 bands projected onto 4 components, a small generator with 2 down-samplings.
-    let config = CycleganConfig { width: 6, blocks: 2, ..CycleganConfig::new(4) };
+    let config = CycleganConfig::new(4, CycleganArchitecture { width: 6, blocks: 2, ..Default::default() });
     let mut stream = rng::stream(9, 0, 0);
     let generator = ResnetGenerator::new(&config, &mut stream).unwrap();
     // The head starts at zero; give it weights so that the refinement shows.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use hypersynth_data::{CogWriter, Compression, Cube};
 use hypersynth_models::export::{Projection, pix2pix_generator};
-use hypersynth_models::pix2pix::{Pix2pixConfig, UNet};
+use hypersynth_models::pix2pix::{Pix2pixArchitecture, Pix2pixConfig, UNet};
 use hypersynth_models::rng;
 use hypersynth_onnx::{Input, OnnxSession, SessionOptions};
 use ndarray::{Array1, Array2, Array4};
@@ -212,7 +212,7 @@ fn bad_fuse_and_training_input_is_refused_and_nothing_is_written() {
 fn exported_unet_matches_candle_and_passes_onnx_checker() {
     let t = TestDir::new();
     // 2 x 10 physical bands projected onto 6 channels, a depth-3 U-Net.
-    let config = Pix2pixConfig { base_width: 8, max_width: 32, depth: 3, ..Pix2pixConfig::new(6, 1) };
+    let config = Pix2pixConfig::new(6, 1, Pix2pixArchitecture { base_width: 8, max_width: 32, depth: 3, ..Default::default() });
     let mut stream = rng::stream(7, 0, 0);
     let mut generator = UNet::new(&config, &mut stream).unwrap();
     // A few training-mode passes give BatchNorm running statistics that are not 0/1.

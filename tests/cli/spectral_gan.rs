@@ -6,7 +6,7 @@ use std::path::Path;
 
 use hypersynth_data::{CogWriter, Compression, Cube, SampleType, read_spectra_table};
 use hypersynth_models::rng;
-use hypersynth_models::spectral_cgan::{Generator, SpectralCganConfig, class_tensor};
+use hypersynth_models::spectral_cgan::{Generator, SpectralCganArchitecture, SpectralCganConfig, class_tensor};
 use hypersynth_onnx::{Input, OnnxSession, SessionOptions};
 use hypersynth_spectral::{ClassifierKind, Layout, Normaliser, mean_spectrum, spectral_angle_deg};
 use ndarray::{Array1, Array2, Axis};
@@ -95,11 +95,11 @@ fn trained_generator_matches_every_class_and_an_untrained_one_does_not() {
 fn exported_generator_matches_candle_and_passes_onnx_checker() {
     let t = TestDir::new();
     // The generator learns 20 principal components of 204 bands.
-    let config = SpectralCganConfig { generator_widths: vec![32, 48], ..SpectralCganConfig::new(20, 6) };
+    let config = SpectralCganConfig::new(20, 6, SpectralCganArchitecture { generator_widths: vec![32, 48], ..Default::default() });
     let mut generator = Generator::new(&config, &mut rng::stream(5, 0, 0)).unwrap();
     // A few training-mode passes give BatchNorm running statistics that are not 0/1.
     for step in 0..5 {
-        let z = rng::normal(&mut rng::stream(5, 1, step), 64, config.latent).unwrap();
+        let z = rng::normal(&mut rng::stream(5, 1, step), 64, config.architecture.latent).unwrap();
         let classes: Vec<u32> = (0..64).map(|i| i % 6).collect();
         generator.forward(&z, &class_tensor(&classes).unwrap(), true).unwrap();
     }
@@ -115,14 +115,14 @@ fn exported_generator_matches_candle_and_passes_onnx_checker() {
     std::fs::write(&path, hypersynth_onnx_format::encode_model(&proto)).unwrap();
 
     let n = 50;
-    let z = rng::normal(&mut rng::stream(5, 2, 0), n, config.latent).unwrap();
+    let z = rng::normal(&mut rng::stream(5, 2, 0), n, config.architecture.latent).unwrap();
     let classes: Vec<u32> = (0..n as u32).map(|i| i % 6).collect();
     let candle = generator.forward(&z, &class_tensor(&classes).unwrap(), false).unwrap().to_vec2::<f32>().unwrap();
     runtime();
     let mut session = OnnxSession::open(&path, &SessionOptions::default()).unwrap();
     let residual = normaliser.residual_axes.nrows();
     let mut run = |noise: &Array2<f32>| {
-        let z_gan = Array2::from_shape_vec((n, config.latent), z.to_vec2::<f32>().unwrap().concat()).unwrap();
+        let z_gan = Array2::from_shape_vec((n, config.architecture.latent), z.to_vec2::<f32>().unwrap().concat()).unwrap();
         let z_nd = ndarray::concatenate(Axis(1), &[z_gan.view(), noise.view()]).unwrap().as_standard_layout().into_owned().into_dyn();
         let c_nd = Array1::from_iter(classes.iter().map(|&c| i64::from(c))).into_dyn();
         let out = session.run(vec![("z", Input::F32(z_nd.view())), ("class_index", Input::I64(c_nd.view()))]).unwrap().remove(0);

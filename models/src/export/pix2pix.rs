@@ -31,7 +31,7 @@ pub fn pix2pix_generator(
 
     let mut h = "projected".to_string();
     let mut skips = Vec::new();
-    for i in 0..config.depth {
+    for i in 0..config.architecture.depth {
         let name = format!("down{i}");
         if i > 0 {
             nodes.push(node(
@@ -53,9 +53,9 @@ pub fn pix2pix_generator(
         }
         skips.push(h.clone());
     }
-    for i in (0..config.depth).rev() {
+    for i in (0..config.architecture.depth).rev() {
         let name = format!("up{i}");
-        if i + 1 < config.depth {
+        if i + 1 < config.architecture.depth {
             nodes.push(node("Concat", &format!("{name}.skip"), &[&skips[i], &h], &[&format!("{name}.cat")], &[("axis", Attr::Int(1))]));
             h = format!("{name}.cat");
         }

@@ -36,7 +36,7 @@ pub fn spectral_generator(
             residual_spread.dim()
         )));
     }
-    let (latent, residual) = (config.latent as i64, normaliser.residual_axes.nrows() as i64);
+    let (latent, residual) = (config.architecture.latent as i64, normaliser.residual_axes.nrows() as i64);
     let mut nodes = vec![
         node("Slice", "latent", &["z", "latent.start", "latent.end", "axis1"], &["z_gan"], &[]),
         node("Gather", "embed", &["embedding", "class_index"], &["embedded"], &[]),
@@ -46,12 +46,12 @@ pub fn spectral_generator(
         tensor_i64("latent.start", &[1], vec![0]),
         tensor_i64("latent.end", &[1], vec![latent]),
         tensor_i64("axis1", &[1], vec![1]),
-        tensor_f32("embedding", &[config.classes as i64, config.embedding as i64], values(generator.embedding.table.as_tensor())?),
+        tensor_f32("embedding", &[config.classes as i64, config.architecture.embedding as i64], values(generator.embedding.table.as_tensor())?),
     ];
     let mut input = "h0".to_string();
-    let mut width = config.latent + config.embedding;
+    let mut width = config.architecture.latent + config.architecture.embedding;
     for (i, (linear, norm)) in generator.blocks.iter().enumerate() {
-        let out = config.generator_widths[i];
+        let out = config.architecture.generator_widths[i];
         let name = |what: &str| format!("block{i}.{what}");
         initializer.push(tensor_f32(&name("weight"), &[out as i64, width as i64], values(linear.weight.as_tensor())?));
         initializer.push(tensor_f32(&name("bias"), &[out as i64], values(linear.bias.as_tensor())?));

@@ -111,7 +111,7 @@ const OUTPUT_NAMES: [&str; 5] = ["synthetic.parquet", "augmented.parquet", "synt
 
 /// Runs `augment`; see [`Augment`].
 pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
-    let inputs = [crate::model_input::model_files(&settings.model), settings.source.files()].concat();
+    let inputs = [crate::scene_inference::model_files(&settings.model), settings.source.files()].concat();
     hypersynth_data::check_output_folder(&inputs, &settings.out, &OUTPUT_NAMES)?;
     // In a folder still to be made, the record cannot land on an input.
     if settings.run_json.parent().is_some_and(std::path::Path::is_dir) {

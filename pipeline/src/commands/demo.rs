@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use hypersynth_data::{Compression, CubeSource};
-use hypersynth_models::spectral_cgan::SpectralCganConfig;
+use hypersynth_models::spectral_cgan::SpectralCganArchitecture;
 use hypersynth_models::training::TrainConfig;
 use hypersynth_onnx::SessionOptions;
 use hypersynth_spectral::{Layout, QualityConfig, SplitConfig};
@@ -53,7 +53,7 @@ pub fn run(out: &Path, threads: Option<usize>) -> Result<()> {
         source: source.clone(),
         out: model.clone(),
         split: SplitConfig { thin: BTreeMap::from(SCARCE), ..SplitConfig::default() },
-        architecture: SpectralCganConfig::new(0, 0),
+        architecture: SpectralCganArchitecture::default(),
         train: TrainConfig::default(),
         layout: Layout::default(),
         synthesis: Synthesis::default(),

@@ -9,13 +9,12 @@ use anyhow::{Result, bail};
 use hypersynth_data::{CogWriter, Compression, Cube, CubeMeta, SampleType, Window};
 use hypersynth_onnx::SessionOptions;
 use hypersynth_onnx_format::{ModelCard, ModelKind};
-use ndarray::{Array3, ArrayView4};
+use ndarray::Array3;
 use serde_json::json;
 
-use crate::model_input::{check_bands, check_same_size, check_tile, infer_tiles, model_files, open_image_model};
-use crate::progress;
 use crate::run_record::RunRecord;
-use crate::tiling::{TileCounts, TileGrid, TileSource, run_tiled};
+use crate::scene_inference::{SceneModel, check_same_size, model_files};
+use crate::tiling::{TileCounts, TileSource};
 
 /// Default tile side in pixels (command line and job file).
 pub const DEFAULT_TILE: usize = 256;
@@ -74,26 +73,25 @@ pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
             .collect();
     let inputs = [model_files(&settings.model), vec![settings.pre.clone(), settings.post.clone()]].concat();
     hypersynth_data::check_outputs(&inputs, &outputs)?;
-    let (mut session, runtime, card) = open_image_model(&settings.model, &settings.session, ModelKind::Pix2pix, "fuse")?;
-    let (offset, scale) = output_mapping(&card, &settings.model)?;
-    let pre = Cube::open(&settings.pre)?;
-    let post = Cube::open(&settings.post)?;
-    check_scenes(pre.meta(), post.meta(), &card, &settings.model)?;
     if settings.threshold.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
         bail!("--threshold must lie between 0 and 1");
     }
-    check_tile(settings.tile, &card, &settings.model)?;
-    let (rows, cols) = (pre.meta().rows, pre.meta().cols);
-    let grid = TileGrid::new(rows, cols, settings.tile, settings.overlap)?;
-    let bands = pre.meta().bands;
+    let mut model = SceneModel::open(&settings.model, &settings.session, ModelKind::Pix2pix, "fuse")?;
+    let (offset, scale) = output_mapping(&model.card, &settings.model)?;
+    let pre = Cube::open(&settings.pre)?;
+    let post = Cube::open(&settings.post)?;
+    check_scenes(pre.meta(), post.meta(), &model)?;
+    let (rows, cols, bands) = (pre.meta().rows, pre.meta().cols, pre.meta().bands);
+    let grid = model.grid(rows, cols, settings.tile, settings.overlap)?;
 
     let prob_meta = output_meta(pre.meta(), SampleType::Float32, PROBABILITY_NODATA, "damage probability");
     let mut probability = CogWriter::create(&settings.out, &prob_meta, Compression::Deflate)?;
-    let mask_path = settings.threshold.map(|_| mask_path(&settings.out));
-    let mut mask = match &mask_path {
-        Some(path) => {
-            Some(CogWriter::create(path, &output_meta(pre.meta(), SampleType::UInt8, MASK_NODATA, "damage mask"), Compression::Deflate)?)
-        }
+    let mut mask = match settings.threshold {
+        Some(_) => Some(CogWriter::create(
+            &mask_path(&settings.out),
+            &output_meta(pre.meta(), SampleType::UInt8, MASK_NODATA, "damage mask"),
+            Compression::Deflate,
+        )?),
         None => None,
     };
     let record = RunRecord::start(
@@ -103,19 +101,16 @@ pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
     )?;
 
     // The model reads pre-event bands, then post-event bands, normalised as the card says.
-    let normalisation = &card.normalisation;
+    let normalisation = model.card.normalisation.clone();
     let sources = [
         TileSource { cube: &pre, offset: &normalisation.offset[..bands], scale: &normalisation.scale[..bands] },
         TileSource { cube: &post, offset: &normalisation.offset[bands..], scale: &normalisation.scale[bands..] },
     ];
-    let mut onnx_time = Duration::ZERO;
-    let mut infer = |input: ArrayView4<'_, f32>| infer_tiles(&mut session, &settings.model, input, &mut onnx_time);
+    // The card's output mapping is applied to the blended rows.
     let mut write = |first: usize, values: Array3<f32>| {
         write_rows(&mut probability, mask.as_mut(), settings.threshold, first, values.mapv(|v| v * scale + offset))
     };
-    let bar = progress::bar(grid.len() as u64, "fusing", "tiles");
-    let counts = run_tiled(&grid, settings.batch, &sources, 1, &mut infer, &mut write, &bar)?;
-    bar.finish_and_clear();
+    let inference = model.run(&grid, settings.batch, &sources, 1, "fusing", &mut Ok, &mut write)?;
     let probability = probability.finish()?;
     let mask = match mask {
         Some(writer) => Some(writer.finish()?),
@@ -125,25 +120,17 @@ pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
     record.finish(
         &crate::run_record::beside(&settings.out),
         &outputs,
-        json!({
-            "device": session.device.to_string(),
-            "onnx_runtime": runtime.build_info,
-            "tiles_run": counts.run,
-            "tiles_skipped": counts.skipped,
-            "batches": counts.batches,
-            "onnx_seconds": onnx_time.as_secs_f64(),
-            "scene": {"rows": rows, "cols": cols, "bands": bands},
-        }),
+        inference.record(&model, json!({"scene": {"rows": rows, "cols": cols, "bands": bands}})),
     )?;
     tracing::info!(
         "wrote {} ({} tiles, {} without data; {:.1} s, {:.1} s in ONNX Runtime)",
         probability.display(),
-        counts.run,
-        counts.skipped,
+        inference.tiles.run,
+        inference.tiles.skipped,
         clock.elapsed().as_secs_f64(),
-        onnx_time.as_secs_f64()
+        inference.onnx_time.as_secs_f64()
     );
-    Ok(FuseOutcome { probability, mask, tiles: counts, onnx_time })
+    Ok(FuseOutcome { probability, mask, tiles: inference.tiles, onnx_time: inference.onnx_time })
 }
 
 /// The mask's path beside the probability: `DAMAGE.tif` gives `DAMAGE.mask.tif`.
@@ -161,13 +148,13 @@ fn output_mapping(card: &ModelCard, model: &Path) -> Result<(f32, f32)> {
 }
 
 /// Pre and post must share the grid, and their bands must be the model's.
-fn check_scenes(pre: &CubeMeta, post: &CubeMeta, card: &ModelCard, model: &Path) -> Result<()> {
+fn check_scenes(pre: &CubeMeta, post: &CubeMeta, model: &SceneModel) -> Result<()> {
     check_same_size(pre, post, "pre and post must be co-registered on the same grid")?;
     if pre.georef.geotransform != post.georef.geotransform {
         bail!("{}: its geotransform differs from the pre-event scene's; pre and post must be co-registered", post.path.display());
     }
-    check_bands(pre, card, model)?;
-    check_bands(post, card, model)
+    model.check_bands(pre)?;
+    model.check_bands(post)
 }
 
 /// A one-band raster on `scene`'s grid.

@@ -12,13 +12,12 @@ use hypersynth_data::{CogWriter, Compression, Cube, CubeMeta, SampleType, Window
 use hypersynth_onnx::SessionOptions;
 use hypersynth_onnx_format::{ModelCard, ModelKind};
 use hypersynth_spectral::{ImageQuality, ImageScores, SSIM_WINDOW};
-use ndarray::{Array3, Array4, ArrayView4, Axis};
+use ndarray::{Array3, Array4, Axis};
 use serde_json::{Value, json};
 
-use crate::model_input::{check_bands, check_tile, infer_tiles, model_files, open_image_model};
-use crate::progress;
 use crate::run_record::RunRecord;
-use crate::tiling::{TileCounts, TileGrid, TileSource, run_tiled};
+use crate::scene_inference::{SceneModel, model_files};
+use crate::tiling::{TileCounts, TileSource};
 
 /// Default tile side in pixels on the high-res grid (command line and job file).
 pub const DEFAULT_TILE: usize = 128;
@@ -67,8 +66,8 @@ pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
     let inputs =
         [model_files(&settings.model), std::iter::once(settings.input.clone()).chain(settings.reference.clone()).collect()].concat();
     hypersynth_data::check_outputs(&inputs, &[settings.out.clone(), crate::run_record::beside(&settings.out)])?;
-    let (mut session, runtime, card) = open_image_model(&settings.model, &settings.session, ModelKind::CycleganSr, "super-resolve")?;
-    let scale = model_scale(&card, &settings.model)?;
+    let mut model = SceneModel::open(&settings.model, &settings.session, ModelKind::CycleganSr, "super-resolve")?;
+    let scale = model_scale(&model.card, &settings.model)?;
     if let Some(asked) = settings.scale
         && asked != scale
     {
@@ -76,8 +75,7 @@ pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
     }
     let fine = Cube::open_resampled(&settings.input, scale)?;
     let meta = fine.meta().clone();
-    check_bands(&meta, &card, &settings.model)?;
-    check_tile(settings.tile, &card, &settings.model)?;
+    model.check_bands(&meta)?;
     if meta.rows < settings.tile || meta.cols < settings.tile {
         bail!(
             "{}: {} rows x {} columns after x{scale} resampling, smaller than one {}-pixel tile; use a smaller --tile",
@@ -87,7 +85,7 @@ pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
             settings.tile
         );
     }
-    let grid = TileGrid::new(meta.rows, meta.cols, settings.tile, settings.overlap)?;
+    let grid = model.grid(meta.rows, meta.cols, settings.tile, settings.overlap)?;
     let truth = settings.reference.as_deref().map(|r| open_reference(r, &meta)).transpose()?;
     let out_meta = output_meta(&meta);
     let mut writer = CogWriter::create(&settings.out, &out_meta, Compression::Deflate)?;
@@ -97,16 +95,16 @@ pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
         json!({"scale": scale, "tile": settings.tile, "overlap": settings.overlap, "batch": settings.batch, "reference": settings.reference}),
     )?;
 
-    let sources = [TileSource { cube: &fine, offset: &card.normalisation.offset, scale: &card.normalisation.scale }];
-    let mut onnx_time = Duration::ZERO;
-    let mut infer = |input: ArrayView4<'_, f32>| -> Result<Array4<f32>> {
-        let mut output = infer_tiles(&mut session, &settings.model, input, &mut onnx_time)?;
+    let normalisation = model.card.normalisation.clone();
+    let sources = [TileSource { cube: &fine, offset: &normalisation.offset, scale: &normalisation.scale }];
+    let model_path = &settings.model;
+    let mut to_physical = |mut output: Array4<f32>| -> Result<Array4<f32>> {
         if output.dim().1 != meta.bands {
-            bail!("{}: the model wrote {} channels for a scene of {} bands", settings.model.display(), output.dim().1, meta.bands);
+            bail!("{}: the model wrote {} channels for a scene of {} bands", model_path.display(), output.dim().1, meta.bands);
         }
         // The output is in the space the model reads: back to physical values.
         for (c, mut plane) in output.axis_iter_mut(Axis(1)).enumerate() {
-            let (offset, scale) = (card.normalisation.offset[c] as f32, card.normalisation.scale[c] as f32);
+            let (offset, scale) = (normalisation.offset[c] as f32, normalisation.scale[c] as f32);
             if (offset, scale) != (0.0, 1.0) {
                 plane.mapv_inplace(|v| v * scale + offset);
             }
@@ -122,9 +120,7 @@ pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
         };
         Ok(writer.write(Window { row: first, col: 0, rows, cols }, stored.view())?)
     };
-    let bar = progress::bar(grid.len() as u64, "super-resolving", "tiles");
-    let counts = run_tiled(&grid, settings.batch, &sources, meta.bands, &mut infer, &mut write, &bar)?;
-    bar.finish_and_clear();
+    let inference = model.run(&grid, settings.batch, &sources, meta.bands, "super-resolving", &mut to_physical, &mut write)?;
     let output = writer.finish()?;
 
     let quality = match &truth {
@@ -134,27 +130,24 @@ pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
     record.finish(
         &crate::run_record::beside(&settings.out),
         std::slice::from_ref(&output),
-        json!({
-            "device": session.device.to_string(),
-            "onnx_runtime": runtime.build_info,
-            "tiles_run": counts.run,
-            "tiles_skipped": counts.skipped,
-            "batches": counts.batches,
-            "onnx_seconds": onnx_time.as_secs_f64(),
-            "grid": {"rows": meta.rows, "cols": meta.cols, "bands": meta.bands, "geotransform": meta.georef.geotransform},
-            "quality": quality.map(|(model, bicubic)| json!({"model": scores_json(&model), "bicubic": scores_json(&bicubic)})),
-        }),
+        inference.record(
+            &model,
+            json!({
+                "grid": {"rows": meta.rows, "cols": meta.cols, "bands": meta.bands, "geotransform": meta.georef.geotransform},
+                "quality": quality.map(|(model, bicubic)| json!({"model": scores_json(&model), "bicubic": scores_json(&bicubic)})),
+            }),
+        ),
     )?;
     tracing::info!(
         "wrote {} ({} x {} pixels, {} tiles; {:.1} s, {:.1} s in ONNX Runtime)",
         output.display(),
         meta.rows,
         meta.cols,
-        counts.run,
+        inference.tiles.run,
         clock.elapsed().as_secs_f64(),
-        onnx_time.as_secs_f64()
+        inference.onnx_time.as_secs_f64()
     );
-    Ok(SuperResolveOutcome { output, tiles: counts, onnx_time, quality })
+    Ok(SuperResolveOutcome { output, tiles: inference.tiles, onnx_time: inference.onnx_time, quality })
 }
 
 /// The factor the model's card says it super-resolves by (`training.scale`).

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use hypersynth_data::Cube;
-use hypersynth_models::cyclegan::CycleganConfig;
+use hypersynth_models::cyclegan::{CycleganArchitecture, CycleganConfig};
 use hypersynth_models::cyclegan_training::{self, CycleganRecord, CycleganTrainConfig, Domain};
 use hypersynth_models::export::cyclegan_generator;
 use hypersynth_onnx_format::{FORMAT_VERSION, ModelCard, ModelKind, Normalisation, encode_model};
@@ -34,7 +34,7 @@ pub struct TrainCyclegan {
     /// Principal components of the spectra the generators work on.
     pub components: usize,
     /// Architecture (the channels are filled in).
-    pub architecture: CycleganConfig,
+    pub architecture: CycleganArchitecture,
     /// Training settings.
     pub train: CycleganTrainConfig,
 }
@@ -105,7 +105,7 @@ pub fn run(settings: &TrainCyclegan) -> Result<CycleganOutcome> {
         Ok(Domain { images: scenes.iter().map(|(image, _)| components::project(image, &normaliser)).collect::<Result<_>>()? })
     };
     let (a, b) = (domain(&low_scenes)?, domain(&high_scenes)?);
-    let architecture = CycleganConfig { channels: k, ..settings.architecture.clone() };
+    let architecture = CycleganConfig::new(k, settings.architecture.clone());
 
     let parameters = json!({
         "domain_a": settings.domain_a,

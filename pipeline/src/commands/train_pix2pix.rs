@@ -12,14 +12,14 @@ use anyhow::{Context, Result, bail};
 use hypersynth_data::{Cube, CubeMeta};
 use hypersynth_models::crops::Region;
 use hypersynth_models::export::pix2pix_generator;
-use hypersynth_models::pix2pix::Pix2pixConfig;
+use hypersynth_models::pix2pix::{Pix2pixArchitecture, Pix2pixConfig};
 use hypersynth_models::pix2pix_training::{self, PairedScene, Pix2pixRecord, Pix2pixTrainConfig};
 use hypersynth_onnx_format::{FORMAT_VERSION, ModelCard, ModelKind, Normalisation, OutputMapping, encode_model};
 use ndarray::{Array2, Array3, Axis};
 use serde_json::json;
 
 use crate::components::{self, Sampled};
-use crate::model_input::check_same_size;
+use crate::scene_inference::check_same_size;
 use crate::progress::{self, LogLine, TrainingFiles, TrainingLog};
 use crate::run_record::RunRecord;
 
@@ -92,7 +92,7 @@ pub struct TrainPix2pix {
     /// Principal components per scene the U-Net reads.
     pub components: usize,
     /// Architecture (input and output channels are filled in).
-    pub architecture: Pix2pixConfig,
+    pub architecture: Pix2pixArchitecture,
     /// Training settings.
     pub train: Pix2pixTrainConfig,
 }
@@ -138,7 +138,7 @@ pub fn run(settings: &TrainPix2pix) -> Result<Pix2pixOutcome> {
         &[components::project(&pre_pixels.0, &normaliser)?.view(), components::project(&post_pixels.0, &normaliser)?.view()],
     )?;
     let scene = PairedScene { input, target: target_values.insert_axis(Axis(0)), valid };
-    let architecture = Pix2pixConfig { in_channels: 2 * k, out_channels: 1, ..settings.architecture.clone() };
+    let architecture = Pix2pixConfig::new(2 * k, 1, settings.architecture.clone());
 
     let parameters = json!({
         "holdout": settings.holdout,

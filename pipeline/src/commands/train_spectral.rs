@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use hypersynth_data::class_counts;
-use hypersynth_models::spectral_cgan::SpectralCganConfig;
+use hypersynth_models::spectral_cgan::{SpectralCganArchitecture, SpectralCganConfig};
 use hypersynth_models::training::{self, Dataset, StepRecord, TrainConfig};
 use hypersynth_onnx_format::{CardClass, FORMAT_VERSION, ModelCard, ModelKind, Normalisation, encode_model};
 use hypersynth_spectral::{ExemplarConfig, ExemplarModel, Layout, Normaliser, Split, SplitConfig, stratified_split};
@@ -31,8 +31,8 @@ pub struct TrainSpectral {
     pub out: PathBuf,
     /// Train / validation / test fractions, seed and thinning.
     pub split: SplitConfig,
-    /// Architecture (bands and classes are filled in from the data).
-    pub architecture: SpectralCganConfig,
+    /// The GAN's architecture (its bands and classes come from the data).
+    pub architecture: SpectralCganArchitecture,
     /// Training settings.
     pub train: TrainConfig,
     /// The layout of the GAN generator's normalised space.
@@ -90,7 +90,7 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
         classes: class_indices(&data, rows, &class_ids),
     };
     let (train_set, validation_set) = (dataset(&split.train), dataset(&split.validation));
-    let architecture = SpectralCganConfig { bands: normaliser.basis.nrows(), classes: class_ids.len(), ..settings.architecture.clone() };
+    let architecture = SpectralCganConfig::new(normaliser.basis.nrows(), class_ids.len(), settings.architecture.clone());
 
     let parameters = json!({
         "split": model_split::record(&settings.split),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use hypersynth_data::{Compression, CubeSource};
-use hypersynth_models::spectral_cgan::SpectralCganConfig;
+use hypersynth_models::spectral_cgan::SpectralCganArchitecture;
 use hypersynth_models::training::TrainConfig;
 use hypersynth_onnx::SessionOptions;
 use hypersynth_spectral::{Layout, QualityConfig, SplitConfig};
@@ -219,7 +219,7 @@ impl Task<'_> {
                     source: labels(),
                     out: dir.join(TRAINED_MODEL),
                     split: SplitConfig { seed, ..SplitConfig::default() },
-                    architecture: SpectralCganConfig::new(0, 0),
+                    architecture: SpectralCganArchitecture::default(),
                     train: TrainConfig { steps: o.steps, seed, ..TrainConfig::default() },
                     layout: Layout::default(),
                     synthesis: if o.generator == "gan" { Synthesis::Gan } else { Synthesis::default() },

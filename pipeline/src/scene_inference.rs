@@ -1,0 +1,160 @@
+//! One path for a scene through an image model, which `fuse` and `super-resolve`
+//! configure: open the model ([`SceneModel::open`]: its contract met, its card's kind),
+//! check the scene against its card ([`SceneModel::check_bands`], [`SceneModel::grid`]),
+//! run it tile by tile ([`SceneModel::run`]) and record what ran
+//! ([`Inference::record`]). The commands add only what differs: their inputs, how the
+//! model's output maps to physical values, and what they write.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use hypersynth_data::CubeMeta;
+use hypersynth_onnx::{Input, OnnxSession, RuntimeInfo, SessionOptions, check_contract};
+use hypersynth_onnx_format::{ModelCard, ModelKind};
+use ndarray::{Array3, Array4, ArrayView4};
+use serde_json::{Map, Value, json};
+
+use crate::progress;
+use crate::tiling::{TileCounts, TileGrid, TileSource, run_tiled};
+
+/// The files a model is read from: the ONNX file and its sidecar card `M.onnx.json`.
+pub fn model_files(model: &Path) -> Vec<PathBuf> {
+    vec![model.to_path_buf(), hypersynth_onnx::sidecar_path(model)]
+}
+
+/// An image model opened for a scene: its session, the runtime it runs on and its card.
+pub struct SceneModel {
+    /// The model file (for messages).
+    pub path: PathBuf,
+    /// The open session.
+    pub session: OnnxSession,
+    /// The ONNX Runtime it runs on.
+    pub runtime: RuntimeInfo,
+    /// The model's card.
+    pub card: ModelCard,
+}
+
+/// What a run over a scene did.
+#[derive(Debug, Clone, Copy)]
+pub struct Inference {
+    /// Tiles run and skipped.
+    pub tiles: TileCounts,
+    /// Time spent inside ONNX Runtime.
+    pub onnx_time: Duration,
+}
+
+impl SceneModel {
+    /// Opens the image model at `model` for `command`: its contract met, its card's kind
+    /// `kind`. It is fed batches of tiles of one shape ([`SessionOptions::fixed_shapes`]).
+    pub fn open(model: &Path, options: &SessionOptions, kind: ModelKind, command: &str) -> Result<Self> {
+        let options = SessionOptions { fixed_shapes: true, ..options.clone() };
+        let (session, runtime) = crate::runtime::open_session(model, &options)?;
+        check_contract(&session)?;
+        let card = session.card.clone().context("checked above: the model has a card")?;
+        if card.kind != kind {
+            bail!("{}: a {} model; {command} needs a {} model", model.display(), card.kind.as_str(), kind.as_str());
+        }
+        Ok(Self { path: model.to_path_buf(), session, runtime, card })
+    }
+
+    /// `scene` must have the card's bands (the count, and the centres within 0.5 nm where
+    /// the file states them).
+    pub fn check_bands(&self, scene: &CubeMeta) -> Result<()> {
+        let bands = self.card.wavelengths_nm.len();
+        if scene.bands != bands {
+            bail!("{}: {} bands, but the model {} reads {bands} per scene", scene.path.display(), scene.bands, self.path.display());
+        }
+        if let Some(w) = &scene.wavelengths_nm
+            && let Some((b, (have, want))) =
+                w.iter().zip(&self.card.wavelengths_nm).enumerate().find(|(_, (a, b))| (**a - **b).abs() > 0.5)
+        {
+            bail!("{}: band {} is at {have} nm, the model {} expects {want} nm", scene.path.display(), b + 1, self.path.display());
+        }
+        Ok(())
+    }
+
+    /// The tiles of a `rows` x `cols` scene: `tile` must be a multiple of the card's tile
+    /// multiple, and `overlap` less than half of it.
+    pub fn grid(&self, rows: usize, cols: usize, tile: usize, overlap: usize) -> Result<TileGrid> {
+        let multiple = self.card.tile_multiple();
+        if !tile.is_multiple_of(multiple) {
+            bail!(
+                "{}: needs tiles a multiple of {multiple} pixels wide; the tile side {tile} is not a multiple of {multiple}",
+                self.path.display()
+            );
+        }
+        TileGrid::new(rows, cols, tile, overlap)
+    }
+
+    /// Runs the model over every tile of `grid` with data in every source (see
+    /// [`run_tiled`]), `batch` tiles per call, with a progress bar saying `doing`.
+    /// `map_output` turns the model's output batch into `out_channels` physical values;
+    /// the blended rows reach `write` as `(first row, [rows, cols, out_channels])`.
+    pub fn run(
+        &mut self,
+        grid: &TileGrid,
+        batch: usize,
+        sources: &[TileSource<'_>],
+        out_channels: usize,
+        doing: &'static str,
+        map_output: &mut (dyn FnMut(Array4<f32>) -> Result<Array4<f32>> + Send),
+        write: &mut (dyn FnMut(usize, Array3<f32>) -> Result<()> + Send),
+    ) -> Result<Inference> {
+        let mut onnx_time = Duration::ZERO;
+        let (session, path) = (&mut self.session, &self.path);
+        let mut infer = |input: ArrayView4<'_, f32>| map_output(infer_tiles(session, path, input, &mut onnx_time)?);
+        let bar = progress::bar(grid.len() as u64, doing, "tiles");
+        let tiles = run_tiled(grid, batch, sources, out_channels, &mut infer, write, &bar)?;
+        bar.finish_and_clear();
+        Ok(Inference { tiles, onnx_time })
+    }
+}
+
+impl Inference {
+    /// The run record's outcome fields of a run of `model`: the device and runtime, the
+    /// tiles run and skipped, the model calls and the seconds in ONNX Runtime; `more` is
+    /// added to them.
+    pub fn record(&self, model: &SceneModel, more: Value) -> Value {
+        let mut fields = Map::new();
+        fields.insert("device".into(), json!(model.session.device.to_string()));
+        fields.insert("onnx_runtime".into(), json!(model.runtime.build_info));
+        fields.insert("tiles_run".into(), json!(self.tiles.run));
+        fields.insert("tiles_skipped".into(), json!(self.tiles.skipped));
+        fields.insert("batches".into(), json!(self.tiles.batches));
+        fields.insert("onnx_seconds".into(), json!(self.onnx_time.as_secs_f64()));
+        if let Value::Object(more) = more {
+            fields.extend(more);
+        }
+        Value::Object(fields)
+    }
+}
+
+/// `other` must have the pre-event scene's rows and columns; `rule` ends the message.
+pub fn check_same_size(pre: &CubeMeta, other: &CubeMeta, rule: &str) -> Result<()> {
+    if (other.rows, other.cols) != (pre.rows, pre.cols) {
+        bail!(
+            "{}: {} rows x {} columns, but the pre-event scene {} has {} x {}; {rule}",
+            other.path.display(),
+            other.rows,
+            other.cols,
+            pre.path.display(),
+            pre.rows,
+            pre.cols
+        );
+    }
+    Ok(())
+}
+
+/// Runs `session` on a batch of tiles `[n, c, h, w]` fed as its `image` input and returns
+/// its first output, `[n, c', h, w]`; the call's time is added to `onnx_time`.
+fn infer_tiles(session: &mut OnnxSession, model: &Path, input: ArrayView4<'_, f32>, onnx_time: &mut Duration) -> Result<Array4<f32>> {
+    let started = Instant::now();
+    let tile = input.dim().2;
+    let output = session
+        .run(vec![("image", Input::F32(input.into_dyn()))])
+        .with_context(|| format!("{}: running {tile}-pixel tiles", model.display()))?
+        .remove(0);
+    *onnx_time += started.elapsed();
+    output.into_dimensionality().context("the model's output is not 4-D")
+}

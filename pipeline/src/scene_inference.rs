@@ -88,22 +88,22 @@ impl SceneModel {
     }
 
     /// Runs the model over every tile of `grid` with data in every source (see
-    /// [`run_tiled`]), `batch` tiles per call, with a progress bar saying `doing`.
-    /// `map_output` turns the model's output batch into `out_channels` physical values;
-    /// the blended rows reach `write` as `(first row, [rows, cols, out_channels])`.
+    /// [`run_tiled`]), `batch` tiles per call, with a progress bar. `map_output` turns the
+    /// model's output batch into `out_channels` physical values; the blended rows reach
+    /// `write` as `(first row, [rows, cols, out_channels])`.
     pub fn run(
         &mut self,
         grid: &TileGrid,
         batch: usize,
         sources: &[TileSource<'_>],
         out_channels: usize,
-        doing: &'static str,
         map_output: &mut (dyn FnMut(Array4<f32>) -> Result<Array4<f32>> + Send),
         write: &mut (dyn FnMut(usize, Array3<f32>) -> Result<()> + Send),
     ) -> Result<Inference> {
         let mut onnx_time = Duration::ZERO;
         let (session, path) = (&mut self.session, &self.path);
         let mut infer = |input: ArrayView4<'_, f32>| map_output(infer_tiles(session, path, input, &mut onnx_time)?);
+        let doing = if self.card.kind == ModelKind::Pix2pix { "fusing" } else { "super-resolving" };
         let bar = progress::bar(grid.len() as u64, doing, "tiles");
         let tiles = run_tiled(grid, batch, sources, out_channels, &mut infer, write, &bar)?;
         bar.finish_and_clear();

@@ -78,6 +78,11 @@ impl TileGrid {
         self.row_starts().len() * self.col_starts().len()
     }
 
+    /// Whether the grid has no tiles (an empty scene).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The blending weight of each tile pixel: `sin²` ramps from near 0 to 1 over
     /// `overlap` pixels at each border, 1 inside, separable in rows and columns. Weights
     /// never reach 0, so a pixel covered by one tile only keeps that tile's value.

@@ -110,7 +110,7 @@ pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
     let mut write = |first: usize, values: Array3<f32>| {
         write_rows(&mut probability, mask.as_mut(), settings.threshold, first, values.mapv(|v| v * scale + offset))
     };
-    let inference = model.run(&grid, settings.batch, &sources, 1, "fusing", &mut Ok, &mut write)?;
+    let inference = model.run(&grid, settings.batch, &sources, 1, &mut Ok, &mut write)?;
     let probability = probability.finish()?;
     let mask = match mask {
         Some(writer) => Some(writer.finish()?),

@@ -120,7 +120,7 @@ pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
         };
         Ok(writer.write(Window { row: first, col: 0, rows, cols }, stored.view())?)
     };
-    let inference = model.run(&grid, settings.batch, &sources, meta.bands, "super-resolving", &mut to_physical, &mut write)?;
+    let inference = model.run(&grid, settings.batch, &sources, meta.bands, &mut to_physical, &mut write)?;
     let output = writer.finish()?;
 
     let quality = match &truth {

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 
-pub mod cli;
+mod cli;
 pub mod commands;
 mod components;
 pub mod job;
@@ -24,7 +24,7 @@ pub mod report;
 mod run_record;
 mod runtime;
 mod scene_inference;
-pub mod settings;
+mod settings;
 pub mod tiling;
 
 use cli::{Cli, Command, ModelsCommand, TrainCommand};

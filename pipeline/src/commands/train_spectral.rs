@@ -52,6 +52,20 @@ pub enum Synthesis {
     Gan,
 }
 
+impl Synthesis {
+    /// The generators' names, as `--generator` and a job file's `[train] generator` give them.
+    pub const NAMES: [&'static str; 2] = ["exemplar", "gan"];
+
+    /// The generator called `name` (one of [`Synthesis::NAMES`]) with its default settings.
+    pub fn named(name: &str) -> Option<Self> {
+        match name {
+            "exemplar" => Some(Self::default()),
+            "gan" => Some(Self::Gan),
+            _ => None,
+        }
+    }
+}
+
 impl Default for Synthesis {
     fn default() -> Self {
         Self::Exemplar(ExemplarConfig::default())

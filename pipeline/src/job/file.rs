@@ -10,6 +10,8 @@ use hypersynth_onnx::Device;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use crate::commands::train_spectral::Synthesis;
+
 /// A validated job.
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -99,7 +101,7 @@ pub struct TrainOptions {
 }
 
 fn exemplar() -> String {
-    "exemplar".into()
+    Synthesis::NAMES[0].into()
 }
 
 fn default_steps() -> usize {
@@ -252,8 +254,8 @@ impl Job {
             if t.get_ref().steps == 0 {
                 bail!("{}: [train] steps must be at least 1", at(t.span()));
             }
-            if !["exemplar", "gan"].contains(&t.get_ref().generator.as_str()) {
-                bail!("{}: [train] generator must be exemplar or gan, not {:?}", at(t.span()), t.get_ref().generator);
+            if Synthesis::named(&t.get_ref().generator).is_none() {
+                bail!("{}: [train] generator must be one of {}, not {:?}", at(t.span()), Synthesis::NAMES.join(", "), t.get_ref().generator);
             }
             stages.push(Stage::Train(t.get_ref().clone()));
         }
@@ -392,6 +394,17 @@ mod tests {
         assert!(matches!(&j.stages[1], Stage::Augment(o) if !o.keep_all), "augment selects by default");
         let j = job("output = \"out\"\n[[scene]]\npath = \"a.tif\"\nlabels = \"a_gt.tif\"\n[train]\n[augment]\nkeep_all = true\n").unwrap();
         assert!(matches!(&j.stages[1], Stage::Augment(o) if o.keep_all));
+    }
+
+    #[test]
+    fn the_train_stage_names_a_generator_as_the_command_line_does() {
+        let scene = "output = \"out\"\n[[scene]]\npath = \"a.tif\"\nlabels = \"a_gt.tif\"\n";
+        let j = job(&format!("{scene}[train]\n")).unwrap();
+        assert!(matches!(&j.stages[0], Stage::Train(o) if Synthesis::named(&o.generator) == Some(Synthesis::default())));
+        let j = job(&format!("{scene}[train]\ngenerator = \"gan\"\n")).unwrap();
+        assert!(matches!(&j.stages[0], Stage::Train(o) if Synthesis::named(&o.generator) == Some(Synthesis::Gan)));
+        let err = job(&format!("{scene}[train]\ngenerator = \"vae\"\n")).unwrap_err().to_string();
+        assert!(err.contains("line 5") && err.contains("generator must be one of exemplar, gan, not \"vae\""), "{err}");
     }
 
     #[test]

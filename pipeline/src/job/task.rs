@@ -222,7 +222,7 @@ impl Task<'_> {
                     architecture: SpectralCganArchitecture::default(),
                     train: TrainConfig { steps: o.steps, seed, ..TrainConfig::default() },
                     layout: Layout::default(),
-                    synthesis: if o.generator == "gan" { Synthesis::Gan } else { Synthesis::default() },
+                    synthesis: Synthesis::named(&o.generator).context("checked when the job was read: a known generator")?,
                 })?;
                 let metrics = match trained.best {
                     Some((mmd, step)) => BTreeMap::from([("validation_mmd".into(), mmd), ("best_step".into(), step as f64)]),

@@ -214,7 +214,8 @@ mod tests {
 
     #[test]
     fn a_unet_keeps_the_size_and_the_patchgan_judges_patches() {
-        let config = Pix2pixConfig::new(3, 1, Pix2pixArchitecture { base_width: 4, max_width: 8, discriminator_width: 4, ..Default::default() });
+        let config =
+            Pix2pixConfig::new(3, 1, Pix2pixArchitecture { base_width: 4, max_width: 8, discriminator_width: 4, ..Default::default() });
         let mut rng = rng::stream(1, 0, 0);
         let mut g = UNet::new(&config, &mut rng).unwrap();
         let mut d = crate::patchgan::PatchGan::new(&config.discriminator(), &mut rng).unwrap();

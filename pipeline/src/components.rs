@@ -3,6 +3,7 @@
 //! the exported graph's first (and last) layers, so that models read physical bands.
 
 use anyhow::{Result, bail};
+use hypersynth_data::Cube;
 use hypersynth_models::crops::Region;
 use hypersynth_models::export::Projection;
 use hypersynth_spectral::{Layout, Normaliser};
@@ -12,6 +13,16 @@ use ndarray::{Array1, Array2, Array3, Axis, s};
 const NORMALISATION_MARGIN: f64 = 0.05;
 /// Spectra fitted for the principal components, at most (an even subsample).
 const MAX_FIT_PIXELS: usize = 20_000;
+
+/// A scene read whole: `[rows, cols, bands]` (NaN without data) and its validity
+/// `[rows, cols]`.
+pub type Scene = (Array3<f32>, Array2<bool>);
+
+/// Reads the whole of `cube` (image models train on scenes held in memory).
+pub fn read_whole(cube: &Cube) -> Result<Scene> {
+    let block = cube.read(cube.meta().full_window())?;
+    Ok((block.data, block.valid))
+}
 
 /// An image `[rows, cols, bands]` (NaN without data), its validity `[rows, cols]`, and the
 /// region whose pixels may be sampled.

@@ -66,8 +66,7 @@ impl SceneModel {
             bail!("{}: {} bands, but the model {} reads {bands} per scene", scene.path.display(), scene.bands, self.path.display());
         }
         if let Some(w) = &scene.wavelengths_nm
-            && let Some((b, (have, want))) =
-                w.iter().zip(&self.card.wavelengths_nm).enumerate().find(|(_, (a, b))| (**a - **b).abs() > 0.5)
+            && let Some((b, (have, want))) = w.iter().zip(&self.card.wavelengths_nm).enumerate().find(|(_, (a, b))| (**a - **b).abs() > 0.5)
         {
             bail!("{}: band {} is at {have} nm, the model {} expects {want} nm", scene.path.display(), b + 1, self.path.display());
         }

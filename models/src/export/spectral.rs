@@ -46,7 +46,11 @@ pub fn spectral_generator(
         tensor_i64("latent.start", &[1], vec![0]),
         tensor_i64("latent.end", &[1], vec![latent]),
         tensor_i64("axis1", &[1], vec![1]),
-        tensor_f32("embedding", &[config.classes as i64, config.architecture.embedding as i64], values(generator.embedding.table.as_tensor())?),
+        tensor_f32(
+            "embedding",
+            &[config.classes as i64, config.architecture.embedding as i64],
+            values(generator.embedding.table.as_tensor())?,
+        ),
     ];
     let mut input = "h0".to_string();
     let mut width = config.architecture.latent + config.architecture.embedding;

@@ -15,10 +15,9 @@ use hypersynth_models::cyclegan::{CycleganArchitecture, CycleganConfig};
 use hypersynth_models::cyclegan_training::{self, CycleganRecord, CycleganTrainConfig, Domain};
 use hypersynth_models::export::cyclegan_generator;
 use hypersynth_onnx_format::{FORMAT_VERSION, ModelCard, ModelKind, Normalisation, encode_model};
-use ndarray::{Array2, Array3};
 use serde_json::json;
 
-use crate::components::{self, Sampled};
+use crate::components::{self, Sampled, Scene};
 use crate::progress::{self, LogLine, TrainingFiles, TrainingLog};
 use crate::run_record::RunRecord;
 
@@ -48,9 +47,6 @@ pub struct CycleganOutcome {
     pub run_json: PathBuf,
 }
 
-/// A scene read whole: `[rows, cols, bands]` (NaN without data) and its validity.
-type Scene = (Array3<f32>, Array2<bool>);
-
 /// Trains and exports; see [`TrainCyclegan`].
 pub fn run(settings: &TrainCyclegan) -> Result<CycleganOutcome> {
     if settings.train.scale < 2 {
@@ -59,41 +55,7 @@ pub fn run(settings: &TrainCyclegan) -> Result<CycleganOutcome> {
     let files = TrainingFiles::beside(&settings.out);
     let inputs: Vec<PathBuf> = settings.domain_a.iter().chain(&settings.domain_b).cloned().collect();
     files.check(&inputs)?;
-    let spinner = progress::spinner("reading the scenes");
-    let low: Vec<Cube> = settings.domain_a.iter().map(|p| Cube::open_resampled(p, settings.train.scale)).collect::<Result<_, _>>()?;
-    let high: Vec<Cube> = settings.domain_b.iter().map(Cube::open).collect::<Result<_, _>>()?;
-    let first = high.first().context("--domain-b names no scene")?.meta();
-    let wavelengths = first
-        .wavelengths_nm
-        .clone()
-        .with_context(|| format!("{}: no band wavelengths; the model card records the bands a model reads", first.path.display()))?;
-    for cube in low.iter().chain(&high) {
-        let meta = cube.meta();
-        if meta.bands != first.bands || meta.wavelengths_nm.as_ref().is_some_and(|w| w != &wavelengths) {
-            bail!(
-                "{}: its bands differ from those of {} ({} bands); both domains need the same bands",
-                meta.path.display(),
-                first.path.display(),
-                first.bands
-            );
-        }
-        if meta.rows < settings.train.tile || meta.cols < settings.train.tile {
-            bail!(
-                "{}: {} rows x {} columns on the high-resolution grid, smaller than one {}-pixel training tile; use a smaller --tile",
-                meta.path.display(),
-                meta.rows,
-                meta.cols,
-                settings.train.tile
-            );
-        }
-    }
-    let read = |cube: &Cube| -> Result<Scene> {
-        let block = cube.read(cube.meta().full_window())?;
-        Ok((block.data, block.valid))
-    };
-    let low_scenes: Vec<Scene> = low.iter().map(read).collect::<Result<_>>()?;
-    let high_scenes: Vec<Scene> = high.iter().map(read).collect::<Result<_>>()?;
-    spinner.finish_and_clear();
+    let (low_scenes, high_scenes, wavelengths) = read_domains(settings)?;
 
     let sampled: Vec<Sampled<'_>> =
         low_scenes.iter().chain(&high_scenes).map(|(image, valid)| Sampled { image, valid, region: components::whole(image) }).collect();
@@ -129,8 +91,65 @@ pub fn run(settings: &TrainCyclegan) -> Result<CycleganOutcome> {
     let trained = cyclegan_training::train(&architecture, &settings.train, &a, &b, Some(&files.checkpoint), &resume_key, &mut log)?;
     let metrics = log.finish()?;
 
-    let bands = wavelengths.len();
-    let card = ModelCard {
+    let card = model_card(settings, &architecture, wavelengths, &fingerprint);
+    let proto = cyclegan_generator(
+        &trained.a_to_b,
+        &architecture,
+        &components::projection(&normaliser, 1),
+        &components::unprojection(&normaliser),
+        &card.to_props(),
+        env!("CARGO_PKG_VERSION"),
+    )?;
+    let model = hypersynth_data::write_atomically(&settings.out, &encode_model(&proto))?;
+    record.finish(&files.run_json, &[model.clone(), metrics], json!({"resumed_from_step": trained.resumed_from}))?;
+    files.remove_checkpoint();
+    tracing::info!("wrote {}", model.display());
+    Ok(CycleganOutcome { model, run_json: files.run_json })
+}
+
+/// Reads both domains whole (domain A resampled to the high-res grid): every scene must
+/// have the first high-res scene's bands and hold at least one training tile. Returns the
+/// scenes and the bands' wavelengths.
+fn read_domains(settings: &TrainCyclegan) -> Result<(Vec<Scene>, Vec<Scene>, Vec<f64>)> {
+    let spinner = progress::spinner("reading the scenes");
+    let low: Vec<Cube> = settings.domain_a.iter().map(|p| Cube::open_resampled(p, settings.train.scale)).collect::<Result<_, _>>()?;
+    let high: Vec<Cube> = settings.domain_b.iter().map(Cube::open).collect::<Result<_, _>>()?;
+    let first = high.first().context("--domain-b names no scene")?.meta();
+    let wavelengths = first
+        .wavelengths_nm
+        .clone()
+        .with_context(|| format!("{}: no band wavelengths; the model card records the bands a model reads", first.path.display()))?;
+    for cube in low.iter().chain(&high) {
+        let meta = cube.meta();
+        if meta.bands != first.bands || meta.wavelengths_nm.as_ref().is_some_and(|w| w != &wavelengths) {
+            bail!(
+                "{}: its bands differ from those of {} ({} bands); both domains need the same bands",
+                meta.path.display(),
+                first.path.display(),
+                first.bands
+            );
+        }
+        if meta.rows < settings.train.tile || meta.cols < settings.train.tile {
+            bail!(
+                "{}: {} rows x {} columns on the high-resolution grid, smaller than one {}-pixel training tile; use a smaller --tile",
+                meta.path.display(),
+                meta.rows,
+                meta.cols,
+                settings.train.tile
+            );
+        }
+    }
+    let low_scenes: Vec<Scene> = low.iter().map(components::read_whole).collect::<Result<_>>()?;
+    let high_scenes: Vec<Scene> = high.iter().map(components::read_whole).collect::<Result<_>>()?;
+    spinner.finish_and_clear();
+    Ok((low_scenes, high_scenes, wavelengths))
+}
+
+/// The model card of a generator of `architecture` (on its `channels` principal
+/// components) for bands at `wavelengths`, trained on data of fingerprint `fingerprint`.
+fn model_card(settings: &TrainCyclegan, architecture: &CycleganConfig, wavelengths: Vec<f64>, fingerprint: &str) -> ModelCard {
+    let (bands, k) = (wavelengths.len(), architecture.channels);
+    ModelCard {
         kind: ModelKind::CycleganSr,
         format_version: FORMAT_VERSION,
         wavelengths_nm: wavelengths,
@@ -154,20 +173,7 @@ pub fn run(settings: &TrainCyclegan) -> Result<CycleganOutcome> {
             "software": format!("hypersynth {}", env!("CARGO_PKG_VERSION")),
         }),
         output: None,
-    };
-    let proto = cyclegan_generator(
-        &trained.a_to_b,
-        &architecture,
-        &components::projection(&normaliser, 1),
-        &components::unprojection(&normaliser),
-        &card.to_props(),
-        env!("CARGO_PKG_VERSION"),
-    )?;
-    let model = hypersynth_data::write_atomically(&settings.out, &encode_model(&proto))?;
-    record.finish(&files.run_json, &[model.clone(), metrics], json!({"resumed_from_step": trained.resumed_from}))?;
-    files.remove_checkpoint();
-    tracing::info!("wrote {}", model.display());
-    Ok(CycleganOutcome { model, run_json: files.run_json })
+    }
 }
 
 impl LogLine for CycleganRecord {

@@ -15,13 +15,13 @@ use hypersynth_models::export::pix2pix_generator;
 use hypersynth_models::pix2pix::{Pix2pixArchitecture, Pix2pixConfig};
 use hypersynth_models::pix2pix_training::{self, PairedScene, Pix2pixRecord, Pix2pixTrainConfig};
 use hypersynth_onnx_format::{FORMAT_VERSION, ModelCard, ModelKind, Normalisation, OutputMapping, encode_model};
-use ndarray::{Array2, Array3, Axis};
+use ndarray::{Array2, Axis};
 use serde_json::json;
 
 use crate::components::{self, Sampled};
-use crate::scene_inference::check_same_size;
 use crate::progress::{self, LogLine, TrainingFiles, TrainingLog};
 use crate::run_record::RunRecord;
+use crate::scene_inference::check_same_size;
 
 /// Which side of the scene is held out for validation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -124,8 +124,8 @@ pub fn run(settings: &TrainPix2pix) -> Result<Pix2pixOutcome> {
     let (rows, cols) = (pre.meta().rows, pre.meta().cols);
     let (train_region, validation_region) = settings.holdout.regions(rows, cols)?;
     let spinner = progress::spinner("reading the scenes");
-    let pre_pixels = read_all(&pre)?;
-    let post_pixels = read_all(&post)?;
+    let pre_pixels = components::read_whole(&pre)?;
+    let post_pixels = components::read_whole(&post)?;
     let (target_values, target_valid) = read_target(&target)?;
     spinner.finish_and_clear();
     let valid = &(&pre_pixels.1 & &post_pixels.1) & &target_valid;
@@ -174,31 +174,7 @@ pub fn run(settings: &TrainPix2pix) -> Result<Pix2pixOutcome> {
     )?;
     let metrics = log.finish()?;
 
-    let bands = wavelengths.len();
-    let card = ModelCard {
-        kind: ModelKind::Pix2pix,
-        format_version: FORMAT_VERSION,
-        wavelengths_nm: wavelengths,
-        classes: Vec::new(),
-        // The graph reads physical values and projects them itself.
-        normalisation: Normalisation { offset: vec![0.0; 2 * bands], scale: vec![1.0; 2 * bands], basis: None },
-        training: json!({
-            "data_fingerprint": fingerprint,
-            "output": "damage probability",
-            "loss": settings.train.loss,
-            "l1_weight": settings.train.l1_weight,
-            "steps": settings.train.steps,
-            "seed": settings.train.seed,
-            "tile": settings.train.tile,
-            "tile_multiple": architecture.multiple(),
-            "holdout": settings.holdout,
-            "validation_iou": trained.validation.iou,
-            "inputs": {"projection": "shared principal components of pre and post spectra", "components_per_scene": k},
-            "architecture": architecture,
-            "software": format!("hypersynth {}", env!("CARGO_PKG_VERSION")),
-        }),
-        output: Some(OutputMapping { offset: vec![0.0], scale: vec![1.0] }),
-    };
+    let card = model_card(settings, &architecture, wavelengths, &fingerprint, trained.validation.iou);
     let proto = pix2pix_generator(
         &trained.generator,
         &architecture,
@@ -222,6 +198,45 @@ pub fn run(settings: &TrainPix2pix) -> Result<Pix2pixOutcome> {
     Ok(Pix2pixOutcome { model, run_json: files.run_json, validation_iou: trained.validation.iou })
 }
 
+/// The model card of a U-Net of `architecture` (on `in_channels / 2` principal components
+/// per scene) for bands at `wavelengths`, trained on data of fingerprint `fingerprint` and
+/// reaching `validation_iou` on the held-out region.
+fn model_card(
+    settings: &TrainPix2pix,
+    architecture: &Pix2pixConfig,
+    wavelengths: Vec<f64>,
+    fingerprint: &str,
+    validation_iou: f64,
+) -> ModelCard {
+    let (bands, k) = (wavelengths.len(), architecture.in_channels / 2);
+    ModelCard {
+        kind: ModelKind::Pix2pix,
+        format_version: FORMAT_VERSION,
+        wavelengths_nm: wavelengths,
+        classes: Vec::new(),
+        // The graph reads physical values and projects them itself.
+        normalisation: Normalisation { offset: vec![0.0; 2 * bands], scale: vec![1.0; 2 * bands], basis: None },
+        training: json!({
+            "data_fingerprint": fingerprint,
+            "output": "damage probability",
+            "loss": settings.train.loss,
+            "l1_weight": settings.train.l1_weight,
+            "steps": settings.train.steps,
+            "seed": settings.train.seed,
+            "tile": settings.train.tile,
+            "tile_multiple": architecture.multiple(),
+            "holdout": settings.holdout,
+            "validation_iou": validation_iou,
+            "inputs": {"projection": "shared principal components of pre and post spectra", "components_per_scene": k},
+            "architecture": architecture,
+            "software": format!("hypersynth {}", env!("CARGO_PKG_VERSION")),
+        }),
+        output: Some(OutputMapping { offset: vec![0.0], scale: vec![1.0] }),
+    }
+}
+
+/// Pre, post and target must share one co-registered grid; pre and post one set of bands;
+/// the target one band.
 fn check_inputs(pre: &CubeMeta, post: &CubeMeta, target: &CubeMeta) -> Result<()> {
     for other in [post, target] {
         check_same_size(pre, other, "all inputs must share one grid")?;
@@ -238,15 +253,9 @@ fn check_inputs(pre: &CubeMeta, post: &CubeMeta, target: &CubeMeta) -> Result<()
     Ok(())
 }
 
-/// The whole cube as `[rows, cols, bands]` (NaN without data) with its validity.
-fn read_all(cube: &Cube) -> Result<(Array3<f32>, Array2<bool>)> {
-    let block = cube.read(cube.meta().full_window())?;
-    Ok((block.data, block.valid))
-}
-
 /// The target's values, checked to lie in [0, 1], and its validity.
 fn read_target(cube: &Cube) -> Result<(Array2<f32>, Array2<bool>)> {
-    let (values, valid) = read_all(cube)?;
+    let (values, valid) = components::read_whole(cube)?;
     let values = values.index_axis_move(Axis(2), 0);
     if let Some(((r, c), v)) = values.indexed_iter().find(|(_, v)| !v.is_nan() && !(0.0..=1.0).contains(*v)) {
         bail!("{}: value {v} at row {r}, column {c}; the damage target holds 0/1 or probabilities in [0, 1]", cube.meta().path.display());

@@ -255,7 +255,12 @@ impl Job {
                 bail!("{}: [train] steps must be at least 1", at(t.span()));
             }
             if Synthesis::named(&t.get_ref().generator).is_none() {
-                bail!("{}: [train] generator must be one of {}, not {:?}", at(t.span()), Synthesis::NAMES.join(", "), t.get_ref().generator);
+                bail!(
+                    "{}: [train] generator must be one of {}, not {:?}",
+                    at(t.span()),
+                    Synthesis::NAMES.join(", "),
+                    t.get_ref().generator
+                );
             }
             stages.push(Stage::Train(t.get_ref().clone()));
         }

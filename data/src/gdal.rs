@@ -110,7 +110,7 @@ impl GdalCube {
 
     /// Reads every band of window `w` as float32 into `buffer` (resized to fit, its
     /// allocation reused) in `layout`.
-    fn raster_io(&self, w: Window, buffer: &mut Vec<f32>, layout: Layout) -> Result<()> {
+    fn raster_io(&self, w: Window, buffer: &mut Vec<f32>, layout: Interleave) -> Result<()> {
         use gdal_sys::{CPLErr, GDALDataType, GDALRWFlag};
         use std::ffi::c_int;
         let bands = self.dataset.raster_count();
@@ -118,8 +118,8 @@ impl GdalCube {
         buffer.resize(bands * w.rows * w.cols, 0.0);
         let value = std::mem::size_of::<f32>() as i64;
         let (pixel, line, band) = match layout {
-            Layout::Pixels => (value * bands as i64, value * (w.cols * bands) as i64, value),
-            Layout::Bands => (value, value * w.cols as i64, value * (w.rows * w.cols) as i64),
+            Interleave::Pixels => (value * bands as i64, value * (w.cols * bands) as i64, value),
+            Interleave::Bands => (value, value * w.cols as i64, value * (w.rows * w.cols) as i64),
         };
         // GDAL sizes are C ints; the window lies inside the raster (checked by the caller).
         let (col, row, cols, rows) = (w.col as c_int, w.row as c_int, w.cols as c_int, w.rows as c_int);
@@ -158,7 +158,7 @@ impl GdalCube {
 impl CubeReader for GdalCube {
     fn read_stored(&self, w: Window) -> Result<Array3<f32>> {
         let mut values = Vec::new();
-        self.raster_io(w, &mut values, Layout::Pixels)?;
+        self.raster_io(w, &mut values, Interleave::Pixels)?;
         Array3::from_shape_vec((w.rows, w.cols, self.dataset.raster_count()), values)
             .map_err(|e| Error::invalid(&self.path, format!("window {w:?}: {e}")))
     }
@@ -166,13 +166,13 @@ impl CubeReader for GdalCube {
     /// One GDAL read of all bands (each file block is decoded once, whatever the file's
     /// interleaving), straight into band planes.
     fn read_stored_bands(&self, w: Window, buffer: &mut Vec<f32>) -> Result<()> {
-        self.raster_io(w, buffer, Layout::Bands)
+        self.raster_io(w, buffer, Interleave::Bands)
     }
 }
 
 /// How [`GdalCube::raster_io`] lays values out.
 #[derive(Debug, Clone, Copy)]
-enum Layout {
+enum Interleave {
     /// `[rows, cols, bands]`.
     Pixels,
     /// `[bands, rows, cols]`.

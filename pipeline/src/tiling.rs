@@ -320,7 +320,7 @@ impl std::fmt::Display for ModelStopped {
 impl std::error::Error for ModelStopped {}
 
 /// The shapes a tiled run works with.
-struct Layout<'g> {
+struct TiledRun<'g> {
     grid: &'g TileGrid,
     batch: usize,
     /// Model input channels: every source's bands.
@@ -350,7 +350,7 @@ pub fn run_tiled(
     }
     // A batch that would reach past the strip (past rows of tiles without data) is run early.
     let span = batch.div_ceil(grid.col_starts().len()) + 1;
-    let layout = Layout {
+    let layout = TiledRun {
         grid,
         batch,
         channels: sources.iter().map(|s| s.cube.meta().bands).sum(),
@@ -375,7 +375,7 @@ pub fn run_tiled(
 /// The reading side of [`run_tiled`]: reads the tiles in raster order into batches and
 /// tells the model thread when rows are final. Returns the tiles skipped for want of data.
 fn read_tiles(
-    layout: &Layout<'_>,
+    layout: &TiledRun<'_>,
     sources: &[TileSource<'_>],
     work: &SyncSender<Work>,
     returned: &Receiver<Array4<f32>>,
@@ -449,7 +449,7 @@ fn read_tiles(
 /// the outputs into the strip and writes the rows made final. Returns the tiles run and
 /// the model calls.
 fn run_model(
-    layout: &Layout<'_>,
+    layout: &TiledRun<'_>,
     queue: Receiver<Work>,
     give_back: Sender<Array4<f32>>,
     infer: &mut (dyn FnMut(ArrayView4<'_, f32>) -> Result<Array4<f32>> + Send),

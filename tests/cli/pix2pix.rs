@@ -307,15 +307,7 @@ fn a_killed_pix2pix_training_resumes_from_its_checkpoint_to_the_same_model() {
     data.train(&t, "whole.onnx", "220");
     let args =
         ["train", "pix2pix", "--pre", &data.pre, "--post", &data.post, "--target", &data.target, "--out", "cut.onnx", "--steps", "220"];
-    let mut child = t.command(&args).spawn().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
-    while !t.join("cut.checkpoint.safetensors").exists() {
-        assert!(std::time::Instant::now() < deadline, "no checkpoint appeared\n{}", t.listing());
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    assert!(!t.join("cut.onnx").exists(), "killed before the end: no model may look finished\n{}", t.listing());
+    t.kill_at_first_checkpoint(&args, "cut.checkpoint.safetensors", "cut.onnx");
 
     t.ok(&t.run(&args));
     assert_eq!(run_json(&t.join("cut.run.json"))["details"]["resumed_from_step"], 200);

@@ -245,15 +245,7 @@ fn a_killed_training_resumes_from_its_checkpoint_to_the_same_model() {
 
     let cut = train_args("cut.onnx", "300");
     let cut: Vec<&str> = cut.iter().map(String::as_str).collect();
-    let mut child = t.command(&cut).spawn().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
-    while !t.join("cut.checkpoint.safetensors").exists() {
-        assert!(std::time::Instant::now() < deadline, "no checkpoint appeared\n{}", t.listing());
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    assert!(!t.join("cut.onnx").exists(), "killed before the end: no model may look finished\n{}", t.listing());
+    t.kill_at_first_checkpoint(&cut, "cut.checkpoint.safetensors", "cut.onnx");
 
     t.ok(&t.run(&cut));
     let run: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(t.join("cut.run.json")).unwrap()).unwrap();

@@ -63,6 +63,20 @@ impl TestDir {
         names.join("\n  ")
     }
 
+    /// Starts a training with `args` and kills it (SIGKILL) as soon as its checkpoint
+    /// `checkpoint` appears (within 300 s); no model `model` may look finished then.
+    pub fn kill_at_first_checkpoint(&self, args: &[&str], checkpoint: &str, model: &str) {
+        let mut child = self.command(args).spawn().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+        while !self.join(checkpoint).exists() {
+            assert!(std::time::Instant::now() < deadline, "no checkpoint appeared\n{}", self.listing());
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!self.join(model).exists(), "killed before the end: no model may look finished\n{}", self.listing());
+    }
+
     /// Panics with the listing and stderr unless the command succeeded.
     pub fn ok(&self, out: &Output) {
         assert_eq!(out.code, Some(0), "command failed\nstderr:\n{}\nfolder:\n  {}", out.stderr, self.listing());

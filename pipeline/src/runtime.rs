@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
-use hypersynth_onnx::{Device, OnnxSession, RuntimeInfo, RuntimeSearch, SessionOptions};
+use anyhow::{Context, Result, bail};
+use hypersynth_onnx::{Device, OnnxSession, RuntimeInfo, RuntimeSearch, SessionOptions, check_contract};
+use hypersynth_onnx_format::{ModelCard, ModelKind};
 
 /// The checkout this binary was built from; `scripts/setup.sh` puts the library under it.
 const PROJECT_ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -34,4 +35,16 @@ pub fn open_session(model: &Path, options: &SessionOptions) -> Result<(OnnxSessi
     let runtime = hypersynth_onnx::load_runtime(&search(options.device))?;
     let session = OnnxSession::open(model, options)?;
     Ok((session, runtime))
+}
+
+/// Opens `model` for `command`, which needs a model of `kind`: its contract met, its
+/// card's kind `kind`. Returns the session, the runtime it runs on and the card.
+pub fn open_model(model: &Path, options: &SessionOptions, kind: ModelKind, command: &str) -> Result<(OnnxSession, RuntimeInfo, ModelCard)> {
+    let (session, runtime) = open_session(model, options)?;
+    check_contract(&session)?;
+    let card = session.card.clone().context("checked above: the model has a card")?;
+    if card.kind != kind {
+        bail!("{}: a {} model; {command} needs a {} model", model.display(), card.kind.as_str(), kind.as_str());
+    }
+    Ok((session, runtime, card))
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use hypersynth_data::CubeMeta;
-use hypersynth_onnx::{Input, OnnxSession, RuntimeInfo, SessionOptions, check_contract};
+use hypersynth_onnx::{Input, OnnxSession, RuntimeInfo, SessionOptions};
 use hypersynth_onnx_format::{ModelCard, ModelKind};
 use ndarray::{Array3, Array4, ArrayView4};
 use serde_json::{Map, Value, json};
@@ -49,12 +49,7 @@ impl SceneModel {
     /// `kind`. It is fed batches of tiles of one shape ([`SessionOptions::fixed_shapes`]).
     pub fn open(model: &Path, options: &SessionOptions, kind: ModelKind, command: &str) -> Result<Self> {
         let options = SessionOptions { fixed_shapes: true, ..options.clone() };
-        let (session, runtime) = crate::runtime::open_session(model, &options)?;
-        check_contract(&session)?;
-        let card = session.card.clone().context("checked above: the model has a card")?;
-        if card.kind != kind {
-            bail!("{}: a {} model; {command} needs a {} model", model.display(), card.kind.as_str(), kind.as_str());
-        }
+        let (session, runtime, card) = crate::runtime::open_model(model, &options, kind, command)?;
         Ok(Self { path: model.to_path_buf(), session, runtime, card })
     }
 

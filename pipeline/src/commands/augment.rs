@@ -7,7 +7,7 @@ use std::sync::mpsc::{Receiver, SyncSender};
 
 use anyhow::{Result, bail};
 use hypersynth_data::{SpectraParquetWriter, SpectraRows, class_counts, write_spectra_hdf5};
-use hypersynth_onnx::{Input, OnnxSession, SessionOptions, check_contract};
+use hypersynth_onnx::{Input, OnnxSession, SessionOptions};
 use hypersynth_onnx_format::{ModelCard, ModelKind};
 use hypersynth_spectral::{
     Comparison, LabelledView, NearestRealFilter, Quality, QualityConfig, Split, SplitConfig, TrainingSet, Verdict, stratified_split,
@@ -117,12 +117,7 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
     if settings.run_json.parent().is_some_and(std::path::Path::is_dir) {
         hypersynth_data::check_outputs(&inputs, &[&settings.run_json])?;
     }
-    let (mut session, runtime) = crate::runtime::open_session(&settings.model, &settings.session)?;
-    check_contract(&session)?;
-    let card = session.card.clone().ok_or_else(|| anyhow::anyhow!("{}: model has no card", settings.model.display()))?;
-    if card.kind != ModelKind::SpectralCgan {
-        bail!("{}: a {} model cannot augment spectra (needs spectral-cgan)", settings.model.display(), card.kind.as_str());
-    }
+    let (mut session, runtime, card) = crate::runtime::open_model(&settings.model, &settings.session, ModelKind::SpectralCgan, "augment")?;
     let mut data = labelled::load(&settings.source)?;
     // Labels given without --classes take the names the model was trained with.
     data.name_unnamed(card.classes.iter().map(|c| (c.id, c.name.as_str())));
@@ -181,33 +176,18 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
     })?;
     let generated: BTreeMap<u32, usize> = made.iter().map(|(&id, m)| (id, m.kept)).collect();
     let candidates: BTreeMap<u32, usize> = made.iter().map(|(&id, m)| (id, m.tried)).collect();
-    let synthetic = kept.map(|batches| Batch::concatenate(&batches)).transpose()?;
     let mut outputs = vec![synthetic_path.clone(), augmented_path.clone()];
-    if settings.hdf5
-        && let Some((spectra, ids)) = &synthetic
-    {
-        let names = ids.iter().map(|&id| data.class_name(id)).collect::<Vec<_>>();
-        let rows = SpectraRows {
-            spectra: spectra.view(),
-            class_ids: ids,
-            class_names: &names,
-            sources: &vec!["gan"; ids.len()],
-            wavelengths_nm: &data.wavelengths_nm,
-        };
-        outputs.push(write_spectra_hdf5(&settings.out.join("synthetic.h5"), rows, &provenance)?);
-    }
     let mut report = None;
-    if let Some(config) = &settings.report
-        && let Some((spectra, ids)) = &synthetic
-    {
-        let fake = LabelledView { spectra: spectra.view(), labels: ids };
-        let title = format!("Quality of the synthetic spectra of {}", settings.model.display());
-        let rows = (&report_split.train[..], &report_split.test[..]);
-        let dir = settings.out.join("report");
-        let written = crate::report::write_for(&dir, &title, &data, rows, fake, config)?;
-        outputs.extend(written.files);
-        say_whether_it_helps(&written.verdict, &dir.join("report.html"));
-        report = Some((written.quality, dir.join("report.html")));
+    if let Some(batches) = kept {
+        let synthetic = Batch::concatenate(&batches)?;
+        if settings.hdf5 {
+            outputs.push(write_hdf5(settings, &data, &synthetic, &provenance)?);
+        }
+        if let Some(config) = &settings.report {
+            let (quality, files, page) = write_report(settings, config, &data, &report_split, &synthetic)?;
+            outputs.extend(files);
+            report = Some((quality, page));
+        }
     }
     record.finish(
         &settings.run_json,
@@ -223,6 +203,43 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
     )?;
     tracing::info!("wrote {} and {}", synthetic_path.display(), augmented_path.display());
     Ok(AugmentOutcome { synthetic: synthetic_path, augmented: augmented_path, generated, candidates, report })
+}
+
+/// `synthetic.h5`: the synthetic spectra with their classes and the model they came from.
+fn write_hdf5(
+    settings: &Augment,
+    data: &Labelled,
+    (spectra, ids): &(Array2<f32>, Vec<u32>),
+    provenance: &[(String, String)],
+) -> Result<PathBuf> {
+    let names = ids.iter().map(|&id| data.class_name(id)).collect::<Vec<_>>();
+    let rows = SpectraRows {
+        spectra: spectra.view(),
+        class_ids: ids,
+        class_names: &names,
+        sources: &vec!["gan"; ids.len()],
+        wavelengths_nm: &data.wavelengths_nm,
+    };
+    Ok(write_spectra_hdf5(&settings.out.join("synthetic.h5"), rows, provenance)?)
+}
+
+/// The quality report of the synthetic spectra in `OUT/report/`, scored on the model's
+/// split of `data`, and the warning when they do not help. Returns the quality, the files
+/// written and the page.
+fn write_report(
+    settings: &Augment,
+    config: &QualityConfig,
+    data: &Labelled,
+    split: &Split,
+    (spectra, ids): &(Array2<f32>, Vec<u32>),
+) -> Result<(Quality, Vec<PathBuf>, PathBuf)> {
+    let fake = LabelledView { spectra: spectra.view(), labels: ids };
+    let title = format!("Quality of the synthetic spectra of {}", settings.model.display());
+    let dir = settings.out.join("report");
+    let written = crate::report::write_for(&dir, &title, data, (&split.train[..], &split.test[..]), fake, config)?;
+    let page = dir.join("report.html");
+    say_whether_it_helps(&written.verdict, &page);
+    Ok((written.quality, written.files, page))
 }
 
 /// Says, after the report, whether the synthetic spectra helped the classes they were made

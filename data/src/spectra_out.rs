@@ -5,8 +5,10 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
+use base64::Engine as _;
 use ndarray::{ArrayView2, s};
 use polars::prelude::*;
+use polars_arrow::io::ipc::write::{default_ipc_fields, schema_to_bytes};
 
 use crate::atomic::AtomicPath;
 use crate::transpose::transpose_into;
@@ -98,6 +100,28 @@ impl PendingRows {
     }
 }
 
+/// What the values of a spectra table are, in its metadata.
+const VALUES: &str = "one column per band, named by its centre wavelength in nm; values as read from the source (stored x scale + offset per band), in its units";
+/// The schema metadata key pandas restores as `DataFrame.attrs` (a JSON object).
+const PANDAS_ATTRS: &str = "PANDAS_ATTRS";
+/// The key of the Arrow schema that Parquet readers (pyarrow, arrow-rs) restore.
+const ARROW_SCHEMA: &str = "ARROW:schema";
+
+/// The `ARROW:schema` value of a table of `schema` whose schema-level metadata is
+/// `metadata`: the IPC schema message, length-prefixed and base64-encoded as the Arrow
+/// Parquet writers store it. Polars writes one without metadata, and pyarrow then shows
+/// none of the file's key-value pairs in `schema.metadata`; given this key, polars keeps it.
+fn arrow_schema_with(schema: &Schema, metadata: &[(String, String)]) -> String {
+    let arrow = schema.to_arrow(CompatLevel::newest());
+    let custom: polars_arrow::datatypes::Metadata = metadata.iter().map(|(k, v)| (k.as_str().into(), v.as_str().into())).collect();
+    let message = schema_to_bytes(&arrow, &default_ipc_fields(arrow.iter_values()), Some(&custom));
+    let mut prefixed = Vec::with_capacity(message.len() + 8);
+    prefixed.extend_from_slice(&[255, 255, 255, 255]);
+    prefixed.extend_from_slice(&(message.len() as u32).to_le_bytes());
+    prefixed.extend_from_slice(&message);
+    base64::engine::general_purpose::STANDARD.encode(prefixed)
+}
+
 impl SpectraParquetWriter {
     /// Starts the table at `path` (under a temporary name) with one band column per
     /// wavelength, and `extra` in the file's key-value metadata.
@@ -110,8 +134,18 @@ impl SpectraParquetWriter {
         for name in &band_names {
             schema.insert(name.clone(), DataType::Float32);
         }
-        let mut metadata = vec![("hypersynth.wavelengths_nm".to_string(), format!("{wavelengths_nm:?}"))];
+        let mut metadata = vec![
+            ("hypersynth.wavelengths_nm".to_string(), format!("{wavelengths_nm:?}")),
+            ("hypersynth.wavelength_units".to_string(), "nm".to_string()),
+            ("hypersynth.values".to_string(), VALUES.to_string()),
+        ];
         metadata.extend_from_slice(extra);
+        let attrs: serde_json::Map<String, serde_json::Value> = metadata
+            .iter()
+            .map(|(k, v)| (k.strip_prefix("hypersynth.").unwrap_or(k).to_string(), serde_json::from_str(v).unwrap_or_else(|_| v.clone().into())))
+            .collect();
+        metadata.push((PANDAS_ATTRS.to_string(), serde_json::Value::Object(attrs).to_string()));
+        metadata.push((ARROW_SCHEMA.to_string(), arrow_schema_with(&schema, &metadata)));
         let out = AtomicPath::new(path)?;
         let file = File::create(out.temp()).map_err(Error::io(out.temp(), "create"))?;
         let writer = ParquetWriter::new(BufWriter::with_capacity(1 << 20, file))

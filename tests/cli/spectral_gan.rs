@@ -207,6 +207,20 @@ print(h['wavelengths_nm'].attrs['units'], h.attrs['hypersynth.model'], 'units of
         seen,
         "550 ['class_id', 'class_name', 'source'] 204 (550, 204) ['Brocoli_green_weeds_1', 'Lettuce_romaine_6wk']\nnm m.onnx True"
     );
+
+    // A reader who does not know our key names finds the wavelengths, their units and the
+    // model: in pyarrow's schema metadata, in pandas' DataFrame.attrs and in HDF5 attributes.
+    let script = "import sys, pyarrow.parquet as pq, pandas as pd, h5py\n\
+def found(keys): return [w for w in ('wavelength', 'unit', 'model') if any(w in k.lower() for k in keys)]\n\
+schema = pq.read_table(sys.argv[1]).schema.metadata or {}\n\
+h = h5py.File(sys.argv[2]); names = list(h.attrs)\n\
+h.visititems(lambda name, item: names.extend([name, *item.attrs]))\n\
+print(found([k.decode() for k in schema]), found(pd.read_parquet(sys.argv[1]).attrs), found(names))";
+    for table in ["synthetic.parquet", "augmented.parquet"] {
+        let seen = python_check(script, &[&t.join("aug").join(table), &t.join("aug/synthetic.h5")]);
+        let all = "['wavelength', 'unit', 'model']";
+        assert_eq!(seen, format!("{all} {all} {all}"), "{table}");
+    }
 }
 
 #[test]

@@ -368,6 +368,10 @@ impl Cube {
 
 fn is_hdf5(path: &Path) -> Result<bool> {
     use std::io::Read;
+    if crate::vsi::is_virtual(path) {
+        // The HDF5 library reads local files only; GDAL reads the rest.
+        return Ok(false);
+    }
     let mut head = [0u8; 8];
     let mut file = std::fs::File::open(path).map_err(Error::io(path, "open"))?;
     match file.read_exact(&mut head) {

@@ -15,7 +15,8 @@ impl EnviHeader {
     /// Reads and parses the header at `path`.
     pub fn read(path: &Path) -> Result<Self> {
         crate::error::ensure_exists(path)?;
-        let text = std::fs::read_to_string(path).map_err(Error::io(path, "read ENVI header"))?;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut crate::vsi::open_bytes(path)?, &mut text).map_err(Error::io(path, "read ENVI header"))?;
         Self::parse(&text).map_err(|problem| Error::invalid(path, problem))
     }
 

@@ -88,7 +88,8 @@ impl Error {
 }
 
 /// Fails with [`Error::NotFound`] unless `path` exists, so that a missing file is reported
-/// as such rather than as whatever the format library makes of it.
+/// as such rather than as whatever the format library makes of it. A path of GDAL's
+/// virtual file systems (`/vsi...`) is left to GDAL, whose own error names the problem.
 pub(crate) fn ensure_exists(path: &Path) -> Result<()> {
-    if path.exists() { Ok(()) } else { Err(Error::NotFound { path: path.to_path_buf() }) }
+    if crate::vsi::is_virtual(path) || path.exists() { Ok(()) } else { Err(Error::NotFound { path: path.to_path_buf() }) }
 }

@@ -37,6 +37,7 @@ mod outputs;
 mod spectra_out;
 mod table;
 mod transpose;
+mod vsi;
 
 pub use atomic::{AtomicPath, write_atomically};
 pub use cog::{CogWriter, Compression};
@@ -48,3 +49,4 @@ pub use library::{SpectralLibrary, read_envi_library};
 pub use outputs::{check_output_folder, check_outputs};
 pub use spectra_out::{SpectraParquetWriter, SpectraRows, band_column, write_spectra_hdf5, write_spectra_parquet};
 pub use table::read_spectra_table;
+pub use vsi::{is_virtual, open_bytes};

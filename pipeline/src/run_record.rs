@@ -21,10 +21,9 @@ pub struct FileRecord {
 }
 
 impl FileRecord {
-    /// Hashes the file at `path`.
+    /// Hashes the file at `path` (through GDAL for a `/vsi...` path).
     pub fn of(path: &Path) -> Result<Self> {
-        use std::io::Read;
-        let mut file = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let mut file = hypersynth_data::open_bytes(path)?;
         let mut hash = Sha256::new();
         let mut buffer = vec![0u8; 1 << 20];
         let mut bytes = 0u64;

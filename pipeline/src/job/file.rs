@@ -356,9 +356,10 @@ fn check_tiles(stage: &str, tile: usize, overlap: usize) -> Result<()> {
     Ok(())
 }
 
-/// `path` if it is a file, else an error naming it.
+/// `path` if it is a file (or a path of GDAL's virtual file systems, which GDAL checks when
+/// it opens it), else an error naming it.
 fn existing(path: &Path) -> Result<PathBuf> {
-    if path.is_file() { Ok(path.to_path_buf()) } else { bail!("{}: file not found", path.display()) }
+    if hypersynth_data::is_virtual(path) || path.is_file() { Ok(path.to_path_buf()) } else { bail!("{}: file not found", path.display()) }
 }
 
 /// The 1-based line holding byte `offset` of `text`.

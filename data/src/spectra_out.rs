@@ -142,7 +142,9 @@ impl SpectraParquetWriter {
         metadata.extend_from_slice(extra);
         let attrs: serde_json::Map<String, serde_json::Value> = metadata
             .iter()
-            .map(|(k, v)| (k.strip_prefix("hypersynth.").unwrap_or(k).to_string(), serde_json::from_str(v).unwrap_or_else(|_| v.clone().into())))
+            .map(|(k, v)| {
+                (k.strip_prefix("hypersynth.").unwrap_or(k).to_string(), serde_json::from_str(v).unwrap_or_else(|_| v.clone().into()))
+            })
             .collect();
         metadata.push((PANDAS_ATTRS.to_string(), serde_json::Value::Object(attrs).to_string()));
         metadata.push((ARROW_SCHEMA.to_string(), arrow_schema_with(&schema, &metadata)));

@@ -11,7 +11,7 @@ use hypersynth_models::pix2pix::Pix2pixArchitecture;
 use hypersynth_models::pix2pix_training::Pix2pixTrainConfig;
 use hypersynth_models::spectral_cgan::SpectralCganArchitecture;
 use hypersynth_models::training::TrainConfig;
-use hypersynth_spectral::{ExemplarConfig, Layout, QualityConfig};
+use hypersynth_spectral::{DEFAULT_BLOCK, ExemplarConfig, Layout, QualityConfig};
 
 use crate::commands::{augment, fuse, super_resolve};
 use crate::tiling;
@@ -454,6 +454,11 @@ pub struct TrainSpectralArgs {
     /// Keep at most N training spectra of class C, as C=N[,C=N...] (simulates scarce classes).
     #[arg(long, value_delimiter = ',', value_parser = parse_thin)]
     pub thin: Vec<(u32, usize)>,
+    /// How labelled pixels are split: `random` (single pixels), or `blocks[:SIZE]` (square
+    /// blocks of SIZE pixels, 16 by default: no block holds pixels of one class in two
+    /// splits, so test pixels are not the neighbours of training pixels).
+    #[arg(long, value_parser = parse_split, default_value = "random")]
+    pub split: SplitArg,
     /// Seed of the split and of training.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -520,6 +525,22 @@ fn unit(s: &str) -> Result<f64, String> {
     number_in(s, 0.0..=1.0, "between 0 and 1")
 }
 
+/// `--split`: the block side, `None` for single pixels at random.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SplitArg(pub Option<usize>);
+
+fn parse_split(s: &str) -> Result<SplitArg, String> {
+    match s.split_once(':') {
+        None if s == "random" => Ok(SplitArg(None)),
+        None if s == "blocks" => Ok(SplitArg(Some(DEFAULT_BLOCK))),
+        Some(("blocks", side)) => match side.trim().parse::<usize>() {
+            Ok(side) if side >= 1 => Ok(SplitArg(Some(side))),
+            _ => Err(format!("the block side {side:?} is not a whole number of pixels of at least 1")),
+        },
+        _ => Err(format!("{s:?} is neither random nor blocks[:SIZE]")),
+    }
+}
+
 fn parse_thin(s: &str) -> Result<(u32, usize), String> {
     let (c, n) = s.split_once('=').ok_or_else(|| format!("{s:?} is not CLASS=N"))?;
     Ok((c.trim().parse().map_err(|_| format!("bad class id {c:?}"))?, n.trim().parse().map_err(|_| format!("bad count {n:?}"))?))
@@ -584,6 +605,10 @@ pub struct ReportArgs {
     /// Otherwise hold out this fraction of each real class as test rows.
     #[arg(long, value_parser = open_fraction, default_value_t = 0.2)]
     pub test: f64,
+    /// Otherwise, how: `random` (single pixels) or `blocks[:SIZE]` (square blocks of SIZE
+    /// pixels, 16 by default, spatially disjoint).
+    #[arg(long, value_parser = parse_split, default_value = "random", conflicts_with = "model")]
+    pub split: SplitArg,
     /// Seed of the split, subsamples and classifiers.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use hypersynth_data::{ClassInfo, ClassRaster, Cube, CubeSource, read_envi_library, read_spectra_table};
+use hypersynth_spectral::{Split, SplitConfig, split_rows};
 use ndarray::Array2;
 use sha2::{Digest, Sha256};
 
@@ -56,6 +57,8 @@ pub struct Labelled {
     pub labels: Vec<u32>,
     /// Where each row came from: `row * cols + col` of the cube, or the library row.
     pub ids: Vec<u64>,
+    /// Each row's pixel (row, column) in the cube; `None` for library and table rows.
+    pub positions: Option<Vec<(usize, usize)>>,
     /// The classes present.
     pub classes: Vec<ClassInfo>,
     /// Wavelengths of the kept bands, nm.
@@ -79,6 +82,13 @@ impl Labelled {
             hash.update(l.to_le_bytes());
         }
         crate::run_record::to_hex(&hash.finalize())
+    }
+
+    /// The rows of each split as `config` says (by spatial blocks only for spectra from a
+    /// cube, whose pixel positions are known).
+    pub fn split(&self, config: &SplitConfig) -> Result<Split> {
+        let source = self.inputs.first().map_or_else(String::new, |p| p.display().to_string());
+        split_rows(&self.labels, self.positions.as_deref(), config).map_err(|e| anyhow::anyhow!("{source}: {e}"))
     }
 
     /// The name of class `id`.
@@ -121,7 +131,7 @@ fn from_raster(source: &CubeSource, labels: &Path, names: Option<&Path>) -> Resu
     let raster = ClassRaster::read(labels, meta, names)?;
     let good: Vec<usize> = (0..meta.bands).filter(|&b| meta.good_bands[b]).collect();
     let mut values = Vec::new();
-    let (mut labels_out, mut ids) = (Vec::new(), Vec::new());
+    let (mut labels_out, mut ids, mut positions) = (Vec::new(), Vec::new(), Vec::new());
     let mut dropped_pixels = 0;
     for block in cube.blocks(64) {
         let block = block?;
@@ -149,6 +159,7 @@ fn from_raster(source: &CubeSource, labels: &Path, names: Option<&Path>) -> Resu
                 }
                 labels_out.push(label);
                 ids.push((row * meta.cols + col) as u64);
+                positions.push((row, col));
             }
         }
     }
@@ -160,6 +171,7 @@ fn from_raster(source: &CubeSource, labels: &Path, names: Option<&Path>) -> Resu
         spectra,
         labels: labels_out,
         ids,
+        positions: Some(positions),
         classes: raster.classes,
         wavelengths_nm: good.iter().map(|&b| wavelengths[b]).collect(),
         dropped_bands: (1..=meta.bands).filter(|&b| !meta.good_bands[b - 1]).collect(),
@@ -180,6 +192,7 @@ fn from_library(lib: hypersynth_data::SpectralLibrary, inputs: Vec<PathBuf>) -> 
         spectra: lib.spectra.select(ndarray::Axis(0), &keep),
         labels: keep.iter().map(|&i| lib.labels[i]).collect(),
         ids: keep.iter().map(|&i| i as u64).collect(),
+        positions: None,
         classes: lib.classes,
         wavelengths_nm: wavelengths,
         dropped_bands: Vec::new(),

@@ -26,10 +26,14 @@ mod tests {
 
     #[test]
     fn a_recorded_split_reads_back_and_an_absent_one_is_none() {
-        let split = SplitConfig { validation: 0.1, test: 0.3, seed: 7, thin: [(4, 10), (12, 25)].into() };
+        let split = SplitConfig { validation: 0.1, test: 0.3, seed: 7, thin: [(4, 10), (12, 25)].into(), blocks: None };
         let value = record(&split);
+        // A random split records what it did before blocks existed, so older cards read the same.
         assert_eq!(value, serde_json::json!({"validation": 0.1, "test": 0.3, "seed": 7, "thin": {"4": 10, "12": 25}}));
-        assert_eq!(from_training(&serde_json::json!({"split": value})), Some(split));
+        assert_eq!(from_training(&serde_json::json!({"split": value})), Some(split.clone()));
+        let blocks = SplitConfig { blocks: Some(8), ..split };
+        assert_eq!(record(&blocks)["blocks"], 8);
+        assert_eq!(from_training(&serde_json::json!({"split": record(&blocks)})), Some(blocks));
         assert_eq!(from_training(&serde_json::json!({"generator": "gan"})), None);
     }
 }

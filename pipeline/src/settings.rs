@@ -52,7 +52,13 @@ pub fn train_spectral(args: TrainSpectralArgs) -> anyhow::Result<train_spectral:
     Ok(train_spectral::TrainSpectral {
         source: label_source(args.labels)?,
         out: args.out,
-        split: SplitConfig { validation: args.validation, test: args.test, seed: args.seed, thin: args.thin.into_iter().collect() },
+        split: SplitConfig {
+            validation: args.validation,
+            test: args.test,
+            seed: args.seed,
+            thin: args.thin.into_iter().collect(),
+            blocks: args.split.0,
+        },
         architecture,
         train,
         layout: match args.normalisation {
@@ -198,7 +204,7 @@ pub fn augment(args: AugmentArgs, threads: Option<usize>) -> anyhow::Result<augm
 pub fn report(args: ReportArgs) -> anyhow::Result<report::Report> {
     let split = match args.model {
         Some(model) => report::TestSplit::FromModel(model),
-        None => report::TestSplit::Fraction { test: args.test, seed: args.seed },
+        None => report::TestSplit::Fraction { test: args.test, seed: args.seed, blocks: args.split.0 },
     };
     Ok(report::Report {
         real: label_source(args.labels)?,

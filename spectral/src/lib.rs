@@ -23,7 +23,7 @@ pub use nearest::NearestRealFilter;
 pub use normalise::{Layout, Normaliser};
 pub use oversample::{Oversampler, oversample};
 pub use quality::{ClassQuality, LabelledView, Lift, Quality, QualityConfig, TrainingSet, quality};
-pub use split::{Split, SplitConfig, stratified_split};
+pub use split::{DEFAULT_BLOCK, Split, SplitConfig, split_rows, stratified_split};
 pub use verdict::{Comparison, Verdict, verdict};
 
 /// What can go wrong in spectral computations.

@@ -1,10 +1,14 @@
-//! Stratified, seeded train / validation / test splits.
+//! Stratified, seeded train / validation / test splits: of single rows, or of spatially
+//! disjoint square blocks of pixels (neighbouring pixels of a field look alike, so a test
+//! pixel beside a training pixel of its class flatters every accuracy).
 
 use std::collections::BTreeMap;
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+
+use crate::{Error, Result};
 
 /// Fractions of each class held out for validation and test; the rest is training,
 /// optionally thinned. Serialised as a spectral model records it (card `training.split`).
@@ -20,13 +24,20 @@ pub struct SplitConfig {
     /// scarce classes; validation and test rows are untouched.
     #[serde(default)]
     pub thin: BTreeMap<u32, usize>,
+    /// Deal square blocks of this many pixels a side instead of single rows: no block holds
+    /// pixels of one class in two splits (`None`: single rows, at random).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<usize>,
 }
 
 impl Default for SplitConfig {
     fn default() -> Self {
-        Self { validation: 0.2, test: 0.2, seed: 0, thin: BTreeMap::new() }
+        Self { validation: 0.2, test: 0.2, seed: 0, thin: BTreeMap::new(), blocks: None }
     }
 }
+
+/// The block side of `--split blocks` when none is given, pixels.
+pub const DEFAULT_BLOCK: usize = 16;
 
 /// Row indices of each split.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,25 +56,66 @@ pub(crate) fn class_rng(seed: u64, class: u32) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed ^ (u64::from(class) << 32))
 }
 
+/// Splits rows as `config` says: single rows ([`stratified_split`]), or with
+/// `config.blocks` square blocks of pixels, each row's pixel given by `positions[row]`
+/// (row, column; rows from a spectral library have none, and cannot be split by blocks).
+pub fn split_rows(labels: &[u32], positions: Option<&[(usize, usize)]>, config: &SplitConfig) -> Result<Split> {
+    let Some(side) = config.blocks else { return Ok(stratified_split(labels, config)) };
+    let Some(positions) = positions.filter(|p| p.len() == labels.len()) else {
+        return Err(Error::Shape("a split by spatial blocks needs each spectrum's pixel position: give a cube and labels".into()));
+    };
+    if side == 0 {
+        return Err(Error::Shape("spatial blocks need a side of at least 1 pixel".into()));
+    }
+    Ok(deal(labels, config, |class_rows| {
+        let mut blocks: BTreeMap<(usize, usize), Vec<usize>> = BTreeMap::new();
+        for row in class_rows {
+            let (r, c) = positions[row];
+            blocks.entry((r / side, c / side)).or_default().push(row);
+        }
+        blocks.into_values().collect()
+    }))
+}
+
 /// Splits rows by class: each class is shuffled with `config.seed` and cut into test,
 /// validation and training parts of the configured fractions (rounded, test first, and
 /// never taking a class's last training row), then the training rows are thinned as
 /// `config.thin` says. Rows with label 0 are left out. The result depends only on the
 /// labels and the config.
 pub fn stratified_split(labels: &[u32], config: &SplitConfig) -> Split {
+    deal(labels, config, |rows| rows.into_iter().map(|row| vec![row]).collect())
+}
+
+/// Deals each class's groups of rows (`group` makes them from the class's rows, in row
+/// order), shuffled with `config.seed`, into test, then validation, until each holds its
+/// fraction of the class's rows (rounded; the last group always stays for training), the
+/// rest into training; then thins the training rows. Groups of one row give exactly the
+/// rounded fractions.
+fn deal(labels: &[u32], config: &SplitConfig, group: impl Fn(Vec<usize>) -> Vec<Vec<usize>>) -> Split {
     let mut by_class: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
     for (row, &label) in labels.iter().enumerate().filter(|(_, l)| **l != 0) {
         by_class.entry(label).or_default().push(row);
     }
     let mut split = Split::default();
-    for (class, mut rows) in by_class {
-        rows.shuffle(&mut class_rng(config.seed, class));
+    for (class, rows) in by_class {
         let n = rows.len();
         let n_test = ((n as f64 * config.test).round() as usize).min(n.saturating_sub(1));
         let n_val = ((n as f64 * config.validation).round() as usize).min((n - n_test).saturating_sub(1));
-        split.test.extend_from_slice(&rows[..n_test]);
-        split.validation.extend_from_slice(&rows[n_test..n_test + n_val]);
-        split.train.extend_from_slice(&rows[n_test + n_val..]);
+        let mut groups = group(rows);
+        groups.shuffle(&mut class_rng(config.seed, class));
+        let last = groups.len().saturating_sub(1);
+        let (mut in_test, mut in_validation) = (0, 0);
+        for (i, rows) in groups.into_iter().enumerate() {
+            if i < last && in_test < n_test {
+                in_test += rows.len();
+                split.test.extend(rows);
+            } else if i < last && in_validation < n_val {
+                in_validation += rows.len();
+                split.validation.extend(rows);
+            } else {
+                split.train.extend(rows);
+            }
+        }
     }
     split.train.sort_unstable();
     split.validation.sort_unstable();
@@ -119,6 +171,28 @@ mod tests {
         assert_eq!(split.train.len(), 1);
         let split = stratified_split(&[3], &SplitConfig::default());
         assert_eq!(split.train, vec![0]);
+    }
+
+    #[test]
+    fn blocks_keep_each_class_s_splits_apart_in_space() {
+        // A 40 x 40 scene: class 1 on the left half, class 2 on the right, every pixel labelled.
+        let positions: Vec<(usize, usize)> = (0..40).flat_map(|r| (0..40).map(move |c| (r, c))).collect();
+        let labels: Vec<u32> = positions.iter().map(|&(_, c)| if c < 20 { 1 } else { 2 }).collect();
+        let config = SplitConfig { validation: 0.2, test: 0.3, seed: 3, blocks: Some(5), ..SplitConfig::default() };
+        let split = split_rows(&labels, Some(&positions), &config).unwrap();
+        let block = |row: usize| (positions[row].0 / 5, positions[row].1 / 5, labels[row]);
+        let blocks_of = |rows: &[usize]| rows.iter().map(|&r| block(r)).collect::<std::collections::BTreeSet<_>>();
+        let (train, validation, test) = (blocks_of(&split.train), blocks_of(&split.validation), blocks_of(&split.test));
+        assert!(train.is_disjoint(&test) && train.is_disjoint(&validation) && validation.is_disjoint(&test));
+        for class in [1, 2] {
+            let count = |rows: &[usize]| rows.iter().filter(|&&r| labels[r] == class).count();
+            // 800 pixels a class in blocks of 25: the test share is 240 (the first block past it).
+            assert_eq!((count(&split.test), count(&split.validation), count(&split.train)), (250, 175, 375), "class {class}");
+        }
+        assert_eq!(split, split_rows(&labels, Some(&positions), &config).unwrap(), "same seed, same split");
+        let random = SplitConfig { blocks: None, ..config.clone() };
+        assert_eq!(split_rows(&labels, None, &random).unwrap(), stratified_split(&labels, &random));
+        assert!(split_rows(&labels, None, &config).unwrap_err().to_string().contains("pixel position"));
     }
 
     #[test]

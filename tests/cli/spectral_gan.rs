@@ -224,6 +224,53 @@ print(found([k.decode() for k in schema]), found(pd.read_parquet(sys.argv[1]).at
 }
 
 #[test]
+fn a_split_by_spatial_blocks_keeps_each_test_block_whole_and_is_recorded() {
+    let t = TestDir::new();
+    // `hypersynth WORDS --cube ... --labels ... --classes ... REST`.
+    let with_sample = |words: &[&str], rest: &[&str]| {
+        let args: Vec<String> = words.iter().map(|w| w.to_string()).chain(sample_args(rest)).collect();
+        t.run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let train = |out: &str, split: &str| with_sample(&["train", "spectral"], &["--out", out, "--split", split, "--test", "0.3", "-q"]);
+    let cube = Cube::open(sample("salinasA.tif")).unwrap();
+    let labels = hypersynth_data::ClassRaster::read(Path::new(&sample("salinasA_gt.tif")), cube.meta(), None).unwrap();
+    let cols = cube.meta().cols;
+    let block = |id: u64| ((id as usize / cols) / 8, (id as usize % cols) / 8, labels.ids[[id as usize / cols, id as usize % cols]]);
+    let labelled: Vec<u64> = labels.ids.indexed_iter().filter(|(_, l)| **l != 0).map(|((r, c), _)| (r * cols + c) as u64).collect();
+    // The test pixels of a run, and the other labelled pixels that share an 8-pixel block
+    // with test pixels of their class.
+    let test_and_beside = |run: &serde_json::Value| {
+        let test: std::collections::BTreeSet<u64> =
+            run["details"]["test_pixel_ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+        let test_blocks: std::collections::BTreeSet<_> = test.iter().map(|&id| block(id)).collect();
+        let beside = labelled.iter().filter(|&&id| test_blocks.contains(&block(id)) && !test.contains(&id)).count();
+        (test.len(), beside)
+    };
+    t.ok(&train("m.onnx", "blocks:8"));
+    let run = crate::support::run_json(&t.join("m.run.json"));
+    assert_eq!(run["parameters"]["split"]["blocks"], 8, "{run}");
+    let (tested, beside) = test_and_beside(&run);
+    assert_eq!(beside, 0, "training pixels share a block with test pixels of their class");
+    assert!(tested as f64 >= 0.3 * labelled.len() as f64, "{tested} of {} labelled pixels", labelled.len());
+    // A random split puts test pixels beside training pixels of their class.
+    t.ok(&train("r.onnx", "random"));
+    let random = crate::support::run_json(&t.join("r.run.json"));
+    assert!(random["parameters"]["split"].get("blocks").is_none());
+    assert!(test_and_beside(&random).1 > 1000, "{:?}", test_and_beside(&random));
+    // augment rebuilds the model's split from its card.
+    t.ok(&with_sample(&["augment"], &["--model", "m.onnx", "--out", "aug", "--target-per-class", "1000", "--no-report", "-q"]));
+    // report deals its own test pixels by blocks too.
+    t.ok(&with_sample(&["report"], &["--synthetic", "aug/synthetic.parquet", "--out", "rep", "--split", "blocks:8", "-q"]));
+    assert_eq!(test_and_beside(&crate::support::run_json(&t.join("rep/run.json"))).1, 0);
+    // A table states no pixel positions: a block split of it is refused before any work.
+    let out = t.run(&["train", "spectral", "--table", "aug/augmented.parquet", "--out", "t.onnx", "--split", "blocks"]);
+    t.refused(&out, "augmented.parquet", "needs each spectrum's pixel position");
+    assert!(!t.join("t.onnx").exists());
+    let out = with_sample(&["train", "spectral"], &["--out", "x.onnx", "--split", "blocks:0"]);
+    assert_eq!(out.code, Some(2), "a bad --split is a usage error: {}", out.stderr);
+}
+
+#[test]
 fn bad_training_and_augmentation_input_is_refused() {
     let t = TestDir::new();
     let (cube, labels) = (sample("salinasA.tif"), sample("salinasA_gt.tif"));

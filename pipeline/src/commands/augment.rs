@@ -9,9 +9,7 @@ use anyhow::{Result, bail};
 use hypersynth_data::{SpectraParquetWriter, SpectraRows, class_counts, write_spectra_hdf5};
 use hypersynth_onnx::{Input, OnnxSession, SessionOptions};
 use hypersynth_onnx_format::{ModelCard, ModelKind};
-use hypersynth_spectral::{
-    Comparison, LabelledView, NearestRealFilter, Quality, QualityConfig, Split, SplitConfig, TrainingSet, Verdict, stratified_split,
-};
+use hypersynth_spectral::{Comparison, LabelledView, NearestRealFilter, Quality, QualityConfig, Split, SplitConfig, TrainingSet, Verdict};
 use ndarray::{Array1, Array2, ArrayView2, Axis, concatenate};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -122,7 +120,7 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
     // Labels given without --classes take the names the model was trained with.
     data.name_unnamed(card.classes.iter().map(|c| (c.id, c.name.as_str())));
     check_same_bands(&settings.model, &card.wavelengths_nm, &data.wavelengths_nm, "the data's good bands")?;
-    let (train_rows, report_split) = splits(&card, &data, settings.seed);
+    let (train_rows, report_split) = splits(&card, &data, settings.seed)?;
     let counts = class_counts(train_rows.iter().map(|&r| data.labels[r]));
     let wanted = plan(settings.target, &counts, &card)?;
 
@@ -270,18 +268,18 @@ fn say_whether_it_helps(verdict: &Verdict, html: &std::path::Path) {
 /// enter the augmented set and the report scores on pixels the model never saw. A model
 /// trained elsewhere gets every labelled row augmented and a seeded 20 % test split for
 /// the report, whose pixels that model may have seen.
-fn splits(card: &ModelCard, data: &Labelled, seed: u64) -> (Vec<usize>, Split) {
-    match crate::model_split::from_card(card) {
+fn splits(card: &ModelCard, data: &Labelled, seed: u64) -> Result<(Vec<usize>, Split)> {
+    Ok(match crate::model_split::from_card(card) {
         Some(split) => {
-            let split = stratified_split(&data.labels, &split);
+            let split = data.split(&split)?;
             (split.train.clone(), split)
         }
         None => {
             tracing::warn!("the model records no training split: the report's test pixels may have been seen in its training");
             let report = SplitConfig { validation: 0.0, test: 0.2, seed, ..SplitConfig::default() };
-            ((0..data.labels.len()).collect(), stratified_split(&data.labels, &report))
+            ((0..data.labels.len()).collect(), data.split(&report)?)
         }
-    }
+    })
 }
 
 /// Spectra to generate per class id.

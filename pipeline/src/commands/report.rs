@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use hypersynth_onnx_format::{ModelCard, decode_model, metadata_props};
-use hypersynth_spectral::{LabelledView, QualityConfig, SplitConfig, stratified_split};
+use hypersynth_spectral::{LabelledView, QualityConfig, SplitConfig};
 
 use crate::labelled::{self, LabelSource, check_same_bands};
 use crate::report;
@@ -23,6 +23,8 @@ pub enum TestSplit {
         test: f64,
         /// Seed of the shuffle.
         seed: u64,
+        /// Deal square blocks of this many pixels a side instead of single pixels.
+        blocks: Option<usize>,
     },
 }
 
@@ -57,9 +59,11 @@ pub fn run(settings: &Report) -> Result<PathBuf> {
     check_same_bands(&settings.synthetic, &synthetic.wavelengths_nm, &real.wavelengths_nm, "the real spectra's good bands")?;
     let split = match &settings.split {
         TestSplit::FromModel(model) => model_split(model)?,
-        TestSplit::Fraction { test, seed } => SplitConfig { validation: 0.0, test: *test, seed: *seed, ..SplitConfig::default() },
+        TestSplit::Fraction { test, seed, blocks } => {
+            SplitConfig { validation: 0.0, test: *test, seed: *seed, blocks: *blocks, ..SplitConfig::default() }
+        }
     };
-    let rows = stratified_split(&real.labels, &split);
+    let rows = real.split(&split)?;
     if rows.test.is_empty() {
         bail!("the split leaves no real test rows; raise --test");
     }

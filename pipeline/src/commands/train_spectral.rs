@@ -9,7 +9,7 @@ use hypersynth_data::class_counts;
 use hypersynth_models::spectral_cgan::{SpectralCganArchitecture, SpectralCganConfig};
 use hypersynth_models::training::{self, Dataset, StepRecord, TrainConfig};
 use hypersynth_onnx_format::{CardClass, FORMAT_VERSION, ModelCard, ModelKind, Normalisation, encode_model};
-use hypersynth_spectral::{ExemplarConfig, ExemplarModel, Layout, Normaliser, Split, SplitConfig, stratified_split};
+use hypersynth_spectral::{ExemplarConfig, ExemplarModel, Layout, Normaliser, Split, SplitConfig};
 use ndarray::Axis;
 use serde_json::json;
 
@@ -95,7 +95,7 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
     if let Synthesis::Exemplar(config) = &settings.synthesis {
         return fit_exemplars(settings, config, &data, &class_ids, &files);
     }
-    let split = stratified_split(&data.labels, &settings.split);
+    let split = data.split(&settings.split)?;
     check_counts(&data, &split.train, &class_ids)?;
 
     let normaliser = Normaliser::fit(data.spectra.select(Axis(0), &split.train).view(), settings.layout, NORMALISATION_MARGIN)?;
@@ -186,7 +186,7 @@ fn fit_exemplars(
     files: &TrainingFiles,
 ) -> Result<TrainOutcome> {
     let split_config = SplitConfig { validation: 0.0, ..settings.split.clone() };
-    let split = stratified_split(&data.labels, &split_config);
+    let split = data.split(&split_config)?;
     check_counts(data, &split.train, class_ids)?;
     let config = ExemplarConfig { seed: split_config.seed, ..config.clone() };
     let parameters = json!({"split": model_split::record(&split_config), "generator": "exemplar", "exemplar": config});

@@ -192,6 +192,9 @@ pub struct CubeSource {
     /// For HDF5 datasets: which of the three axes holds the bands (default 2, i.e.
     /// `[rows, cols, bands]`).
     pub band_axis: Option<usize>,
+    /// A CSV of the bands' centre wavelengths and FWHM (nm), for a cube that states none
+    /// (a mosaic made by `gdalbuildvrt` drops them); see [`crate::read_band_table`].
+    pub wavelengths: Option<PathBuf>,
 }
 
 impl CubeSource {
@@ -254,6 +257,10 @@ impl Cube {
             let (meta, reader) = crate::gdal::open(path)?;
             (meta, Box::new(reader) as Box<dyn CubeReader>)
         };
+        let mut meta = meta;
+        if let Some(table) = &source.wavelengths {
+            crate::bands::apply_band_table(&mut meta, table)?;
+        }
         tracing::debug!(path = %path.display(), format = %meta.format, rows = meta.rows, cols = meta.cols, bands = meta.bands, "opened cube");
         Ok(Self { meta, reader })
     }

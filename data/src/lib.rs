@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 mod atomic;
+mod bands;
 mod cog;
 mod cube;
 mod envi;
@@ -40,6 +41,7 @@ mod transpose;
 mod vsi;
 
 pub use atomic::{AtomicPath, write_atomically};
+pub use bands::{BandTable, read_band_table};
 pub use cog::{CogWriter, Compression};
 pub use cube::{BandPlanes, Block, Cube, CubeMeta, CubeSource, GeoTransform, Georef, SampleType, Window, nm_per_unit};
 pub use envi::EnviHeader;

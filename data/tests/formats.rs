@@ -171,13 +171,13 @@ fn hdf5_named_dataset_with_band_axis_zero() {
     ds.new_attr::<f64>().create("scale_factor").unwrap().write_scalar(&0.5).unwrap();
     drop(file);
 
-    let source = CubeSource { path: path.clone(), dataset: Some("cube/data".into()), band_axis: Some(0) };
+    let source = CubeSource { path: path.clone(), dataset: Some("cube/data".into()), band_axis: Some(0), wavelengths: None };
     let cube = Cube::open_source(&source).unwrap();
     assert_eq!((cube.meta().rows, cube.meta().cols, cube.meta().bands), (83, 86, 204));
     assert_eq!(cube.read_stored(cube.meta().full_window()).unwrap(), reference);
     assert_eq!(cube.meta().scale[0], 0.5);
 
-    let missing = CubeSource { path, dataset: Some("cube/nope".into()), band_axis: None };
+    let missing = CubeSource { path, dataset: Some("cube/nope".into()), band_axis: None, wavelengths: None };
     let err = Cube::open_source(&missing).unwrap_err();
     assert!(err.to_string().contains("no dataset \"cube/nope\""), "{err}");
 }

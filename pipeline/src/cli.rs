@@ -324,20 +324,29 @@ pub struct FuseArgs {
 /// a spectra table.
 #[derive(Debug, Args)]
 pub struct LabelArgs {
-    /// The cube (GeoTIFF, ENVI, NEON HDF5, ...); needs --labels.
+    /// The cube (GeoTIFF, ENVI, NEON HDF5, a GDAL /vsi path, ...); needs --labels. Repeat
+    /// --cube and --labels to pool the labelled pixels of several scenes (same bands).
     #[arg(long, requires = "labels")]
-    pub cube: Option<PathBuf>,
-    /// Class raster aligned with --cube (0 = unlabelled).
+    pub cube: Vec<PathBuf>,
+    /// Class raster aligned with --cube (0 = unlabelled), one per --cube, in order.
     #[arg(long, requires = "cube")]
-    pub labels: Option<PathBuf>,
+    pub labels: Vec<PathBuf>,
+    /// A CSV listing scenes to pool, one per row: columns `scene` and `labels` (or `image`
+    /// and `mask`; paths relative to the CSV's folder).
+    #[arg(long, conflicts_with_all = ["cube", "library", "table"])]
+    pub scenes: Option<PathBuf>,
     /// `class_id,name` CSV naming the classes of --labels.
-    #[arg(long, requires = "labels")]
+    #[arg(long)]
     pub classes: Option<PathBuf>,
+    /// A CSV of the bands' centre wavelengths and FWHM in nm (columns `wavelength_nm`,
+    /// `fwhm_nm`; one row per band), for cubes that state none (a gdalbuildvrt mosaic).
+    #[arg(long)]
+    pub wavelengths: Option<PathBuf>,
     /// HDF5 only: the 3-D dataset to read.
-    #[arg(long, requires = "cube")]
+    #[arg(long)]
     pub dataset: Option<String>,
     /// HDF5 only: the axis holding the bands.
-    #[arg(long, requires = "cube")]
+    #[arg(long)]
     pub band_axis: Option<usize>,
     /// An ENVI spectral library (.sli); needs --class-table.
     #[arg(long, conflicts_with_all = ["cube", "table"], requires = "class_table")]
@@ -629,6 +638,10 @@ pub struct CubeArgs {
     /// HDF5 only: the axis (0, 1 or 2) that holds the bands (default 2: [rows, cols, bands]).
     #[arg(long)]
     pub band_axis: Option<usize>,
+    /// A CSV of the bands' centre wavelengths and FWHM in nm (columns `wavelength_nm`,
+    /// `fwhm_nm`; one row per band), for a cube that states none.
+    #[arg(long)]
+    pub wavelengths: Option<PathBuf>,
 }
 
 /// `hypersynth info`.

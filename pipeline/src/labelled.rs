@@ -12,13 +12,13 @@ use sha2::{Digest, Sha256};
 /// Where labelled spectra come from.
 #[derive(Debug, Clone)]
 pub enum LabelSource {
-    /// A cube and a class raster aligned with it (0 = unlabelled), with optional names.
+    /// Cubes, each with a class raster aligned with it (0 = unlabelled), with optional
+    /// names; the labelled pixels of every scene are pooled (the scenes must have the
+    /// same bands).
     Raster {
-        /// The cube.
-        cube: CubeSource,
-        /// The class raster.
-        labels: PathBuf,
-        /// `class_id,name` CSV.
+        /// The scenes: a cube and its class raster.
+        scenes: Vec<(CubeSource, PathBuf)>,
+        /// `class_id,name` CSV, for every scene.
         names: Option<PathBuf>,
     },
     /// An ENVI spectral library with a class table.
@@ -39,9 +39,12 @@ impl LabelSource {
     /// an ENVI library's header included.
     pub fn files(&self) -> Vec<PathBuf> {
         match self {
-            Self::Raster { cube, labels, names } => {
-                [Some(cube.path.clone()), Some(labels.clone()), names.clone()].into_iter().flatten().collect()
-            }
+            Self::Raster { scenes, names } => scenes
+                .iter()
+                .flat_map(|(cube, labels)| [cube.path.clone(), labels.clone()])
+                .chain(scenes.iter().filter_map(|(cube, _)| cube.wavelengths.clone()))
+                .chain(names.clone())
+                .collect(),
             Self::Library { sli, table, .. } => vec![sli.clone(), sli.with_extension("hdr"), table.clone()],
             Self::Table(path) => vec![path.clone()],
         }
@@ -55,9 +58,11 @@ pub struct Labelled {
     pub spectra: Array2<f32>,
     /// Class id per row.
     pub labels: Vec<u32>,
-    /// Where each row came from: `row * cols + col` of the cube, or the library row.
+    /// Where each row came from: `row * cols + col` of its cube (plus the scene's number
+    /// times 2^40 from the second scene on), or the library row.
     pub ids: Vec<u64>,
-    /// Each row's pixel (row, column) in the cube; `None` for library and table rows.
+    /// Each row's pixel (row, column) in its cube, rows of the k-th scene offset by k x
+    /// 2^32 so that no block spans two scenes; `None` for library and table rows.
     pub positions: Option<Vec<(usize, usize)>>,
     /// The classes present.
     pub classes: Vec<ClassInfo>,
@@ -113,13 +118,55 @@ impl Labelled {
 /// Reads labelled spectra from `source`.
 pub fn load(source: &LabelSource) -> Result<Labelled> {
     match source {
-        LabelSource::Raster { cube, labels, names } => from_raster(cube, labels, names.as_deref()),
+        LabelSource::Raster { scenes, names } => from_rasters(scenes, names.as_deref()),
         LabelSource::Library { sli, table, column } => {
             let lib = read_envi_library(sli, Some(table), column.as_deref())?;
             from_library(lib, vec![sli.clone(), table.clone()])
         }
         LabelSource::Table(path) => from_library(read_spectra_table(path)?, vec![path.clone()]),
     }
+}
+
+/// The k-th scene's offsets of pixel ids and of position rows.
+const SCENE_ID_SHIFT: u32 = 40;
+const SCENE_ROW_SHIFT: u32 = 32;
+
+/// Pools the labelled pixels of `scenes` (cube and class raster each): every cube must
+/// have the first one's good bands.
+fn from_rasters(scenes: &[(CubeSource, PathBuf)], names: Option<&Path>) -> Result<Labelled> {
+    let Some(((first_cube, first_labels), rest)) = scenes.split_first() else { bail!("no scene given") };
+    let mut pooled = from_raster(first_cube, first_labels, names)?;
+    for (k, (cube, labels)) in rest.iter().enumerate() {
+        let k = k + 1;
+        let scene = from_raster(cube, labels, names)?;
+        if scene.wavelengths_nm != pooled.wavelengths_nm || scene.dropped_bands != pooled.dropped_bands {
+            bail!(
+                "{}: its good bands ({} of them) differ from those of {} ({}); every scene needs the same bands",
+                cube.path.display(),
+                scene.wavelengths_nm.len(),
+                first_cube.path.display(),
+                pooled.wavelengths_nm.len()
+            );
+        }
+        pooled.spectra.append(ndarray::Axis(0), scene.spectra.view())?;
+        pooled.labels.extend(scene.labels);
+        pooled.ids.extend(scene.ids.iter().map(|id| id + ((k as u64) << SCENE_ID_SHIFT)));
+        if let (Some(all), Some(more)) = (&mut pooled.positions, scene.positions) {
+            all.extend(more.into_iter().map(|(r, c)| (r + (k << SCENE_ROW_SHIFT), c)));
+        }
+        for class in scene.classes {
+            if !pooled.classes.iter().any(|c| c.id == class.id) {
+                pooled.classes.push(class);
+            }
+        }
+        pooled.classes.sort_by_key(|c| c.id);
+        pooled.dropped_pixels += scene.dropped_pixels;
+        pooled.inputs.extend(scene.inputs);
+    }
+    if scenes.len() > 1 {
+        tracing::info!("pooled {} labelled pixels of {} scenes", pooled.labels.len(), scenes.len());
+    }
+    Ok(pooled)
 }
 
 fn from_raster(source: &CubeSource, labels: &Path, names: Option<&Path>) -> Result<Labelled> {
@@ -176,7 +223,7 @@ fn from_raster(source: &CubeSource, labels: &Path, names: Option<&Path>) -> Resu
         wavelengths_nm: good.iter().map(|&b| wavelengths[b]).collect(),
         dropped_bands: (1..=meta.bands).filter(|&b| !meta.good_bands[b - 1]).collect(),
         dropped_pixels,
-        inputs: vec![meta.path.clone(), labels.to_path_buf()],
+        inputs: [meta.path.clone(), labels.to_path_buf()].into_iter().chain(source.wavelengths.clone()).collect(),
     })
 }
 

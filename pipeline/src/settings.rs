@@ -3,6 +3,8 @@
 //! `commands/` runs with. Commands and the job runner never see clap types; defaults live
 //! with the settings they belong to and `cli.rs` shows them.
 
+use std::path::{Path, PathBuf};
+
 use anyhow::bail;
 use hypersynth_data::{Compression, CubeSource};
 use hypersynth_models::cyclegan::CycleganArchitecture;
@@ -242,21 +244,63 @@ pub fn session(args: &DeviceArgs, threads: Option<usize>) -> anyhow::Result<Sess
 
 /// The labelled spectra named on the command line.
 pub fn label_source(args: LabelArgs) -> anyhow::Result<LabelSource> {
-    Ok(match (args.cube, args.labels, args.library, args.class_table, args.table) {
-        (Some(cube), Some(labels), None, None, None) => LabelSource::Raster {
-            cube: CubeSource { path: cube, dataset: args.dataset, band_axis: args.band_axis },
-            labels,
-            names: args.classes,
-        },
-        (None, None, Some(sli), Some(table), None) => LabelSource::Library { sli, table, column: args.class_column },
-        (None, None, None, None, Some(table)) => LabelSource::Table(table),
-        _ => bail!("give labelled spectra as --cube with --labels, --library with --class-table, or --table"),
+    let raster = !args.cube.is_empty() || args.scenes.is_some();
+    if !raster && (args.classes.is_some() || args.wavelengths.is_some() || args.dataset.is_some() || args.band_axis.is_some()) {
+        bail!("--classes, --wavelengths, --dataset and --band-axis describe cubes: give --cube with --labels, or --scenes");
+    }
+    let cube = |path: PathBuf| CubeSource {
+        path,
+        dataset: args.dataset.clone(),
+        band_axis: args.band_axis,
+        wavelengths: args.wavelengths.clone(),
+    };
+    Ok(match (args.scenes, args.library, args.class_table, args.table) {
+        (Some(list), None, None, None) => {
+            LabelSource::Raster { scenes: read_scene_list(&list)?.into_iter().map(|(c, l)| (cube(c), l)).collect(), names: args.classes }
+        }
+        (None, None, None, None) if !args.cube.is_empty() => {
+            if args.cube.len() != args.labels.len() {
+                bail!("{} --cube but {} --labels: give one class raster per cube, in the same order", args.cube.len(), args.labels.len());
+            }
+            LabelSource::Raster { scenes: args.cube.into_iter().map(cube).zip(args.labels).collect(), names: args.classes }
+        }
+        (None, Some(sli), Some(table), None) => LabelSource::Library { sli, table, column: args.class_column },
+        (None, None, None, Some(table)) => LabelSource::Table(table),
+        _ => bail!("give labelled spectra as --cube with --labels, --scenes, --library with --class-table, or --table"),
     })
+}
+
+/// The scenes of a `--scenes` CSV: columns `scene` (or `image`) and `labels` (or `mask`),
+/// paths relative to the CSV's folder (GDAL /vsi paths as they are).
+fn read_scene_list(list: &Path) -> anyhow::Result<Vec<(PathBuf, PathBuf)>> {
+    let mut reader = csv::Reader::from_path(list).map_err(|e| anyhow::anyhow!("{}: {e}", list.display()))?;
+    let headers = reader.headers().map_err(|e| anyhow::anyhow!("{}: {e}", list.display()))?.clone();
+    let column = |names: [&str; 2]| {
+        headers
+            .iter()
+            .position(|h| names.contains(&h.trim()))
+            .ok_or_else(|| anyhow::anyhow!("{}: no {:?} column (columns scene,labels or image,mask)", list.display(), names[0]))
+    };
+    let (scene, labels) = (column(["scene", "image"])?, column(["labels", "mask"])?);
+    let folder = list.parent().unwrap_or(Path::new(""));
+    let resolve = |p: &str| if hypersynth_data::is_virtual(Path::new(p)) { PathBuf::from(p) } else { folder.join(p) };
+    let mut scenes = Vec::new();
+    for (i, row) in reader.records().enumerate() {
+        let row = row.map_err(|e| anyhow::anyhow!("{}: row {}: {e}", list.display(), i + 2))?;
+        match (row.get(scene).map(str::trim), row.get(labels).map(str::trim)) {
+            (Some(s), Some(l)) if !s.is_empty() && !l.is_empty() => scenes.push((resolve(s), resolve(l))),
+            _ => bail!("{}: row {}: needs a scene and its labels", list.display(), i + 2),
+        }
+    }
+    if scenes.is_empty() {
+        bail!("{}: lists no scenes", list.display());
+    }
+    Ok(scenes)
 }
 
 /// The cube named on the command line.
 pub fn cube_source(args: CubeArgs) -> CubeSource {
-    CubeSource { path: args.cube, dataset: args.dataset, band_axis: args.band_axis }
+    CubeSource { path: args.cube, dataset: args.dataset, band_axis: args.band_axis, wavelengths: args.wavelengths }
 }
 
 /// `convert --compress`.

@@ -12,6 +12,7 @@ mod cloud_inputs;
 mod cube_commands;
 mod cyclegan;
 mod jobs;
+mod many_scenes;
 mod model_commands;
 mod pix2pix;
 mod report;

@@ -202,8 +202,7 @@ impl Task<'_> {
         let scene = self.scene;
         let seed = self.job.seed;
         let labels = || LabelSource::Raster {
-            cube: CubeSource::file(scene.path.clone()),
-            labels: scene.labels.clone().unwrap_or_default(),
+            scenes: vec![(CubeSource::file(scene.path.clone()), scene.labels.clone().unwrap_or_default())],
             names: scene.classes.clone(),
         };
         match self.stage {

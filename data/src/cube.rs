@@ -61,6 +61,11 @@ pub enum SampleType {
 }
 
 impl SampleType {
+    /// Whether values are floating point.
+    pub fn is_float(self) -> bool {
+        matches!(self, Self::Float32 | Self::Float64)
+    }
+
     /// GDAL's name for the type (`Int16`, `Float32`, ...).
     pub fn name(self) -> &'static str {
         match self {

@@ -224,9 +224,14 @@ pub struct TrainPix2pixArgs {
     /// The post-event scene, on the same grid.
     #[arg(long)]
     pub post: PathBuf,
-    /// The damage raster on the same grid: 0/1, or probabilities in [0, 1].
+    /// The damage raster on the same grid: a 0/1 mask (an integer raster), or a continuous
+    /// severity in [0, 1] (a float raster); --target-kind says which otherwise.
     #[arg(long)]
     pub target: PathBuf,
+    /// What the target holds: `mask` (the model writes a damage probability) or `severity`
+    /// (it writes a severity 0-1); default: a float raster is a severity, an integer one a mask.
+    #[arg(long, value_enum)]
+    pub target_kind: Option<TargetKindArg>,
     /// The ONNX model to write (M.run.json, M.metrics.csv and a checkpoint go beside it).
     #[arg(long)]
     pub out: PathBuf,
@@ -299,8 +304,9 @@ pub struct FuseArgs {
     /// The post-event scene, on the same grid.
     #[arg(long)]
     pub post: PathBuf,
-    /// The damage probability COG to write (OUT.run.json and, with --threshold,
-    /// OUT.mask.tif go beside it).
+    /// The damage probability (or, from a severity model, severity) COG to write
+    /// (OUT.run.json, with --threshold OUT.mask.tif and with --classes OUT.classes.tif go
+    /// beside it).
     #[arg(long)]
     pub out: PathBuf,
     /// Tile side in pixels (a multiple of the model's 2^depth).
@@ -312,9 +318,13 @@ pub struct FuseArgs {
     /// Tiles per ONNX Runtime call.
     #[arg(long, value_parser = at_least::<1>, default_value_t = tiling::DEFAULT_BATCH)]
     pub batch: usize,
-    /// Also write a 0/1 mask of probability >= this.
+    /// Also write a 0/1 mask of probability (or severity) >= this.
     #[arg(long, value_parser = unit)]
     pub threshold: Option<f64>,
+    /// Severity models: also write severity classes at these ascending thresholds in (0, 1)
+    /// (as dNBR's low / moderate / high grades: 0.1,0.27,0.44,0.66 gives classes 0 to 4).
+    #[arg(long, value_delimiter = ',', value_parser = unit)]
+    pub classes: Vec<f64>,
     /// Where the model runs.
     #[command(flatten)]
     pub device: DeviceArgs,
@@ -478,6 +488,15 @@ const DEFAULT_COMPONENTS: usize = match Layout::DEFAULT {
     Layout::PrincipalComponents(k) => k,
     Layout::PerBand => 0,
 };
+
+/// `train pix2pix --target-kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TargetKindArg {
+    /// 0/1 damage: the model writes a damage probability.
+    Mask,
+    /// A continuous severity in [0, 1]: the model writes a severity.
+    Severity,
+}
 
 /// `--generator`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -14,11 +14,12 @@ use hypersynth_models::pix2pix_training::Pix2pixTrainConfig;
 use hypersynth_models::spectral_cgan::SpectralCganArchitecture;
 use hypersynth_models::training::TrainConfig;
 use hypersynth_onnx::{Device, SessionOptions};
+use hypersynth_onnx_format::DamageOutput;
 use hypersynth_spectral::{ExemplarConfig, Layout, QualityConfig, SplitConfig};
 
 use crate::cli::{
     AugmentArgs, CompressArg, CubeArgs, DeviceArgs, FuseArgs, GeneratorArg, LabelArgs, NormalisationArg, ReportArgs, RunArgs, SideArg,
-    SuperResolveArgs, TrainCycleganArgs, TrainPix2pixArgs, TrainSpectralArgs,
+    SuperResolveArgs, TargetKindArg, TrainCycleganArgs, TrainPix2pixArgs, TrainSpectralArgs,
 };
 use crate::commands::{augment, fuse, report, super_resolve, train_cyclegan, train_pix2pix, train_spectral};
 use crate::job;
@@ -97,6 +98,10 @@ pub fn train_pix2pix(args: TrainPix2pixArgs) -> anyhow::Result<train_pix2pix::Tr
         pre: args.pre,
         post: args.post,
         target: args.target,
+        target_kind: args.target_kind.map(|kind| match kind {
+            TargetKindArg::Mask => DamageOutput::Probability,
+            TargetKindArg::Severity => DamageOutput::Severity,
+        }),
         out: args.out,
         holdout: train_pix2pix::Holdout { side, fraction: args.holdout },
         components: args.components,
@@ -178,6 +183,7 @@ pub fn fuse(args: FuseArgs, threads: Option<usize>) -> anyhow::Result<fuse::Fuse
         overlap: args.overlap,
         batch: args.batch,
         threshold: args.threshold,
+        classes: args.classes,
     })
 }
 

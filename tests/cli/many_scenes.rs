@@ -105,8 +105,7 @@ fn a_mosaic_without_wavelengths_is_given_them_by_a_band_table() {
     let tile = Cube::open(enmap.join("images").join(tiles[0])).unwrap();
     let meta = tile.meta();
     let (centres, widths) = (meta.wavelengths_nm.clone().unwrap(), meta.fwhm_nm.clone().unwrap());
-    let rows: String =
-        centres.iter().zip(&widths).zip(&meta.good_bands).map(|((c, w), g)| format!("{c},{w},{}\n", u8::from(*g))).collect();
+    let rows: String = centres.iter().zip(&widths).zip(&meta.good_bands).map(|((c, w), g)| format!("{c},{w},{}\n", u8::from(*g))).collect();
     std::fs::write(t.join("bands.csv"), format!("wavelength_nm,fwhm_nm,bbl\n{rows}")).unwrap();
     t.ok(&train(&["--wavelengths", "bands.csv"]));
     assert!(

@@ -113,6 +113,25 @@ pub struct ModelCard {
     pub output: Option<OutputMapping>,
 }
 
+/// What a damage model writes, learnt from what its target held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DamageOutput {
+    /// The probability that a pixel is damaged (a 0/1 target).
+    Probability,
+    /// How severe the damage is, 0 to 1 (a continuous target, as dNBR-like severity).
+    Severity,
+}
+
+impl DamageOutput {
+    /// The name in the card's training record and of the output band.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Probability => "damage_probability",
+            Self::Severity => "severity",
+        }
+    }
+}
+
 impl ModelCard {
     /// The card as `metadata_props` entries; JSON values are written as JSON text.
     pub fn to_props(&self) -> Vec<(String, String)> {
@@ -179,6 +198,15 @@ impl ModelCard {
     /// training record (a U-Net of depth d needs 2^d), 1 when the card does not say.
     pub fn tile_multiple(&self) -> usize {
         self.training.get("tile_multiple").and_then(Value::as_u64).map_or(1, |m| m.max(1) as usize)
+    }
+
+    /// What a damage (pix2pix) model's single output is: `output` in the training record,
+    /// `severity` for a continuous severity, a damage probability otherwise.
+    pub fn damage_output(&self) -> DamageOutput {
+        match self.training.get("output").and_then(Value::as_str) {
+            Some(name) if name == DamageOutput::Severity.as_str() => DamageOutput::Severity,
+            _ => DamageOutput::Probability,
+        }
     }
 
     /// The factor a super-resolution model enlarges by: `scale` in the training record

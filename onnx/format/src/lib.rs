@@ -17,6 +17,6 @@ pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/onnx.rs"));
 }
 
-pub use card::{CARD_KEYS, CardClass, FORMAT_VERSION, ModelCard, ModelKind, Normalisation, OUTPUT_KEY, OutputMapping};
+pub use card::{CARD_KEYS, CardClass, DamageOutput, FORMAT_VERSION, ModelCard, ModelKind, Normalisation, OUTPUT_KEY, OutputMapping};
 pub use error::{Error, Result};
 pub use file::{decode_model, encode_model, metadata_props, set_metadata_props};

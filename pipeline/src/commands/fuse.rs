@@ -1,6 +1,7 @@
 //! `hypersynth fuse`: run a pix2pix damage model over co-registered pre- and post-event
-//! scenes, tile by tile, and write the damage probability (and optionally a binary mask)
-//! as Cloud-Optimized GeoTIFFs on the scenes' grid.
+//! scenes, tile by tile, and write what the model learnt, a damage probability or a
+//! severity 0-1 (and optionally a 0/1 mask at a threshold, and severity classes), as
+//! Cloud-Optimized GeoTIFFs on the scenes' grid with named bands.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use hypersynth_data::{CogWriter, Compression, Cube, CubeMeta, SampleType, Window};
 use hypersynth_onnx::SessionOptions;
-use hypersynth_onnx_format::{ModelCard, ModelKind};
+use hypersynth_onnx_format::{DamageOutput, ModelCard, ModelKind};
 use ndarray::Array3;
 use serde_json::json;
 
@@ -23,7 +24,7 @@ pub const DEFAULT_OVERLAP: usize = 32;
 
 /// The nodata value of the probability raster.
 pub const PROBABILITY_NODATA: f64 = -9999.0;
-/// The nodata value of the mask raster (its data values are 0 and 1).
+/// The nodata value of the mask and class rasters (their data values are small integers).
 pub const MASK_NODATA: f64 = 255.0;
 
 /// Resolved settings of `fuse`.
@@ -44,8 +45,11 @@ pub struct Fuse {
     pub overlap: usize,
     /// Tiles per ONNX Runtime call.
     pub batch: usize,
-    /// Also write a 0/1 mask of probability >= this.
+    /// Also write a 0/1 mask of probability (or severity) >= this.
     pub threshold: Option<f64>,
+    /// Severity models: also write classes at these ascending thresholds (`OUT.classes.tif`:
+    /// class k where k thresholds are at most the severity).
+    pub classes: Vec<f64>,
     /// Where the model runs.
     pub session: SessionOptions,
 }
@@ -57,6 +61,8 @@ pub struct FuseOutcome {
     pub probability: PathBuf,
     /// The mask COG, with `--threshold`.
     pub mask: Option<PathBuf>,
+    /// The severity class COG, with `--classes`.
+    pub classes: Option<PathBuf>,
     /// Tiles run and skipped.
     pub tiles: TileCounts,
     /// Time spent inside ONNX Runtime.
@@ -66,38 +72,54 @@ pub struct FuseOutcome {
 /// Runs the model over the scene; see [`Fuse`].
 pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
     let clock = Instant::now();
-    let outputs: Vec<PathBuf> =
-        [Some(settings.out.clone()), settings.threshold.map(|_| mask_path(&settings.out)), Some(crate::run_record::beside(&settings.out))]
-            .into_iter()
-            .flatten()
-            .collect();
+    let outputs: Vec<PathBuf> = [
+        Some(settings.out.clone()),
+        settings.threshold.map(|_| mask_path(&settings.out)),
+        (!settings.classes.is_empty()).then(|| classes_path(&settings.out)),
+        Some(crate::run_record::beside(&settings.out)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let inputs = [model_files(&settings.model), vec![settings.pre.clone(), settings.post.clone()]].concat();
     hypersynth_data::check_outputs(&inputs, &outputs)?;
     if settings.threshold.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
         bail!("--threshold must lie between 0 and 1");
     }
+    if settings.classes.windows(2).any(|w| w[0] >= w[1]) || settings.classes.iter().any(|t| !(0.0..=1.0).contains(t)) {
+        bail!("--classes must be ascending thresholds between 0 and 1, not {:?}", settings.classes);
+    }
     let mut model = SceneModel::open(&settings.model, &settings.session, ModelKind::Pix2pix, "fuse")?;
     let (offset, scale) = output_mapping(&model.card, &settings.model)?;
+    let output = model.card.damage_output();
+    if !settings.classes.is_empty() && output != DamageOutput::Severity {
+        bail!("{}: writes a damage probability; --classes grades a severity model's output", settings.model.display());
+    }
     let pre = Cube::open(&settings.pre)?;
     let post = Cube::open(&settings.post)?;
     check_scenes(pre.meta(), post.meta(), &model)?;
     let (rows, cols, bands) = (pre.meta().rows, pre.meta().cols, pre.meta().bands);
     let grid = model.grid(rows, cols, settings.tile, settings.overlap)?;
 
-    let prob_meta = output_meta(pre.meta(), SampleType::Float32, PROBABILITY_NODATA, "damage probability");
-    let mut probability = CogWriter::create(&settings.out, &prob_meta, Compression::Deflate)?;
-    let mut mask = match settings.threshold {
-        Some(_) => Some(CogWriter::create(
-            &mask_path(&settings.out),
-            &output_meta(pre.meta(), SampleType::UInt8, MASK_NODATA, "damage mask"),
-            Compression::Deflate,
-        )?),
-        None => None,
+    let band = |dtype, nodata, name: &str| output_meta(pre.meta(), dtype, nodata, name);
+    let writer = |path: &Path, meta: &CubeMeta| CogWriter::create(path, meta, Compression::Deflate);
+    let mut products = Products {
+        value: writer(&settings.out, &band(SampleType::Float32, PROBABILITY_NODATA, output.as_str()))?,
+        mask: match settings.threshold {
+            Some(t) => Some((writer(&mask_path(&settings.out), &band(SampleType::UInt8, MASK_NODATA, "damage_mask"))?, t)),
+            None => None,
+        },
+        classes: match settings.classes.is_empty() {
+            true => None,
+            false => Some(writer(&classes_path(&settings.out), &band(SampleType::UInt8, MASK_NODATA, "severity_class"))?),
+        },
+        thresholds: &settings.classes,
     };
     let record = RunRecord::start(
         "fuse",
         &[settings.model.clone(), settings.pre.clone(), settings.post.clone()],
-        json!({"tile": settings.tile, "overlap": settings.overlap, "batch": settings.batch, "threshold": settings.threshold}),
+        json!({"tile": settings.tile, "overlap": settings.overlap, "batch": settings.batch, "threshold": settings.threshold,
+               "classes": settings.classes, "output": output.as_str()}),
     )?;
 
     // The model reads pre-event bands, then post-event bands, normalised as the card says.
@@ -107,16 +129,10 @@ pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
         TileSource { cube: &post, offset: &normalisation.offset[bands..], scale: &normalisation.scale[bands..] },
     ];
     // The card's output mapping is applied to the blended rows.
-    let mut write = |first: usize, values: Array3<f32>| {
-        write_rows(&mut probability, mask.as_mut(), settings.threshold, first, values.mapv(|v| v * scale + offset))
-    };
+    let mut write = |first: usize, values: Array3<f32>| products.write(first, values.mapv(|v| v * scale + offset));
     let inference = model.run(&grid, settings.batch, &sources, 1, &mut Ok, &mut write)?;
-    let probability = probability.finish()?;
-    let mask = match mask {
-        Some(writer) => Some(writer.finish()?),
-        None => None,
-    };
-    let outputs: Vec<PathBuf> = std::iter::once(probability.clone()).chain(mask.clone()).collect();
+    let (probability, mask, classes) = products.finish()?;
+    let outputs: Vec<PathBuf> = std::iter::once(probability.clone()).chain(mask.clone()).chain(classes.clone()).collect();
     record.finish(
         &crate::run_record::beside(&settings.out),
         &outputs,
@@ -130,7 +146,50 @@ pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
         clock.elapsed().as_secs_f64(),
         inference.onnx_time.as_secs_f64()
     );
-    Ok(FuseOutcome { probability, mask, tiles: inference.tiles, onnx_time: inference.onnx_time })
+    Ok(FuseOutcome { probability, mask, classes, tiles: inference.tiles, onnx_time: inference.onnx_time })
+}
+
+/// The rasters `fuse` writes, row by row.
+struct Products<'a> {
+    /// The model's output: the damage probability or the severity.
+    value: CogWriter,
+    /// The 0/1 mask at its threshold.
+    mask: Option<(CogWriter, f64)>,
+    /// The severity classes.
+    classes: Option<CogWriter>,
+    /// The class thresholds, ascending.
+    thresholds: &'a [f64],
+}
+
+impl Products<'_> {
+    /// Writes finished rows: NaN (no data) becomes each raster's nodata value.
+    fn write(&mut self, first: usize, values: Array3<f32>) -> Result<()> {
+        let (rows, cols, _) = values.dim();
+        let window = Window { row: first, col: 0, rows, cols };
+        let nodata_or = |f: &dyn Fn(f64) -> f32| values.mapv(|v| if v.is_nan() { MASK_NODATA as f32 } else { f(f64::from(v)) });
+        if let Some((mask, t)) = &mut self.mask {
+            mask.write(window, nodata_or(&|v| f32::from(u8::from(v >= *t))).view())?;
+        }
+        if let Some(classes) = &mut self.classes {
+            let thresholds = self.thresholds;
+            classes.write(window, nodata_or(&|v| thresholds.iter().filter(|&&t| v >= t).count() as f32).view())?;
+        }
+        self.value.write(window, values.mapv(|v| if v.is_nan() { PROBABILITY_NODATA as f32 } else { v }).view())?;
+        Ok(())
+    }
+
+    /// Finishes every raster; returns the value, mask and class rasters' paths.
+    fn finish(self) -> Result<(PathBuf, Option<PathBuf>, Option<PathBuf>)> {
+        let value = self.value.finish()?;
+        let mask = self.mask.map(|(w, _)| w.finish()).transpose()?;
+        let classes = self.classes.map(CogWriter::finish).transpose()?;
+        Ok((value, mask, classes))
+    }
+}
+
+/// The severity classes' path beside the severity: `SEV.tif` gives `SEV.classes.tif`.
+pub fn classes_path(out: &Path) -> PathBuf {
+    out.with_extension("classes.tif")
 }
 
 /// The mask's path beside the probability: `DAMAGE.tif` gives `DAMAGE.mask.tif`.
@@ -175,22 +234,4 @@ fn output_meta(scene: &CubeMeta, dtype: SampleType, nodata: f64, description: &s
         georef: scene.georef.clone(),
         band_names: Some(vec![description.to_string()]),
     }
-}
-
-/// Writes finished rows: NaN (no data) becomes each raster's nodata value.
-fn write_rows(
-    probability: &mut CogWriter,
-    mask: Option<&mut CogWriter>,
-    threshold: Option<f64>,
-    first: usize,
-    values: Array3<f32>,
-) -> Result<()> {
-    let (rows, cols, _) = values.dim();
-    let window = Window { row: first, col: 0, rows, cols };
-    if let (Some(mask), Some(t)) = (mask, threshold) {
-        let binary = values.mapv(|v| if v.is_nan() { MASK_NODATA as f32 } else { f32::from(u8::from(f64::from(v) >= t)) });
-        mask.write(window, binary.view())?;
-    }
-    probability.write(window, values.mapv(|v| if v.is_nan() { PROBABILITY_NODATA as f32 } else { v }).view())?;
-    Ok(())
 }

@@ -14,7 +14,7 @@ use hypersynth_models::crops::Region;
 use hypersynth_models::export::pix2pix_generator;
 use hypersynth_models::pix2pix::{Pix2pixArchitecture, Pix2pixConfig};
 use hypersynth_models::pix2pix_training::{self, PairedScene, Pix2pixRecord, Pix2pixTrainConfig};
-use hypersynth_onnx_format::{FORMAT_VERSION, ModelCard, ModelKind, Normalisation, OutputMapping, encode_model};
+use hypersynth_onnx_format::{DamageOutput, FORMAT_VERSION, ModelCard, ModelKind, Normalisation, OutputMapping, encode_model};
 use ndarray::{Array2, Axis};
 use serde_json::json;
 
@@ -82,8 +82,10 @@ pub struct TrainPix2pix {
     pub pre: PathBuf,
     /// The post-event scene, on the same grid.
     pub post: PathBuf,
-    /// The damage raster: 0/1 (or probabilities in [0, 1]) on the same grid.
+    /// The damage raster on the same grid: 0/1, or a severity in [0, 1].
     pub target: PathBuf,
+    /// What the target holds; `None`: a severity when the raster is of floats, else 0/1.
+    pub target_kind: Option<DamageOutput>,
     /// The ONNX model to write; `M.run.json`, `M.metrics.csv` and the checkpoint
     /// `M.checkpoint.safetensors` go beside it.
     pub out: PathBuf,
@@ -116,6 +118,8 @@ pub fn run(settings: &TrainPix2pix) -> Result<Pix2pixOutcome> {
     let post = Cube::open(&settings.post)?;
     let target = Cube::open(&settings.target)?;
     check_inputs(pre.meta(), post.meta(), target.meta())?;
+    let output =
+        settings.target_kind.unwrap_or(if target.meta().dtype.is_float() { DamageOutput::Severity } else { DamageOutput::Probability });
     let wavelengths = pre
         .meta()
         .wavelengths_nm
@@ -141,6 +145,7 @@ pub fn run(settings: &TrainPix2pix) -> Result<Pix2pixOutcome> {
     let architecture = Pix2pixConfig::new(2 * k, 1, settings.architecture.clone());
 
     let parameters = json!({
+        "output": output.as_str(),
         "holdout": settings.holdout,
         "train_region": train_region,
         "validation_region": validation_region,
@@ -174,7 +179,7 @@ pub fn run(settings: &TrainPix2pix) -> Result<Pix2pixOutcome> {
     )?;
     let metrics = log.finish()?;
 
-    let card = model_card(settings, &architecture, wavelengths, &fingerprint, trained.validation.iou);
+    let card = model_card(settings, &architecture, output, wavelengths, &fingerprint, trained.validation.iou);
     let proto = pix2pix_generator(
         &trained.generator,
         &architecture,
@@ -204,6 +209,7 @@ pub fn run(settings: &TrainPix2pix) -> Result<Pix2pixOutcome> {
 fn model_card(
     settings: &TrainPix2pix,
     architecture: &Pix2pixConfig,
+    output: DamageOutput,
     wavelengths: Vec<f64>,
     fingerprint: &str,
     validation_iou: f64,
@@ -218,7 +224,7 @@ fn model_card(
         normalisation: Normalisation { offset: vec![0.0; 2 * bands], scale: vec![1.0; 2 * bands], basis: None },
         training: json!({
             "data_fingerprint": fingerprint,
-            "output": "damage probability",
+            "output": output.as_str(),
             "loss": settings.train.loss,
             "l1_weight": settings.train.l1_weight,
             "steps": settings.train.steps,

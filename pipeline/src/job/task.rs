@@ -284,6 +284,7 @@ impl Task<'_> {
                     overlap: o.overlap,
                     batch: crate::tiling::DEFAULT_BATCH,
                     threshold: o.threshold,
+                    classes: Vec::new(),
                     session: session.clone(),
                 })?;
                 let files = std::iter::once(outcome.probability).chain(outcome.mask).chain([crate::run_record::beside(&out)]).collect();

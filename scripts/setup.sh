@@ -50,9 +50,9 @@ if [ ! -x "$venv/bin/python" ]; then
     say "creating $venv"
     python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c "import numpy, h5py, pyarrow, onnx, onnxruntime, tifffile, imagecodecs, scipy, pandas, sklearn" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import numpy, h5py, pyarrow, onnx, onnxruntime, tifffile, imagecodecs, scipy, pandas, sklearn, pystac, jsonschema" 2>/dev/null; then
     say "installing Python test helpers into $venv"
-    "$venv/bin/pip" install -q "onnxruntime==$ORT_VERSION" numpy h5py pyarrow onnx tifffile imagecodecs scipy pandas scikit-learn
+    "$venv/bin/pip" install -q "onnxruntime==$ORT_VERSION" numpy h5py pyarrow onnx tifffile imagecodecs scipy pandas scikit-learn pystac jsonschema
 fi
 
 # --- ONNX Runtime shared library from the PyPI wheel ------------------------------------

@@ -43,6 +43,10 @@ pub struct CogWriter {
     output: AtomicPath,
     bands: usize,
     compression: Compression,
+    /// The layout, for the STAC Item written beside the COG.
+    meta: CubeMeta,
+    /// The STAC Item's datetime.
+    datetime: Option<String>,
 }
 
 impl std::fmt::Debug for CogWriter {
@@ -79,7 +83,14 @@ impl CogWriter {
         };
         let mut dataset = create(&driver, staging.temp(), meta, &options).map_err(Error::gdal(target, "create the staging GeoTIFF"))?;
         describe(&mut dataset, meta).map_err(Error::gdal(target, "write band metadata"))?;
-        Ok(Self { staging, dataset, output, bands: meta.bands, compression })
+        Ok(Self { staging, dataset, output, bands: meta.bands, compression, meta: meta.clone(), datetime: None })
+    }
+
+    /// Dates the STAC Item written beside the COG (RFC 3339; [`crate::source_datetime`] of
+    /// the scene it is made from); without a date the Item is dated when it is written.
+    pub fn dated(mut self, datetime: Option<String>) -> Self {
+        self.datetime = datetime;
+        self
     }
 
     /// Writes `data` (`[rows, cols, bands]`, stored values) at `window`.
@@ -98,9 +109,10 @@ impl CogWriter {
         Ok(())
     }
 
-    /// Converts the staged raster to a COG and renames it into place.
+    /// Converts the staged raster to a COG and renames it into place, then writes its STAC
+    /// Item beside it ([`crate::stac_item_path`]).
     pub fn finish(self) -> Result<PathBuf> {
-        let Self { staging, mut dataset, output, compression, .. } = self;
+        let Self { staging, mut dataset, output, compression, meta, datetime, .. } = self;
         let target = output.target().to_path_buf();
         dataset.flush_cache().map_err(Error::gdal(&target, "flush the staging GeoTIFF"))?;
         let driver = DriverManager::get_driver_by_name("COG").map_err(Error::gdal(&target, "load the COG driver"))?;
@@ -116,7 +128,9 @@ impl CogWriter {
         cog.close().map_err(Error::gdal(&target, "close the COG"))?;
         dataset.close().map_err(Error::gdal(&target, "close the staging GeoTIFF"))?;
         drop(staging);
-        output.commit()
+        let cog = output.commit()?;
+        crate::stac::write_stac_item(&cog, &meta, datetime.as_deref())?;
+        Ok(cog)
     }
 }
 

@@ -36,6 +36,7 @@ mod labels;
 mod library;
 mod outputs;
 mod spectra_out;
+mod stac;
 mod table;
 mod transpose;
 mod vsi;
@@ -50,5 +51,6 @@ pub use labels::{ClassInfo, ClassRaster, class_counts, parse_class_names, read_c
 pub use library::{SpectralLibrary, read_envi_library};
 pub use outputs::{check_output_folder, check_outputs};
 pub use spectra_out::{SpectraParquetWriter, SpectraRows, band_column, write_spectra_hdf5, write_spectra_parquet};
+pub use stac::{source_datetime, stac_item, stac_item_path};
 pub use table::read_spectra_table;
 pub use vsi::{is_virtual, open_bytes};

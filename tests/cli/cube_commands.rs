@@ -52,6 +52,31 @@ print('equal', a.shape)";
 }
 
 #[test]
+fn every_cog_gets_a_stac_item_that_pystac_reads_and_validates() {
+    let t = TestDir::new();
+    // A georeferenced copy of the sample (UTM 33N, 30 m pixels near Potsdam), dated as a
+    // TIFF states it.
+    let georef =
+        ["-a_srs", "EPSG:32633", "-a_ullr", "360000", "5810000", "362580", "5807510", "-mo", "TIFFTAG_DATETIME=2024:07:15 10:21:00"];
+    crate::support::translate(&t, &georef, &sample("salinasA.tif"), "scene.tif");
+    t.ok(&t.run(&["convert", "scene.tif", "cog.tif", "-q"]));
+    // The Item's core fields against pystac's bundled STAC 1.1 schema (the extension schemas
+    // live online), and its extensions through pystac's accessors.
+    let script = "import sys, json, pystac, pystac.validation\n\
+from pystac.extensions.eo import EOExtension\n\
+from pystac.extensions.projection import ProjectionExtension\n\
+item = pystac.Item.from_file(sys.argv[1])\n\
+core = dict(item.to_dict(), stac_extensions=[])\n\
+pystac.validation.validate_dict(core)\n\
+bands = EOExtension.ext(item.assets['data']).bands\n\
+lon, lat = (item.bbox[0] + item.bbox[2]) / 2, (item.bbox[1] + item.bbox[3]) / 2\n\
+print(ProjectionExtension.ext(item).epsg, round(lon, 2), round(lat, 2), item.datetime.isoformat(), len(bands), bands[0].center_wavelength, bands[0].full_width_half_max, item.assets['data'].href, item.assets['data'].roles)";
+    let seen = python_check(script, &[&t.join("cog.stac.json")]);
+    // The footprint's centre: 138.7 km west of UTM 33N's central meridian (15° E) at 52.4° N.
+    assert_eq!(seen, "32633 12.96 52.41 2024-07-15T10:21:00+00:00 204 0.4 0.01 ./cog.tif ['data']");
+}
+
+#[test]
 fn convert_refuses_to_overwrite_unless_told() {
     let t = TestDir::new();
     std::fs::write(t.join("out.tif"), b"precious").unwrap();

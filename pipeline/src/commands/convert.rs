@@ -17,7 +17,7 @@ pub fn run(source: &CubeSource, out: &Path, compression: Compression, overwrite:
     if out.exists() && !overwrite {
         bail!("{}: output exists (pass --overwrite to replace it)", out.display());
     }
-    hypersynth_data::check_outputs(&[&source.path], &[out])?;
+    hypersynth_data::check_outputs(&[&source.path], &[out.to_path_buf(), hypersynth_data::stac_item_path(out)])?;
     let cube = Cube::open_source(source)?;
     let meta = cube.meta();
     if !meta.dtype.exact_in_f32() {
@@ -25,7 +25,7 @@ pub fn run(source: &CubeSource, out: &Path, compression: Compression, overwrite:
     }
     let rows_per_block = (BLOCK_SAMPLES / (meta.cols * meta.bands).max(1)).clamp(1, meta.rows);
     let bar = progress::bar(meta.rows as u64, "converting", "rows");
-    let mut writer = CogWriter::create(out, meta, compression)?;
+    let mut writer = CogWriter::create(out, meta, compression)?.dated(hypersynth_data::source_datetime(&source.path));
     for window in cube.row_windows(rows_per_block) {
         let stored = cube.read_stored(window)?;
         writer.write(window, stored.view())?;
@@ -34,6 +34,6 @@ pub fn run(source: &CubeSource, out: &Path, compression: Compression, overwrite:
     bar.set_message("writing COG");
     let written = writer.finish()?;
     bar.finish_and_clear();
-    tracing::info!("wrote {}", written.display());
+    tracing::info!("wrote {} and its STAC Item {}", written.display(), hypersynth_data::stac_item_path(&written).display());
     Ok(())
 }

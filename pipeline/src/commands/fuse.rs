@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use hypersynth_data::{CogWriter, Compression, Cube, CubeMeta, SampleType, Window};
+use hypersynth_data::{CogWriter, Compression, Cube, CubeMeta, SampleType, Window, stac_item_path};
 use hypersynth_onnx::SessionOptions;
 use hypersynth_onnx_format::{DamageOutput, ModelCard, ModelKind};
 use ndarray::Array3;
@@ -72,15 +72,17 @@ pub struct FuseOutcome {
 /// Runs the model over the scene; see [`Fuse`].
 pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
     let clock = Instant::now();
-    let outputs: Vec<PathBuf> = [
+    let cogs: Vec<PathBuf> = [
         Some(settings.out.clone()),
         settings.threshold.map(|_| mask_path(&settings.out)),
         (!settings.classes.is_empty()).then(|| classes_path(&settings.out)),
-        Some(crate::run_record::beside(&settings.out)),
     ]
     .into_iter()
     .flatten()
     .collect();
+    // Each COG with its STAC Item, and the run record.
+    let outputs: Vec<PathBuf> =
+        cogs.iter().flat_map(|c| [c.clone(), stac_item_path(c)]).chain([crate::run_record::beside(&settings.out)]).collect();
     let inputs = [model_files(&settings.model), vec![settings.pre.clone(), settings.post.clone()]].concat();
     hypersynth_data::check_outputs(&inputs, &outputs)?;
     if settings.threshold.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
@@ -102,7 +104,10 @@ pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
     let grid = model.grid(rows, cols, settings.tile, settings.overlap)?;
 
     let band = |dtype, nodata, name: &str| output_meta(pre.meta(), dtype, nodata, name);
-    let writer = |path: &Path, meta: &CubeMeta| CogWriter::create(path, meta, Compression::Deflate);
+    // The products are dated as the post-event scene.
+    let datetime = hypersynth_data::source_datetime(&settings.post);
+    let writer =
+        |path: &Path, meta: &CubeMeta| Ok::<_, anyhow::Error>(CogWriter::create(path, meta, Compression::Deflate)?.dated(datetime.clone()));
     let mut products = Products {
         value: writer(&settings.out, &band(SampleType::Float32, PROBABILITY_NODATA, output.as_str()))?,
         mask: match settings.threshold {
@@ -132,7 +137,8 @@ pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
     let mut write = |first: usize, values: Array3<f32>| products.write(first, values.mapv(|v| v * scale + offset));
     let inference = model.run(&grid, settings.batch, &sources, 1, &mut Ok, &mut write)?;
     let (probability, mask, classes) = products.finish()?;
-    let outputs: Vec<PathBuf> = std::iter::once(probability.clone()).chain(mask.clone()).chain(classes.clone()).collect();
+    let outputs: Vec<PathBuf> =
+        std::iter::once(probability.clone()).chain(mask.clone()).chain(classes.clone()).flat_map(|c| [stac_item_path(&c), c]).collect();
     record.finish(
         &crate::run_record::beside(&settings.out),
         &outputs,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use hypersynth_data::{CogWriter, Compression, Cube, CubeMeta, SampleType, Window};
+use hypersynth_data::{CogWriter, Compression, Cube, CubeMeta, SampleType, Window, stac_item_path};
 use hypersynth_onnx::SessionOptions;
 use hypersynth_onnx_format::{ModelCard, ModelKind};
 use hypersynth_spectral::{ImageQuality, ImageScores, SSIM_WINDOW};
@@ -65,7 +65,8 @@ pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
     let clock = Instant::now();
     let inputs =
         [model_files(&settings.model), std::iter::once(settings.input.clone()).chain(settings.reference.clone()).collect()].concat();
-    hypersynth_data::check_outputs(&inputs, &[settings.out.clone(), crate::run_record::beside(&settings.out)])?;
+    let outputs = [settings.out.clone(), stac_item_path(&settings.out), crate::run_record::beside(&settings.out)];
+    hypersynth_data::check_outputs(&inputs, &outputs)?;
     let mut model = SceneModel::open(&settings.model, &settings.session, ModelKind::CycleganSr, "super-resolve")?;
     let scale = model_scale(&model.card, &settings.model)?;
     if let Some(asked) = settings.scale
@@ -88,7 +89,8 @@ pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
     let grid = model.grid(meta.rows, meta.cols, settings.tile, settings.overlap)?;
     let truth = settings.reference.as_deref().map(|r| open_reference(r, &meta)).transpose()?;
     let out_meta = output_meta(&meta);
-    let mut writer = CogWriter::create(&settings.out, &out_meta, Compression::Deflate)?;
+    let mut writer =
+        CogWriter::create(&settings.out, &out_meta, Compression::Deflate)?.dated(hypersynth_data::source_datetime(&settings.input));
     let record = RunRecord::start(
         "super-resolve",
         &[settings.model.clone(), settings.input.clone()],
@@ -129,7 +131,7 @@ pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
     };
     record.finish(
         &crate::run_record::beside(&settings.out),
-        std::slice::from_ref(&output),
+        &[output.clone(), stac_item_path(&output)],
         inference.record(
             &model,
             json!({

@@ -211,7 +211,8 @@ impl Task<'_> {
                 let compression = if o.compress == "zstd" { Compression::Zstd } else { Compression::Deflate };
                 convert::run(&CubeSource::file(scene.path.clone()), &out, compression, true)?;
                 let bytes = std::fs::metadata(&out).map(|m| m.len() as f64).unwrap_or(0.0);
-                Ok((vec![out], BTreeMap::from([("cog_mib".into(), bytes / (1 << 20) as f64)])))
+                let item = hypersynth_data::stac_item_path(&out);
+                Ok((vec![out, item], BTreeMap::from([("cog_mib".into(), bytes / (1 << 20) as f64)])))
             }
             Stage::Train(o) => {
                 let trained = train_spectral::run(&TrainSpectral {
@@ -271,7 +272,8 @@ impl Task<'_> {
                     reference: None,
                     session: session.clone(),
                 })?;
-                Ok((vec![outcome.output, crate::run_record::beside(&out)], tile_metrics(&outcome.tiles, outcome.onnx_time)))
+                let item = hypersynth_data::stac_item_path(&outcome.output);
+                Ok((vec![outcome.output, item, crate::run_record::beside(&out)], tile_metrics(&outcome.tiles, outcome.onnx_time)))
             }
             Stage::Fuse(o) => {
                 let out = dir.join(format!("{}.tif", scene.id));
@@ -287,7 +289,11 @@ impl Task<'_> {
                     classes: Vec::new(),
                     session: session.clone(),
                 })?;
-                let files = std::iter::once(outcome.probability).chain(outcome.mask).chain([crate::run_record::beside(&out)]).collect();
+                let files = std::iter::once(outcome.probability)
+                    .chain(outcome.mask)
+                    .flat_map(|cog| [hypersynth_data::stac_item_path(&cog), cog])
+                    .chain([crate::run_record::beside(&out)])
+                    .collect();
                 Ok((files, tile_metrics(&outcome.tiles, outcome.onnx_time)))
             }
         }

@@ -144,38 +144,26 @@ fn vsicurl_and_vsizip_inputs_go_to_gdal_as_they_are_and_give_what_local_files_gi
         "1",
         "-q",
     ]));
-    t.ok(&t.run(&[
-        "fuse",
-        "--model",
-        "dmg.onnx",
-        "--pre",
-        &cube,
-        "--post",
-        &cube,
-        "--out",
-        "remote.tif",
-        "--tile",
-        "32",
-        "--overlap",
-        "8",
-        "-q",
-    ]));
-    t.ok(&t.run(&[
-        "fuse",
-        "--model",
-        "dmg.onnx",
-        "--pre",
-        &local_cube,
-        "--post",
-        &local_cube,
-        "--out",
-        "local.tif",
-        "--tile",
-        "32",
-        "--overlap",
-        "8",
-        "-q",
-    ]));
+    let fuse = |scene: &str, out: &str| {
+        t.ok(&t.run(&[
+            "fuse",
+            "--model",
+            "dmg.onnx",
+            "--pre",
+            scene,
+            "--post",
+            scene,
+            "--out",
+            out,
+            "--tile",
+            "32",
+            "--overlap",
+            "8",
+            "-q",
+        ]));
+    };
+    fuse(&cube, "remote.tif");
+    fuse(&local_cube, "local.tif");
     let read = |name: &str| Cube::open(t.join(name)).unwrap().read(meta.full_window()).unwrap().data;
     assert_eq!(read("remote.tif"), read("local.tif"));
 

@@ -32,7 +32,7 @@ fn convert_neon_hdf5_gives_a_cog_with_wavelengths_and_the_source_pixels() {
     let out = t.run(&["convert", &source.display().to_string(), "neon.tif"]);
     t.ok(&out);
     assert_eq!(std::fs::read(&source).unwrap(), before, "the input is never modified");
-    assert_eq!(t.listing(), "neon.tif", "nothing but the output is left");
+    assert_eq!(t.listing(), "neon.stac.json\n  neon.tif", "nothing but the output and its STAC Item is left");
 
     let info = Command::new("gdalinfo").arg(t.join("neon.tif")).output().unwrap();
     let text = String::from_utf8_lossy(&info.stdout);

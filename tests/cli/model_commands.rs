@@ -31,6 +31,23 @@ fn inspect_shows_the_card_and_the_contract() {
 }
 
 #[test]
+fn the_python_example_in_the_models_doc_runs_as_written() {
+    let t = TestDir::new();
+    let args = crate::support::sample_args(&["--out", "salinas.onnx", "-q"]);
+    t.ok(&t.run(&[&["train", "spectral"][..], &args.iter().map(String::as_str).collect::<Vec<_>>()].concat()));
+    let doc = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/MODELS.md")).unwrap();
+    let section = &doc[doc.find("## Running our models from Python").expect("the section")..];
+    let start = section.find("```python\n").expect("a python block") + "```python\n".len();
+    let block = &section[start..start + section[start..].find("```").unwrap()];
+    assert!(block.lines().count() <= 6, "the doc promises six lines:\n{block}");
+    let script = format!(
+        "import sys\n{}print(spectra.shape, spectra.dtype, len(json.loads(card['hypersynth.wavelengths_nm'])), bool(np.isfinite(spectra).all()))",
+        block.replace("\"salinas.onnx\"", "sys.argv[1]")
+    );
+    assert_eq!(crate::support::python_check(&script, &[&t.join("salinas.onnx")]), "(100, 204) float32 204 True");
+}
+
+#[test]
 fn a_file_that_is_not_a_model_is_refused() {
     let t = TestDir::new();
     let out = t.run(&["models", "inspect", &sample("salinasA.tif")]);

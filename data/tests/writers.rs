@@ -17,8 +17,10 @@ fn cog_keeps_pixels_and_band_metadata_and_appears_only_when_finished() {
         assert!(!out.exists(), "the output must not appear before it is finished");
     }
     writer.finish().unwrap();
-    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(names, vec![std::ffi::OsString::from("salinas_cog.tif")], "no temporary files left");
+    let mut names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    names.sort();
+    let expected = ["salinas_cog.stac.json", "salinas_cog.tif"].map(std::ffi::OsString::from);
+    assert_eq!(names, expected, "the COG and its STAC Item, no temporary files left");
 
     let copy = Cube::open(&out).unwrap();
     let full = source.meta().full_window();

@@ -45,6 +45,15 @@ pub fn beside(out: &Path) -> PathBuf {
     out.with_extension("run.json")
 }
 
+/// The entries of `details` with those of `more` added (both JSON objects; a later key
+/// wins): a command's own `run.json` details beside those a shared step records.
+pub fn with_details(mut details: Value, more: Value) -> Value {
+    if let (Some(all), Value::Object(more)) = (details.as_object_mut(), more) {
+        all.extend(more);
+    }
+    details
+}
+
 /// Lower-case hex of a digest.
 pub fn to_hex(digest: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()

@@ -13,7 +13,7 @@ use hypersynth_data::CubeMeta;
 use hypersynth_onnx::{Input, OnnxSession, RuntimeInfo, SessionOptions};
 use hypersynth_onnx_format::{ModelCard, ModelKind};
 use ndarray::{Array3, Array4, ArrayView4};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::progress;
 use crate::tiling::{TileCounts, TileGrid, TileSource, run_tiled};
@@ -110,17 +110,15 @@ impl Inference {
     /// tiles run and skipped, the model calls and the seconds in ONNX Runtime; `more` is
     /// added to them.
     pub fn record(&self, model: &SceneModel, more: Value) -> Value {
-        let mut fields = Map::new();
-        fields.insert("device".into(), json!(model.session.device.to_string()));
-        fields.insert("onnx_runtime".into(), json!(model.runtime.build_info));
-        fields.insert("tiles_run".into(), json!(self.tiles.run));
-        fields.insert("tiles_skipped".into(), json!(self.tiles.skipped));
-        fields.insert("batches".into(), json!(self.tiles.batches));
-        fields.insert("onnx_seconds".into(), json!(self.onnx_time.as_secs_f64()));
-        if let Value::Object(more) = more {
-            fields.extend(more);
-        }
-        Value::Object(fields)
+        let fields = json!({
+            "device": model.session.device.to_string(),
+            "onnx_runtime": model.runtime.build_info,
+            "tiles_run": self.tiles.run,
+            "tiles_skipped": self.tiles.skipped,
+            "batches": self.tiles.batches,
+            "onnx_seconds": self.onnx_time.as_secs_f64(),
+        });
+        crate::run_record::with_details(fields, more)
     }
 }
 

@@ -246,7 +246,7 @@ fn counts(data: &Labelled, rows: &[usize]) -> std::collections::BTreeMap<u32, us
 /// What `run.json` records of the data and its split for either generator, with the
 /// generator's own `extra` entries (a JSON object) added.
 fn data_details(data: &Labelled, split: &Split, extra: serde_json::Value) -> serde_json::Value {
-    let mut details = json!({
+    let details = json!({
         "classes": data.classes,
         "train_counts": counts(data, &split.train),
         "test_counts": counts(data, &split.test),
@@ -254,10 +254,7 @@ fn data_details(data: &Labelled, split: &Split, extra: serde_json::Value) -> ser
         "dropped_bad_bands": data.dropped_bands,
         "dropped_nodata_pixels": data.dropped_pixels,
     });
-    if let (Some(all), serde_json::Value::Object(more)) = (details.as_object_mut(), extra) {
-        all.extend(more);
-    }
-    details
+    crate::run_record::with_details(details, extra)
 }
 
 /// The class index (`0..class_ids.len()`, the model's order) of each of `rows`.

@@ -207,6 +207,12 @@ impl CubeSource {
     pub fn file(path: impl Into<PathBuf>) -> Self {
         Self { path: path.into(), ..Self::default() }
     }
+
+    /// The files opening it reads: the cube and its band table (for the check that no
+    /// output replaces an input, and for run records).
+    pub fn files(&self) -> Vec<PathBuf> {
+        std::iter::once(self.path.clone()).chain(self.wavelengths.clone()).collect()
+    }
 }
 
 /// The format-specific reading behind a [`Cube`].

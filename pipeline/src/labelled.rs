@@ -20,6 +20,8 @@ pub enum LabelSource {
         scenes: Vec<(CubeSource, PathBuf)>,
         /// `class_id,name` CSV, for every scene.
         names: Option<PathBuf>,
+        /// The `--scenes` CSV the scenes were listed in.
+        listed_in: Option<PathBuf>,
     },
     /// An ENVI spectral library with a class table.
     Library {
@@ -39,12 +41,17 @@ impl LabelSource {
     /// an ENVI library's header included.
     pub fn files(&self) -> Vec<PathBuf> {
         match self {
-            Self::Raster { scenes, names } => scenes
-                .iter()
-                .flat_map(|(cube, labels)| [cube.path.clone(), labels.clone()])
-                .chain(scenes.iter().filter_map(|(cube, _)| cube.wavelengths.clone()))
-                .chain(names.clone())
-                .collect(),
+            Self::Raster { scenes, names, listed_in } => {
+                let mut files: Vec<PathBuf> = Vec::new();
+                let listed = scenes.iter().flat_map(|(cube, labels)| cube.files().into_iter().chain([labels.clone()]));
+                for file in listed.chain(names.clone()).chain(listed_in.clone()) {
+                    // Every scene may name the same band table.
+                    if !files.contains(&file) {
+                        files.push(file);
+                    }
+                }
+                files
+            }
             Self::Library { sli, table, .. } => vec![sli.clone(), sli.with_extension("hdr"), table.clone()],
             Self::Table(path) => vec![path.clone()],
         }
@@ -118,7 +125,11 @@ impl Labelled {
 /// Reads labelled spectra from `source`.
 pub fn load(source: &LabelSource) -> Result<Labelled> {
     match source {
-        LabelSource::Raster { scenes, names } => from_rasters(scenes, names.as_deref()),
+        LabelSource::Raster { scenes, names, listed_in } => {
+            let mut pooled = from_rasters(scenes, names.as_deref())?;
+            pooled.inputs.extend(listed_in.clone());
+            Ok(pooled)
+        }
         LabelSource::Library { sli, table, column } => {
             let lib = read_envi_library(sli, Some(table), column.as_deref())?;
             from_library(lib, vec![sli.clone(), table.clone()])
@@ -161,7 +172,12 @@ fn from_rasters(scenes: &[(CubeSource, PathBuf)], names: Option<&Path>) -> Resul
         }
         pooled.classes.sort_by_key(|c| c.id);
         pooled.dropped_pixels += scene.dropped_pixels;
-        pooled.inputs.extend(scene.inputs);
+        for input in scene.inputs {
+            // Every scene may name the same band table.
+            if !pooled.inputs.contains(&input) {
+                pooled.inputs.push(input);
+            }
+        }
     }
     if scenes.len() > 1 {
         tracing::info!("pooled {} labelled pixels of {} scenes", pooled.labels.len(), scenes.len());

@@ -261,14 +261,16 @@ pub fn label_source(args: LabelArgs) -> anyhow::Result<LabelSource> {
         wavelengths: args.wavelengths.clone(),
     };
     Ok(match (args.scenes, args.library, args.class_table, args.table) {
-        (Some(list), None, None, None) => {
-            LabelSource::Raster { scenes: read_scene_list(&list)?.into_iter().map(|(c, l)| (cube(c), l)).collect(), names: args.classes }
-        }
+        (Some(list), None, None, None) => LabelSource::Raster {
+            scenes: read_scene_list(&list)?.into_iter().map(|(c, l)| (cube(c), l)).collect(),
+            names: args.classes,
+            listed_in: Some(list),
+        },
         (None, None, None, None) if !args.cube.is_empty() => {
             if args.cube.len() != args.labels.len() {
                 bail!("{} --cube but {} --labels: give one class raster per cube, in the same order", args.cube.len(), args.labels.len());
             }
-            LabelSource::Raster { scenes: args.cube.into_iter().map(cube).zip(args.labels).collect(), names: args.classes }
+            LabelSource::Raster { scenes: args.cube.into_iter().map(cube).zip(args.labels).collect(), names: args.classes, listed_in: None }
         }
         (None, Some(sli), Some(table), None) => LabelSource::Library { sli, table, column: args.class_column },
         (None, None, None, Some(table)) => LabelSource::Table(table),

@@ -33,7 +33,15 @@ fn the_training_tiles_pool_into_one_model_scored_on_the_test_tiles() {
         "-q",
     ]));
     let run = run_json(&t.join("m.run.json"));
-    assert_eq!(run["inputs"].as_array().unwrap().len(), 28, "14 tiles and their labels");
+    assert_eq!(run["inputs"].as_array().unwrap().len(), 29, "14 tiles, their labels and the list");
+    // The list is an input: no output may replace it.
+    let tile = |folder: &str, name: &str| enmap.join(folder).join(name).display().to_string();
+    let list =
+        format!("image,mask\n{},{}\n", tile("images", "enmap_potsdam_tile_128_0.tif"), tile("labels", "enmap_potsdam_tile_128_0.tif"));
+    std::fs::write(t.join("list.csv"), &list).unwrap();
+    let out = t.run(&["train", "spectral", "--scenes", "list.csv", "--out", "list.csv"]);
+    t.refused(&out, "list.csv", "output would replace an input");
+    assert_eq!(std::fs::read_to_string(t.join("list.csv")).unwrap(), list);
 
     // scikit-learn with tifffile and gdalinfo, reading the tiles itself: augmented.parquet's
     // real rows are every labelled pixel of the 14 training tiles (per class), a random
@@ -114,6 +122,11 @@ fn a_mosaic_without_wavelengths_is_given_them_by_a_band_table() {
     );
     // convert writes them into the mosaic's COG for good.
     t.ok(&t.run(&["convert", "mosaic.vrt", "mosaic.tif", "--wavelengths", "bands.csv", "-q"]));
+    t.refused(
+        &t.run(&["convert", "mosaic.vrt", "bands.csv", "--wavelengths", "bands.csv", "--overwrite"]),
+        "bands.csv",
+        "replace an input",
+    );
     assert_eq!(Cube::open(t.join("mosaic.tif")).unwrap().meta().wavelengths_nm.as_ref(), Some(&centres));
     // A table of another length is refused, naming it.
     std::fs::write(t.join("short.csv"), "wavelength_nm\n500\n600\n").unwrap();

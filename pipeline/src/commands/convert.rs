@@ -17,7 +17,7 @@ pub fn run(source: &CubeSource, out: &Path, compression: Compression, overwrite:
     if out.exists() && !overwrite {
         bail!("{}: output exists (pass --overwrite to replace it)", out.display());
     }
-    hypersynth_data::check_outputs(&[&source.path], &[out.to_path_buf(), hypersynth_data::stac_item_path(out)])?;
+    hypersynth_data::check_outputs(&source.files(), &[out.to_path_buf(), hypersynth_data::stac_item_path(out)])?;
     let cube = Cube::open_source(source)?;
     let meta = cube.meta();
     if !meta.dtype.exact_in_f32() {

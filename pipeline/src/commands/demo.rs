@@ -42,7 +42,7 @@ pub fn run(out: &Path, threads: Option<usize>) -> Result<()> {
     println!("\n== hypersynth convert -> {}", cog.display());
     super::convert::run(&cube, &cog, Compression::Deflate, true)?;
 
-    let source = LabelSource::Raster { scenes: vec![(cube, labels.raster)], names: labels.names };
+    let source = LabelSource::Raster { scenes: vec![(cube, labels.raster)], names: labels.names, listed_in: None };
     let model = out.join("salinasA_cgan.onnx");
     println!(
         "\n== hypersynth train spectral (classes {} thinned to 25 training pixels) -> {}",

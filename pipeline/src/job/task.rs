@@ -204,6 +204,7 @@ impl Task<'_> {
         let labels = || LabelSource::Raster {
             scenes: vec![(CubeSource::file(scene.path.clone()), scene.labels.clone().unwrap_or_default())],
             names: scene.classes.clone(),
+            listed_in: None,
         };
         match self.stage {
             Stage::Convert(o) => {

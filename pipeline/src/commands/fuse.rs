@@ -80,11 +80,10 @@ pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
     .into_iter()
     .flatten()
     .collect();
-    // Each COG with its STAC Item, and the run record.
-    let outputs: Vec<PathBuf> =
-        cogs.iter().flat_map(|c| [c.clone(), stac_item_path(c)]).chain([crate::run_record::beside(&settings.out)]).collect();
+    // Each COG with its STAC Item (what the run record lists), and the run record.
+    let products: Vec<PathBuf> = cogs.iter().flat_map(|c| [c.clone(), stac_item_path(c)]).collect();
     let inputs = [model_files(&settings.model), vec![settings.pre.clone(), settings.post.clone()]].concat();
-    hypersynth_data::check_outputs(&inputs, &outputs)?;
+    hypersynth_data::check_outputs(&inputs, &[&products[..], &[crate::run_record::beside(&settings.out)]].concat())?;
     if settings.threshold.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
         bail!("--threshold must lie between 0 and 1");
     }
@@ -108,15 +107,16 @@ pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
     let datetime = hypersynth_data::source_datetime(&settings.post);
     let writer =
         |path: &Path, meta: &CubeMeta| Ok::<_, anyhow::Error>(CogWriter::create(path, meta, Compression::Deflate)?.dated(datetime.clone()));
-    let mut products = Products {
+    let mut writers = Products {
         value: writer(&settings.out, &band(SampleType::Float32, PROBABILITY_NODATA, output.as_str()))?,
         mask: match settings.threshold {
             Some(t) => Some((writer(&mask_path(&settings.out), &band(SampleType::UInt8, MASK_NODATA, "damage_mask"))?, t)),
             None => None,
         },
-        classes: match settings.classes.is_empty() {
-            true => None,
-            false => Some(writer(&classes_path(&settings.out), &band(SampleType::UInt8, MASK_NODATA, "severity_class"))?),
+        classes: if settings.classes.is_empty() {
+            None
+        } else {
+            Some(writer(&classes_path(&settings.out), &band(SampleType::UInt8, MASK_NODATA, "severity_class"))?)
         },
         thresholds: &settings.classes,
     };
@@ -134,14 +134,12 @@ pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
         TileSource { cube: &post, offset: &normalisation.offset[bands..], scale: &normalisation.scale[bands..] },
     ];
     // The card's output mapping is applied to the blended rows.
-    let mut write = |first: usize, values: Array3<f32>| products.write(first, values.mapv(|v| v * scale + offset));
+    let mut write = |first: usize, values: Array3<f32>| writers.write(first, values.mapv(|v| v * scale + offset));
     let inference = model.run(&grid, settings.batch, &sources, 1, &mut Ok, &mut write)?;
-    let (probability, mask, classes) = products.finish()?;
-    let outputs: Vec<PathBuf> =
-        std::iter::once(probability.clone()).chain(mask.clone()).chain(classes.clone()).flat_map(|c| [stac_item_path(&c), c]).collect();
+    let (probability, mask, classes) = writers.finish()?;
     record.finish(
         &crate::run_record::beside(&settings.out),
-        &outputs,
+        &products,
         inference.record(&model, json!({"scene": {"rows": rows, "cols": cols, "bands": bands}})),
     )?;
     tracing::info!(

@@ -230,6 +230,72 @@ pub(crate) trait CubeReader: Send {
     }
 }
 
+/// How [`Cube::open_resampled`] maps a cube onto a grid `scale` times finer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Resampling {
+    /// Fine pixels per coarse pixel along each axis.
+    pub scale: usize,
+    /// GDAL's interpolation kernel.
+    pub kernel: ResamplingKernel,
+    /// Where each coarse pixel's point-spread function is centred, in fine pixels (rows,
+    /// columns) from the centre of the block of fine pixels the georeferencing gives it:
+    /// the interpolation places each coarse value there. `[0, 0]` when the coarse pixels
+    /// are centred on their blocks, as GDAL's `average` makes them; `[-0.5, -0.5]` at x2
+    /// when every second pixel was kept, starting with the first.
+    pub psf_offset: [f64; 2],
+}
+
+/// An interpolation kernel of GDAL's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResamplingKernel {
+    /// Cubic convolution (Keys, a = -0.5): "bicubic".
+    Cubic,
+    /// Lanczos windowed sinc (3 lobes).
+    Lanczos,
+}
+
+impl ResamplingKernel {
+    /// GDAL's name of the kernel.
+    pub fn gdal_name(self) -> &'static str {
+        match self {
+            Self::Cubic => "cubic",
+            Self::Lanczos => "lanczos",
+        }
+    }
+}
+
+impl Resampling {
+    /// Cubic convolution by `scale`, coarse pixels centred on their blocks.
+    pub fn cubic(scale: usize) -> Self {
+        Self { scale, kernel: ResamplingKernel::Cubic, psf_offset: [0.0; 2] }
+    }
+
+    /// The same with `kernel`.
+    pub fn with_kernel(self, kernel: ResamplingKernel) -> Self {
+        Self { kernel, ..self }
+    }
+
+    /// The same with the coarse pixels centred `psf_offset` fine pixels from their blocks' centres.
+    pub fn with_psf_offset(self, psf_offset: [f64; 2]) -> Self {
+        Self { psf_offset, ..self }
+    }
+
+    /// The kernel, and the offset when there is one, as words.
+    fn describe(&self) -> String {
+        match self.psf_offset {
+            [0.0, 0.0] => self.kernel.gdal_name().to_string(),
+            [rows, cols] => format!("{}, coarse pixels centred {rows:+}, {cols:+} fine pixels from their blocks", self.kernel.gdal_name()),
+        }
+    }
+
+    /// The coarse pixels' window that GDAL maps onto the fine grid, as (column, row) offsets
+    /// in coarse pixels: a coarse value lands `psf_offset` fine pixels from its block's centre.
+    pub(crate) fn source_offset(&self) -> (f64, f64) {
+        let at = |o: f64| if o == 0.0 { 0.0 } else { -o / self.scale as f64 };
+        (at(self.psf_offset[1]), at(self.psf_offset[0]))
+    }
+}
+
 /// A hyperspectral cube opened for windowed reading.
 ///
 /// Opening reads only metadata; pixels are read by window, so memory follows the window
@@ -276,13 +342,14 @@ impl Cube {
         Ok(Self { meta, reader })
     }
 
-    /// Opens the cube at `path` resampled to `scale` times finer pixels by GDAL's cubic
-    /// convolution (bicubic): `scale` x the rows and columns, the pixel size divided by
-    /// `scale` (same origin, CRS, bands, wavelengths, scale/offset and nodata), float32
-    /// samples. Windows are resampled as they are read. Needs a cube GDAL reads.
-    pub fn open_resampled(path: impl AsRef<Path>, scale: usize) -> Result<Self> {
+    /// Opens the cube at `path` resampled to `how.scale` times finer pixels by GDAL (see
+    /// [`Resampling`]): `scale` x the rows and columns, the pixel size divided by `scale`
+    /// (same origin, CRS, bands, wavelengths, scale/offset and nodata), float32 samples.
+    /// Windows are resampled as they are read. Needs a cube GDAL reads.
+    pub fn open_resampled(path: impl AsRef<Path>, how: &Resampling) -> Result<Self> {
         let path = path.as_ref();
         let source = Self::open(path)?;
+        let scale = how.scale;
         if scale == 0 {
             return Err(Error::invalid(path, "the resampling scale must be at least 1"));
         }
@@ -293,13 +360,13 @@ impl Cube {
         meta.rows *= scale;
         meta.cols *= scale;
         meta.dtype = SampleType::Float32;
-        meta.format = format!("{} resampled x{scale} (cubic)", meta.format);
+        meta.format = format!("{} resampled x{scale} ({})", meta.format, how.describe());
         if let Some(gt) = meta.georef.geotransform.as_mut() {
             for i in [1, 2, 4, 5] {
                 gt[i] /= scale as f64;
             }
         }
-        let reader = crate::gdal::open_resampled(path, &source.meta, scale)?;
+        let reader = crate::gdal::open_resampled(path, &source.meta, how)?;
         Ok(Self { meta, reader: Box::new(reader) })
     }
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use gdal::{Dataset, DatasetOptions, GdalOpenFlags, Metadata};
 use ndarray::Array3;
 
-use crate::cube::{CubeMeta, CubeReader, Georef, SampleType, Window, nm_per_unit};
+use crate::cube::{CubeMeta, CubeReader, Georef, Resampling, SampleType, Window, nm_per_unit};
 use crate::{Error, Result};
 
 /// GDAL's block cache unless `GDAL_CACHEMAX` says otherwise: enough for the rows of
@@ -75,25 +75,33 @@ pub(crate) fn open(path: &Path) -> Result<(CubeMeta, GdalCube)> {
     GdalCube { path: path.to_path_buf(), dataset }.check_readable(&meta).map(|cube| (meta, cube))
 }
 
-/// `path` resampled by GDAL to `scale` times finer pixels with cubic convolution
-/// ("bicubic"), through a virtual raster: windows are resampled as they are read, so the
-/// finer cube is never held whole. `meta` is the source's metadata; stored values come out
-/// as float32 (scale and offset still apply).
-pub(crate) fn open_resampled(path: &Path, meta: &CubeMeta, scale: usize) -> Result<GdalCube> {
+/// `path` resampled by GDAL as `how` says, through a virtual raster: windows are
+/// resampled as they are read, so the finer cube is never held whole. `meta` is the
+/// source's metadata; stored values come out as float32 (scale and offset still apply).
+pub(crate) fn open_resampled(path: &Path, meta: &CubeMeta, how: &Resampling) -> Result<GdalCube> {
     configure_gdal();
     let absolute = std::fs::canonicalize(path).map_err(Error::io(path, "resolve"))?;
     let escape = |text: &str| text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
     let nodata = meta.nodata.map(|v| format!("<NoDataValue>{v}</NoDataValue>")).unwrap_or_default();
     let source_nodata = meta.nodata.map(|v| format!("<NODATA>{v}</NODATA>")).unwrap_or_default();
-    let (cols, rows) = (meta.cols * scale, meta.rows * scale);
+    let (cols, rows) = (meta.cols * how.scale, meta.rows * how.scale);
+    let (file, kernel) = (escape(&absolute.to_string_lossy()), how.kernel.gdal_name());
+    let source = |b: usize, (x_off, y_off): (f64, f64)| {
+        format!(
+            r#"<ComplexSource resampling="{kernel}"><SourceFilename relativeToVRT="0">{file}</SourceFilename><SourceBand>{b}</SourceBand><SrcRect xOff="{x_off}" yOff="{y_off}" xSize="{}" ySize="{}"/><DstRect xOff="0" yOff="0" xSize="{cols}" ySize="{rows}"/>{source_nodata}</ComplexSource>"#,
+            meta.cols, meta.rows,
+        )
+    };
     let mut xml = format!(r#"<VRTDataset rasterXSize="{cols}" rasterYSize="{rows}">"#);
     for b in 1..=meta.bands {
-        xml.push_str(&format!(
-            r#"<VRTRasterBand dataType="Float32" band="{b}">{nodata}<ComplexSource resampling="cubic"><SourceFilename relativeToVRT="0">{}</SourceFilename><SourceBand>{b}</SourceBand><SrcRect xOff="0" yOff="0" xSize="{}" ySize="{}"/><DstRect xOff="0" yOff="0" xSize="{cols}" ySize="{rows}"/>{source_nodata}</ComplexSource></VRTRasterBand>"#,
-            escape(&absolute.to_string_lossy()),
-            meta.cols,
-            meta.rows,
-        ));
+        // A window of the source shifted by a fraction of a pixel moves where its values
+        // land. GDAL clips it to the source, which leaves a strip along one edge unpainted:
+        // the unshifted resampling, painted first, fills it.
+        let sources = match how.source_offset() {
+            (0.0, 0.0) => source(b, (0.0, 0.0)),
+            offset => source(b, (0.0, 0.0)) + &source(b, offset),
+        };
+        xml.push_str(&format!(r#"<VRTRasterBand dataType="Float32" band="{b}">{nodata}{sources}</VRTRasterBand>"#));
     }
     xml.push_str("</VRTDataset>");
     let dataset = Dataset::open(Path::new(&xml)).map_err(Error::gdal(path, "open a resampling virtual raster"))?;

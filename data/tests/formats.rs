@@ -2,7 +2,7 @@
 //! with independent tools (gdalinfo / gdallocationinfo, h5dump, the data set's README).
 
 use hypersynth_data::fixtures::{samples_dir, shared_data_dir};
-use hypersynth_data::{ClassRaster, Cube, CubeSource, SampleType, Window, read_envi_library};
+use hypersynth_data::{ClassRaster, Cube, CubeSource, Resampling, ResamplingKernel, SampleType, Window, read_envi_library};
 
 macro_rules! shared {
     () => {
@@ -209,9 +209,10 @@ fn band_planes_hold_the_values_of_a_pixel_read() {
 }
 
 /// A cube resampled x2 on the fly equals gdal_translate's cubic resampling, whole and by
-/// windows, with the pixel size halved.
+/// windows, with the pixel size halved; with Lanczos and a PSF offset it equals
+/// gdal_translate's Lanczos over a source window shifted by the offset.
 #[test]
-fn resampled_cube_matches_gdal_translate_cubic() {
+fn resampled_cube_matches_gdal_translate_cubic_and_lanczos_with_a_psf_offset() {
     let dir = tempfile::tempdir().unwrap();
     // A georeferenced copy of the sample: 30 m pixels in UTM 33N.
     let path = dir.path().join("source.tif");
@@ -230,7 +231,7 @@ fn resampled_cube_matches_gdal_translate_cubic() {
         .status()
         .unwrap();
     assert!(ok.success());
-    let fine = Cube::open_resampled(&path, 2).unwrap();
+    let fine = Cube::open_resampled(&path, &Resampling::cubic(2)).unwrap();
     let m = fine.meta();
     assert_eq!((m.rows, m.cols, m.bands, m.dtype), (166, 172, 204, SampleType::Float32));
     assert_eq!(m.wavelengths_nm, Cube::open(&path).unwrap().meta().wavelengths_nm);
@@ -245,5 +246,25 @@ fn resampled_cube_matches_gdal_translate_cubic() {
     let same = whole.slice(ndarray::s![37..77, 50..83, ..]);
     let worst = (&part - &same).mapv(f32::abs).fold(0f32, |a, &b| a.max(b));
     assert!(worst < 1e-2, "max |window - whole| = {worst}");
-    assert!(Cube::open_resampled(samples_dir().join("salinasA/salinasA_gt.tif"), 0).is_err());
+    assert!(Cube::open_resampled(samples_dir().join("salinasA/salinasA_gt.tif"), &Resampling::cubic(0)).is_err());
+
+    // Lanczos, with the coarse values placed half a fine pixel up and right of their
+    // blocks' centres: GDAL's own window shifted by a quarter of a coarse pixel.
+    let shifted = dir.path().join("x2_shifted.tif");
+    let ok = std::process::Command::new("gdal_translate")
+        .args(["-q", "-ot", "Float32", "-r", "lanczos", "-srcwin", "-0.25", "0.25", "86", "83", "-outsize", "172", "166"])
+        .arg(&path)
+        .arg(&shifted)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let how = Resampling::cubic(2).with_kernel(ResamplingKernel::Lanczos).with_psf_offset([-0.5, 0.5]);
+    let fine = Cube::open_resampled(&path, &how).unwrap();
+    let whole = fine.read_stored(m.full_window()).unwrap();
+    let expected = Cube::open(&shifted).unwrap().read_stored(m.full_window()).unwrap();
+    let worst = (&whole - &expected).mapv(f32::abs).fold(0f32, |a, &b| a.max(b));
+    assert!(worst < 1e-2, "max |on the fly - gdal_translate| = {worst}");
+    let unshifted = Cube::open_resampled(&path, &how.with_psf_offset([0.0, 0.0])).unwrap().read_stored(m.full_window()).unwrap();
+    let moved = (&whole - &unshifted).mapv(f32::abs).fold(0f32, |a, &b| a.max(b));
+    assert!(moved > 1.0, "the offset changed nothing (max difference {moved})");
 }

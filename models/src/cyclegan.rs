@@ -200,36 +200,54 @@ impl ResnetGenerator {
 /// The high-res → low-res generator: CycleGAN's second generator restricted to a model of
 /// how the low-res images came about. A learned blur (one kernel shared by every channel
 /// and image, its weights a softmax, so positive and summing to 1; reflection padding),
-/// then the mean of each `scale`x`scale` block (one low-res pixel), then cubic
-/// convolution back to the high-res grid, as the low-res scenes themselves were resampled.
-/// Its discriminator only has to settle the blur, and the high → low → high round trip
-/// then trains the refining generator on pairs that look like the real low-res images.
+/// then the mean of each `scale`x`scale` block (one low-res pixel) taken `psf_offset`
+/// high-res pixels from the block's centre, then cubic convolution back to the high-res
+/// grid with each low-res value placed there, as the low-res scenes themselves were
+/// resampled. Its discriminator only has to settle the blur, and the high → low → high
+/// round trip then trains the refining generator on pairs that look like the real low-res
+/// images.
+///
+/// The offset is not learned: which fine pixels a coarse pixel saw cannot be told from
+/// unpaired scenes (shifting every coarse value by the same fraction of a pixel leaves the
+/// images' statistics as they were), so it is a setting, `[0, 0]` for coarse pixels centred
+/// on their blocks.
 #[derive(Debug)]
 pub struct Degradation {
-    /// `[k·k]` kernel logits, row-major.
+    /// `[k·k]` kernel logits divided by [`LOGIT_GAIN`], row-major.
     pub logits: Var,
     /// Kernel side (odd).
     pub kernel: usize,
     /// High-res pixels per low-res pixel along each axis.
     pub scale: usize,
+    /// Where each low-res pixel is centred, in high-res pixels (rows, columns) from the
+    /// centre of its block.
+    pub psf_offset: [f64; 2],
 }
 
 /// The side of the [`Degradation`]'s blur kernel.
 pub const BLUR_KERNEL: usize = 9;
 
+/// The kernel's logits are this times the trained values: Adam moves every parameter by
+/// about the learning rate per step, which over a few hundred steps would leave the blur
+/// near where it started (measured on the benchmark of `docs/SUPER_RESOLUTION.md`: 30 lets
+/// it learn block means from a one-pixel Gaussian start; 1 did not).
+const LOGIT_GAIN: f64 = 30.0;
+
 impl Degradation {
-    /// A degradation by `scale` whose blur starts as a Gaussian of one pixel's standard
+    /// A degradation by `scale`, low-res pixels centred `psf_offset` high-res pixels from
+    /// their blocks' centres, whose blur starts as a Gaussian of one pixel's standard
     /// deviation.
-    pub fn new(scale: usize) -> Result<Self> {
+    pub fn new(scale: usize, psf_offset: [f64; 2]) -> Result<Self> {
         let k = BLUR_KERNEL;
         let centre = (k / 2) as f32;
-        let logits: Vec<f32> = (0..k * k).map(|i| -(((i / k) as f32 - centre).powi(2) + ((i % k) as f32 - centre).powi(2)) / 2.0).collect();
-        Ok(Self { logits: Var::from_tensor(&Tensor::new(logits, &candle_core::Device::Cpu)?)?, kernel: k, scale })
+        let gaussian = |i: usize| -(((i / k) as f32 - centre).powi(2) + ((i % k) as f32 - centre).powi(2)) / 2.0;
+        let logits: Vec<f32> = (0..k * k).map(|i| gaussian(i) / LOGIT_GAIN as f32).collect();
+        Ok(Self { logits: Var::from_tensor(&Tensor::new(logits, &candle_core::Device::Cpu)?)?, kernel: k, scale, psf_offset })
     }
 
     /// The blur kernel's weights, `[k·k]`.
     pub fn weights(&self) -> Result<Tensor> {
-        Ok(candle_nn::ops::softmax(self.logits.as_tensor(), 0)?)
+        Ok(candle_nn::ops::softmax(&self.logits.as_tensor().affine(LOGIT_GAIN, 0.0)?, 0)?)
     }
 
     /// `[n, c, h, w]` blurred, the same shape.
@@ -241,18 +259,36 @@ impl Degradation {
         Ok(self.weights()?.unsqueeze(0)?.matmul(&columns)?.reshape((n, c, h, w))?)
     }
 
+    /// `[n, c, h, w]` blurred and averaged over each block around the point `psf_offset`
+    /// from its centre: `[n, c, h / scale, w / scale]`.
+    fn sample(&self, x: &Tensor) -> Result<Tensor> {
+        let (n, c, h, w) = x.dims4()?;
+        let s = self.scale;
+        let [row_offset, col_offset] = self.psf_offset;
+        let mut blurred = self.blur(x)?;
+        // Moved by the offset, so that each block's mean is taken around the coarse pixel's centre.
+        if col_offset != 0.0 {
+            blurred = blurred.broadcast_matmul(&cubic_shift(w, col_offset)?.t()?)?;
+        }
+        if row_offset != 0.0 {
+            blurred = blurred.transpose(2, 3)?.broadcast_matmul(&cubic_shift(h, row_offset)?.t()?)?.transpose(2, 3)?;
+        }
+        Ok(blurred.reshape((n, c, h / s, s, w / s, s))?.mean(5)?.mean(3)?)
+    }
+
     /// `[n, c, h, w]` degraded to low resolution and resampled back, the same shape; `h`
     /// and `w` must be multiples of the scale.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (n, c, h, w) = x.dims4()?;
+        let (_, _, h, w) = x.dims4()?;
         let s = self.scale;
         if h % s != 0 || w % s != 0 {
             return Err(crate::Error::Invalid(format!("{h} x {w} pixels do not divide into {s}x{s} blocks")));
         }
-        let low = self.blur(x)?.reshape((n, c, h / s, s, w / s, s))?.mean(5)?.mean(3)?;
+        let [row_offset, col_offset] = self.psf_offset;
+        let low = self.sample(x)?;
         // Cubic convolution along the columns, then along the rows.
-        let along_cols = low.broadcast_matmul(&cubic_upsampling(w / s, s)?.t()?)?;
-        Ok(along_cols.transpose(2, 3)?.broadcast_matmul(&cubic_upsampling(h / s, s)?.t()?)?.transpose(2, 3)?)
+        let along_cols = low.broadcast_matmul(&cubic_upsampling(w / s, s, col_offset)?.t()?)?;
+        Ok(along_cols.transpose(2, 3)?.broadcast_matmul(&cubic_upsampling(h / s, s, row_offset)?.t()?)?.transpose(2, 3)?)
     }
 
     /// The trainable parameters.
@@ -273,9 +309,22 @@ impl Degradation {
 }
 
 /// `[low·scale, low]`: cubic convolution (Keys, a = -0.5, GDAL's "cubic") from `low`
-/// pixels to `low·scale`, pixel centres aligned as GDAL aligns them and the samples past
-/// either end clamped to the edge.
-fn cubic_upsampling(low: usize, scale: usize) -> Result<Tensor> {
+/// pixels to `low·scale`, pixel centres aligned as GDAL aligns them, then each low-res
+/// value moved `offset` high-res pixels (as a shifted source window moves them), the
+/// samples past either end clamped to the edge.
+fn cubic_upsampling(low: usize, scale: usize, offset: f64) -> Result<Tensor> {
+    cubic_matrix(low * scale, low, |j| (j as f64 + 0.5 - offset) / scale as f64 - 0.5)
+}
+
+/// `[n, n]`: cubic convolution from `n` pixels to the same `n` moved by `offset` pixels
+/// (pixel `j` takes the value at `j + offset`), clamped at the edges.
+fn cubic_shift(n: usize, offset: f64) -> Result<Tensor> {
+    cubic_matrix(n, n, |j| j as f64 + offset)
+}
+
+/// `[outputs, inputs]`: output `j` is cubic convolution (Keys, a = -0.5) of the inputs at
+/// position `at(j)` (in input pixels), the samples past either end clamped to the edge.
+fn cubic_matrix(outputs: usize, inputs: usize, at: impl Fn(usize) -> f64) -> Result<Tensor> {
     let keys = |d: f64| {
         let d = d.abs();
         if d <= 1.0 {
@@ -286,17 +335,16 @@ fn cubic_upsampling(low: usize, scale: usize) -> Result<Tensor> {
             0.0
         }
     };
-    let high = low * scale;
-    let mut weights = vec![0f32; high * low];
-    for j in 0..high {
-        let x = (j as f64 + 0.5) / scale as f64 - 0.5;
+    let mut weights = vec![0f32; outputs * inputs];
+    for j in 0..outputs {
+        let x = at(j);
         let base = x.floor() as i64;
         for tap in base - 1..=base + 2 {
-            let source = tap.clamp(0, low as i64 - 1) as usize;
-            weights[j * low + source] += keys(x - tap as f64) as f32;
+            let source = tap.clamp(0, inputs as i64 - 1) as usize;
+            weights[j * inputs + source] += keys(x - tap as f64) as f32;
         }
     }
-    Ok(Tensor::from_vec(weights, (high, low), &candle_core::Device::Cpu)?)
+    Ok(Tensor::from_vec(weights, (outputs, inputs), &candle_core::Device::Cpu)?)
 }
 
 #[cfg(test)]
@@ -321,7 +369,7 @@ mod tests {
 
     #[test]
     fn the_blur_keeps_constants_and_smooths_edges() {
-        let blur = Degradation::new(2).unwrap();
+        let blur = Degradation::new(2, [0.0; 2]).unwrap();
         let weights = blur.weights().unwrap().to_vec1::<f32>().unwrap();
         assert!((weights.iter().sum::<f32>() - 1.0).abs() < 1e-5);
         let flat = Tensor::full(3.0f32, (1, 2, 12, 12), &candle_core::Device::Cpu).unwrap();
@@ -339,7 +387,7 @@ mod tests {
 
     #[test]
     fn cubic_upsampling_keeps_ramps_and_the_degradation_keeps_constants() {
-        let up = cubic_upsampling(8, 2).unwrap().to_vec2::<f32>().unwrap();
+        let up = cubic_upsampling(8, 2, 0.0).unwrap().to_vec2::<f32>().unwrap();
         assert!(up.iter().all(|row| (row.iter().sum::<f32>() - 1.0).abs() < 1e-6));
         // Low-res pixel i holds 3i; high-res pixel j lies at low-res position (j + 0.5) / 2 - 0.5.
         let ramp: Vec<f32> = (0..8).map(|i| 3.0 * i as f32).collect();
@@ -348,8 +396,33 @@ mod tests {
             assert!((value - 3.0 * ((j as f32 + 0.5) / 2.0 - 0.5)).abs() < 1e-4, "pixel {j}: {value}");
         }
         let flat = Tensor::full(2.0f32, (2, 3, 8, 12), &candle_core::Device::Cpu).unwrap();
-        let degraded = Degradation::new(2).unwrap().forward(&flat).unwrap();
+        let degraded = Degradation::new(2, [-0.5, 1.0]).unwrap().forward(&flat).unwrap();
         let worst = (degraded - &flat).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
         assert!(worst < 1e-5);
+    }
+
+    #[test]
+    fn each_low_res_pixel_is_taken_around_its_offset_centre() {
+        // An image whose value is its column (rows: 10 x its row); a blur that keeps it.
+        let (h, w) = (12, 12);
+        let ramp: Vec<f32> = (0..h * w).map(|i| 10.0 * (i / w) as f32 + (i % w) as f32).collect();
+        let x = Tensor::from_vec(ramp, (1, 1, h, w), &candle_core::Device::Cpu).unwrap();
+        for (scale, offset) in [(2, [0.0, 0.0]), (2, [-0.5, -0.5]), (3, [1.0, -1.0]), (2, [0.25, 0.5])] {
+            let mut degradation = Degradation::new(scale, offset).unwrap();
+            let k = degradation.kernel;
+            let delta: Vec<f32> = (0..k * k).map(|i| if i == k * k / 2 { 0.0 } else { -1e4 }).collect();
+            degradation.logits = Var::from_tensor(&Tensor::new(delta, &candle_core::Device::Cpu).unwrap()).unwrap();
+            let low = degradation.sample(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let (lw, centre) = (w / scale, (scale as f32 - 1.0) / 2.0);
+            // Away from the edges, where clamping bends the ramp.
+            for i in 1..h / scale - 1 {
+                for j in 1..lw - 1 {
+                    let row = (scale * i) as f32 + centre + offset[0] as f32;
+                    let col = (scale * j) as f32 + centre + offset[1] as f32;
+                    let got = low[i * lw + j];
+                    assert!((got - (10.0 * row + col)).abs() < 1e-3, "x{scale} {offset:?}, low-res ({i}, {j}): {got}");
+                }
+            }
+        }
     }
 }

@@ -61,6 +61,16 @@ pub struct CycleganTrainConfig {
     pub checkpoint_every: usize,
     /// The seed of every random draw.
     pub seed: u64,
+    /// Where each low-res pixel is centred, in high-res pixels (rows, columns) from the
+    /// centre of its block (see [`Degradation`]); not learned, and left out of records
+    /// when it is `[0, 0]`.
+    #[serde(default, skip_serializing_if = "is_centred")]
+    pub psf_offset: [f64; 2],
+}
+
+/// Whether a PSF offset is none.
+fn is_centred(offset: &[f64; 2]) -> bool {
+    *offset == [0.0; 2]
 }
 
 impl Default for CycleganTrainConfig {
@@ -81,6 +91,7 @@ impl Default for CycleganTrainConfig {
             log_every: 10,
             checkpoint_every: 200,
             seed: 0,
+            psf_offset: [0.0; 2],
         }
     }
 }
@@ -285,7 +296,7 @@ fn check(model: &CycleganConfig, config: &CycleganTrainConfig, a: &Domain, b: &D
 fn fresh(model: &CycleganConfig, config: &CycleganTrainConfig) -> Result<State> {
     let mut rng = rng::stream(config.seed, training_loop::STREAM_INIT, 0);
     let a_to_b = ResnetGenerator::new(model, &mut rng)?;
-    let b_to_a = Degradation::new(config.scale)?;
+    let b_to_a = Degradation::new(config.scale, config.psf_offset)?;
     let d_a = PatchGan::new(&model.discriminator(), &mut rng)?;
     let d_b = PatchGan::new(&model.discriminator(), &mut rng)?;
     let adam_g = Adam::new(a_to_b.vars().into_iter().chain(b_to_a.vars()).collect(), config.lr, config.beta1, 0.999)?;

@@ -174,6 +174,13 @@ pub struct TrainCycleganArgs {
     /// Stride-2 down-samplings (and up-samplings) of the generators.
     #[arg(long, value_parser = at_least::<1>, default_value_t = CycleganArchitecture::default().downsamplings)]
     pub downsamplings: usize,
+    /// Where each low-res pixel is centred, in high-res pixels ROWS,COLS from the centre of
+    /// the block of high-res pixels its georeferencing gives it: 0,0 when the low-res
+    /// pixels are block means (GDAL's average, area-integrating sensors); -0.5,-0.5 at x2
+    /// when every second pixel of a blurred image was kept, starting with the first.
+    /// Unpaired scenes cannot tell it; measure it on a pair you hold (docs/SUPER_RESOLUTION.md).
+    #[arg(long, value_parser = psf_offset, default_value = "0,0", allow_hyphen_values = true)]
+    pub psf_offset: [f64; 2],
     /// Do not flip and rotate training crops.
     #[arg(long)]
     pub no_augment: bool,
@@ -551,6 +558,14 @@ fn open_fraction(s: &str) -> Result<f64, String> {
 /// A number from 0 to 1, both included (probabilities).
 fn unit(s: &str) -> Result<f64, String> {
     number_in(s, 0.0..=1.0, "between 0 and 1")
+}
+
+/// `--psf-offset ROWS,COLS`: two finite numbers.
+fn psf_offset(s: &str) -> Result<[f64; 2], String> {
+    match s.split(',').map(|v| number_in(v, .., "a finite number")).collect::<Result<Vec<_>, _>>()?[..] {
+        [rows, cols] => Ok([rows, cols]),
+        _ => Err(format!("{s:?} is not ROWS,COLS (two numbers, e.g. -0.5,-0.5)")),
+    }
 }
 
 /// `--split`: the block side, `None` for single pixels at random.

@@ -104,9 +104,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SuperResolve(args) => {
             let outcome = commands::super_resolve::run(&settings::super_resolve(*args, threads)?)?;
             println!("{}", outcome.output.display());
-            if let Some((model, bicubic)) = outcome.quality {
+            if let Some(quality) = outcome.quality {
                 println!("{:<8} {:>9} {:>7} {:>8}", "", "PSNR dB", "SSIM", "SAM deg");
-                for (name, s) in [("model", model), ("bicubic", bicubic)] {
+                for (name, s) in quality.methods() {
                     println!("{name:<8} {:>9.2} {:>7.4} {:>8.3}", s.psnr_db, s.ssim, s.sam_deg);
                 }
             }

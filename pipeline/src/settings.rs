@@ -151,6 +151,7 @@ pub fn train_cyclegan(args: TrainCycleganArgs) -> train_cyclegan::TrainCyclegan 
             pool_size: args.pool_size,
             augment: !args.no_augment,
             seed: args.seed,
+            psf_offset: args.psf_offset,
             ..CycleganTrainConfig::default()
         },
     }

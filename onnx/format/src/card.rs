@@ -215,6 +215,14 @@ impl ModelCard {
         self.training.get("scale").and_then(Value::as_u64).filter(|&s| s >= 1).map(|s| s as usize)
     }
 
+    /// Where a super-resolution model's low-res pixels are centred, in high-res pixels
+    /// (rows, columns) from their blocks' centres: `psf_offset` in the training record,
+    /// `[0, 0]` when the card does not say.
+    pub fn psf_offset(&self) -> [f64; 2] {
+        let at = |i: usize| self.training.get("psf_offset").and_then(|o| o.get(i)).and_then(Value::as_f64).unwrap_or(0.0);
+        [at(0), at(1)]
+    }
+
     /// Reads a sidecar card (`M.onnx.json`): a JSON object with the same keys, whose values
     /// may be JSON values or JSON text.
     pub fn from_sidecar_json(text: &str) -> Result<Option<Self>> {

@@ -1,14 +1,15 @@
 //! `hypersynth super-resolve`: resample a low-res scene to the finer grid (cubic
-//! convolution, through GDAL), refine it tile by tile with a cyclegan-sr model, and write a
-//! Cloud-Optimized GeoTIFF; optionally score it and plain bicubic resampling against a
-//! high-res reference.
+//! convolution, through GDAL, each low-res value placed where the model's card says the
+//! low-res pixels are centred), refine it tile by tile with a cyclegan-sr model, and write
+//! a Cloud-Optimized GeoTIFF; optionally score it, plain bicubic and plain Lanczos
+//! resampling against a high-res reference.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use hypersynth_data::{CogWriter, Compression, Cube, CubeMeta, SampleType, Window, stac_item_path};
+use hypersynth_data::{CogWriter, Compression, Cube, CubeMeta, Resampling, ResamplingKernel, SampleType, Window, stac_item_path};
 use hypersynth_onnx::SessionOptions;
 use hypersynth_onnx_format::{ModelCard, ModelKind};
 use hypersynth_spectral::{ImageQuality, ImageScores, SSIM_WINDOW};
@@ -56,8 +57,26 @@ pub struct SuperResolveOutcome {
     pub tiles: TileCounts,
     /// Time spent inside ONNX Runtime.
     pub onnx_time: Duration,
-    /// With a reference: the model's scores and plain bicubic resampling's.
-    pub quality: Option<(ImageScores, ImageScores)>,
+    /// With a reference: the model's scores and plain resampling's.
+    pub quality: Option<Quality>,
+}
+
+/// The model's output and plain resampling of the input, each scored against a reference.
+#[derive(Debug, Clone, Copy)]
+pub struct Quality {
+    /// The super-resolved scene.
+    pub model: ImageScores,
+    /// GDAL's cubic convolution of the input, its pixels centred on their blocks.
+    pub bicubic: ImageScores,
+    /// GDAL's Lanczos resampling of the same.
+    pub lanczos: ImageScores,
+}
+
+impl Quality {
+    /// Each method's name and scores, the model first.
+    pub fn methods(&self) -> [(&'static str, ImageScores); 3] {
+        [("model", self.model), ("bicubic", self.bicubic), ("lanczos", self.lanczos)]
+    }
 }
 
 /// Runs the model over the scene; see [`SuperResolve`].
@@ -74,7 +93,7 @@ pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
     {
         bail!("{}: the model super-resolves x{scale}, not x{asked} as --scale asks", settings.model.display());
     }
-    let fine = Cube::open_resampled(&settings.input, scale)?;
+    let fine = Cube::open_resampled(&settings.input, &Resampling::cubic(scale).with_psf_offset(model.card.psf_offset()))?;
     let meta = fine.meta().clone();
     model.check_bands(&meta)?;
     if meta.rows < settings.tile || meta.cols < settings.tile {
@@ -126,7 +145,7 @@ pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
     let output = writer.finish()?;
 
     let quality = match &truth {
-        Some(truth) => Some(score(&output, &fine, truth)?),
+        Some(truth) => Some(score(&output, &settings.input, scale, truth)?),
         None => None,
     };
     record.finish(
@@ -136,7 +155,7 @@ pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
             &model,
             json!({
                 "grid": {"rows": meta.rows, "cols": meta.cols, "bands": meta.bands, "geotransform": meta.georef.geotransform},
-                "quality": quality.map(|(model, bicubic)| json!({"model": scores_json(&model), "bicubic": scores_json(&bicubic)})),
+                "quality": quality.map(|q| q.methods().iter().map(|(name, s)| (name.to_string(), scores_json(s))).collect::<serde_json::Map<_, _>>()),
             }),
         ),
     )?;
@@ -193,11 +212,14 @@ fn open_reference(reference: &Path, fine: &CubeMeta) -> Result<Cube> {
 /// Rows per strip when scoring.
 const SCORE_ROWS: usize = 64;
 
-/// PSNR, SSIM and mean spectral angle of `output` and of the bicubic resampling `fine`
-/// against `reference` (same grid and bands), strip by strip.
-fn score(output: &Path, fine: &Cube, truth: &Cube) -> Result<(ImageScores, ImageScores)> {
+/// PSNR, SSIM and mean spectral angle of `output`, and of plain bicubic and Lanczos
+/// resampling of `input` by `scale` (pixels centred on their blocks, as a user would
+/// resample), against `truth` (same grid and bands), strip by strip.
+fn score(output: &Path, input: &Path, scale: usize, truth: &Cube) -> Result<Quality> {
     let estimate = Cube::open(output)?;
-    let m = fine.meta();
+    let bicubic = Cube::open_resampled(input, &Resampling::cubic(scale))?;
+    let lanczos = Cube::open_resampled(input, &Resampling::cubic(scale).with_kernel(ResamplingKernel::Lanczos))?;
+    let m = truth.meta();
     // The reference's range gives PSNR's peak and SSIM's L.
     let (mut low, mut high) = (f32::INFINITY, f32::NEG_INFINITY);
     for block in truth.blocks(SCORE_ROWS) {
@@ -206,7 +228,8 @@ fn score(output: &Path, fine: &Cube, truth: &Cube) -> Result<(ImageScores, Image
         }
     }
     let range = f64::from(high - low);
-    let (mut model, mut bicubic) = (ImageQuality::new(range), ImageQuality::new(range));
+    let methods = [&estimate, &bicubic, &lanczos];
+    let mut sums = methods.map(|_| ImageQuality::new(range));
     let halo = SSIM_WINDOW / 2;
     for start in (0..m.rows).step_by(SCORE_ROWS) {
         let end = (start + SCORE_ROWS).min(m.rows);
@@ -214,19 +237,20 @@ fn score(output: &Path, fine: &Cube, truth: &Cube) -> Result<(ImageScores, Image
         let window = Window { row: lo, col: 0, rows: hi - lo, cols: m.cols };
         let counted: Range<usize> = start - lo..end - lo;
         let expected = truth.read(window)?.data;
-        model.add(estimate.read(window)?.data.view(), expected.view(), counted.clone());
-        bicubic.add(fine.read(window)?.data.view(), expected.view(), counted);
+        for (cube, sum) in methods.iter().zip(&mut sums) {
+            sum.add(cube.read(window)?.data.view(), expected.view(), counted.clone());
+        }
     }
-    let (model, bicubic) = (model.scores(), bicubic.scores());
-    tracing::info!(
-        "against {}: model PSNR {:.2} dB, SSIM {:.4}, SAM {:.3}°; bicubic PSNR {:.2} dB, SSIM {:.4}, SAM {:.3}°",
-        truth.meta().path.display(),
-        model.psnr_db,
-        model.ssim,
-        model.sam_deg,
-        bicubic.psnr_db,
-        bicubic.ssim,
-        bicubic.sam_deg
-    );
-    Ok((model, bicubic))
+    let [model, bicubic, lanczos] = sums.map(|s| s.scores());
+    let quality = Quality { model, bicubic, lanczos };
+    for (name, s) in quality.methods() {
+        tracing::info!(
+            "against {}: {name} PSNR {:.2} dB, SSIM {:.4}, SAM {:.3}°",
+            truth.meta().path.display(),
+            s.psnr_db,
+            s.ssim,
+            s.sam_deg
+        );
+    }
+    Ok(quality)
 }

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use hypersynth_data::Cube;
+use hypersynth_data::{Cube, Resampling};
 use hypersynth_models::cyclegan::{CycleganArchitecture, CycleganConfig};
 use hypersynth_models::cyclegan_training::{self, CycleganRecord, CycleganTrainConfig, Domain};
 use hypersynth_models::export::cyclegan_generator;
@@ -51,6 +51,13 @@ pub struct CycleganOutcome {
 pub fn run(settings: &TrainCyclegan) -> Result<CycleganOutcome> {
     if settings.train.scale < 2 {
         bail!("--scale must be at least 2, not {}", settings.train.scale);
+    }
+    let half_block = settings.train.scale as f64 / 2.0;
+    if settings.train.psf_offset.iter().any(|o| o.abs() > half_block) {
+        let [rows, cols] = settings.train.psf_offset;
+        bail!(
+            "--psf-offset {rows},{cols}: a low-res pixel's centre must lie within its block, at most {half_block} high-res pixels from its centre"
+        );
     }
     let files = TrainingFiles::beside(&settings.out);
     let inputs: Vec<PathBuf> = settings.domain_a.iter().chain(&settings.domain_b).cloned().collect();
@@ -112,7 +119,8 @@ pub fn run(settings: &TrainCyclegan) -> Result<CycleganOutcome> {
 /// scenes and the bands' wavelengths.
 fn read_domains(settings: &TrainCyclegan) -> Result<(Vec<Scene>, Vec<Scene>, Vec<f64>)> {
     let spinner = progress::spinner("reading the scenes");
-    let low: Vec<Cube> = settings.domain_a.iter().map(|p| Cube::open_resampled(p, settings.train.scale)).collect::<Result<_, _>>()?;
+    let resampling = Resampling::cubic(settings.train.scale).with_psf_offset(settings.train.psf_offset);
+    let low: Vec<Cube> = settings.domain_a.iter().map(|p| Cube::open_resampled(p, &resampling)).collect::<Result<_, _>>()?;
     let high: Vec<Cube> = settings.domain_b.iter().map(Cube::open).collect::<Result<_, _>>()?;
     let first = high.first().context("--domain-b names no scene")?.meta();
     let wavelengths = first
@@ -149,7 +157,7 @@ fn read_domains(settings: &TrainCyclegan) -> Result<(Vec<Scene>, Vec<Scene>, Vec
 /// components) for bands at `wavelengths`, trained on data of fingerprint `fingerprint`.
 fn model_card(settings: &TrainCyclegan, architecture: &CycleganConfig, wavelengths: Vec<f64>, fingerprint: &str) -> ModelCard {
     let (bands, k) = (wavelengths.len(), architecture.channels);
-    ModelCard {
+    let mut card = ModelCard {
         kind: ModelKind::CycleganSr,
         format_version: FORMAT_VERSION,
         wavelengths_nm: wavelengths,
@@ -173,7 +181,16 @@ fn model_card(settings: &TrainCyclegan, architecture: &CycleganConfig, wavelengt
             "software": format!("hypersynth {}", env!("CARGO_PKG_VERSION")),
         }),
         output: None,
+    };
+    // Read back by super-resolve, which places the low-res values there as it resamples;
+    // absent for pixels centred on their blocks, as cards without it mean.
+    if settings.train.psf_offset != [0.0; 2] {
+        card.training["psf_offset"] = json!(settings.train.psf_offset);
+        card.training["input"] = json!(
+            "the low-res scene resampled to the high-res grid by cubic convolution (GDAL), each low-res value placed psf_offset high-res pixels from its block's centre"
+        );
     }
+    card
 }
 
 impl LogLine for CycleganRecord {

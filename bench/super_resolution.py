@@ -21,6 +21,8 @@ For each data set (SalinasA; the 18 EnMAP Potsdam tiles), degradation recipe and
   scikit-image), mean spectral angle.
 
 Prints one table on stdout (progress on stderr); `--no-train` prints the resampling rows only;
+`--oracle` adds least-squares filters fitted to true pairs of domain B's ground (a bound
+for what any method that only filters the bicubic image linearly can reach);
 `--known-offset` tells `train cyclegan` where each recipe centres its low-res pixels
 (`--psf-offset`), which unpaired scenes cannot tell it.
 """
@@ -90,7 +92,8 @@ def degrade(hr, lr, scale, recipe, work):
 
 
 def make_sets(data, dataset, recipe, scale, work):
-    """(domain A files, domain B files, [(low-res, truth)] to score) in `work`."""
+    """(domain A files, domain B files, [(low-res, truth)] to score, [(low-res, truth)] of
+    domain B's ground, for the oracle) in `work`."""
     os.makedirs(work, exist_ok=True)
     if dataset == "salinasA":
         src = f"{data}/salinasA/salinasA.tif"
@@ -108,25 +111,29 @@ def make_sets(data, dataset, recipe, scale, work):
         ev_lr, ev_hr = f"{work}/eval_lr.tif", f"{work}/eval_hr.tif"
         gdal("-srcwin", 0, 2 * third, low_cols, low_rows - 2 * third, lr, ev_lr)
         gdal("-srcwin", 0, 2 * third * scale, low_cols * scale, (low_rows - 2 * third) * scale, hr, ev_hr)
-        return [a], [b], [(ev_lr, ev_hr)]
+        lr_b = f"{work}/b_lr.tif"
+        gdal("-srcwin", 0, third, low_cols, third, lr, lr_b)
+        return [a], [b], [(ev_lr, ev_hr)], [(lr_b, b)]
     tiles = sorted(glob.glob(f"{data}/enmap_potsdam/images/*.tif"))
     # Bands with data (the tiles' water-absorption bands hold only the nodata marker).
     first = read(tiles[0])
     kept = [f"-b {k + 1}" for k in range(first.shape[2]) if not np.all(first[:, :, k] == -32768)]
-    a, b, pairs = [], [], []
+    a, b, pairs, b_pairs = [], [], [], []
     for i, tile in enumerate(tiles):
         side = 32 // scale * scale
         hr = f"{work}/hr{i}.tif"
-        gdal("-co", "INTERLEAVE=BAND", *" ".join(kept).split(), "-srcwin", 0, 0, side, side, tile, hr)
+        # Physical values (the tiles store DN with a scale of 0.0001), as hypersynth writes them.
+        gdal("-co", "INTERLEAVE=BAND", "-unscale", "-ot", "Float32", *" ".join(kept).split(), "-srcwin", 0, 0, side, side, tile, hr)
         lr = f"{work}/lr{i}.tif"
         degrade(hr, lr, scale, recipe, work)
         if i < 6:
             a.append(lr)
         elif i < 12:
             b.append(hr)
+            b_pairs.append((lr, hr))
         else:
             pairs.append((lr, hr))
-    return a, b, pairs
+    return a, b, pairs, b_pairs
 
 
 def ssim_sum(x, y, data_range):
@@ -158,8 +165,10 @@ def scores(estimates, truths):
             s_sum, s_n = s_sum + a, s_n + n
     angles = []
     for e, t in zip(estimates, truths):
-        cos = (e * t).sum(-1) / (np.linalg.norm(e, axis=-1) * np.linalg.norm(t, axis=-1))
-        angles.append(np.degrees(np.arccos(np.clip(cos, -1, 1))).ravel())
+        norms = np.linalg.norm(e, axis=-1) * np.linalg.norm(t, axis=-1)
+        # Spectra of zeros (a dead pixel of the truth) have no angle.
+        cos = (e * t).sum(-1)[norms > 0] / norms[norms > 0]
+        angles.append(np.degrees(np.arccos(np.clip(cos, -1, 1))))
     return psnr, s_sum / s_n, np.concatenate(angles).mean()
 
 
@@ -168,6 +177,32 @@ def resampled(lr, like, alg, out):
     cols, rows = info.split("Size is ")[1].split("\n")[0].split(", ")
     gdal("-r", alg, "-outsize", cols, rows, "-ot", "Float32", lr, out)
     return read(out)
+
+
+def neighbourhoods(image, r=3):
+    """`[rows, cols, bands, (2r+1)^2]`: each value's (2r+1) x (2r+1) neighbourhood (reflected at the edges)."""
+    padded = np.pad(image, ((r, r), (r, r), (0, 0)), mode="reflect")
+    rows, cols, _ = image.shape
+    return np.stack([padded[i : i + rows, j : j + cols] for i in range(2 * r + 1) for j in range(2 * r + 1)], -1)
+
+
+def oracle(train_pairs, pairs, samples=200_000):
+    """Rows "oracle-sym" and "oracle-free": one 7x7 filter on the bicubic resampling, shared
+    by all bands, fitted by least squares to the truth of domain B's ground (pairs no
+    unpaired method has), point-symmetric (it cannot move the image) or free."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([neighbourhoods(resampled(lr, hr, "cubic", f"{lr}.cubic.tif")).reshape(-1, 49) for lr, hr in train_pairs])
+    y = np.concatenate([read(hr).reshape(-1) for _, hr in train_pairs])
+    keep = rng.choice(len(y), size=min(samples, len(y)), replace=False)
+    x, y = x[keep], y[keep]
+    symmetric = np.zeros((49, 25))
+    for i in range(49):
+        symmetric[i, min(i, 48 - i)] = 1
+    filters = {"oracle-sym": symmetric @ np.linalg.lstsq(x @ symmetric, y, rcond=None)[0], "oracle-free": np.linalg.lstsq(x, y, rcond=None)[0]}
+    rows = {}
+    for name, w in filters.items():
+        rows[name] = ([neighbourhoods(resampled(lr, hr, "cubic", f"{lr}.cubic.tif")) @ w for lr, hr in pairs], None)
+    return rows
 
 
 def main():
@@ -179,6 +214,7 @@ def main():
     p.add_argument("--train-args", default="", help="extra `train cyclegan` arguments")
     p.add_argument("--no-train", action="store_true", help="resampling rows only")
     p.add_argument("--known-offset", action="store_true", help="give `train cyclegan` each recipe's --psf-offset")
+    p.add_argument("--oracle", action="store_true", help="also least-squares 7x7 filters fitted to domain B's true pairs")
     p.add_argument("--keep", help="work in this folder and keep it")
     args = p.parse_args()
     binary = os.environ.get("HYPERSYNTH_BIN", "hypersynth")
@@ -189,11 +225,13 @@ def main():
         for recipe in args.recipes.split(","):
             for scale in map(int, args.scales.split(",")):
                 work = f"{root}/{dataset}-{recipe}-x{scale}"
-                a, b, pairs = make_sets(args.data, dataset, recipe, scale, work)
+                a, b, pairs, b_pairs = make_sets(args.data, dataset, recipe, scale, work)
                 truths = [read(hr) for _, hr in pairs]
                 methods = {}
                 for alg, name in [("cubic", "bicubic"), ("lanczos", "lanczos")]:
                     methods[name] = ([resampled(lr, hr, alg, f"{lr}.{alg}.tif") for lr, hr in pairs], None)
+                if args.oracle:
+                    methods.update(oracle(b_pairs, pairs))
                 if not args.no_train:
                     model = f"{work}/sr.onnx"
                     log(f"{dataset} {recipe} x{scale}: training on {len(a)} + {len(b)} scenes")
@@ -207,7 +245,8 @@ def main():
                     outs = []
                     for lr, hr in pairs:
                         out = f"{lr}.sr.tif"
-                        subprocess.run([binary, "super-resolve", "--model", model, "--input", lr, "--out", out, "-q", *TILE], check=True)
+                        cmd = [binary, "super-resolve", "--model", model, "--input", lr, "--out", out, "-q", *TILE]
+                        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
                         outs.append(read(out))
                     methods["model"] = (outs, seconds)
                 base = None

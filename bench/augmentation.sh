@@ -20,24 +20,9 @@
 #   HYPERSYNTH_SHARED_DATA=DIR bench/augmentation.sh               the data set folder (default ../shared/data)
 # Installs scikit-learn and imbalanced-learn into .venv/ from PyPI when they are missing.
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
-py="$root/.venv/bin/python"
-if [[ ! -x $py ]]; then
-    echo "no $py: run scripts/setup.sh first" >&2
-    exit 1
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/python_bench.sh"
 if ! "$py" -c "import sklearn, imblearn" 2>/dev/null; then
     echo "installing scikit-learn and imbalanced-learn into .venv/" >&2
     "$py" -m pip install -q scikit-learn imbalanced-learn >&2
-fi
-data=${HYPERSYNTH_SHARED_DATA:-$root/../shared/data}
-if [[ ! -d $data ]]; then
-    echo "no shared data set at $data (set HYPERSYNTH_SHARED_DATA)" >&2
-    exit 1
-fi
-if [[ -z ${HYPERSYNTH_BIN:-} ]]; then
-    cargo build -q
-    export HYPERSYNTH_BIN="$root/target/debug/hypersynth"
 fi
 exec "$py" bench/augmentation.py --data "$data" "$@"

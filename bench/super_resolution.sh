@@ -13,20 +13,5 @@
 #   HYPERSYNTH_BIN=path/to/hypersynth bench/super_resolution.sh    uses that binary, no cargo build
 #   HYPERSYNTH_SHARED_DATA=DIR bench/super_resolution.sh           the data set folder (default ../shared/data)
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
-py="$root/.venv/bin/python"
-if [[ ! -x $py ]]; then
-    echo "no $py: run scripts/setup.sh first" >&2
-    exit 1
-fi
-data=${HYPERSYNTH_SHARED_DATA:-$root/../shared/data}
-if [[ ! -d $data ]]; then
-    echo "no shared data set at $data (set HYPERSYNTH_SHARED_DATA)" >&2
-    exit 1
-fi
-if [[ -z ${HYPERSYNTH_BIN:-} ]]; then
-    cargo build -q
-    export HYPERSYNTH_BIN="$root/target/debug/hypersynth"
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/python_bench.sh"
 exec "$py" bench/super_resolution.py --data "$data" "$@"

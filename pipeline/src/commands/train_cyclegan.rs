@@ -157,6 +157,12 @@ fn read_domains(settings: &TrainCyclegan) -> Result<(Vec<Scene>, Vec<Scene>, Vec
 /// components) for bands at `wavelengths`, trained on data of fingerprint `fingerprint`.
 fn model_card(settings: &TrainCyclegan, architecture: &CycleganConfig, wavelengths: Vec<f64>, fingerprint: &str) -> ModelCard {
     let (bands, k) = (wavelengths.len(), architecture.channels);
+    let centred = settings.train.psf_offset == [0.0; 2];
+    let input = if centred {
+        "the low-res scene resampled to the high-res grid by cubic convolution (GDAL)"
+    } else {
+        "the low-res scene resampled to the high-res grid by cubic convolution (GDAL), each low-res value placed psf_offset high-res pixels from its block's centre"
+    };
     let mut card = ModelCard {
         kind: ModelKind::CycleganSr,
         format_version: FORMAT_VERSION,
@@ -168,7 +174,7 @@ fn model_card(settings: &TrainCyclegan, architecture: &CycleganConfig, wavelengt
             "data_fingerprint": fingerprint,
             "scale": settings.train.scale,
             "tile_multiple": architecture.multiple(),
-            "input": "the low-res scene resampled to the high-res grid by cubic convolution (GDAL)",
+            "input": input,
             "loss": "lsgan",
             "cycle_weight": settings.train.cycle_weight,
             "identity_weight": settings.train.identity_weight,
@@ -184,11 +190,8 @@ fn model_card(settings: &TrainCyclegan, architecture: &CycleganConfig, wavelengt
     };
     // Read back by super-resolve, which places the low-res values there as it resamples;
     // absent for pixels centred on their blocks, as cards without it mean.
-    if settings.train.psf_offset != [0.0; 2] {
+    if !centred {
         card.training["psf_offset"] = json!(settings.train.psf_offset);
-        card.training["input"] = json!(
-            "the low-res scene resampled to the high-res grid by cubic convolution (GDAL), each low-res value placed psf_offset high-res pixels from its block's centre"
-        );
     }
     card
 }

@@ -18,7 +18,8 @@ shared=${HYPERSYNTH_SHARED_DATA:-$root/../shared/data}
 work=$(mktemp -d)
 # shellcheck source=tests/slurm/cluster.sh
 source "$root/tests/slurm/cluster.sh"
-trap 'stop_cluster "$work/cluster"; rm -rf "$work"' EXIT
+# Cleaning up never changes the test's verdict (exit status).
+trap 'code=$?; stop_cluster "$work/cluster"; rm -rf "$work" || echo "slurm test: could not remove $work" >&2; exit $code' EXIT
 start_cluster "$work/cluster"
 
 # Six scenes: the bundled SalinasA, four EnMAP tiles, and a truncated file.

@@ -58,9 +58,17 @@ CONF
     return 1
 }
 
+# Stops the daemons and waits (up to 30 s each) until they have exited: slurmctld writes its
+# state as it shuts down, so removing $1 before then races with it.
 stop_cluster() {
-    local dir=$1
-    for pid in "$dir/slurmd.pid" "$dir/slurmctld.pid" "$dir/munge/munged.pid"; do
-        [ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null || true
+    local dir=$1 file pid
+    for file in "$dir/slurmd.pid" "$dir/slurmctld.pid" "$dir/munge/munged.pid"; do
+        [ -f "$file" ] || continue
+        pid=$(cat "$file")
+        kill "$pid" 2>/dev/null || continue
+        for _ in $(seq 300); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
     done
 }

@@ -1,5 +1,6 @@
 """The Python way of `hypersynth fuse`, for bench/fuse.sh: rasterio reads the pre- and
-post-event scenes tile by tile with the same grid (tiles of TILE pixels sharing OVERLAP,
+post-event scenes tile by tile (in physical units, nodata in good bands voiding a pixel)
+with the same grid (tiles of TILE pixels sharing OVERLAP,
 starting OVERLAP/2 before the scene, reflected at its edges), onnxruntime runs them BATCH
 at a time, numpy blends them with the same sin^2 window into whole-scene sums, and
 rasterio writes the probability as a tiled DEFLATE GeoTIFF.
@@ -32,6 +33,18 @@ scale = np.asarray(norm["scale"], np.float32)[:, None, None]
 
 pre, post = rasterio.open(pre_path), rasterio.open(post_path)
 rows, cols = pre.height, pre.width
+
+
+def bands_of(src):
+    """Each band's scale and offset to physical values, and whether it is a good band
+    (its `bbl` metadata; nodata in a bad band voids only that value, as EnMAP writes)."""
+    scale = np.asarray([1.0 if s is None else s for s in src.scales], np.float64)[:, None, None]
+    offset = np.asarray([0.0 if o is None else o for o in src.offsets], np.float64)[:, None, None]
+    good = np.asarray([float(src.tags(b).get("bbl", 1)) != 0 for b in range(1, src.count + 1)])
+    return scale, offset, good
+
+
+physical_of = {id(pre): bands_of(pre), id(post): bands_of(post)}
 step, margin = tile - overlap, overlap // 2
 
 
@@ -52,8 +65,15 @@ def read_tile(src, r, c):
     """Bands x tile x tile, reflected at the edges, and the pixels with data."""
     r0, c0 = max(r, 0), max(c, 0)
     r1, c1 = min(r + tile, rows), min(c + tile, cols)
-    data = src.read(window=Window(c0, r0, c1 - c0, r1 - r0), out_dtype="float32")
-    valid = np.ones(data.shape[1:], bool) if src.nodata is None else ~(data == src.nodata).any(axis=0)
+    stored = src.read(window=Window(c0, r0, c1 - c0, r1 - r0), out_dtype="float32")
+    scale, offset, good = physical_of[id(src)]
+    data = (stored.astype(np.float64) * scale + offset).astype(np.float32)
+    if src.nodata is None:
+        valid = np.ones(data.shape[1:], bool)
+    else:
+        void = stored == np.float32(src.nodata)
+        valid = ~void[good].any(axis=0)
+        data[void] = np.nan
     data[:, ~valid] = np.nan  # no data: 0 once normalised, as in hypersynth
     pad = ((0, 0), (r0 - r, r + tile - r1), (c0 - c, c + tile - c1))
     inside = np.pad(valid, pad[1:], constant_values=False)

@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use ndarray::{Array2, Array3};
+
+use crate::stored::StoredPlanes;
 use serde::Serialize;
 
 use crate::{Error, Result};
@@ -143,17 +145,20 @@ impl CubeMeta {
 
     /// Whether stored value `v` of band `b` leaves its pixel without data: the nodata value
     /// in a good band.
+    #[inline]
     pub fn voids_pixel(&self, b: usize, v: f32) -> bool {
         self.good_bands[b] && self.is_nodata(v)
     }
 
     /// The physical value of stored value `v` of band `b` (stored x scale + offset); NaN
     /// for the nodata value.
+    #[inline]
     pub fn physical(&self, b: usize, v: f32) -> f32 {
         if self.is_nodata(v) { f32::NAN } else { (f64::from(v) * self.scale[b] + self.offset[b]) as f32 }
     }
 
     /// Whether a stored value is the nodata value (NaN matches a NaN nodata).
+    #[inline]
     pub fn is_nodata(&self, stored: f32) -> bool {
         match self.nodata {
             Some(nd) if nd.is_nan() => stored.is_nan(),
@@ -170,18 +175,6 @@ pub struct Block {
     pub window: Window,
     /// Pixels as `[rows, cols, bands]`, physical units (stored x scale + offset). Pixels
     /// without data are NaN in every band.
-    pub data: Array3<f32>,
-    /// `[rows, cols]`, `true` where the pixel has data in every band.
-    pub valid: Array2<bool>,
-}
-
-/// A window of a cube in physical units, band by band: the layout of a model's input
-/// tiles.
-#[derive(Debug, Clone, Default)]
-pub struct BandPlanes {
-    /// Where in the cube this block lies.
-    pub window: Window,
-    /// `[bands, rows, cols]`, physical units; pixels without data are NaN in every band.
     pub data: Array3<f32>,
     /// `[rows, cols]`, `true` where the pixel has data in every band.
     pub valid: Array2<bool>,
@@ -220,13 +213,22 @@ pub(crate) trait CubeReader: Send {
     /// Reads stored values of `window` as `[rows, cols, bands]`.
     fn read_stored(&self, window: Window) -> Result<Array3<f32>>;
 
-    /// Reads stored values of `window` into `out` as `[bands, rows, cols]`, replacing
-    /// what it held (its allocation is reused).
-    fn read_stored_bands(&self, window: Window, out: &mut Vec<f32>) -> Result<()> {
+    /// Reads stored values of `window` band by band into `out`: band `b`'s rows, `window.cols`
+    /// values each, start at value `at + b * band_stride`.
+    fn read_stored_planes(&self, window: Window, out: &mut StoredPlanes, at: usize, band_stride: usize) -> Result<()> {
         let pixels = self.read_stored(window)?;
-        out.clear();
-        out.extend(pixels.permuted_axes([2, 0, 1]).iter());
+        for (b, values) in pixels.axis_iter(ndarray::Axis(2)).enumerate() {
+            for (i, &v) in values.iter().enumerate() {
+                out.set(at + b * band_stride + i, v);
+            }
+        }
         Ok(())
+    }
+
+    /// Rows of the file's blocks: windows starting and ending on multiples of it are
+    /// decoded without touching a block twice. 1 where the reader has no blocks.
+    fn block_rows(&self) -> usize {
+        1
     }
 }
 
@@ -403,39 +405,28 @@ impl Cube {
         Ok(Block { window, data, valid })
     }
 
-    /// Reads `window` like [`Cube::read`], laid out band by band.
-    pub fn read_bands(&self, window: Window) -> Result<BandPlanes> {
-        let mut planes = BandPlanes::default();
-        self.read_bands_into(window, &mut planes)?;
-        Ok(planes)
+    /// Reads the stored values of `window` band by band into `out`, without converting
+    /// them (see [`CubeMeta::physical`]): band `b`'s rows, `window.cols` values each, start
+    /// at value `at + b * band_stride`. For readers that keep band planes of many rows and
+    /// fill them a window at a time, such as tiled inference: GDAL writes straight into
+    /// `out`, in the file's own type where `out` has it (see [`StoredPlanes::for_type`]).
+    pub fn read_stored_planes(&self, window: Window, out: &mut StoredPlanes, at: usize, band_stride: usize) -> Result<()> {
+        self.meta.check_window(window)?;
+        let plane = window.rows * window.cols;
+        let needed = at + (self.meta.bands - 1) * band_stride + plane;
+        if band_stride < plane || out.len() < needed {
+            return Err(Error::invalid(
+                &self.meta.path,
+                format!("window {window:?}: {} values from {at}, {band_stride} per band, cannot hold {plane} per band", out.len()),
+            ));
+        }
+        self.reader.read_stored_planes(window, out, at, band_stride)
     }
 
-    /// Reads `window` into `planes` like [`Cube::read_bands`], reusing its memory: for
-    /// callers that read many windows of one size, such as the tiles of a scene.
-    pub fn read_bands_into(&self, window: Window, planes: &mut BandPlanes) -> Result<()> {
-        self.meta.check_window(window)?;
-        let meta = &self.meta;
-        let (mut values, _) = std::mem::take(&mut planes.data).into_raw_vec_and_offset();
-        self.reader.read_stored_bands(window, &mut values)?;
-        let (mut valid, _) = std::mem::take(&mut planes.valid).into_raw_vec_and_offset();
-        let plane_len = window.rows * window.cols;
-        valid.clear();
-        valid.resize(plane_len, true);
-        for (b, plane) in values.chunks(plane_len).enumerate() {
-            for (ok, &v) in valid.iter_mut().zip(plane) {
-                *ok &= !meta.voids_pixel(b, v);
-            }
-        }
-        for (b, plane) in values.chunks_mut(plane_len).enumerate() {
-            for (v, &ok) in plane.iter_mut().zip(valid.iter()) {
-                *v = if ok { meta.physical(b, *v) } else { f32::NAN };
-            }
-        }
-        let shape_error = |e: ndarray::ShapeError| Error::invalid(&meta.path, format!("window {window:?}: {e}"));
-        planes.data = Array3::from_shape_vec((meta.bands, window.rows, window.cols), values).map_err(shape_error)?;
-        planes.valid = Array2::from_shape_vec((window.rows, window.cols), valid).map_err(shape_error)?;
-        planes.window = window;
-        Ok(())
+    /// Rows of the file's blocks (GDAL's block height; 1 for HDF5): windows that start
+    /// and end on multiples of it decode each block once.
+    pub fn block_rows(&self) -> usize {
+        self.reader.block_rows().max(1)
     }
 
     /// Row strips of at most `rows_per_block` rows covering the cube, top to bottom.

@@ -3,28 +3,36 @@
 use std::path::{Path, PathBuf};
 
 use gdal::{Dataset, DatasetOptions, GdalOpenFlags, Metadata};
+use gdal_sys::GDALDataType;
 use ndarray::Array3;
 
 use crate::cube::{CubeMeta, CubeReader, Georef, Resampling, SampleType, Window, nm_per_unit};
+use crate::stored::StoredPlanes;
 use crate::{Error, Result};
 
-/// GDAL's block cache unless `GDAL_CACHEMAX` says otherwise: enough for the rows of
-/// tiles that tiled inference re-reads where tiles overlap (two scenes of 204 bands, 256
-/// rows and about 2,000 columns), and a cap, so that memory does not grow with the scene as
-/// GDAL's default (5 % of RAM) lets it.
+/// GDAL's block cache unless `GDAL_CACHEMAX` says otherwise: a cap, so that memory does not
+/// grow with the scene as GDAL's default (5 % of RAM) lets it. Readers that cross block
+/// boundaries (strips of a few rows, windows of a resampled scene) re-read blocks from it.
 const BLOCK_CACHE_MB: &str = "512";
 
+/// Threads GDAL decodes a window's blocks on unless `GDAL_NUM_THREADS` says otherwise
+/// (`--threads` sets it): every core, as reading a compressed scene is most of the work of
+/// tiled inference.
+const DECODE_THREADS: &str = "ALL_CPUS";
+
 /// Sets GDAL up once per process: its error and warning messages go to `tracing` instead of
-/// stderr (the errors we return already say what failed), and its block cache is capped
-/// (see [`BLOCK_CACHE_MB`]).
+/// stderr (the errors we return already say what failed), its block cache is capped (see
+/// [`BLOCK_CACHE_MB`]) and it decodes on every core (see [`DECODE_THREADS`]).
 pub(crate) fn configure_gdal() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         gdal::config::set_error_handler(|class, code, message| tracing::debug!(?class, code, "GDAL: {message}"));
-        if std::env::var_os("GDAL_CACHEMAX").is_none()
-            && let Err(e) = gdal::config::set_config_option("GDAL_CACHEMAX", BLOCK_CACHE_MB)
-        {
-            tracing::warn!("cannot cap GDAL's block cache: {e}");
+        for (key, default) in [("GDAL_CACHEMAX", BLOCK_CACHE_MB), ("GDAL_NUM_THREADS", DECODE_THREADS)] {
+            if std::env::var_os(key).is_none()
+                && let Err(e) = gdal::config::set_config_option(key, default)
+            {
+                tracing::warn!("cannot set GDAL's {key}: {e}");
+            }
         }
     });
 }
@@ -109,31 +117,56 @@ pub(crate) fn open_resampled(path: &Path, meta: &CubeMeta, how: &Resampling) -> 
 }
 
 impl GdalCube {
+    /// A truncated file fails now, not mid-job. A local GeoTIFF says where each block's
+    /// bytes lie, so its last blocks are checked against the file's length without
+    /// decoding them (a block of a hyperspectral scene is tens of megabytes); other files
+    /// have their last pixel read.
     fn check_readable(self, meta: &CubeMeta) -> Result<Self> {
-        let last = Window { row: meta.rows - 1, col: meta.cols - 1, rows: 1, cols: 1 };
-        self.read_stored(Window { row: 0, col: 0, rows: 1, cols: 1 })?;
-        self.read_stored(last)?;
+        if let (Some(end), Ok(file)) = (self.tiff_data_end(meta), std::fs::metadata(&self.path)) {
+            if end > file.len() {
+                return Err(Error::invalid(
+                    &self.path,
+                    format!("truncated: its last block ends at byte {end}, but the file has {} bytes", file.len()),
+                ));
+            }
+            return Ok(self);
+        }
+        self.read_stored(Window { row: meta.rows - 1, col: meta.cols - 1, rows: 1, cols: 1 })?;
         Ok(self)
     }
 
-    /// Reads every band of window `w` as float32 into `buffer` (resized to fit, its
-    /// allocation reused) in `layout`.
-    fn raster_io(&self, w: Window, buffer: &mut Vec<f32>, layout: Interleave) -> Result<()> {
-        use gdal_sys::{CPLErr, GDALDataType, GDALRWFlag};
+    /// Where the bytes of each band's last block end, the furthest of them, as GDAL's TIFF
+    /// metadata states it; `None` for other files, virtual paths and when GDAL does not say.
+    fn tiff_data_end(&self, meta: &CubeMeta) -> Option<u64> {
+        if meta.format != "GTiff" || crate::vsi::is_virtual(&self.path) {
+            return None;
+        }
+        let mut end = 0;
+        for b in 1..=meta.bands {
+            let band = self.dataset.rasterband(b).ok()?;
+            let (block_cols, block_rows) = band.block_size();
+            let (x, y) = ((meta.cols - 1) / block_cols.max(1), (meta.rows - 1) / block_rows.max(1));
+            let number = |key: &str| band.metadata_item(&format!("{key}_{x}_{y}"), "TIFF")?.trim().parse::<u64>().ok();
+            end = end.max(number("BLOCK_OFFSET")? + number("BLOCK_SIZE")?);
+        }
+        Some(end)
+    }
+
+    /// Reads every band of window `w` into `buffer` as `T` (GDAL's type `gdal_type`), value
+    /// (band, row, col) at `band * spacing.band + row * spacing.line + col * spacing.pixel`.
+    fn raster_io<T>(&self, w: Window, buffer: &mut [T], gdal_type: gdal_sys::GDALDataType::Type, spacing: Spacing) -> Result<()> {
+        use gdal_sys::{CPLErr, GDALRWFlag};
         use std::ffi::c_int;
         let bands = self.dataset.raster_count();
-        // Every value is overwritten below; a buffer of the same size is not touched here.
-        buffer.resize(bands * w.rows * w.cols, 0.0);
-        let value = std::mem::size_of::<f32>() as i64;
-        let (pixel, line, band) = match layout {
-            Interleave::Pixels => (value * bands as i64, value * (w.cols * bands) as i64, value),
-            Interleave::Bands => (value, value * w.cols as i64, value * (w.rows * w.cols) as i64),
-        };
+        let last = (bands - 1) * spacing.band + (w.rows - 1) * spacing.line + (w.cols - 1) * spacing.pixel;
+        assert!(last < buffer.len(), "a buffer of {} values cannot hold window {w:?} of {bands} bands", buffer.len());
+        let bytes = |values: usize| (values * std::mem::size_of::<T>()) as i64;
         // GDAL sizes are C ints; the window lies inside the raster (checked by the caller).
         let (col, row, cols, rows) = (w.col as c_int, w.row as c_int, w.cols as c_int, w.rows as c_int);
-        // SAFETY: `buffer` holds bands x rows x cols f32 values, laid out as the pixel, line
-        // and band spacings describe; a null band map means bands 1..=count; the dataset
-        // handle lives as long as `self`, which one thread at a time uses.
+        // SAFETY: every value GDAL writes lies inside `buffer` (the last one is checked
+        // above), as `gdal_type`, which the callers pair with `T`; a null band map means
+        // bands 1..=count; the dataset handle lives as long as `self`, which one thread at a
+        // time uses.
         let status = unsafe {
             gdal_sys::GDALDatasetRasterIOEx(
                 self.dataset.c_dataset(),
@@ -145,12 +178,12 @@ impl GdalCube {
                 buffer.as_mut_ptr().cast(),
                 cols,
                 rows,
-                GDALDataType::GDT_Float32,
+                gdal_type,
                 bands as c_int,
                 std::ptr::null_mut(),
-                pixel,
-                line,
-                band,
+                bytes(spacing.pixel),
+                bytes(spacing.line),
+                bytes(spacing.band),
                 std::ptr::null_mut(),
             )
         };
@@ -163,28 +196,38 @@ impl GdalCube {
     }
 }
 
+/// Where [`GdalCube::raster_io`] puts values: the distance, in values, between neighbouring
+/// pixels, lines and bands.
+#[derive(Debug, Clone, Copy)]
+struct Spacing {
+    pixel: usize,
+    line: usize,
+    band: usize,
+}
+
 impl CubeReader for GdalCube {
     fn read_stored(&self, w: Window) -> Result<Array3<f32>> {
-        let mut values = Vec::new();
-        self.raster_io(w, &mut values, Interleave::Pixels)?;
-        Array3::from_shape_vec((w.rows, w.cols, self.dataset.raster_count()), values)
-            .map_err(|e| Error::invalid(&self.path, format!("window {w:?}: {e}")))
+        let bands = self.dataset.raster_count();
+        let mut values = vec![0.0; w.rows * w.cols * bands];
+        self.raster_io(w, &mut values, GDALDataType::GDT_Float32, Spacing { pixel: bands, line: w.cols * bands, band: 1 })?;
+        Array3::from_shape_vec((w.rows, w.cols, bands), values).map_err(|e| Error::invalid(&self.path, format!("window {w:?}: {e}")))
     }
 
     /// One GDAL read of all bands (each file block is decoded once, whatever the file's
-    /// interleaving), straight into band planes.
-    fn read_stored_bands(&self, w: Window, buffer: &mut Vec<f32>) -> Result<()> {
-        self.raster_io(w, buffer, Interleave::Bands)
+    /// interleaving, and on GDAL_NUM_THREADS threads), straight into band planes.
+    fn read_stored_planes(&self, w: Window, out: &mut StoredPlanes, at: usize, band_stride: usize) -> Result<()> {
+        let spacing = Spacing { pixel: 1, line: w.cols, band: band_stride };
+        match out {
+            StoredPlanes::UInt8(v) => self.raster_io(w, &mut v[at..], GDALDataType::GDT_Byte, spacing),
+            StoredPlanes::Int16(v) => self.raster_io(w, &mut v[at..], GDALDataType::GDT_Int16, spacing),
+            StoredPlanes::UInt16(v) => self.raster_io(w, &mut v[at..], GDALDataType::GDT_UInt16, spacing),
+            StoredPlanes::Float32(v) => self.raster_io(w, &mut v[at..], GDALDataType::GDT_Float32, spacing),
+        }
     }
-}
 
-/// How [`GdalCube::raster_io`] lays values out.
-#[derive(Debug, Clone, Copy)]
-enum Interleave {
-    /// `[rows, cols, bands]`.
-    Pixels,
-    /// `[bands, rows, cols]`.
-    Bands,
+    fn block_rows(&self) -> usize {
+        self.dataset.rasterband(1).map_or(1, |band| band.block_size().1)
+    }
 }
 
 fn read_meta(path: &Path, ds: &Dataset) -> Result<CubeMeta> {

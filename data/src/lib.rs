@@ -37,6 +37,7 @@ mod library;
 mod outputs;
 mod spectra_out;
 mod stac;
+mod stored;
 mod table;
 mod transpose;
 mod vsi;
@@ -45,7 +46,7 @@ pub use atomic::{AtomicPath, write_atomically};
 pub use bands::{BandTable, read_band_table};
 pub use cog::{CogWriter, Compression};
 pub use cube::{
-    BandPlanes, Block, Cube, CubeMeta, CubeSource, GeoTransform, Georef, Resampling, ResamplingKernel, SampleType, Window, nm_per_unit,
+    Block, Cube, CubeMeta, CubeSource, GeoTransform, Georef, Resampling, ResamplingKernel, SampleType, Window, nm_per_unit,
 };
 pub use envi::EnviHeader;
 pub use error::{Error, Result};
@@ -54,5 +55,6 @@ pub use library::{SpectralLibrary, read_envi_library};
 pub use outputs::{check_output_folder, check_outputs};
 pub use spectra_out::{SpectraParquetWriter, SpectraRows, band_column, write_spectra_hdf5, write_spectra_parquet};
 pub use stac::{source_datetime, stac_item, stac_item_path};
+pub use stored::StoredPlanes;
 pub use table::read_spectra_table;
 pub use vsi::{is_virtual, open_bytes};

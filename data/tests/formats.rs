@@ -2,7 +2,7 @@
 //! with independent tools (gdalinfo / gdallocationinfo, h5dump, the data set's README).
 
 use hypersynth_data::fixtures::{samples_dir, shared_data_dir};
-use hypersynth_data::{ClassRaster, Cube, CubeSource, Resampling, ResamplingKernel, SampleType, Window, read_envi_library};
+use hypersynth_data::{ClassRaster, Cube, CubeSource, Resampling, ResamplingKernel, SampleType, StoredPlanes, Window, read_envi_library};
 
 macro_rules! shared {
     () => {
@@ -182,15 +182,15 @@ fn hdf5_named_dataset_with_band_axis_zero() {
     assert!(err.to_string().contains("no dataset \"cube/nope\""), "{err}");
 }
 
-/// `read_bands` gives `read`'s values band by band: the same physical values, NaN and
-/// validity, through GDAL's all-band read (GeoTIFF, ENVI) and the HDF5 reader.
+/// `read_stored_planes` gives `read_stored`'s values band by band, in the file's own type
+/// where it keeps it, at the offset and band spacing asked for: through GDAL's all-band
+/// read (GeoTIFF int16, ENVI, EnMAP float32 with nodata) and the HDF5 reader.
 #[test]
-fn band_planes_hold_the_values_of_a_pixel_read() {
+fn stored_planes_hold_the_stored_values_band_by_band() {
     let mut files = vec![samples_dir().join("salinasA/salinasA.tif")];
     if let Some(data) = shared_data_dir() {
         files.push(data.join("salinasA/salinasA_envi.img"));
         files.push(data.join("salinasA/salinasA_neon.h5"));
-        // EnMAP: a nodata value, and nodata in bad bands only.
         let first = std::fs::read_dir(data.join("enmap_potsdam/images")).unwrap().flatten().map(|e| e.path()).min().unwrap();
         files.push(first);
     }
@@ -198,13 +198,23 @@ fn band_planes_hold_the_values_of_a_pixel_read() {
         let cube = Cube::open(&file).unwrap();
         let m = cube.meta();
         let window = Window { row: 3, col: 5, rows: m.rows - 7, cols: m.cols - 9 };
-        let (pixels, planes) = (cube.read(window).unwrap(), cube.read_bands(window).unwrap());
-        assert_eq!(planes.valid, pixels.valid, "{}", file.display());
-        let as_pixels = planes.data.permuted_axes([1, 2, 0]);
-        for (a, b) in as_pixels.iter().zip(pixels.data.iter()) {
-            assert!(a == b || (a.is_nan() && b.is_nan()), "{}: {a} vs {b}", file.display());
+        let (at, plane) = (11, window.rows * window.cols + 13);
+        let mut planes = StoredPlanes::for_type(m.dtype, at + m.bands * plane);
+        cube.read_stored_planes(window, &mut planes, at, plane).unwrap();
+        let values: Vec<f32> = match &planes {
+            StoredPlanes::UInt8(v) => v.iter().map(|&x| f32::from(x)).collect(),
+            StoredPlanes::Int16(v) => v.iter().map(|&x| f32::from(x)).collect(),
+            StoredPlanes::UInt16(v) => v.iter().map(|&x| f32::from(x)).collect(),
+            StoredPlanes::Float32(v) => v.clone(),
+        };
+        assert_eq!(matches!(planes, StoredPlanes::Int16(_)), m.dtype == SampleType::Int16, "{}", file.display());
+        let pixels = cube.read_stored(window).unwrap();
+        for ((r, c, b), &v) in pixels.indexed_iter() {
+            let got = values[at + b * plane + r * window.cols + c];
+            assert!(got == v || (got.is_nan() && v.is_nan()), "{}: ({r}, {c}, {b}) {got} vs {v}", file.display());
         }
-        assert!(as_pixels.iter().any(|v| !v.is_nan()), "{}", file.display());
+        let too_small = StoredPlanes::for_type(m.dtype, (m.bands - 1) * plane + window.rows * window.cols - 1);
+        assert!(cube.read_stored_planes(window, &mut too_small.clone(), 0, plane).is_err(), "{}", file.display());
     }
 }
 

@@ -10,7 +10,10 @@ use crate::session::SessionOptions;
 /// there as ONNX Runtime's last resort. Returns why a GPU provider could not be used.
 pub(crate) fn register(builder: &mut SessionBuilder, options: &SessionOptions) -> Result<(), String> {
     match options.device {
-        Device::Cpu => ort::ep::CPU::default().with_arena_allocator(false).register(builder).map_err(|e| e.to_string()),
+        // A model fed one shape reuses its memory from call to call: without the arena,
+        // faulting in fresh activations cost as much as the convolutions. Models fed many
+        // shapes (spectra) would only grow it.
+        Device::Cpu => ort::ep::CPU::default().with_arena_allocator(options.fixed_shapes).register(builder).map_err(|e| e.to_string()),
         Device::Cuda(n) => {
             ensure_available::<ort::ep::CUDA>()?;
             if options.fp16 {

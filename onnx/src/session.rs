@@ -31,9 +31,11 @@ pub struct SessionOptions {
     /// Let TensorRT run layers in float16 where it finds them faster (`--device tensorrt`
     /// only; inputs and outputs stay float32).
     pub fp16: bool,
-    /// The model is fed batches of one shape (image tiles): convolution algorithms are then
-    /// chosen by timing them once (cuDNN's exhaustive search), and float32-only runs go
-    /// through an I/O binding (see [`OnnxSession::run`]).
+    /// The model is fed batches of one shape (image tiles) while other work shares the
+    /// cores: on the CPU its memory comes from ONNX Runtime's arena and its threads do not
+    /// spin between operators; on a GPU convolution algorithms are chosen by timing them
+    /// once (cuDNN's exhaustive search), and float32-only runs go through an I/O binding
+    /// (see [`OnnxSession::run`]).
     pub fixed_shapes: bool,
 }
 
@@ -220,6 +222,11 @@ fn build_session(path: &Path, bytes: &[u8], options: &SessionOptions) -> Result<
         .map_err(|e| runtime_error("session set-up", e.to_string()))?;
     if let Some(threads) = options.threads {
         builder = builder.with_intra_threads(threads).map_err(|e| runtime_error("session set-up", e.to_string()))?;
+    }
+    if options.fixed_shapes {
+        // Scene inference reads and decodes the next tiles while the model runs: threads
+        // that spin between operators would take the cores the reader needs.
+        builder = builder.with_intra_op_spinning(false).map_err(|e| runtime_error("session set-up", e.to_string()))?;
     }
     let device = match crate::providers::register(&mut builder, options) {
         Ok(()) => options.device,

@@ -14,7 +14,6 @@ use hypersynth_models::training::TrainConfig;
 use hypersynth_spectral::{DEFAULT_BLOCK, ExemplarConfig, Layout, QualityConfig};
 
 use crate::commands::{augment, fuse, super_resolve};
-use crate::tiling;
 
 /// Conditional GANs for scarce hyperspectral classes: train in Rust, export to ONNX, write
 /// synthetic spectra and COG products.
@@ -41,7 +40,7 @@ pub struct GlobalArgs {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-    /// Worker threads for CPU work and ONNX Runtime (default: all cores).
+    /// Worker threads for CPU work, GDAL decoding and ONNX Runtime (default: all cores).
     #[arg(long, value_parser = at_least::<1>, global = true, env = "HYPERSYNTH_THREADS")]
     pub threads: Option<usize>,
 }
@@ -210,9 +209,9 @@ pub struct SuperResolveArgs {
     /// Pixels shared by neighbouring tiles, blended smoothly (less than half the tile).
     #[arg(long, default_value_t = super_resolve::DEFAULT_OVERLAP)]
     pub overlap: usize,
-    /// Tiles per ONNX Runtime call.
-    #[arg(long, value_parser = at_least::<1>, default_value_t = tiling::DEFAULT_BATCH)]
-    pub batch: usize,
+    /// Tiles per ONNX Runtime call [default: 1 on the CPU, 4 on a GPU].
+    #[arg(long, value_parser = at_least::<1>)]
+    pub batch: Option<usize>,
     /// A high-res scene of the same area: print PSNR, SSIM and spectral angle of the output
     /// and of plain bicubic resampling against it.
     #[arg(long)]
@@ -322,9 +321,9 @@ pub struct FuseArgs {
     /// Pixels shared by neighbouring tiles, blended smoothly (less than half the tile).
     #[arg(long, default_value_t = fuse::DEFAULT_OVERLAP)]
     pub overlap: usize,
-    /// Tiles per ONNX Runtime call.
-    #[arg(long, value_parser = at_least::<1>, default_value_t = tiling::DEFAULT_BATCH)]
-    pub batch: usize,
+    /// Tiles per ONNX Runtime call [default: 1 on the CPU, 4 on a GPU].
+    #[arg(long, value_parser = at_least::<1>)]
+    pub batch: Option<usize>,
     /// Also write a 0/1 mask of probability (or severity) >= this.
     #[arg(long, value_parser = unit)]
     pub threshold: Option<f64>,

@@ -57,7 +57,9 @@ pub fn fit(images: &[Sampled<'_>], components: usize) -> Result<Normaliser> {
     let chosen: Vec<_> = pixels.iter().step_by(pixels.len().div_ceil(MAX_FIT_PIXELS).max(1)).collect();
     let mut spectra = Array2::<f32>::zeros((chosen.len(), bands));
     for (mut row, &&(i, r, c)) in spectra.outer_iter_mut().zip(&chosen) {
-        row.assign(&images[i].image.slice(s![r, c, ..]));
+        // A value without data (nodata in a bad band, as EnMAP writes) enters as 0, as
+        // `project` and tiled inference feed it.
+        row.assign(&images[i].image.slice(s![r, c, ..]).mapv(|v| if v.is_nan() { 0.0 } else { v }));
     }
     Ok(Normaliser::fit(spectra.view(), Layout::PrincipalComponents(components), NORMALISATION_MARGIN)?)
 }

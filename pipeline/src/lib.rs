@@ -78,8 +78,12 @@ fn prepare_process(cli: &Cli) {
         unsafe { std::env::set_var("CANDLE_GRAD_DO_NOT_DETACH", "1") };
     }
     if let Some(threads) = cli.global.threads {
-        // SAFETY: as above. Candle's matrix kernels size their pools from this variable.
-        unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
+        // SAFETY: as above. Candle's matrix kernels size their pools from this variable,
+        // GDAL its decoding threads from the other.
+        unsafe {
+            std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+            std::env::set_var("GDAL_NUM_THREADS", threads.to_string());
+        }
         // Fails only if a pool exists already, which it cannot this early.
         let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
     }

@@ -159,30 +159,32 @@ pub fn train_cyclegan(args: TrainCycleganArgs) -> train_cyclegan::TrainCyclegan 
 
 /// `super-resolve`'s settings.
 pub fn super_resolve(args: SuperResolveArgs, threads: Option<usize>) -> anyhow::Result<super_resolve::SuperResolve> {
+    let session = session(&args.device, threads)?;
     Ok(super_resolve::SuperResolve {
-        session: session(&args.device, threads)?,
+        batch: args.batch.unwrap_or_else(|| crate::tiling::default_batch(session.device)),
+        session,
         model: args.model,
         input: args.input,
         out: args.out,
         scale: args.scale,
         tile: args.tile,
         overlap: args.overlap,
-        batch: args.batch,
         reference: args.reference,
     })
 }
 
 /// `fuse`'s settings.
 pub fn fuse(args: FuseArgs, threads: Option<usize>) -> anyhow::Result<fuse::Fuse> {
+    let session = session(&args.device, threads)?;
     Ok(fuse::Fuse {
-        session: session(&args.device, threads)?,
+        batch: args.batch.unwrap_or_else(|| crate::tiling::default_batch(session.device)),
+        session,
         model: args.model,
         pre: args.pre,
         post: args.post,
         out: args.out,
         tile: args.tile,
         overlap: args.overlap,
-        batch: args.batch,
         threshold: args.threshold,
         classes: args.classes,
     })

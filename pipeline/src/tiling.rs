@@ -10,20 +10,32 @@
 //! scene: rows no later tile touches are finished and handed to the writer, so memory
 //! follows the tile size, the batch and the scene's width, not its height.
 //!
-//! Reading and inference overlap: the calling thread reads and normalises the next batch
-//! of tiles while a second thread runs the model on the last one, blends its outputs and
-//! writes finished rows. They hand batches over one at a time, so two batch buffers exist.
+//! Each source is read in file-block order: the rows a row of tiles needs, rounded out to
+//! whole rows of file blocks, in one read over every column and in the file's own sample
+//! type ([`HeldRows`]), so that GDAL decodes every block once, on all its threads, without
+//! converting. Tiles are cut from those rows, normalised in the same pass.
+//!
+//! Reading and inference overlap: the calling thread reads and cuts the next batch of
+//! tiles while a second thread runs the model on the last one, blends its outputs and
+//! writes finished rows. Two batch buffers exist: the reader waits for the model thread to
+//! give one back only when it has filled the other.
 
-use std::sync::mpsc::{Receiver, Sender, SyncSender};
+use std::ops::Range;
+use std::sync::mpsc::{Receiver, Sender};
 
 use anyhow::{Context, Result, bail};
-use hypersynth_data::{BandPlanes, Cube, Window};
+use hypersynth_data::{Cube, CubeMeta, StoredPlanes, Window};
+use hypersynth_onnx::Device;
 use indicatif::ProgressBar;
 use ndarray::{Array2, Array3, Array4, ArrayView2, ArrayView3, ArrayView4, Axis};
 
-/// Default tiles per ONNX Runtime call of `fuse` and `super-resolve` (command line and job
-/// file).
-pub const DEFAULT_BATCH: usize = 4;
+/// Default tiles per ONNX Runtime call of `fuse` and `super-resolve` on `device` (command
+/// line and job file): 1 on the CPU, where a bigger batch gains nothing but memory (two
+/// batch buffers and ONNX Runtime's activations, which on a 2-core machine cost more to
+/// fault in than the batch saves); 4 on a GPU, to keep it fed.
+pub fn default_batch(device: Device) -> usize {
+    if device.is_gpu() { 4 } else { 1 }
+}
 
 /// Overlapping square tiles covering a scene.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,44 +135,161 @@ pub struct TileSource<'a> {
     pub scale: &'a [f64],
 }
 
-impl TileSource<'_> {
-    /// Reads the tile whose top-left corner is (`row`, `col`) (possibly outside the scene)
-    /// into `out` (`[bands, tile, tile]`), normalised, reflecting at the scene's edges;
-    /// values without data become 0. Clears `valid` (`[tile, tile]`) where the pixel has no
-    /// data or lies outside the scene (reflected pixels are context only).
-    /// `planes` is scratch memory, reused from tile to tile.
-    fn read_tile(
-        &self,
-        row: isize,
-        col: isize,
-        tile: usize,
-        out: &mut [f32],
-        valid: &mut Array2<bool>,
-        planes: &mut BandPlanes,
-    ) -> Result<()> {
-        let meta = self.cube.meta();
-        let rows: Vec<usize> = (0..tile).map(|i| reflect(row + i as isize, meta.rows)).collect();
-        let cols: Vec<usize> = (0..tile).map(|j| reflect(col + j as isize, meta.cols)).collect();
-        let span = |idx: &[usize]| (idx.iter().min().copied().unwrap_or(0), idx.iter().max().copied().unwrap_or(0));
-        let ((r0, r1), (c0, c1)) = (span(&rows), span(&cols));
-        let window = Window { row: r0, col: c0, rows: r1 - r0 + 1, cols: c1 - c0 + 1 };
-        self.cube.read_bands_into(window, planes)?;
-        let data = planes.data.as_slice().context("band planes are contiguous")?;
-        for (b, (plane, out)) in data.chunks(window.rows * window.cols).zip(out.chunks_mut(tile * tile)).enumerate() {
-            let (offset, scale) = (self.offset[b] as f32, self.scale[b] as f32);
+/// The rows of a source that the current row of tiles reads, stored values band by band
+/// in the file's own type. They are read in whole file blocks (every column, so that GDAL
+/// decodes each block once, on all its threads) and kept until no later row of tiles
+/// needs them: each scene row is read once.
+struct HeldRows {
+    /// Scene columns (values per row).
+    cols: usize,
+    /// Rows each band plane has room for.
+    capacity: usize,
+    /// Scene rows `first..end` are held, row `first` at the top of each plane.
+    first: usize,
+    end: usize,
+    /// `[bands, capacity, cols]`.
+    stored: StoredPlanes,
+    /// `[capacity, cols]`: the pixel has data in every good band.
+    valid: Vec<bool>,
+}
+
+impl HeldRows {
+    /// Room for the rows a tile of `tile` rows needs and the rest of the file block the
+    /// last of them lies in.
+    fn new(cube: &Cube, tile: usize) -> Self {
+        let meta = cube.meta();
+        let capacity = (tile + cube.block_rows() - 1).min(meta.rows).max(1);
+        Self {
+            cols: meta.cols,
+            capacity,
+            first: 0,
+            end: 0,
+            stored: StoredPlanes::for_type(meta.dtype, meta.bands * capacity * meta.cols),
+            valid: vec![true; capacity * meta.cols],
+        }
+    }
+
+    /// Values per band plane.
+    fn plane(&self) -> usize {
+        self.capacity * self.cols
+    }
+
+    /// Where scene row `r` (held) lies in a band plane and in `valid`.
+    fn row_range(&self, r: usize) -> Range<usize> {
+        (r - self.first) * self.cols..(r - self.first + 1) * self.cols
+    }
+
+    /// Holds scene rows `from..to` (and maybe more below): drops the rows above `from`,
+    /// then reads the rows missing, up to the end of the file block that row `to - 1` lies
+    /// in, in one read.
+    fn hold(&mut self, cube: &Cube, from: usize, to: usize) -> Result<()> {
+        let meta = cube.meta();
+        if from < self.first {
+            bail!("rows are read top to bottom; row {from} lies above the rows held ({} on)", self.first);
+        }
+        let (cols, plane) = (self.cols, self.plane());
+        if from >= self.end {
+            (self.first, self.end) = (from, from);
+        } else if from > self.first {
+            let (drop, kept) = (from - self.first, self.end - from);
+            for b in 0..meta.bands {
+                self.stored.copy_within(b * plane + drop * cols..b * plane + (drop + kept) * cols, b * plane);
+            }
+            self.valid.copy_within(drop * cols..(drop + kept) * cols, 0);
+            self.first = from;
+        }
+        if self.end >= to {
+            return Ok(());
+        }
+        let end = to.next_multiple_of(cube.block_rows()).min(meta.rows);
+        let (at, rows) = (self.end - self.first, end - self.end);
+        if at + rows > self.capacity {
+            bail!("scene rows {}..{end} do not fit the {} rows held for a tile", self.first, self.capacity);
+        }
+        cube.read_stored_planes(Window { row: self.end, col: 0, rows, cols }, &mut self.stored, at * cols, plane)?;
+        let new = at * cols..(at + rows) * cols;
+        self.valid[new.clone()].fill(true);
+        if meta.nodata.is_some() {
+            let valid = &mut self.valid[new.clone()];
+            match &self.stored {
+                StoredPlanes::UInt8(v) => clear_voids(meta, v, plane, new, valid),
+                StoredPlanes::Int16(v) => clear_voids(meta, v, plane, new, valid),
+                StoredPlanes::UInt16(v) => clear_voids(meta, v, plane, new, valid),
+                StoredPlanes::Float32(v) => clear_voids(meta, v, plane, new, valid),
+            }
+        }
+        self.end = end;
+        Ok(())
+    }
+
+    /// Cuts the tile of scene rows `rows` and columns `cols` (reflected at the scene's
+    /// edges; all held) into `out` (`[bands, tile, tile]`), normalised; values without data
+    /// become 0, in every band where the pixel has none. Clears `valid` (`[tile, tile]`)
+    /// where the pixel has no data.
+    fn cut(&self, source: &TileSource<'_>, rows: &[usize], cols: &[usize], out: &mut [f32], valid: &mut Array2<bool>) {
+        for (&r, mut valid) in rows.iter().zip(valid.rows_mut()) {
+            let held = &self.valid[self.row_range(r)];
+            for (ok, &c) in valid.iter_mut().zip(cols) {
+                *ok &= held[c];
+            }
+        }
+        match &self.stored {
+            StoredPlanes::UInt8(v) => self.cut_from(v, source, rows, cols, out),
+            StoredPlanes::Int16(v) => self.cut_from(v, source, rows, cols, out),
+            StoredPlanes::UInt16(v) => self.cut_from(v, source, rows, cols, out),
+            StoredPlanes::Float32(v) => self.cut_from(v, source, rows, cols, out),
+        }
+    }
+
+    /// [`HeldRows::cut`]'s values, from the held values `stored`.
+    fn cut_from<T: Copy + Into<f32>>(&self, stored: &[T], source: &TileSource<'_>, rows: &[usize], cols: &[usize], out: &mut [f32]) {
+        let meta = source.cube.meta();
+        let tile = cols.len();
+        // Interior tiles copy a run of columns; edge tiles gather the reflected ones.
+        let first_col = cols[0];
+        let contiguous = cols.iter().enumerate().all(|(j, &c)| c == first_col + j);
+        // `CubeMeta::physical`, then the card's normalisation, written so that it
+        // vectorises: a NaN nodata value matches nothing, and NaN comes out 0 either way.
+        let nodata = meta.nodata.map_or(f32::NAN, |v| v as f32);
+        for (b, (band, out)) in stored.chunks(self.plane()).zip(out.chunks_mut(tile * tile)).enumerate() {
+            let (gain, bias) = (meta.scale[b], meta.offset[b]);
+            let (offset, scale) = (source.offset[b] as f32, source.scale[b] as f32);
             for (&r, out) in rows.iter().zip(out.chunks_mut(tile)) {
-                let source = &plane[(r - r0) * window.cols..(r - r0 + 1) * window.cols];
-                for (o, &c) in out.iter_mut().zip(&cols) {
-                    let v = source[c - c0];
-                    *o = if v.is_nan() { 0.0 } else { (v - offset) / scale };
+                let row = &band[self.row_range(r)];
+                if contiguous {
+                    for (o, &v) in out.iter_mut().zip(&row[first_col..first_col + tile]) {
+                        *o = v.into();
+                    }
+                } else {
+                    for (o, &c) in out.iter_mut().zip(cols) {
+                        *o = row[c].into();
+                    }
+                }
+                for o in out.iter_mut() {
+                    let v = *o;
+                    let x = ((f64::from(v) * gain + bias) as f32 - offset) / scale;
+                    *o = if (v == nodata) | x.is_nan() { 0.0 } else { x };
+                }
+                if meta.nodata.is_some() {
+                    let held = &self.valid[self.row_range(r)];
+                    for (o, &c) in out.iter_mut().zip(cols) {
+                        if !held[c] {
+                            *o = 0.0;
+                        }
+                    }
                 }
             }
         }
-        let inside = |start: isize, i: usize, n: usize| (0..n as isize).contains(&(start + i as isize));
-        for ((i, j), ok) in valid.indexed_iter_mut() {
-            *ok &= inside(row, i, meta.rows) && inside(col, j, meta.cols) && planes.valid[[rows[i] - r0, cols[j] - c0]];
+    }
+}
+
+/// Clears `valid` (the pixels `pixels` of a band plane) where a good band holds the nodata
+/// value; `stored` holds band planes of `plane` values.
+fn clear_voids<T: Copy + Into<f32>>(meta: &CubeMeta, stored: &[T], plane: usize, pixels: Range<usize>, valid: &mut [bool]) {
+    for (b, band) in stored.chunks(plane).enumerate() {
+        for (ok, &v) in valid.iter_mut().zip(&band[pixels.clone()]) {
+            *ok &= !meta.voids_pixel(b, v.into());
         }
-        Ok(())
     }
 }
 
@@ -357,7 +486,7 @@ pub fn run_tiled(
         out_channels,
         strip_height: grid.tile + span * grid.step(),
     };
-    let (work, queue) = std::sync::mpsc::sync_channel(0);
+    let (work, queue) = std::sync::mpsc::channel();
     let (give_back, returned) = std::sync::mpsc::channel();
     std::thread::scope(|scope| {
         let model = scope.spawn(|| run_model(&layout, queue, give_back, infer, write));
@@ -377,7 +506,7 @@ pub fn run_tiled(
 fn read_tiles(
     layout: &TiledRun<'_>,
     sources: &[TileSource<'_>],
-    work: &SyncSender<Work>,
+    work: &Sender<Work>,
     returned: &Receiver<Array4<f32>>,
     bar: &ProgressBar,
 ) -> Result<usize> {
@@ -387,20 +516,26 @@ fn read_tiles(
     let mut strip = first_span(grid, layout.strip_height);
     let mut input = Array4::<f32>::zeros((layout.batch, layout.channels, t, t));
     let mut tiles: Vec<PlacedTile> = Vec::with_capacity(layout.batch);
-    let mut planes: Vec<BandPlanes> = sources.iter().map(|_| BandPlanes::default()).collect();
+    let mut held: Vec<HeldRows> = sources.iter().map(|s| HeldRows::new(s.cube, t)).collect();
     let mut skipped = 0;
 
-    // Hands over the batch so far, then takes back the buffer of the batch before: the
-    // model thread gives it back before it takes the next batch, so after the first
-    // hand-over there is always one (two buffers in all).
-    let send_tiles = |input: &mut Array4<f32>, tiles: &mut Vec<PlacedTile>| -> Result<()> {
+    // Hands over the batch so far and takes a buffer for the next: a second one at the
+    // first hand-over, then the one the model thread gives back when it has run the batch
+    // before (two buffers in all: one filled here while the model runs the other).
+    let mut buffers = 1;
+    let mut send_tiles = |input: &mut Array4<f32>, tiles: &mut Vec<PlacedTile>| -> Result<()> {
         if tiles.is_empty() {
             return Ok(());
         }
         let shape = input.dim();
         let full = std::mem::take(input);
         work.send(Work::Tiles(full, std::mem::take(tiles))).map_err(|_| ModelStopped)?;
-        *input = returned.try_recv().unwrap_or_else(|_| Array4::zeros(shape));
+        *input = if buffers < 2 {
+            buffers += 1;
+            Array4::zeros(shape)
+        } else {
+            returned.recv().map_err(|_| ModelStopped)?
+        };
         Ok(())
     };
     let rows_before = |strip: &mut RowSpan, row: isize| -> Result<()> {
@@ -413,14 +548,23 @@ fn read_tiles(
             send_tiles(&mut input, &mut tiles)?;
             rows_before(&mut strip, row)?;
         }
+        // The scene rows of this row of tiles (reflected at the edges), from every source.
+        let rows: Vec<usize> = (0..t).map(|i| reflect(row + i as isize, grid.rows)).collect();
+        let (first, last) = (rows.iter().min().copied().unwrap_or(0), rows.iter().max().copied().unwrap_or(0));
+        for (source, held) in sources.iter().zip(&mut held) {
+            held.hold(source.cube, first, last + 1)?;
+        }
         for &col in &col_starts {
             let mut slot = input.index_axis_mut(Axis(0), tiles.len());
             let values = slot.as_slice_mut().context("a batch slot is contiguous")?;
-            let mut valid = Array2::from_elem((t, t), true);
+            let cols: Vec<usize> = (0..t).map(|j| reflect(col + j as isize, grid.cols)).collect();
+            // Reflected pixels are context only.
+            let inside = |start: isize, i: usize, n: usize| (0..n as isize).contains(&(start + i as isize));
+            let mut valid = Array2::from_shape_fn((t, t), |(i, j)| inside(row, i, grid.rows) && inside(col, j, grid.cols));
             let mut channel = 0;
-            for (source, planes) in sources.iter().zip(&mut planes) {
+            for (source, held) in sources.iter().zip(&held) {
                 let bands = source.cube.meta().bands;
-                source.read_tile(row, col, t, &mut values[channel * t * t..(channel + bands) * t * t], &mut valid, planes)?;
+                held.cut(source, &rows, &cols, &mut values[channel * t * t..(channel + bands) * t * t], &mut valid);
                 channel += bands;
             }
             bar.inc(1);
@@ -510,31 +654,52 @@ mod tests {
     }
 
     /// A per-pixel model (the mean of its input channels) must come out of tiling, batching
-    /// across tile rows and blending unchanged, whatever the batch.
+    /// across tile rows and blending unchanged, whatever the batch: on SalinasA (int16, read
+    /// as int16) and, with the shared data, on the EnMAP mosaic (float32 with nodata around
+    /// the tiles and in bad bands, a scale factor, 32-row file blocks).
     #[test]
     fn a_per_pixel_model_survives_tiles_batches_and_blending() {
-        let cube = Cube::open(hypersynth_data::fixtures::samples_dir().join("salinasA/salinasA.tif")).unwrap();
-        let bands = cube.meta().bands;
-        let (offset, scale) = (vec![1000.0; bands], vec![500.0; bands]);
-        let whole = cube.read(cube.meta().full_window()).unwrap();
-        let expected = whole.data.map_axis(Axis(2), |s| s.iter().map(|v| (v - 1000.0) / 500.0).sum::<f32>() / bands as f32);
-        let grid = TileGrid::new(83, 86, 32, 8).unwrap();
-        for batch in [1, 3, 7, 50] {
-            let sources = [TileSource { cube: &cube, offset: &offset, scale: &scale }];
-            let mut infer = |x: ArrayView4<'_, f32>| Ok(x.mean_axis(Axis(1)).unwrap().insert_axis(Axis(1)));
-            let mut got = Array2::<f32>::from_elem((83, 86), f32::NAN);
-            let mut next_row = 0;
-            let mut write = |first: usize, values: Array3<f32>| {
-                assert_eq!(first, next_row, "rows arrive in order");
-                next_row += values.dim().0;
-                got.slice_mut(ndarray::s![first..next_row, ..]).assign(&values.index_axis(Axis(2), 0));
-                Ok(())
-            };
-            let counts = run_tiled(&grid, batch, &sources, 1, &mut infer, &mut write, &ProgressBar::hidden()).unwrap();
-            assert_eq!((counts.run, counts.batches), (16, 16usize.div_ceil(batch)), "batch {batch}");
-            assert!(got.iter().all(|v| v.is_finite()), "batch {batch}: every pixel written");
-            let worst = (&got - &expected).mapv(f32::abs).fold(0f32, |a, &b| a.max(b));
-            assert!(worst < 1e-4, "batch {batch}: max difference {worst}");
+        let mut files = vec![hypersynth_data::fixtures::samples_dir().join("salinasA/salinasA.tif")];
+        if let Some(data) = hypersynth_data::fixtures::shared_data_dir() {
+            files.push(data.join("enmap_potsdam/mosaic/enmap_potsdam_mosaic.tif"));
+        }
+        for file in files {
+            let cube = Cube::open(&file).unwrap();
+            let m = cube.meta();
+            let (rows, cols, bands) = (m.rows, m.cols, m.bands);
+            let (offset, scale) = (vec![0.1; bands], vec![0.05; bands]);
+            // What the model sees of a pixel with data: physical values normalised, 0 for
+            // a value without data (nodata in a bad band).
+            let whole = cube.read(m.full_window()).unwrap();
+            let expected = Array2::from_shape_fn((rows, cols), |(r, c)| {
+                if !whole.valid[[r, c]] {
+                    return f32::NAN;
+                }
+                let sum: f32 = whole.data.slice(ndarray::s![r, c, ..]).iter().map(|&v| if v.is_nan() { 0.0 } else { (v - 0.1) / 0.05 }).sum();
+                sum / bands as f32
+            });
+            let grid = TileGrid::new(rows, cols, 32, 8).unwrap();
+            for batch in [1, 3, 7, 50] {
+                let sources = [TileSource { cube: &cube, offset: &offset, scale: &scale }];
+                let mut infer = |x: ArrayView4<'_, f32>| Ok(x.mean_axis(Axis(1)).unwrap().insert_axis(Axis(1)));
+                let mut got = Array2::<f32>::from_elem((rows, cols), -1.0);
+                let mut next_row = 0;
+                let mut write = |first: usize, values: Array3<f32>| {
+                    assert_eq!(first, next_row, "rows arrive in order");
+                    next_row += values.dim().0;
+                    got.slice_mut(ndarray::s![first..next_row, ..]).assign(&values.index_axis(Axis(2), 0));
+                    Ok(())
+                };
+                let counts = run_tiled(&grid, batch, &sources, 1, &mut infer, &mut write, &ProgressBar::hidden()).unwrap();
+                assert_eq!(counts.run + counts.skipped, grid.len(), "{}: batch {batch}", file.display());
+                assert_eq!(counts.batches, counts.run.div_ceil(batch), "{}: batch {batch}", file.display());
+                assert_eq!(next_row, rows, "{}: batch {batch}: every row written", file.display());
+                for ((r, c), &want) in expected.indexed_iter() {
+                    let have = got[[r, c]];
+                    let ok = if want.is_nan() { have.is_nan() } else { (have - want).abs() < 1e-3 * want.abs().max(1.0) };
+                    assert!(ok, "{}: batch {batch}: pixel ({r}, {c}) {have} vs {want}", file.display());
+                }
+            }
         }
     }
 

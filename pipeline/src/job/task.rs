@@ -269,7 +269,7 @@ impl Task<'_> {
                     scale: None,
                     tile: o.tile,
                     overlap: o.overlap,
-                    batch: crate::tiling::DEFAULT_BATCH,
+                    batch: crate::tiling::default_batch(session.device),
                     reference: None,
                     session: session.clone(),
                 })?;
@@ -285,7 +285,7 @@ impl Task<'_> {
                     out: out.clone(),
                     tile: o.tile,
                     overlap: o.overlap,
-                    batch: crate::tiling::DEFAULT_BATCH,
+                    batch: crate::tiling::default_batch(session.device),
                     threshold: o.threshold,
                     classes: Vec::new(),
                     session: session.clone(),

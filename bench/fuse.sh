@@ -88,7 +88,7 @@ timed() {
         start=$(date +%s.%N)
         /usr/bin/time -f "%M" -o "$out.rss" "$@" >/dev/null
         end=$(date +%s.%N)
-        best=$(awk "BEGIN { s = $end - $start; print (\"$best\" == \"\" || s < $best + 0) ? s : $best }")
+        best=$(awk -v s="$(awk "BEGIN { print $end - $start }")" -v b="${best:-inf}" 'BEGIN { print (b == "inf" || s < b + 0) ? s : b }')
     done
     echo "$best $(cat "$out.rss")" > "$out"
 }

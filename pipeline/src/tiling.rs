@@ -135,6 +135,9 @@ pub struct TileSource<'a> {
     pub scale: &'a [f64],
 }
 
+/// File blocks taller than this many tiles are not read whole (see [`HeldRows::new`]).
+const MAX_BLOCK_TILES: usize = 4;
+
 /// The rows of a source that the current row of tiles reads, stored values band by band
 /// in the file's own type. They are read in whole file blocks (every column, so that GDAL
 /// decodes each block once, on all its threads) and kept until no later row of tiles
@@ -142,6 +145,8 @@ pub struct TileSource<'a> {
 struct HeldRows {
     /// Scene columns (values per row).
     cols: usize,
+    /// Rows each read is rounded out to (see [`HeldRows::new`]).
+    block: usize,
     /// Rows each band plane has room for.
     capacity: usize,
     /// Scene rows `first..end` are held, row `first` at the top of each plane.
@@ -155,12 +160,16 @@ struct HeldRows {
 
 impl HeldRows {
     /// Room for the rows a tile of `tile` rows needs and the rest of the file block the
-    /// last of them lies in.
+    /// last of them lies in. Reads are rounded out to the file's block height, unless its
+    /// blocks are taller than [`MAX_BLOCK_TILES`] tiles (a GeoTIFF stored as one strip):
+    /// their rows are read as needed, so memory never holds the whole scene.
     fn new(cube: &Cube, tile: usize) -> Self {
         let meta = cube.meta();
-        let capacity = (tile + cube.block_rows() - 1).min(meta.rows).max(1);
+        let block = Some(cube.block_rows()).filter(|&b| b <= MAX_BLOCK_TILES * tile).unwrap_or(1);
+        let capacity = (tile + block - 1).min(meta.rows).max(1);
         Self {
             cols: meta.cols,
+            block,
             capacity,
             first: 0,
             end: 0,
@@ -201,7 +210,7 @@ impl HeldRows {
         if self.end >= to {
             return Ok(());
         }
-        let end = to.next_multiple_of(cube.block_rows()).min(meta.rows);
+        let end = to.next_multiple_of(self.block).min(meta.rows);
         let (at, rows) = (self.end - self.first, end - self.end);
         if at + rows > self.capacity {
             bail!("scene rows {}..{end} do not fit the {} rows held for a tile", self.first, self.capacity);
@@ -675,7 +684,8 @@ mod tests {
                 if !whole.valid[[r, c]] {
                     return f32::NAN;
                 }
-                let sum: f32 = whole.data.slice(ndarray::s![r, c, ..]).iter().map(|&v| if v.is_nan() { 0.0 } else { (v - 0.1) / 0.05 }).sum();
+                let sum: f32 =
+                    whole.data.slice(ndarray::s![r, c, ..]).iter().map(|&v| if v.is_nan() { 0.0 } else { (v - 0.1) / 0.05 }).sum();
                 sum / bands as f32
             });
             let grid = TileGrid::new(rows, cols, 32, 8).unwrap();

@@ -4,7 +4,7 @@
 # (bench/fuse.sh), training against PyTorch (bench/train_spectral.sh) and the GPU providers
 # against the CPU (bench/gpu.sh, which says so and skips when there is no GPU).
 #
-#   bench/all.sh          (after scripts/setup.sh; needs the shared data set; ~5 minutes)
+#   bench/all.sh          (after scripts/setup.sh; needs the shared data set; ~12 minutes)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT

@@ -467,6 +467,13 @@ class Selector:
         from sklearn.preprocessing import StandardScaler
 
         self.kind = kind
+        if kind.startswith("vote"):
+            # the k nearest real spectra (standardised bands): keep when more than half are
+            # of the own class ("vote3": k = 3)
+            self.k = int(kind[4:] or 3)
+            self.mean, self.sd = x.mean(0), x.std(0) + 1e-12
+            self.x, self.y = (x - self.mean) / self.sd, y
+            return
         if kind.startswith("nn"):
             # nearest real neighbour (standardised bands): keep when the nearest real
             # spectrum of the own class is at most `ratio` times as far as the nearest one
@@ -489,6 +496,16 @@ class Selector:
         self.classes = list(self.model.classes_)
 
     def own_probability(self, xs, ys):
+        if self.kind.startswith("vote"):
+            z = (xs - self.mean) / self.sd
+            keep = np.zeros(len(ys))
+            for start in range(0, len(ys), 2048):
+                zz = z[start : start + 2048]
+                d = (zz**2).sum(1)[:, None] - 2 * zz @ self.x.T + (self.x**2).sum(1)[None]
+                nearest = np.argsort(d, 1)[:, : self.k]
+                own = (self.y[nearest] == ys[start : start + 2048, None]).sum(1)
+                keep[start : start + 2048] = own * 2 > self.k
+            return keep
         if self.kind.startswith("nn"):
             z = (xs - self.mean) / self.sd
             keep = np.zeros(len(ys))

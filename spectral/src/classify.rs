@@ -1,5 +1,6 @@
-//! The classifiers of the quality report (from smartcore), on standardised spectra, and
-//! the scores they are judged by.
+//! The classifiers of the quality report (a random forest and nearest neighbours from
+//! smartcore, an RBF support vector machine of our own), on standardised spectra, and the
+//! scores they are judged by.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,6 +10,7 @@ use smartcore::linalg::basic::matrix::DenseMatrix;
 use smartcore::neighbors::knn_classifier::{KNNClassifier, KNNClassifierParameters};
 
 use crate::pca::principal_axes;
+use crate::svm;
 use crate::{Error, Result};
 
 /// Trees of every random forest.
@@ -24,18 +26,22 @@ const FEATURES: usize = 30;
 pub enum ClassifierKind {
     /// A random forest of 32 trees (Gini, sqrt(features) candidates per split), seeded.
     RandomForest,
+    /// A support vector machine with an RBF kernel, C = 100 and scikit-learn's
+    /// `gamma = "scale"`, one against one.
+    RbfSvm,
     /// 5 nearest neighbours by Euclidean distance, majority vote.
     NearestNeighbours,
 }
 
 impl ClassifierKind {
     /// Every kind, in report order.
-    pub const ALL: [ClassifierKind; 2] = [ClassifierKind::RandomForest, ClassifierKind::NearestNeighbours];
+    pub const ALL: [ClassifierKind; 3] = [ClassifierKind::RandomForest, ClassifierKind::RbfSvm, ClassifierKind::NearestNeighbours];
 
     /// The name used in reports.
     pub fn name(self) -> &'static str {
         match self {
             ClassifierKind::RandomForest => "random_forest",
+            ClassifierKind::RbfSvm => "rbf_svm",
             ClassifierKind::NearestNeighbours => "knn",
         }
     }
@@ -69,33 +75,38 @@ pub fn fit_predict(
         return Err(Error::Shape(format!("a classifier needs two classes to learn, the training rows have {}", distinct.len())));
     }
     let (x, t) = features(train, test)?;
-    let y = labels.to_vec();
     let failed = |e: smartcore::error::Failed| Error::Classifier(format!("{}: {e}", kind.name()));
+    let y = labels.to_vec();
     match kind {
         ClassifierKind::RandomForest => {
             let params = RandomForestClassifierParameters::default().with_n_trees(TREES).with_seed(seed);
+            let (x, t) = (dense(&x)?, dense(&t)?);
             RandomForestClassifier::fit(&x, &y, params).and_then(|m| m.predict(&t)).map_err(failed)
         }
+        ClassifierKind::RbfSvm => Ok(svm::fit_predict(x.view(), labels, t.view(), svm::scale_gamma(x.view()), svm::PENALTY)),
         ClassifierKind::NearestNeighbours => {
             let params = KNNClassifierParameters::default().with_k(NEIGHBOURS.min(labels.len()));
+            let (x, t) = (dense(&x)?, dense(&t)?);
             KNNClassifier::fit(&x, &y, params).and_then(|m| m.predict(&t)).map_err(failed)
         }
     }
 }
 
 /// `train` and `test` standardised with `train`'s per-band mean and standard deviation
-/// and projected on its first [`FEATURES`] principal axes, as smartcore matrices.
-fn features(train: ArrayView2<'_, f32>, test: ArrayView2<'_, f32>) -> Result<(DenseMatrix<f64>, DenseMatrix<f64>)> {
+/// and projected on its first [`FEATURES`] principal axes.
+fn features(train: ArrayView2<'_, f32>, test: ArrayView2<'_, f32>) -> Result<(Array2<f64>, Array2<f64>)> {
     let train = train.mapv(f64::from);
     let mean = train.mean_axis(Axis(0)).ok_or_else(|| Error::Shape("no training rows".into()))?;
     let std = train.std_axis(Axis(0), 0.0).mapv(|s| if s > 0.0 { s } else { 1.0 });
     let z = (&train - &mean) / &std;
     let (centre, axes) = principal_axes(&z, FEATURES)?;
-    let project = |x: Array2<f64>| -> Result<DenseMatrix<f64>> {
-        let p = (x - &centre).dot(&axes);
-        DenseMatrix::new(p.nrows(), p.ncols(), p.iter().copied().collect(), false).map_err(|e| Error::Shape(e.to_string()))
-    };
-    Ok((project(z)?, project((&test.mapv(f64::from) - &mean) / &std)?))
+    let project = |x: Array2<f64>| (x - &centre).dot(&axes);
+    Ok((project(z), project((&test.mapv(f64::from) - &mean) / &std)))
+}
+
+/// `x` as a smartcore matrix.
+fn dense(x: &Array2<f64>) -> Result<DenseMatrix<f64>> {
+    DenseMatrix::new(x.nrows(), x.ncols(), x.iter().copied().collect(), false).map_err(|e| Error::Shape(e.to_string()))
 }
 
 /// How well predictions match the truth.
@@ -155,7 +166,7 @@ mod tests {
     }
 
     #[test]
-    fn both_kinds_learn_separable_classes_and_refuse_one_class() {
+    fn every_kind_learns_separable_classes_and_refuses_one_class() {
         // Two classes 10 units apart in every band, with a little spread.
         let train = Array2::from_shape_fn((40, 3), |(i, b)| (i % 2) as f32 * 10.0 + ((i + b) % 5) as f32 * 0.1);
         let labels: Vec<u32> = (0..40).map(|i| 1 + (i % 2) as u32).collect();

@@ -13,6 +13,7 @@ mod oversample;
 mod pca;
 mod quality;
 mod split;
+mod svm;
 mod verdict;
 
 pub use classify::{ClassifierKind, Scores, balanced_accuracy, fit_predict, scores};

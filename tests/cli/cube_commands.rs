@@ -103,8 +103,9 @@ fn demo_runs_on_the_bundled_sample() {
     }
     assert!(out.stdout.contains("class 1: 275 synthetic spectra"), "{}", out.stdout);
     // The lift table: every classifier on every training set.
-    let lift_lines = out.stdout.lines().filter(|l| ["random_forest ", "knn "].iter().any(|k| l.trim_start().starts_with(k))).count();
-    assert_eq!(lift_lines, 8, "{}", out.stdout);
+    let lift_lines =
+        out.stdout.lines().filter(|l| ["random_forest ", "rbf_svm ", "knn "].iter().any(|k| l.trim_start().starts_with(k))).count();
+    assert_eq!(lift_lines, 12, "{}", out.stdout);
 }
 
 #[test]

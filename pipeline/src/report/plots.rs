@@ -65,42 +65,82 @@ fn svg_chart(
     Ok(svg)
 }
 
+/// A gap between neighbouring bands wider than this many times the median band spacing
+/// means bands are missing there (removed water-vapour bands): lines stop at it.
+const GAP_SPACINGS: f64 = 3.0;
+
+/// The runs of bands a spectrum is drawn through, as index ranges: a run ends where the
+/// wavelength goes back (a second detector overlapping the first, as EnMAP's SWIR begins
+/// below where its VNIR ends) or jumps by more than [`GAP_SPACINGS`] median spacings.
+fn segments(wavelengths_nm: &[f64]) -> Vec<Range<usize>> {
+    let mut steps: Vec<f64> = wavelengths_nm.windows(2).map(|w| w[1] - w[0]).filter(|d| *d > 0.0).collect();
+    steps.sort_by(f64::total_cmp);
+    let gap = steps.get(steps.len() / 2).map_or(f64::INFINITY, |median| GAP_SPACINGS * median);
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for i in 1..wavelengths_nm.len() {
+        let step = wavelengths_nm[i] - wavelengths_nm[i - 1];
+        if step <= 0.0 || step > gap {
+            runs.push(start..i);
+            start = i;
+        }
+    }
+    if start < wavelengths_nm.len() {
+        runs.push(start..wavelengths_nm.len());
+    }
+    runs
+}
+
 /// Mean ± one standard deviation of the real and the synthetic spectra of one class
-/// against wavelength.
+/// against wavelength, each run of contiguous bands ([`segments`]) drawn on its own.
 pub fn spectra_svg(title: &str, wavelengths_nm: &[f64], real: ArrayView2<'_, f32>, synthetic: ArrayView2<'_, f32>) -> Result<String> {
     let sets = [("real (test)", REAL, mean_std(real)), ("synthetic", SYNTHETIC, mean_std(synthetic))];
     let (x_lo, x_hi) = range(wavelengths_nm.iter().copied());
     let (y_lo, y_hi) = range(sets.iter().flat_map(|(_, _, (m, s))| m.iter().zip(s).flat_map(|(m, s)| [m - s, m + s])));
+    let runs = segments(wavelengths_nm);
     svg_chart(title, x_lo..x_hi, y_lo..y_hi, SeriesLabelPosition::UpperRight, |chart| {
         chart.configure_mesh().x_desc("wavelength (nm)").y_desc("value (cube units)").draw().map_err(drawing_error)?;
         for &(label, colour, (ref mean, ref std)) in &sets {
-            let upper = wavelengths_nm.iter().zip(mean.iter().zip(std)).map(|(&w, (m, s))| (w, m + s));
-            let lower = wavelengths_nm.iter().zip(mean.iter().zip(std)).rev().map(|(&w, (m, s))| (w, m - s));
-            chart.draw_series([Polygon::new(upper.chain(lower).collect::<Vec<_>>(), colour.mix(0.18))]).map_err(drawing_error)?;
-            chart
-                .draw_series(LineSeries::new(wavelengths_nm.iter().copied().zip(mean.iter().copied()), colour.stroke_width(2)))
-                .map_err(drawing_error)?
-                .label(format!("{label}: mean ± std"))
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
+            let point = |i: usize, sign: f64| (wavelengths_nm[i], mean[i] + sign * std[i]);
+            let bands = runs.iter().map(|r| {
+                Polygon::new(
+                    r.clone().map(|i| point(i, 1.0)).chain(r.clone().rev().map(|i| point(i, -1.0))).collect::<Vec<_>>(),
+                    colour.mix(0.18),
+                )
+            });
+            chart.draw_series(bands).map_err(drawing_error)?;
+            for (n, run) in runs.iter().enumerate() {
+                let drawn = chart
+                    .draw_series(LineSeries::new(run.clone().map(|i| point(i, 0.0)), colour.stroke_width(2)))
+                    .map_err(drawing_error)?;
+                if n == 0 {
+                    drawn
+                        .label(format!("{label}: mean ± std"))
+                        .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
+                }
+            }
         }
         Ok(())
     })
 }
 
-/// One line per class: the Kolmogorov-Smirnov statistic of each band.
+/// One line per class (broken as [`segments`] says): the Kolmogorov-Smirnov statistic of
+/// each band.
 pub fn ks_svg(wavelengths_nm: &[f64], curves: &[(String, Vec<f64>)]) -> Result<String> {
     let (x_lo, x_hi) = range(wavelengths_nm.iter().copied());
     let title = "Per-band Kolmogorov-Smirnov statistic, synthetic vs real (0 = same distribution)";
     svg_chart(title, x_lo..x_hi, 0.0..1.0, SeriesLabelPosition::UpperRight, |chart| {
         chart.configure_mesh().x_desc("wavelength (nm)").y_desc("KS statistic").draw().map_err(drawing_error)?;
+        let runs = segments(wavelengths_nm);
         for (i, (label, ks)) in curves.iter().enumerate() {
             let colour = Palette99::pick(i).to_rgba();
-            let points = wavelengths_nm.iter().copied().zip(ks.iter().copied()).filter(|(_, v)| v.is_finite());
-            chart
-                .draw_series(LineSeries::new(points, colour.stroke_width(2)))
-                .map_err(drawing_error)?
-                .label(label.clone())
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
+            for (n, run) in runs.iter().enumerate() {
+                let points = run.clone().filter_map(|b| Some((wavelengths_nm[b], *ks.get(b)?))).filter(|(_, v)| v.is_finite());
+                let drawn = chart.draw_series(LineSeries::new(points, colour.stroke_width(2))).map_err(drawing_error)?;
+                if n == 0 {
+                    drawn.label(label.clone()).legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
+                }
+            }
         }
         Ok(())
     })
@@ -113,11 +153,12 @@ pub fn lift_svg(title: &str, groups: &[&str], classifiers: &[&str], values: &[Ve
     let bar = 0.8 / classifiers.len().max(1) as f64;
     let lowest = values.iter().flatten().copied().filter(|v| v.is_finite()).fold(1.0, f64::min);
     let floor = ((lowest - 0.05) / 0.05).floor().max(0.0) * 0.05;
-    svg_chart(title, -0.5..groups.len() as f64 - 0.5, floor..1.0, SeriesLabelPosition::LowerRight, |chart| {
+    // One group's width of room right of the last group holds the legend, over no bar.
+    svg_chart(title, -0.5..groups.len() as f64 + 0.5, floor..1.0, SeriesLabelPosition::UpperRight, |chart| {
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .x_labels(groups.len())
+            .x_labels(4 * (groups.len() + 1))
             .x_label_formatter(&|x| {
                 let nearest = x.round();
                 let on_group = (x - nearest).abs() < 1e-6 && nearest >= 0.0;
@@ -141,4 +182,24 @@ pub fn lift_svg(title: &str, groups: &[&str], classifiers: &[&str], values: &[Ve
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_stop_at_missing_bands_and_where_a_second_detector_starts() {
+        // 10 nm bands, the ones from 1340 to 1440 nm removed, then a second detector from
+        // 1405 nm (EnMAP-like overlap after a first detector ending at 1500 nm).
+        let mut w: Vec<f64> = (0..=110).map(|i| 400.0 + 10.0 * f64::from(i)).filter(|&x| !(1340.0..=1440.0).contains(&x)).collect();
+        let first = w.len();
+        w.extend((0..20).map(|i| 1405.0 + 10.0 * f64::from(i)));
+        let cut = w.iter().position(|&x| x == 1450.0).unwrap();
+        assert_eq!(segments(&w), vec![0..cut, cut..first, first..w.len()]);
+        // Evenly spaced bands are one run; one band is one run; none is none.
+        assert_eq!(segments(&[400.0, 410.0, 420.0, 435.0]), vec![0..4]);
+        assert_eq!(segments(&[500.0]), vec![0..1]);
+        assert!(segments(&[]).is_empty());
+    }
 }

@@ -4,7 +4,7 @@
 //! the shared earthlib library and EnMAP mosaic, its RBF SVM and verdict agree with
 //! scikit-learn's.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use hypersynth_data::{ClassRaster, Cube, SpectraRows, write_spectra_parquet};
 use hypersynth_spectral::{SplitConfig, stratified_split};
@@ -175,15 +175,15 @@ fn report_refuses_synthetic_spectra_of_other_bands() {
     assert!(!t.join("rep/report").exists(), "nothing may be written:\n  {}", t.listing());
 }
 
-/// Writes `real.parquet` for `report --real` from one of the shared data sets, read
-/// independently of hypersynth: `earthlib` (the spectral library's 13 classes of at least 30
-/// spectra, urban and natural materials, 400-2450 nm) or `enmap` (the EnMAP Potsdam
-/// mosaic's labelled pixels, its good bands in reflectance as the band metadata scales them).
+/// Writes `real.parquet` for `report --real`, read independently of hypersynth: `library
+/// DIR` (the earthlib spectral library's 13 classes of at least 30 spectra, urban and natural
+/// materials, 400-2450 nm) or `scene CUBE LABELS` (a GeoTIFF's labelled pixels, its good
+/// bands scaled as its band metadata says).
 const REAL_TABLE: &str = r#"
 import sys, re, numpy as np, pandas as pd, pyarrow as pa, pyarrow.parquet as pq, tifffile
-kind, data, out = sys.argv[1:]
-if kind == "earthlib":
-    lib = data + "/earthlib_speclib"
+out, kind, *paths = sys.argv[1:]
+if kind == "library":
+    lib = paths[0]
     header = open(lib + "/spectra.sli.hdr").read()
     field = lambda name: re.search(name + r"\s*=\s*(\S+)", header).group(1)
     x = np.fromfile(lib + "/spectra.sli", "<f4").reshape(int(field("lines")), int(field("samples")))
@@ -194,18 +194,18 @@ if kind == "earthlib":
     ids = {name: i + 1 for i, name in enumerate(n for n, c in counts.items() if c >= 30)}
     y = np.array([ids.get(v, 0) for v in level3], np.uint32)
 else:
-    d = data + "/enmap_potsdam/mosaic/"
-    with tifffile.TiffFile(d + "enmap_potsdam_mosaic.tif") as tif:
+    cube_path, labels_path = paths
+    with tifffile.TiffFile(cube_path) as tif:
         xml = tif.pages[0].tags[42112].value
     items = {}
     for m in re.finditer(r'<Item name="(\w+)" sample="(\d+)"[^>]*>([^<]*)</Item>', xml):
         items.setdefault(m.group(1).lower(), {})[int(m.group(2))] = m.group(3)
     bands = len(items["wavelength"])
     item = lambda name, default: np.array([float(items.get(name, {}).get(b, default)) for b in range(bands)])
-    cube = tifffile.imread(d + "enmap_potsdam_mosaic.tif")
+    cube = tifffile.imread(cube_path)
     cube = np.moveaxis(cube, 0, -1) if cube.shape[0] == bands else cube
     good = item("bbl", "1") != 0
-    labels = tifffile.imread(d + "enmap_potsdam_mosaic_labels.tif").reshape(-1)
+    labels = tifffile.imread(labels_path).reshape(-1)
     x = (cube.reshape(-1, bands)[:, good] * item("scale", "1")[good] + item("offset", "0")[good]).astype(np.float32)
     w, y = item("wavelength", "0")[good], labels.astype(np.uint32)
 x, y = x[y > 0], y[y > 0]
@@ -255,17 +255,35 @@ worst = max(worst, abs(with_them - mean_f1["real+gan"]), abs(real_only - mean_f1
 print(json.dumps({"svm_vs_sklearn": worst, "forest_vs_sklearn_svm": versus_forest, "verdict": line.strip()}))
 "#;
 
-/// On the earthlib library and on the EnMAP mosaic: hypersynth makes synthetic spectra
-/// (default `train spectral`, `augment --target-per-class 200`) and reports on them with a
-/// fresh half-and-half split; scikit-learn's SVC, trained on the same rows, gives the report's
-/// SVM numbers and its verdict sentence to within 0.002.
+/// On the bundled SalinasA sample as the demo makes it (classes 1 and 13 thinned to 25
+/// training pixels, augmented to 300), the earthlib library and the EnMAP mosaic (augmented
+/// to 200): hypersynth makes synthetic spectra (default `train spectral`, then `augment`) and
+/// reports on them with a fresh half-and-half split; scikit-learn's SVC, trained on the same
+/// rows, gives the report's SVM numbers and its verdict sentence to within 0.002.
 #[test]
-fn the_report_svm_and_its_verdict_agree_with_scikit_learn_on_a_library_and_on_enmap() {
+fn the_report_svm_and_its_verdict_agree_with_scikit_learn_on_salinas_a_library_and_enmap() {
     let Some(data) = hypersynth_data::fixtures::shared_data_dir() else { return };
-    for kind in ["earthlib", "enmap"] {
+    let (mosaic, library) = (data.join("enmap_potsdam/mosaic"), data.join("earthlib_speclib"));
+    let cases: [(&str, Vec<PathBuf>, &[&str], &str); 3] = [
+        (
+            "salinasA",
+            vec!["scene".into(), sample("salinasA.tif").into(), sample("salinasA_gt.tif").into()],
+            &["--thin", "1=25", "--thin", "13=25"],
+            "300",
+        ),
+        ("earthlib", vec!["library".into(), library], &[], "200"),
+        (
+            "enmap",
+            vec!["scene".into(), mosaic.join("enmap_potsdam_mosaic.tif"), mosaic.join("enmap_potsdam_mosaic_labels.tif")],
+            &[],
+            "200",
+        ),
+    ];
+    for (name, table, thin, target) in cases {
         let t = TestDir::new();
-        python_check(REAL_TABLE, &[Path::new(kind), &data, t.path()]);
-        t.ok(&t.run(&["train", "spectral", "--table", "real.parquet", "--out", "m.onnx", "-q"]));
+        let table_args: Vec<&Path> = std::iter::once(t.path()).chain(table.iter().map(PathBuf::as_path)).collect();
+        python_check(REAL_TABLE, &table_args);
+        t.ok(&t.run(&[&["train", "spectral", "--table", "real.parquet", "--out", "m.onnx", "-q"][..], thin].concat()));
         t.ok(&t.run(&[
             "augment",
             "--model",
@@ -275,7 +293,7 @@ fn the_report_svm_and_its_verdict_agree_with_scikit_learn_on_a_library_and_on_en
             "--out",
             "aug",
             "--target-per-class",
-            "200",
+            target,
             "--no-report",
             "-q",
         ]));
@@ -301,8 +319,10 @@ fn the_report_svm_and_its_verdict_agree_with_scikit_learn_on_a_library_and_on_en
             &[&t.join("real.parquet"), &t.join("aug/synthetic.parquet"), &t.join("rep/run.json"), &t.join("rep/report")],
         );
         let numbers: serde_json::Value = serde_json::from_str(&printed).unwrap();
-        eprintln!("{kind}: {numbers}");
-        assert!(numbers["svm_vs_sklearn"].as_f64().unwrap() <= 0.002, "{kind}: {numbers}");
-        assert!(numbers["forest_vs_sklearn_svm"].as_f64().unwrap() > 0.02, "{kind}: {numbers}");
+        eprintln!("{name}: {numbers}");
+        assert!(numbers["svm_vs_sklearn"].as_f64().unwrap() <= 0.002, "{name}: {numbers}");
+        // The check tells classifiers apart where scores are not all near 1 (on SalinasA
+        // every classifier is within 0.02 of the others).
+        assert!(name == "salinasA" || numbers["forest_vs_sklearn_svm"].as_f64().unwrap() > 0.05, "{name}: {numbers}");
     }
 }

@@ -249,7 +249,7 @@ def read_synthetic(path, bands):
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
-    band_columns = [n for n in table.column_names if n not in ("class_id", "class_name", "source", "name")]
+    band_columns = [n for n in table.column_names if re.fullmatch(r"[0-9.]+", n)]  # named by wavelength
     assert len(band_columns) == bands, f"{path}: {len(band_columns)} band columns, expected {bands}"
     x = np.stack([table.column(n).to_numpy().astype(np.float32) for n in band_columns], axis=1)
     return x, table.column("class_id").to_numpy().astype(np.int64)

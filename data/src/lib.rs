@@ -51,7 +51,7 @@ pub use error::{Error, Result};
 pub use labels::{ClassInfo, ClassRaster, class_counts, parse_class_names, read_class_names};
 pub use library::{SpectralLibrary, read_envi_library};
 pub use outputs::{check_output_folder, check_outputs};
-pub use spectra_out::{SpectraParquetWriter, SpectraRows, band_column, write_spectra_hdf5, write_spectra_parquet};
+pub use spectra_out::{PixelPosition, SpectraParquetWriter, SpectraRows, band_column, write_spectra_hdf5, write_spectra_parquet};
 pub use stac::{source_datetime, stac_item, stac_item_path};
 pub use stored::StoredPlanes;
 pub use table::read_spectra_table;

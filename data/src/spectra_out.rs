@@ -27,7 +27,25 @@ pub struct SpectraRows<'a> {
     pub sources: &'a [&'a str],
     /// Band centres in nanometres, one per column.
     pub wavelengths_nm: &'a [f64],
+    /// Where each row was read, for real pixels of a cube; `None` for rows without a
+    /// pixel (synthetic spectra, library or table rows).
+    pub positions: Option<&'a [PixelPosition]>,
 }
+
+/// The pixel a real spectrum was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PixelPosition {
+    /// The scene, numbered from 0 in the order the scenes were given.
+    pub scene: u32,
+    /// The pixel's row in its scene.
+    pub row: u32,
+    /// The pixel's column in its scene.
+    pub col: u32,
+}
+
+/// The columns that say where a row's pixel is ([`PixelPosition`]), null for rows without
+/// one, after `class_id`, `class_name` and `source`.
+const POSITION_COLUMNS: [&str; 3] = ["scene", "row", "col"];
 
 /// The name of a band column: its wavelength in nm, as short as it stays exact.
 pub fn band_column(wavelength_nm: f64) -> String {
@@ -65,6 +83,8 @@ struct PendingRows {
     class_ids: Vec<u32>,
     class_names: StringChunkedBuilder,
     sources: StringChunkedBuilder,
+    /// Per row its scene, row and column, if it has a pixel.
+    positions: Vec<Option<PixelPosition>>,
     /// Band `b`'s values start at `b * ROW_GROUP_ROWS`.
     bands: Vec<f32>,
 }
@@ -75,6 +95,7 @@ impl PendingRows {
             class_ids: Vec::with_capacity(ROW_GROUP_ROWS),
             class_names: StringChunkedBuilder::new("class_name".into(), ROW_GROUP_ROWS),
             sources: StringChunkedBuilder::new("source".into(), ROW_GROUP_ROWS),
+            positions: Vec::with_capacity(ROW_GROUP_ROWS),
             bands: vec![0.0; bands * ROW_GROUP_ROWS],
         }
     }
@@ -87,11 +108,17 @@ impl PendingRows {
     /// no rows pending.
     fn take_columns(&mut self, band_names: &[PlSmallStr]) -> Vec<Column> {
         let n = self.len();
-        let mut columns = Vec::with_capacity(3 + band_names.len());
+        let mut columns = Vec::with_capacity(3 + POSITION_COLUMNS.len() + band_names.len());
         columns.push(Column::new("class_id".into(), std::mem::take(&mut self.class_ids)));
         let fresh = |name: &str| StringChunkedBuilder::new(name.into(), ROW_GROUP_ROWS);
         columns.push(std::mem::replace(&mut self.class_names, fresh("class_name")).finish().into_column());
         columns.push(std::mem::replace(&mut self.sources, fresh("source")).finish().into_column());
+        let positions = std::mem::take(&mut self.positions);
+        let parts: [fn(&PixelPosition) -> u32; 3] = [|p| p.scene, |p| p.row, |p| p.col];
+        for (name, part) in POSITION_COLUMNS.into_iter().zip(parts) {
+            let values: Vec<Option<u32>> = positions.iter().map(|p| p.as_ref().map(part)).collect();
+            columns.push(UInt32Chunked::from_iter_options(name.into(), values.into_iter()).into_column());
+        }
         for (b, name) in band_names.iter().enumerate() {
             let values = &self.bands[b * ROW_GROUP_ROWS..b * ROW_GROUP_ROWS + n];
             columns.push(Float32Chunked::from_slice(name.clone(), values).into_column());
@@ -127,10 +154,13 @@ impl SpectraParquetWriter {
     /// wavelength, and `extra` in the file's key-value metadata.
     pub fn create(path: &Path, wavelengths_nm: &[f64], extra: &[(String, String)]) -> Result<Self> {
         let band_names: Vec<PlSmallStr> = wavelengths_nm.iter().map(|&w| band_column(w).into()).collect();
-        let mut schema = Schema::with_capacity(3 + band_names.len());
+        let mut schema = Schema::with_capacity(3 + POSITION_COLUMNS.len() + band_names.len());
         schema.insert("class_id".into(), DataType::UInt32);
         schema.insert("class_name".into(), DataType::String);
         schema.insert("source".into(), DataType::String);
+        for name in POSITION_COLUMNS {
+            schema.insert(name.into(), DataType::UInt32);
+        }
         for name in &band_names {
             schema.insert(name.clone(), DataType::Float32);
         }
@@ -175,7 +205,11 @@ impl SpectraParquetWriter {
             transpose_into(values, take, bands, &mut self.pending.bands, ROW_GROUP_ROWS, pending);
             self.pending.class_ids.extend_from_slice(&rows.class_ids[range.clone()]);
             rows.class_names[range.clone()].iter().for_each(|name| self.pending.class_names.append_value(name));
-            rows.sources[range].iter().for_each(|source| self.pending.sources.append_value(source));
+            rows.sources[range.clone()].iter().for_each(|source| self.pending.sources.append_value(source));
+            match rows.positions {
+                Some(positions) => self.pending.positions.extend(positions[range].iter().copied().map(Some)),
+                None => self.pending.positions.extend(std::iter::repeat_n(None, take)),
+            }
             first += take;
             if self.pending.len() == ROW_GROUP_ROWS {
                 self.flush()?;

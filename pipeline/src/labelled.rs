@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
-use hypersynth_data::{ClassInfo, ClassRaster, Cube, CubeSource, read_envi_library, read_spectra_table};
+use hypersynth_data::{ClassInfo, ClassRaster, Cube, CubeSource, PixelPosition, read_envi_library, read_spectra_table};
 use hypersynth_spectral::{Split, SplitConfig, split_rows};
 use ndarray::Array2;
 use sha2::{Digest, Sha256};
@@ -101,6 +101,14 @@ impl Labelled {
     pub fn split(&self, config: &SplitConfig) -> Result<Split> {
         let source = self.inputs.first().map_or_else(String::new, |p| p.display().to_string());
         split_rows(&self.labels, self.positions.as_deref(), config).map_err(|e| anyhow::anyhow!("{source}: {e}"))
+    }
+
+    /// The pixel that `row` of the spectra was read from: its scene, row and column; `None`
+    /// for library and table rows.
+    pub fn pixel(&self, row: usize) -> Option<PixelPosition> {
+        let &(r, col) = self.positions.as_ref()?.get(row)?;
+        let scene = r >> SCENE_ROW_SHIFT;
+        Some(PixelPosition { scene: scene as u32, row: (r - (scene << SCENE_ROW_SHIFT)) as u32, col: col as u32 })
     }
 
     /// The name of class `id`.

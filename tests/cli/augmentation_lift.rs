@@ -41,7 +41,7 @@ x = x.reshape(x.shape[0], -1).T
 y = tifffile.imread(gt).reshape(-1).astype(int)
 test = np.array(json.load(open(run))["details"]["test_pixel_ids"])
 t = pq.read_table(table).to_pandas()
-bands = [c for c in t.columns if c not in ("class_id", "class_name", "source")]
+bands = [c for c in t.columns if c not in ("class_id", "class_name", "source", "scene", "row", "col")]
 real = t[t.source == "real"]
 def f1(train, model):
     model.fit(train[bands].to_numpy(), train["class_id"].to_numpy())
@@ -182,7 +182,7 @@ import sys, json, numpy as np, pyarrow.parquet as pq
 from sklearn.neighbors import NearestNeighbors
 table, run = sys.argv[1:3]
 t = pq.read_table(table).to_pandas()
-bands = [c for c in t.columns if c not in ("class_id", "class_name", "source")]
+bands = [c for c in t.columns if c not in ("class_id", "class_name", "source", "scene", "row", "col")]
 real, fake = t[t.source == "real"], t[t.source != "real"]
 x = real[bands].to_numpy(np.float64)
 mean, sd = x.mean(0), x.std(0)

@@ -40,7 +40,14 @@ fn write_synthetic(path: &Path) {
     let spectra = Array2::from_shape_vec((ids.len(), bands), values).unwrap();
     let names = vec![""; ids.len()];
     let wavelengths = cube.meta().wavelengths_nm.clone().unwrap();
-    let rows = SpectraRows { spectra: spectra.view(), class_ids: &ids, class_names: &names, sources: &names, wavelengths_nm: &wavelengths };
+    let rows = SpectraRows {
+        spectra: spectra.view(),
+        class_ids: &ids,
+        class_names: &names,
+        sources: &names,
+        wavelengths_nm: &wavelengths,
+        positions: None,
+    };
     write_spectra_parquet(path, rows, &[]).unwrap();
 }
 
@@ -134,8 +141,9 @@ fn report_agrees_with_numpy_and_scipy_flags_copies_and_shifts_and_draws_its_plot
     assert!(numbers["c2st1"].as_f64().unwrap() > 0.9, "a 20 % brightening must be told apart: {numbers}");
 
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
-    // Two lift charts, the KS curves, one spectra plot per class.
-    assert_eq!(html.matches("<svg").count(), 5, "{}", &html[..html.len().min(2000)]);
+    // Two lift charts, the augmented classes' F1 against real and against SMOTE, the KS
+    // curves, one spectra plot per class.
+    assert_eq!(html.matches("<svg").count(), 7, "{}", &html[..html.len().min(2000)]);
     for needle in ["real+oversampling", "real+smote", "real+gan", "Brocoli_green_weeds_1", "wavelength (nm)"] {
         assert!(html.contains(needle), "report.html lacks {needle:?}");
     }
@@ -157,7 +165,8 @@ fn report_refuses_synthetic_spectra_of_other_bands() {
     write_synthetic(&t.join("synthetic.parquet"));
     // Keep the first 100 band columns only.
     python_check(
-        "import sys, pyarrow.parquet as pq\nt = pq.read_table(sys.argv[1])\npq.write_table(t.select(t.column_names[:103]), sys.argv[2])",
+        "import sys, pyarrow.parquet as pq\nt = pq.read_table(sys.argv[1])\nbands = [c for c in t.column_names if c[0].isdigit()]\n\
+pq.write_table(t.select([c for c in t.column_names if c not in bands] + bands[:100]), sys.argv[2])",
         &[&t.join("synthetic.parquet"), &t.join("short.parquet")],
     );
     let out = t.run(&[

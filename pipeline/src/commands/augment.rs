@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender};
 
 use anyhow::{Result, bail};
-use hypersynth_data::{SpectraParquetWriter, SpectraRows, class_counts, write_spectra_hdf5};
+use hypersynth_data::{PixelPosition, SpectraParquetWriter, SpectraRows, class_counts, write_spectra_hdf5};
 use hypersynth_onnx::{Input, OnnxSession, SessionOptions};
 use hypersynth_onnx_format::{ModelCard, ModelKind};
 use hypersynth_spectral::{Comparison, LabelledView, NearestRealFilter, Quality, QualityConfig, Split, SplitConfig, TrainingSet, Verdict};
@@ -217,6 +217,7 @@ fn write_hdf5(
         class_names: &names,
         sources: &vec!["gan"; ids.len()],
         wavelengths_nm: &data.wavelengths_nm,
+        positions: None,
     };
     Ok(write_spectra_hdf5(&settings.out.join("synthetic.h5"), rows, provenance)?)
 }
@@ -343,13 +344,14 @@ impl Tables<'_> {
         let mut augmented = SpectraParquetWriter::create(&self.augmented, wavelengths, self.provenance)?;
         let real = self.data.spectra.select(Axis(0), self.real_rows);
         let real_ids: Vec<u32> = self.real_rows.iter().map(|&r| self.data.labels[r]).collect();
-        self.write_rows(&mut [&mut augmented], real.view(), &real_ids, "real")?;
+        let pixels: Option<Vec<PixelPosition>> = self.real_rows.iter().map(|&r| self.data.pixel(r)).collect();
+        self.write_rows(&mut [&mut augmented], real.view(), &real_ids, "real", pixels.as_deref())?;
         let mut kept = self.keep.then(Vec::new);
         loop {
             match queue.recv() {
                 Ok(Some(batch)) => {
                     let ids = vec![batch.class_id; batch.spectra.nrows()];
-                    self.write_rows(&mut [&mut synthetic, &mut augmented], batch.spectra.view(), &ids, "gan")?;
+                    self.write_rows(&mut [&mut synthetic, &mut augmented], batch.spectra.view(), &ids, "gan", None)?;
                     if let Some(kept) = &mut kept {
                         kept.push(batch);
                     }
@@ -362,12 +364,20 @@ impl Tables<'_> {
         Ok((synthetic.finish()?, augmented.finish()?, kept))
     }
 
-    /// Appends spectra with their class ids and one source to each of `tables`.
-    fn write_rows(&self, tables: &mut [&mut SpectraParquetWriter], spectra: ArrayView2<'_, f32>, ids: &[u32], source: &str) -> Result<()> {
+    /// Appends spectra with their class ids, one source and their pixels (if real and from
+    /// a cube) to each of `tables`.
+    fn write_rows(
+        &self,
+        tables: &mut [&mut SpectraParquetWriter],
+        spectra: ArrayView2<'_, f32>,
+        ids: &[u32],
+        source: &str,
+        positions: Option<&[PixelPosition]>,
+    ) -> Result<()> {
         let names: Vec<&str> = ids.iter().map(|&id| self.data.class_name(id)).collect();
         let sources = vec![source; ids.len()];
-        let rows =
-            SpectraRows { spectra, class_ids: ids, class_names: &names, sources: &sources, wavelengths_nm: &self.data.wavelengths_nm };
+        let wavelengths_nm = &self.data.wavelengths_nm;
+        let rows = SpectraRows { spectra, class_ids: ids, class_names: &names, sources: &sources, wavelengths_nm, positions };
         for table in tables {
             table.write(rows)?;
         }

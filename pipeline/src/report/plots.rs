@@ -150,38 +150,68 @@ pub fn ks_svg(wavelengths_nm: &[f64], curves: &[(String, Vec<f64>)]) -> Result<S
 /// classifier. The score axis starts a little below the lowest score (at a multiple of
 /// 0.05), so that differences of a few points show.
 pub fn lift_svg(title: &str, groups: &[&str], classifiers: &[&str], values: &[Vec<f64>]) -> Result<String> {
-    let bar = 0.8 / classifiers.len().max(1) as f64;
     let lowest = values.iter().flatten().copied().filter(|v| v.is_finite()).fold(1.0, f64::min);
     let floor = ((lowest - 0.05) / 0.05).floor().max(0.0) * 0.05;
-    // One group's width of room right of the last group holds the legend, over no bar.
-    svg_chart(title, -0.5..groups.len() as f64 + 0.5, floor..1.0, SeriesLabelPosition::UpperRight, |chart| {
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(4 * (groups.len() + 1))
-            .x_label_formatter(&|x| {
-                let nearest = x.round();
-                let on_group = (x - nearest).abs() < 1e-6 && nearest >= 0.0;
-                if on_group { groups.get(nearest as usize).map_or(String::new(), |g| g.to_string()) } else { String::new() }
-            })
-            .y_desc("score on the real test split")
-            .draw()
-            .map_err(drawing_error)?;
-        for (k, name) in classifiers.iter().enumerate() {
-            let colour = Palette99::pick(k).to_rgba();
-            let bars = (0..groups.len()).filter_map(|g| {
-                let v = *values.get(g)?.get(k)?;
-                let left = g as f64 - 0.4 + k as f64 * bar;
-                v.is_finite().then(|| Rectangle::new([(left + 0.02, floor), (left + bar - 0.02, v)], colour.filled()))
-            });
+    let bars = Bars { groups, classifiers, values, base: floor };
+    bars.svg(title, floor..1.0, "score on the real test split")
+}
+
+/// Grouped bars around 0: for each class (group), one bar per classifier, a difference in
+/// points (the class's F1 with the synthetic spectra minus without them); the axis spans at
+/// least ±1 point and always shows 0.
+pub fn difference_svg(title: &str, groups: &[&str], classifiers: &[&str], values: &[Vec<f64>]) -> Result<String> {
+    let (lo, hi) = range(values.iter().flatten().copied().chain([-1.0, 1.0]));
+    let pad = 0.1 * (hi - lo);
+    let bars = Bars { groups, classifiers, values, base: 0.0 };
+    bars.svg(title, lo - pad..hi + pad, "F1 difference (points)")
+}
+
+/// Bars from `base` to `values[group][classifier]`, one colour per classifier.
+struct Bars<'a> {
+    groups: &'a [&'a str],
+    classifiers: &'a [&'a str],
+    values: &'a [Vec<f64>],
+    base: f64,
+}
+
+impl Bars<'_> {
+    fn svg(&self, title: &str, y: Range<f64>, y_desc: &str) -> Result<String> {
+        let Bars { groups, classifiers, values, base } = *self;
+        let bar = 0.8 / classifiers.len().max(1) as f64;
+        // One group's width of room right of the last group holds the legend, over no bar.
+        svg_chart(title, -0.5..groups.len() as f64 + 0.5, y, SeriesLabelPosition::UpperRight, |chart| {
             chart
-                .draw_series(bars)
-                .map_err(drawing_error)?
-                .label(name.to_string())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled()));
-        }
-        Ok(())
-    })
+                .configure_mesh()
+                .disable_x_mesh()
+                .x_labels(4 * (groups.len() + 1))
+                .x_label_formatter(&|x| {
+                    let nearest = x.round();
+                    let on_group = (x - nearest).abs() < 1e-6 && nearest >= 0.0;
+                    if on_group { groups.get(nearest as usize).map_or(String::new(), |g| g.to_string()) } else { String::new() }
+                })
+                .y_desc(y_desc)
+                .draw()
+                .map_err(drawing_error)?;
+            if base != chart.y_range().start {
+                let across = [(-0.5, base), (groups.len() as f64 - 0.5, base)];
+                chart.draw_series(LineSeries::new(across, BLACK.stroke_width(1))).map_err(drawing_error)?;
+            }
+            for (k, name) in classifiers.iter().enumerate() {
+                let colour = Palette99::pick(k).to_rgba();
+                let bars = (0..groups.len()).filter_map(|g| {
+                    let v = *values.get(g)?.get(k)?;
+                    let left = g as f64 - 0.4 + k as f64 * bar;
+                    v.is_finite().then(|| Rectangle::new([(left + 0.02, base), (left + bar - 0.02, v)], colour.filled()))
+                });
+                chart
+                    .draw_series(bars)
+                    .map_err(drawing_error)?
+                    .label(name.to_string())
+                    .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled()));
+            }
+            Ok(())
+        })
+    }
 }
 
 #[cfg(test)]

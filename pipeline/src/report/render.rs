@@ -140,6 +140,15 @@ fn verdict_sentences(verdict: &Verdict) -> Vec<String> {
         .collect()
 }
 
+/// A class's id and name for an axis, cut to [`LABEL_CHARS`] characters.
+fn short_label(class: u32, name: &str) -> String {
+    let label = if name.is_empty() { class.to_string() } else { format!("{class} {name}") };
+    if label.chars().count() > LABEL_CHARS { label.chars().take(LABEL_CHARS - 1).chain(['…']).collect() } else { label }
+}
+
+/// The longest class label under a bar group.
+const LABEL_CHARS: usize = 16;
+
 /// `summary.md`.
 pub fn summary_markdown(input: &ReportInput<'_>, quality: &Quality, verdict: &Verdict) -> String {
     let warnings: String = verdict.warnings.iter().map(|w| format!("- warning: {w}\n")).collect();
@@ -184,6 +193,32 @@ pub fn report_html(input: &ReportInput<'_>, quality: &Quality, verdict: &Verdict
     writeln!(body, "<h2>Augmentation lift on the real test split</h2>")?;
     writeln!(body, "<div class=\"plots\">{}", plots::lift_svg("Macro-F1", &sets, &kinds, &lift_values(|s| s.macro_f1))?)?;
     writeln!(body, "{}</div>", plots::lift_svg("Overall accuracy", &sets, &kinds, &lift_values(|s| s.overall_accuracy))?)?;
+    // Per augmented class, what its synthetic spectra changed, against each alternative.
+    let labels: Vec<String> = quality.classes.iter().map(|c| short_label(c.class, &name(c.class))).collect();
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+    writeln!(body, "<div class=\"plots\">")?;
+    for against in [TrainingSet::Real, TrainingSet::Smote] {
+        let differences: Vec<Vec<f64>> = quality
+            .classes
+            .iter()
+            .map(|c| {
+                let f1 = |kind: ClassifierKind, set: TrainingSet| {
+                    quality
+                        .lift
+                        .iter()
+                        .find(|l| l.classifier == kind && l.training_set == set)
+                        .and_then(|l| l.scores.f1.get(&c.class).copied())
+                };
+                ClassifierKind::ALL
+                    .iter()
+                    .map(|&k| f1(k, TrainingSet::Gan).zip(f1(k, against)).map_or(f64::NAN, |(g, o)| 100.0 * (g - o)))
+                    .collect()
+            })
+            .collect();
+        let title = format!("F1 of each augmented class: real+gan minus {}", against.name());
+        writeln!(body, "{}", plots::difference_svg(&title, &labels, &kinds, &differences)?)?;
+    }
+    writeln!(body, "</div>")?;
     writeln!(body, "{}", lift_table(quality).html())?;
     writeln!(
         body,

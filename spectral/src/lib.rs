@@ -23,6 +23,7 @@ pub use metrics::{c2st, ks_per_band, mean_closest_distance, mean_pairwise_angle_
 pub use nearest::NearestRealFilter;
 pub use normalise::{Layout, Normaliser};
 pub use oversample::{Oversampler, oversample};
+pub use pca::principal_axes;
 pub use quality::{ClassQuality, LabelledView, Lift, Quality, QualityConfig, TrainingSet, quality};
 pub use split::{DEFAULT_BLOCK, Split, SplitConfig, split_rows, stratified_split};
 pub use verdict::{Comparison, Verdict, verdict};

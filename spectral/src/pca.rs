@@ -9,7 +9,7 @@ use crate::{Error, Result};
 
 /// The mean of `x` (`[n, bands]`) and the first `keep` eigenvectors of its covariance
 /// (columns of `[bands, keep]`, largest variance first).
-pub(crate) fn principal_axes(x: &Array2<f64>, keep: usize) -> Result<(Array1<f64>, Array2<f64>)> {
+pub fn principal_axes(x: &Array2<f64>, keep: usize) -> Result<(Array1<f64>, Array2<f64>)> {
     let (n, bands) = x.dim();
     let mean = x.mean_axis(Axis(0)).ok_or_else(|| Error::Shape("principal components of no spectra".into()))?;
     let centred = x - &mean;

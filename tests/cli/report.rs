@@ -142,8 +142,8 @@ fn report_agrees_with_numpy_and_scipy_flags_copies_and_shifts_and_draws_its_plot
 
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     // Two lift charts, the augmented classes' F1 against real and against SMOTE, the KS
-    // curves, one spectra plot per class.
-    assert_eq!(html.matches("<svg").count(), 7, "{}", &html[..html.len().min(2000)]);
+    // curves, per class its spectra and its principal-component scatter.
+    assert_eq!(html.matches("<svg").count(), 9, "{}", &html[..html.len().min(2000)]);
     for needle in ["real+oversampling", "real+smote", "real+gan", "Brocoli_green_weeds_1", "wavelength (nm)"] {
         assert!(html.contains(needle), "report.html lacks {needle:?}");
     }

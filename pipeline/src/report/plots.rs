@@ -9,8 +9,9 @@ use plotters::prelude::*;
 
 const WIDTH: u32 = 720;
 const HEIGHT: u32 = 340;
-const REAL: RGBColor = RGBColor(31, 119, 180);
-const SYNTHETIC: RGBColor = RGBColor(214, 39, 40);
+pub(super) const REAL: RGBColor = RGBColor(31, 119, 180);
+pub(super) const SYNTHETIC: RGBColor = RGBColor(214, 39, 40);
+pub(super) const TRAINING: RGBColor = RGBColor(40, 40, 40);
 const FONT: &str = "sans-serif";
 
 /// Per band mean and standard deviation of `x` (`[n, bands]`).
@@ -94,31 +95,68 @@ fn segments(wavelengths_nm: &[f64]) -> Vec<Range<usize>> {
 /// Mean ± one standard deviation of the real and the synthetic spectra of one class
 /// against wavelength, each run of contiguous bands ([`segments`]) drawn on its own.
 pub fn spectra_svg(title: &str, wavelengths_nm: &[f64], real: ArrayView2<'_, f32>, synthetic: ArrayView2<'_, f32>) -> Result<String> {
-    let sets = [("real (test)", REAL, mean_std(real)), ("synthetic", SYNTHETIC, mean_std(synthetic))];
+    // Synthetic first and wide, then real on top and narrow: both means stay visible where
+    // they agree.
+    let sets = [("synthetic", SYNTHETIC, 4, mean_std(synthetic)), ("real (test)", REAL, 2, mean_std(real))];
     let (x_lo, x_hi) = range(wavelengths_nm.iter().copied());
-    let (y_lo, y_hi) = range(sets.iter().flat_map(|(_, _, (m, s))| m.iter().zip(s).flat_map(|(m, s)| [m - s, m + s])));
+    let (y_lo, y_hi) = range(sets.iter().flat_map(|(_, _, _, (m, s))| m.iter().zip(s).flat_map(|(m, s)| [m - s, m + s])));
     let runs = segments(wavelengths_nm);
     svg_chart(title, x_lo..x_hi, y_lo..y_hi, SeriesLabelPosition::UpperRight, |chart| {
         chart.configure_mesh().x_desc("wavelength (nm)").y_desc("value (cube units)").draw().map_err(drawing_error)?;
-        for &(label, colour, (ref mean, ref std)) in &sets {
+        for &(label, colour, width, (ref mean, ref std)) in &sets {
             let point = |i: usize, sign: f64| (wavelengths_nm[i], mean[i] + sign * std[i]);
             let bands = runs.iter().map(|r| {
                 Polygon::new(
                     r.clone().map(|i| point(i, 1.0)).chain(r.clone().rev().map(|i| point(i, -1.0))).collect::<Vec<_>>(),
-                    colour.mix(0.18),
+                    colour.mix(0.25),
                 )
             });
             chart.draw_series(bands).map_err(drawing_error)?;
             for (n, run) in runs.iter().enumerate() {
                 let drawn = chart
-                    .draw_series(LineSeries::new(run.clone().map(|i| point(i, 0.0)), colour.stroke_width(2)))
+                    .draw_series(LineSeries::new(run.clone().map(|i| point(i, 0.0)), colour.stroke_width(width)))
                     .map_err(drawing_error)?;
                 if n == 0 {
                     drawn
                         .label(format!("{label}: mean ± std"))
-                        .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
+                        .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(width)));
                 }
             }
+        }
+        Ok(())
+    })
+}
+
+/// Points of several sets on two axes (a class's spectra on its first two principal
+/// components), one colour each, the later sets drawn over the earlier ones. The view spans
+/// the 1st to 99th percentile of every axis, widened by a quarter, so that a few outliers do
+/// not squeeze the rest into a line; points beyond it are left out and counted in the title.
+pub fn scatter_svg(title: &str, axes: (&str, &str), sets: &[(&str, RGBColor, Vec<(f64, f64)>)]) -> Result<String> {
+    let span = |pick: fn(&(f64, f64)) -> f64| {
+        let mut v: Vec<f64> = sets.iter().flat_map(|(_, _, p)| p.iter().map(pick)).filter(|v| v.is_finite()).collect();
+        v.sort_by(f64::total_cmp);
+        let at = |q: f64| v.get(((v.len().max(1) - 1) as f64 * q).round() as usize).copied();
+        let (lo, hi) = range(at(0.01).into_iter().chain(at(0.99)));
+        let pad = 0.25 * (hi - lo);
+        lo - pad..hi + pad
+    };
+    let (x, y) = (span(|p| p.0), span(|p| p.1));
+    let inside = |p: &&(f64, f64)| x.contains(&p.0) && y.contains(&p.1);
+    let outside: usize = sets.iter().map(|(_, _, p)| p.len() - p.iter().filter(inside).count()).sum();
+    let title = match outside {
+        0 => title.to_string(),
+        1 => format!("{title} (1 outlier not shown)"),
+        n => format!("{title} ({n} outliers not shown)"),
+    };
+    svg_chart(&title, x.clone(), y.clone(), SeriesLabelPosition::UpperRight, |chart| {
+        chart.configure_mesh().x_desc(axes.0).y_desc(axes.1).draw().map_err(drawing_error)?;
+        for (label, colour, points) in sets {
+            let style = colour.mix(0.6).filled();
+            chart
+                .draw_series(points.iter().filter(inside).map(|&p| Circle::new(p, 2, style)))
+                .map_err(drawing_error)?
+                .label(format!("{label} ({})", points.len()))
+                .legend(move |(x, y)| Circle::new((x + 6, y), 3, style));
         }
         Ok(())
     })

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use anyhow::Result;
-use hypersynth_spectral::{ClassifierKind, Comparison, Quality, TrainingSet, Verdict};
+use hypersynth_spectral::{ClassifierKind, Comparison, Quality, TrainingSet, Verdict, principal_axes};
 
 use super::ReportInput;
 use super::plots;
@@ -140,6 +140,29 @@ fn verdict_sentences(verdict: &Verdict) -> Vec<String> {
         .collect()
 }
 
+/// The real test, synthetic and real training spectra of `class` on the first two
+/// principal components of its real test spectra (bands standardised by their spread in
+/// those), as SVG; `None` with fewer than 3 of those.
+fn class_scatter(input: &ReportInput<'_>, class: u32, name: &str) -> Result<Option<String>> {
+    let test = input.test.class_spectra(class).mapv(f64::from);
+    if test.nrows() < 3 || test.ncols() < 2 {
+        return Ok(None);
+    }
+    let spread = test.std_axis(ndarray::Axis(0), 0.0).mapv(|s| if s > 0.0 { s } else { 1.0 });
+    let (centre, axes) = principal_axes(&(&test / &spread), 2)?;
+    let project = |x: ndarray::Array2<f32>| -> Vec<(f64, f64)> {
+        let scores = (x.mapv(f64::from) / &spread - &centre).dot(&axes);
+        scores.outer_iter().map(|r| (r[0], r[1])).collect()
+    };
+    let sets = [
+        ("synthetic", plots::SYNTHETIC, project(input.synthetic.class_spectra(class))),
+        ("real (test)", plots::REAL, project(input.test.class_spectra(class))),
+        ("real (training)", plots::TRAINING, project(input.train.class_spectra(class))),
+    ];
+    let title = format!("class {class} {name}: principal components of its real test spectra");
+    Ok(Some(plots::scatter_svg(&title, ("PC 1", "PC 2"), &sets)?))
+}
+
 /// A class's id and name for an axis, cut to [`LABEL_CHARS`] characters.
 fn short_label(class: u32, name: &str) -> String {
     let label = if name.is_empty() { class.to_string() } else { format!("{class} {name}") };
@@ -234,6 +257,9 @@ pub fn report_html(input: &ReportInput<'_>, quality: &Quality, verdict: &Verdict
         let (real, synthetic) = (input.test.class_spectra(c.class), input.synthetic.class_spectra(c.class));
         let title = format!("class {} {}: {} real test, {} synthetic", c.class, name(c.class), real.nrows(), synthetic.nrows());
         writeln!(body, "{}", plots::spectra_svg(&title, input.wavelengths_nm, real.view(), synthetic.view())?)?;
+        if let Some(scatter) = class_scatter(input, c.class, &name(c.class))? {
+            writeln!(body, "{scatter}")?;
+        }
     }
     writeln!(body, "</div>")?;
     Ok(format!(

@@ -127,13 +127,23 @@ pub fn spectra_svg(title: &str, wavelengths_nm: &[f64], real: ArrayView2<'_, f32
     })
 }
 
+/// Points of one colour in a scatter plot, and what they are.
+pub struct PointSet<'a> {
+    /// The legend's name of the set.
+    pub label: &'a str,
+    /// Its colour.
+    pub colour: RGBColor,
+    /// Its points.
+    pub points: Vec<(f64, f64)>,
+}
+
 /// Points of several sets on two axes (a class's spectra on its first two principal
 /// components), one colour each, the later sets drawn over the earlier ones. The view spans
 /// the 1st to 99th percentile of every axis, widened by a quarter, so that a few outliers do
 /// not squeeze the rest into a line; points beyond it are left out and counted in the title.
-pub fn scatter_svg(title: &str, axes: (&str, &str), sets: &[(&str, RGBColor, Vec<(f64, f64)>)]) -> Result<String> {
+pub fn scatter_svg(title: &str, axes: (&str, &str), sets: &[PointSet<'_>]) -> Result<String> {
     let span = |pick: fn(&(f64, f64)) -> f64| {
-        let mut v: Vec<f64> = sets.iter().flat_map(|(_, _, p)| p.iter().map(pick)).filter(|v| v.is_finite()).collect();
+        let mut v: Vec<f64> = sets.iter().flat_map(|set| set.points.iter().map(pick)).filter(|v| v.is_finite()).collect();
         v.sort_by(f64::total_cmp);
         let at = |q: f64| v.get(((v.len().max(1) - 1) as f64 * q).round() as usize).copied();
         let (lo, hi) = range(at(0.01).into_iter().chain(at(0.99)));
@@ -142,7 +152,7 @@ pub fn scatter_svg(title: &str, axes: (&str, &str), sets: &[(&str, RGBColor, Vec
     };
     let (x, y) = (span(|p| p.0), span(|p| p.1));
     let inside = |p: &&(f64, f64)| x.contains(&p.0) && y.contains(&p.1);
-    let outside: usize = sets.iter().map(|(_, _, p)| p.len() - p.iter().filter(inside).count()).sum();
+    let outside: usize = sets.iter().map(|set| set.points.len() - set.points.iter().filter(inside).count()).sum();
     let title = match outside {
         0 => title.to_string(),
         1 => format!("{title} (1 outlier not shown)"),
@@ -150,12 +160,12 @@ pub fn scatter_svg(title: &str, axes: (&str, &str), sets: &[(&str, RGBColor, Vec
     };
     svg_chart(&title, x.clone(), y.clone(), SeriesLabelPosition::UpperRight, |chart| {
         chart.configure_mesh().x_desc(axes.0).y_desc(axes.1).draw().map_err(drawing_error)?;
-        for (label, colour, points) in sets {
-            let style = colour.mix(0.6).filled();
+        for set in sets {
+            let style = set.colour.mix(0.6).filled();
             chart
-                .draw_series(points.iter().filter(inside).map(|&p| Circle::new(p, 2, style)))
+                .draw_series(set.points.iter().filter(inside).map(|&p| Circle::new(p, 2, style)))
                 .map_err(drawing_error)?
-                .label(format!("{label} ({})", points.len()))
+                .label(format!("{} ({})", set.label, set.points.len()))
                 .legend(move |(x, y)| Circle::new((x + 6, y), 3, style));
         }
         Ok(())

@@ -8,7 +8,7 @@ use anyhow::Result;
 use hypersynth_spectral::{ClassifierKind, Comparison, Quality, TrainingSet, Verdict, principal_axes};
 
 use super::ReportInput;
-use super::plots;
+use super::plots::{self, PointSet};
 
 /// What the columns mean, shown under the tables of both pages.
 const LEGEND: &str = "Real rows are the untouched test split. Angle: spectral angle between class means (0 ideal). \
@@ -154,10 +154,11 @@ fn class_scatter(input: &ReportInput<'_>, class: u32, name: &str) -> Result<Opti
         let scores = (x.mapv(f64::from) / &spread - &centre).dot(&axes);
         scores.outer_iter().map(|r| (r[0], r[1])).collect()
     };
+    let set = |label, colour, spectra| PointSet { label, colour, points: project(spectra) };
     let sets = [
-        ("synthetic", plots::SYNTHETIC, project(input.synthetic.class_spectra(class))),
-        ("real (test)", plots::REAL, project(input.test.class_spectra(class))),
-        ("real (training)", plots::TRAINING, project(input.train.class_spectra(class))),
+        set("synthetic", plots::SYNTHETIC, input.synthetic.class_spectra(class)),
+        set("real (test)", plots::REAL, input.test.class_spectra(class)),
+        set("real (training)", plots::TRAINING, input.train.class_spectra(class)),
     ];
     let title = format!("class {class} {name}: principal components of its real test spectra");
     Ok(Some(plots::scatter_svg(&title, ("PC 1", "PC 2"), &sets)?))

@@ -495,27 +495,28 @@ class Selector:
         self.model.fit(x, y)
         self.classes = list(self.model.classes_)
 
+    def distances(self, xs, ys, chunk=2048):
+        """Per chunk of candidates: its rows, their classes and their squared distances to
+        every real spectrum (standardised bands)."""
+        z = (xs - self.mean) / self.sd
+        for start in range(0, len(ys), chunk):
+            zz = z[start : start + chunk]
+            yield slice(start, start + chunk), ys[start : start + chunk], (zz**2).sum(1)[:, None] - 2 * zz @ self.x.T + (self.x**2).sum(1)[None]
+
     def own_probability(self, xs, ys):
         if self.kind.startswith("vote"):
-            z = (xs - self.mean) / self.sd
             keep = np.zeros(len(ys))
-            for start in range(0, len(ys), 2048):
-                zz = z[start : start + 2048]
-                d = (zz**2).sum(1)[:, None] - 2 * zz @ self.x.T + (self.x**2).sum(1)[None]
-                nearest = np.argsort(d, 1)[:, : self.k]
-                own = (self.y[nearest] == ys[start : start + 2048, None]).sum(1)
-                keep[start : start + 2048] = own * 2 > self.k
+            for rows, classes, d in self.distances(xs, ys):
+                own = (self.y[np.argsort(d, 1)[:, : self.k]] == classes[:, None]).sum(1)
+                keep[rows] = own * 2 > self.k
             return keep
         if self.kind.startswith("nn"):
-            z = (xs - self.mean) / self.sd
             keep = np.zeros(len(ys))
-            for start in range(0, len(ys), 2048):
-                zz = z[start : start + 2048]
-                d = (zz**2).sum(1)[:, None] - 2 * zz @ self.x.T + (self.x**2).sum(1)[None]
-                same = self.y[None] == ys[start : start + 2048, None]
+            for rows, classes, d in self.distances(xs, ys):
+                same = self.y[None] == classes[:, None]
                 own = np.where(same, d, np.inf).min(1)
                 other = np.where(same, np.inf, d).min(1)
-                keep[start : start + 2048] = np.sqrt(np.maximum(own, 0)) <= self.ratio * np.sqrt(np.maximum(other, 0))
+                keep[rows] = np.sqrt(np.maximum(own, 0)) <= self.ratio * np.sqrt(np.maximum(other, 0))
             return keep  # 1 or 0
         if self.kind == "svmarg":
             p = self.model.predict_proba(xs)

@@ -57,8 +57,9 @@ pub fn band_column(wavelength_nm: f64) -> String {
 /// read fast, small enough that a row group of 200 bands stays near 50 MB in memory.
 const ROW_GROUP_ROWS: usize = 65_536;
 
-/// Writes `rows` as Parquet: `class_id`, `class_name`, `source`, then one float32 column
-/// per band named by its wavelength; the wavelengths and `extra` go into the file's
+/// Writes `rows` as Parquet: `class_id`, `class_name`, `source`, `scene`, `row`, `col`
+/// (null without a pixel), then one float32 column per band named by its wavelength; the
+/// wavelengths and `extra` go into the file's
 /// key-value metadata (`hypersynth.wavelengths_nm`, ...). Written atomically.
 pub fn write_spectra_parquet(path: &Path, rows: SpectraRows<'_>, extra: &[(String, String)]) -> Result<PathBuf> {
     let mut writer = SpectraParquetWriter::create(path, rows.wavelengths_nm, extra)?;

@@ -154,6 +154,13 @@ pub struct Quality {
     pub test_labels: Vec<u32>,
 }
 
+impl Quality {
+    /// `classifier` trained on `set`, scored (`None` if the report did not fit it).
+    pub fn lift_of(&self, classifier: ClassifierKind, set: TrainingSet) -> Option<&Lift> {
+        self.lift.iter().find(|l| l.classifier == classifier && l.training_set == set)
+    }
+}
+
 /// Computes the report's numbers: per class of `synthetic`, its likeness to the class's
 /// rows of `test` and its distance from `train`; then each classifier kind trained on
 /// each [`TrainingSet`] and scored on `test`.

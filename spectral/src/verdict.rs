@@ -65,7 +65,6 @@ pub fn verdict(quality: &Quality, name: &dyn Fn(u32) -> String, seed: u64) -> Ve
     } else {
         (0..RESAMPLES).map(|_| (0..truth.len()).map(|_| rng.random_range(0..truth.len())).collect()).collect()
     };
-    let predicted = |kind: ClassifierKind, set: TrainingSet| quality.lift.iter().find(|l| l.classifier == kind && l.training_set == set);
     let mean_f1 = |pred: &[u32], rows: Option<&[usize]>| -> f64 {
         let (t, p): (Vec<u32>, Vec<u32>) = match rows {
             Some(rows) => rows.iter().map(|&i| (truth[i], pred[i])).unzip(),
@@ -77,9 +76,9 @@ pub fn verdict(quality: &Quality, name: &dyn Fn(u32) -> String, seed: u64) -> Ve
     };
     let mut comparisons = Vec::new();
     for kind in ClassifierKind::ALL {
-        let Some(gan) = predicted(kind, TrainingSet::Gan) else { continue };
+        let Some(gan) = quality.lift_of(kind, TrainingSet::Gan) else { continue };
         for against in [TrainingSet::Real, TrainingSet::Smote] {
-            let Some(other) = predicted(kind, against) else { continue };
+            let Some(other) = quality.lift_of(kind, against) else { continue };
             let mut differences: Vec<f64> = resamples
                 .iter()
                 .map(|rows| mean_f1(&gan.predicted, Some(rows)) - mean_f1(&other.predicted, Some(rows)))

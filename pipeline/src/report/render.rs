@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use anyhow::Result;
 use hypersynth_spectral::{ClassifierKind, Comparison, Quality, TrainingSet, Verdict, principal_axes};
+use ndarray::{Array2, Axis};
 
 use super::ReportInput;
 use super::plots::{self, PointSet};
@@ -140,27 +141,26 @@ fn verdict_sentences(verdict: &Verdict) -> Vec<String> {
         .collect()
 }
 
-/// The real test, synthetic and real training spectra of `class` on the first two
-/// principal components of its real test spectra (bands standardised by their spread in
-/// those), as SVG; `None` with fewer than 3 of those.
-fn class_scatter(input: &ReportInput<'_>, class: u32, name: &str) -> Result<Option<String>> {
-    let test = input.test.class_spectra(class).mapv(f64::from);
+/// A class's synthetic, real test and real training spectra (`[synthetic, test, training]`)
+/// on the first two principal components of its real test spectra (bands standardised by
+/// their spread in those), as SVG titled by `class`; `None` with fewer than 3 test spectra.
+fn class_scatter(class: &str, [synthetic, test, training]: [&Array2<f32>; 3]) -> Result<Option<String>> {
     if test.nrows() < 3 || test.ncols() < 2 {
         return Ok(None);
     }
-    let spread = test.std_axis(ndarray::Axis(0), 0.0).mapv(|s| if s > 0.0 { s } else { 1.0 });
-    let (centre, axes) = principal_axes(&(&test / &spread), 2)?;
-    let project = |x: ndarray::Array2<f32>| -> Vec<(f64, f64)> {
-        let scores = (x.mapv(f64::from) / &spread - &centre).dot(&axes);
-        scores.outer_iter().map(|r| (r[0], r[1])).collect()
+    let test64 = test.mapv(f64::from);
+    let spread = test64.std_axis(Axis(0), 0.0).mapv(|s| if s > 0.0 { s } else { 1.0 });
+    let (centre, axes) = principal_axes(&(&test64 / &spread), 2)?;
+    let set = |label, colour, spectra: &Array2<f32>| {
+        let scores = (spectra.mapv(f64::from) / &spread - &centre).dot(&axes);
+        PointSet { label, colour, points: scores.outer_iter().map(|r| (r[0], r[1])).collect() }
     };
-    let set = |label, colour, spectra| PointSet { label, colour, points: project(spectra) };
     let sets = [
-        set("synthetic", plots::SYNTHETIC, input.synthetic.class_spectra(class)),
-        set("real (test)", plots::REAL, input.test.class_spectra(class)),
-        set("real (training)", plots::TRAINING, input.train.class_spectra(class)),
+        set("synthetic", plots::SYNTHETIC, synthetic),
+        set("real (test)", plots::REAL, test),
+        set("real (training)", plots::TRAINING, training),
     ];
-    let title = format!("class {class} {name}: principal components of its real test spectra");
+    let title = format!("{class}: principal components of its real test spectra");
     Ok(Some(plots::scatter_svg(&title, ("PC 1", "PC 2"), &sets)?))
 }
 
@@ -193,14 +193,7 @@ pub fn report_html(input: &ReportInput<'_>, quality: &Quality, verdict: &Verdict
     let lift_values = |metric: fn(&hypersynth_spectral::Scores) -> f64| -> Vec<Vec<f64>> {
         TrainingSet::ALL
             .iter()
-            .map(|&set| {
-                ClassifierKind::ALL
-                    .iter()
-                    .map(|&k| {
-                        quality.lift.iter().find(|l| l.training_set == set && l.classifier == k).map_or(f64::NAN, |l| metric(&l.scores))
-                    })
-                    .collect()
-            })
+            .map(|&set| ClassifierKind::ALL.iter().map(|&k| quality.lift_of(k, set).map_or(f64::NAN, |l| metric(&l.scores))).collect())
             .collect()
     };
     let name = |class: u32| input.class_names.get(&class).cloned().unwrap_or_default();
@@ -226,13 +219,7 @@ pub fn report_html(input: &ReportInput<'_>, quality: &Quality, verdict: &Verdict
             .classes
             .iter()
             .map(|c| {
-                let f1 = |kind: ClassifierKind, set: TrainingSet| {
-                    quality
-                        .lift
-                        .iter()
-                        .find(|l| l.classifier == kind && l.training_set == set)
-                        .and_then(|l| l.scores.f1.get(&c.class).copied())
-                };
+                let f1 = |kind, set| quality.lift_of(kind, set).and_then(|l| l.scores.f1.get(&c.class).copied());
                 ClassifierKind::ALL
                     .iter()
                     .map(|&k| f1(k, TrainingSet::Gan).zip(f1(k, against)).map_or(f64::NAN, |(g, o)| 100.0 * (g - o)))
@@ -258,7 +245,8 @@ pub fn report_html(input: &ReportInput<'_>, quality: &Quality, verdict: &Verdict
         let (real, synthetic) = (input.test.class_spectra(c.class), input.synthetic.class_spectra(c.class));
         let title = format!("class {} {}: {} real test, {} synthetic", c.class, name(c.class), real.nrows(), synthetic.nrows());
         writeln!(body, "{}", plots::spectra_svg(&title, input.wavelengths_nm, real.view(), synthetic.view())?)?;
-        if let Some(scatter) = class_scatter(input, c.class, &name(c.class))? {
+        let seen = input.train.class_spectra(c.class);
+        if let Some(scatter) = class_scatter(&format!("class {} {}", c.class, name(c.class)), [&synthetic, &real, &seen])? {
             writeln!(body, "{scatter}")?;
         }
     }

@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use hypersynth_onnx_format::{ModelCard, decode_model, metadata_props};
+use hypersynth_onnx_format::proto::ModelProto;
+use hypersynth_onnx_format::{DROPOUT_SWITCH, ModelCard, decode_model, metadata_props};
 use ndarray::{ArrayD, ArrayViewD};
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
@@ -80,6 +81,8 @@ pub enum Input<'a> {
     F32(ArrayViewD<'a, f32>),
     /// An int64 tensor.
     I64(ArrayViewD<'a, i64>),
+    /// A boolean tensor.
+    Bool(ArrayViewD<'a, bool>),
 }
 
 /// A loaded model with its session.
@@ -90,8 +93,11 @@ pub struct OnnxSession {
     pub card: Option<ModelCard>,
     /// Where the card came from.
     pub card_source: Option<CardSource>,
-    /// The declared inputs.
+    /// The declared inputs a run must feed.
     pub inputs: Vec<TensorInfo>,
+    /// The inputs with a default value (initializers a run may override), such as a
+    /// pix2pix model's dropout switch.
+    pub defaulted_inputs: Vec<TensorInfo>,
     /// The declared outputs.
     pub outputs: Vec<TensorInfo>,
     /// The device the session runs on (the CPU after an allowed fallback).
@@ -117,11 +123,23 @@ impl OnnxSession {
         let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
         let proto = decode_model(&bytes).map_err(|e| model_error(e.to_string()))?;
         let (card, card_source) = read_card(path, &metadata_props(&proto))?;
-        let (session, device) = build_session(path, &bytes, options)?;
+        let (session, device) = build_session(path, &bytes, options, has_dropout_switch(&proto))?;
         let inputs = session.inputs().iter().map(|o| tensor_info(o.name(), o.dtype())).collect();
+        let defaulted_inputs = session.overridable_initializers().iter().map(|o| tensor_info(o.name(), o.dtype())).collect();
         let outputs = session.outputs().iter().map(|o| tensor_info(o.name(), o.dtype())).collect();
         let io_binding = options.fixed_shapes && device.is_gpu();
-        Ok(Self { path: path.to_path_buf(), card, card_source, inputs, outputs, device, session, io_binding, bound: None })
+        Ok(Self {
+            path: path.to_path_buf(),
+            card,
+            card_source,
+            inputs,
+            defaulted_inputs,
+            outputs,
+            device,
+            session,
+            io_binding,
+            bound: None,
+        })
     }
 
     /// Runs the model on named inputs and returns every output as float32. With
@@ -143,6 +161,7 @@ impl OnnxSession {
             let value: ort::session::SessionInputValue<'_> = match input {
                 Input::F32(a) => TensorRef::from_array_view(a).map_err(runtime_error("input"))?.into(),
                 Input::I64(a) => TensorRef::from_array_view(a).map_err(runtime_error("input"))?.into(),
+                Input::Bool(a) => TensorRef::from_array_view(a).map_err(runtime_error("input"))?.into(),
             };
             values.push((name, value));
         }
@@ -180,7 +199,7 @@ fn float_inputs<'a>(inputs: &'a [(&'a str, Input<'_>)]) -> Option<Vec<(&'a str, 
         .iter()
         .map(|(name, input)| match input {
             Input::F32(a) => Some((*name, a.view())),
-            Input::I64(_) => None,
+            Input::I64(_) | Input::Bool(_) => None,
         })
         .collect()
 }
@@ -207,7 +226,18 @@ fn read_card(path: &Path, props: &[(String, String)]) -> Result<(Option<ModelCar
     Ok((card, Some(CardSource::Sidecar(sidecar))))
 }
 
-fn build_session(path: &Path, bytes: &[u8], options: &SessionOptions) -> Result<(Session, Device)> {
+/// Whether the model declares [`DROPOUT_SWITCH`] as an input with a default.
+fn has_dropout_switch(proto: &ModelProto) -> bool {
+    proto.graph.as_ref().is_some_and(|g| {
+        let named = |name: &Option<String>| name.as_deref() == Some(DROPOUT_SWITCH);
+        g.input.iter().any(|i| named(&i.name)) && g.initializer.iter().any(|i| named(&i.name))
+    })
+}
+
+/// A session for the model `bytes`; with `dropout_switch`, its Dropout nodes are kept
+/// (ONNX Runtime's `EliminateDropout` would remove them whatever the switch says; while
+/// the switch is off they pass their input through).
+fn build_session(path: &Path, bytes: &[u8], options: &SessionOptions, dropout_switch: bool) -> Result<(Session, Device)> {
     let runtime_error = |operation: &'static str, message: String| Error::Runtime { path: path.to_path_buf(), operation, message };
     let level = match options.optimization_level {
         0 => GraphOptimizationLevel::Disable,
@@ -220,6 +250,9 @@ fn build_session(path: &Path, bytes: &[u8], options: &SessionOptions) -> Result<
     let mut builder = Session::builder(environment)
         .and_then(|b| b.with_optimization_level(level).map_err(Into::into))
         .map_err(|e| runtime_error("session set-up", e.to_string()))?;
+    if dropout_switch {
+        builder = builder.with_disabled_optimizers("EliminateDropout").map_err(|e| runtime_error("session set-up", e.to_string()))?;
+    }
     if let Some(threads) = options.threads {
         builder = builder.with_intra_threads(threads).map_err(|e| runtime_error("session set-up", e.to_string()))?;
     }

@@ -324,6 +324,11 @@ pub struct FuseArgs {
     /// Tiles per ONNX Runtime call [default: 1 on the CPU, 4 on a GPU].
     #[arg(long, value_parser = at_least::<1>)]
     pub batch: Option<usize>,
+    /// Passes per tile with the model's dropout on (Monte Carlo dropout): OUT gets their
+    /// mean and, as a second band, their standard deviation (`uncertainty`); 1 runs the
+    /// model once, as it is.
+    #[arg(long, value_parser = at_least::<1>, default_value_t = fuse::DEFAULT_SAMPLES)]
+    pub samples: usize,
     /// Also write a 0/1 mask of probability (or severity) >= this.
     #[arg(long, value_parser = unit)]
     pub threshold: Option<f64>,

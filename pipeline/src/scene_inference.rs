@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use hypersynth_data::CubeMeta;
 use hypersynth_onnx::{Input, OnnxSession, RuntimeInfo, SessionOptions};
-use hypersynth_onnx_format::{ModelCard, ModelKind};
-use ndarray::{Array3, Array4, ArrayView4};
+use hypersynth_onnx_format::{DROPOUT_SWITCH, ModelCard, ModelKind};
+use ndarray::{Array3, Array4, ArrayView4, Axis, Zip, arr0, concatenate};
 use serde_json::{Value, json};
 
 use crate::progress;
@@ -33,6 +33,8 @@ pub struct SceneModel {
     pub runtime: RuntimeInfo,
     /// The model's card.
     pub card: ModelCard,
+    /// Passes per batch of tiles ([`SceneModel::set_samples`]).
+    samples: usize,
 }
 
 /// What a run over a scene did.
@@ -50,7 +52,7 @@ impl SceneModel {
     pub fn open(model: &Path, options: &SessionOptions, kind: ModelKind, command: &str) -> Result<Self> {
         let options = SessionOptions { fixed_shapes: true, ..options.clone() };
         let (session, runtime, card) = crate::runtime::open_model(model, &options, kind, command)?;
-        Ok(Self { path: model.to_path_buf(), session, runtime, card })
+        Ok(Self { path: model.to_path_buf(), session, runtime, card, samples: 1 })
     }
 
     /// `scene` must have the card's bands (the count, and the centres within 0.5 nm where
@@ -81,10 +83,28 @@ impl SceneModel {
         TileGrid::new(rows, cols, tile, overlap)
     }
 
+    /// Runs the model `samples` times per batch of tiles (1 when never called). Beyond one,
+    /// the passes run with the model's dropout on, which needs the boolean input
+    /// [`DROPOUT_SWITCH`] with a default; the output of [`SceneModel::run`] then is the
+    /// passes' mean channels followed by their standard deviations.
+    pub fn set_samples(&mut self, samples: usize) -> Result<()> {
+        let switch = self.session.defaulted_inputs.iter().find(|i| i.name == DROPOUT_SWITCH);
+        if samples > 1 && !switch.is_some_and(|i| i.dtype == "bool" && i.shape.is_empty()) {
+            bail!(
+                "{}: has no boolean input {DROPOUT_SWITCH:?} with a default, which hypersynth's models trained with dropout \
+                 have; {samples} samples per tile need it to run with dropout on",
+                self.path.display()
+            );
+        }
+        self.samples = samples.max(1);
+        Ok(())
+    }
+
     /// Runs the model over every tile of `grid` with data in every source (see
-    /// [`run_tiled`]), `batch` tiles per call, with a progress bar. `map_output` turns the
-    /// model's output batch into `out_channels` physical values; the blended rows reach
-    /// `write` as `(first row, [rows, cols, out_channels])`.
+    /// [`run_tiled`]), `batch` tiles per call (each run as [`SceneModel::set_samples`]
+    /// says), with a progress bar. `map_output` turns the model's output batch into
+    /// `out_channels` physical values; the blended rows reach `write` as
+    /// `(first row, [rows, cols, out_channels])`.
     pub fn run(
         &mut self,
         grid: &TileGrid,
@@ -95,8 +115,15 @@ impl SceneModel {
         write: &mut (dyn FnMut(usize, Array3<f32>) -> Result<()> + Send),
     ) -> Result<Inference> {
         let mut onnx_time = Duration::ZERO;
-        let (session, path) = (&mut self.session, &self.path);
-        let mut infer = |input: ArrayView4<'_, f32>| map_output(infer_tiles(session, path, input, &mut onnx_time)?);
+        let (session, path, samples) = (&mut self.session, &self.path, self.samples);
+        let mut infer = |input: ArrayView4<'_, f32>| {
+            let output = if samples > 1 {
+                sample_tiles(session, path, input, samples, &mut onnx_time)?
+            } else {
+                infer_tiles(session, path, input, false, &mut onnx_time)?
+            };
+            map_output(output)
+        };
         let doing = if self.card.kind == ModelKind::Pix2pix { "fusing" } else { "super-resolving" };
         let bar = progress::bar(grid.len() as u64, doing, "tiles");
         let tiles = run_tiled(grid, batch, sources, out_channels, &mut infer, write, &bar)?;
@@ -138,15 +165,51 @@ pub fn check_same_size(pre: &CubeMeta, other: &CubeMeta, rule: &str) -> Result<(
     Ok(())
 }
 
-/// Runs `session` on a batch of tiles `[n, c, h, w]` fed as its `image` input and returns
-/// its first output, `[n, c', h, w]`; the call's time is added to `onnx_time`.
-fn infer_tiles(session: &mut OnnxSession, model: &Path, input: ArrayView4<'_, f32>, onnx_time: &mut Duration) -> Result<Array4<f32>> {
+/// Runs `session` `samples` times on a batch of tiles `[n, c, h, w]` with its dropout on;
+/// returns the passes' mean channels followed by their standard deviations (population),
+/// `[n, 2 c', h, w]`.
+fn sample_tiles(
+    session: &mut OnnxSession,
+    model: &Path,
+    input: ArrayView4<'_, f32>,
+    samples: usize,
+    onnx_time: &mut Duration,
+) -> Result<Array4<f32>> {
+    let mut sums: Option<(Array4<f64>, Array4<f64>)> = None;
+    for _ in 0..samples {
+        let pass = infer_tiles(session, model, input, true, onnx_time)?;
+        let (sum, squares) = sums.get_or_insert_with(|| (Array4::zeros(pass.dim()), Array4::zeros(pass.dim())));
+        Zip::from(sum).and(squares).and(&pass).for_each(|sum, squares, &v| {
+            *sum += f64::from(v);
+            *squares += f64::from(v) * f64::from(v);
+        });
+    }
+    let (sum, squares) = sums.context("at least one pass")?;
+    let n = samples as f64;
+    let mean = sum.mapv(|s| (s / n) as f32);
+    let spread = Zip::from(&sum).and(&squares).map_collect(|&s, &q| (q / n - (s / n) * (s / n)).max(0.0).sqrt() as f32);
+    Ok(concatenate![Axis(1), mean, spread])
+}
+
+/// Runs `session` on a batch of tiles `[n, c, h, w]` fed as its `image` input (with
+/// `dropout`, its dropout switched on) and returns its first output, `[n, c', h, w]`; the
+/// call's time is added to `onnx_time`.
+fn infer_tiles(
+    session: &mut OnnxSession,
+    model: &Path,
+    input: ArrayView4<'_, f32>,
+    dropout: bool,
+    onnx_time: &mut Duration,
+) -> Result<Array4<f32>> {
     let started = Instant::now();
     let tile = input.dim().2;
-    let output = session
-        .run(vec![("image", Input::F32(input.into_dyn()))])
-        .with_context(|| format!("{}: running {tile}-pixel tiles", model.display()))?
-        .remove(0);
+    let switch = arr0(true);
+    let mut inputs = vec![("image", Input::F32(input.into_dyn()))];
+    if dropout {
+        inputs.push((DROPOUT_SWITCH, Input::Bool(switch.view().into_dyn())));
+    }
+    let output =
+        session.run(inputs).with_context(|| format!("{}: running {tile}-pixel tiles", model.display()))?.remove(0);
     *onnx_time += started.elapsed();
     output.into_dimensionality().context("the model's output is not 4-D")
 }

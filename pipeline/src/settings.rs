@@ -185,6 +185,7 @@ pub fn fuse(args: FuseArgs, threads: Option<usize>) -> anyhow::Result<fuse::Fuse
         out: args.out,
         tile: args.tile,
         overlap: args.overlap,
+        samples: args.samples,
         threshold: args.threshold,
         classes: args.classes,
     })
@@ -337,15 +338,17 @@ mod tests {
     fn fuse_takes_its_defaults_from_the_command_module_and_its_flags_as_given() {
         let Command::Fuse(args) = parse("fuse --model m.onnx --pre a.tif --post b.tif --out d.tif").command else { panic!() };
         let f = fuse(*args, Some(3)).unwrap();
-        assert_eq!((f.tile, f.overlap, f.threshold), (fuse::DEFAULT_TILE, fuse::DEFAULT_OVERLAP, None));
+        assert_eq!((f.tile, f.overlap, f.samples, f.threshold), (fuse::DEFAULT_TILE, fuse::DEFAULT_OVERLAP, fuse::DEFAULT_SAMPLES, None));
         assert_eq!((f.session.threads, f.session.device), (Some(3), Device::Cpu));
         let Command::Fuse(args) =
-            parse("fuse --model m.onnx --pre a.tif --post b.tif --out d.tif --tile 64 --overlap 8 --threshold 0.4").command
+            parse("fuse --model m.onnx --pre a.tif --post b.tif --out d.tif --tile 64 --overlap 8 --samples 6 --threshold 0.4").command
         else {
             panic!()
         };
         let f = fuse(*args, None).unwrap();
-        assert_eq!((f.tile, f.overlap, f.threshold), (64, 8, Some(0.4)));
+        assert_eq!((f.tile, f.overlap, f.samples, f.threshold), (64, 8, 6, Some(0.4)));
+        let zero = "hypersynth fuse --model m.onnx --pre a.tif --post b.tif --out d.tif --samples 0";
+        assert!(Cli::try_parse_from(zero.split_whitespace()).is_err(), "at least one pass");
     }
 
     #[test]

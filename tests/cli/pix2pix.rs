@@ -87,6 +87,7 @@ fn trained_model_maps_burn_scars_on_the_held_out_region_and_an_untrained_one_doe
         }
     }
     eprintln!("{}", ious.join("\n"));
+    check_dropout_samples(&t, &data, first_col);
 
     // The same tiles asked of TensorRT in float16, with an engine cache: without a GPU the
     // run falls back to the CPU and must give the float32 result exactly; on a GPU it must
@@ -125,6 +126,38 @@ fn trained_model_maps_burn_scars_on_the_held_out_region_and_an_untrained_one_doe
     // sees reflected context); abutting mean 0.0056, max 0.56 (along the seams).
     assert!(blended_mean < 0.005 && blended_max < 0.3, "{seams}");
     assert!(blended_mean < 0.6 * abutting_mean, "{seams}");
+}
+
+/// How many times the mean uncertainty of the held-out region's damage edges must exceed
+/// that of its damage interior and of its clean background; measured 23 and 82 (docs/DAMAGE.md).
+const MIN_EDGE_UNCERTAINTY_RATIO: f64 = 4.0;
+
+/// `fuse --samples 8` with `trained.onnx`: the mean and the uncertainty band are named and
+/// read back by Python (tifffile); the mean's mask still finds the held-out damage, and the
+/// uncertainty is highest on the damage edges (pixels next to the other class), lower in
+/// the damage interior and the clean background (2 pixels or more from the other class).
+fn check_dropout_samples(t: &TestDir, data: &Damage, first_col: usize) {
+    let args = ["--tile", "32", "--overlap", "8", "--samples", "8", "--threshold", "0.5"];
+    t.ok(&fuse(t, "trained.onnx", &data.pre, &data.post, "sampled.tif", &args));
+    let bands = gdalinfo(t, "sampled.tif")["bands"].clone();
+    assert_eq!((bands[0]["description"].as_str(), bands[1]["description"].as_str()), (Some("damage_probability"), Some("uncertainty")));
+    assert_eq!(run_json(&t.join("sampled.run.json"))["parameters"]["samples"], 8);
+    let iou = held_out_iou(&t.join("sampled.mask.tif"), &data.target, first_col);
+    assert!(iou >= MIN_IOU, "the mask of the samples' mean: held-out IoU {iou}");
+    let script = "import sys, tifffile, numpy as np\n\
+u = tifffile.imread(sys.argv[1])[..., 1]\n\
+d = tifffile.imread(sys.argv[2]) == 1\n\
+near = lambda m, r: np.logical_or.reduce([np.roll(m, (dy, dx), (0, 1)) for dy in range(-r, r + 1) for dx in range(-r, r + 1)])\n\
+held = np.zeros_like(d); held[2:-2, int(sys.argv[3]):-2] = True\n\
+edge = held & ((d & near(~d, 1)) | (~d & near(d, 1)))\n\
+interior = held & d & ~near(~d, 2)\n\
+background = held & ~d & ~near(d, 2)\n\
+print(' '.join(f'{u[m].mean():.6f}' for m in (edge, interior, background)))";
+    let seen = python_check(script, &[&t.join("sampled.tif"), Path::new(&data.target), Path::new(&first_col.to_string())]);
+    let means: Vec<f64> = seen.split_whitespace().map(|v| v.parse().unwrap()).collect();
+    let message = format!("held-out uncertainty: edges {}, damage interior {}, clean background {}", means[0], means[1], means[2]);
+    eprintln!("{message}");
+    assert!(means[0] >= MIN_EDGE_UNCERTAINTY_RATIO * means[1].max(means[2]) && means[0] > 0.0, "{message}");
 }
 
 /// The held-out region's R² of severity that a model trained on `severity.tif` must reach
@@ -296,6 +329,18 @@ fn exported_unet_matches_candle_and_passes_onnx_checker() {
     assert_eq!(onnx.shape(), &[2, 1, 24, 40]);
     let worst = onnx.iter().zip(&candle).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
     assert!(worst <= 1e-5, "max |ONNX - candle| = {worst}");
+    // The dropout switch on: every run draws new masks, so runs differ from the
+    // deterministic output and from each other.
+    assert_eq!(session.defaulted_inputs.iter().map(|i| (i.name.as_str(), i.dtype.as_str())).collect::<Vec<_>>(), [("dropout", "bool")]);
+    let switch = ndarray::arr0(true);
+    let mut sampled = || {
+        let inputs = vec![("image", Input::F32(physical.view().into_dyn())), ("dropout", Input::Bool(switch.view().into_dyn()))];
+        session.run(inputs).unwrap().remove(0)
+    };
+    let (first, second) = (sampled(), sampled());
+    let largest = |a: &ndarray::ArrayD<f32>, b: &ndarray::ArrayD<f32>| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+    assert!(largest(&first, &onnx) > 1e-3 && largest(&first, &second) > 1e-3, "dropout on changes the output");
+    assert!(first.iter().all(|v| (0.0..=1.0).contains(v)));
 
     let script = "import sys, onnx, onnxruntime as ort, numpy as np\n\
 onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)\n\
@@ -339,6 +384,10 @@ onnx.checker.check_model(m); onnx.save(m, sys.argv[1]); print('ok')";
     assert!(inspect.stdout.contains("contract:     ok"), "{}", inspect.stdout);
 
     t.ok(&fuse(&t, "torch.onnx", &pre, "post.tif", "p.tif", &["--tile", "32", "--overlap", "8"]));
+    // Without a dropout switch there is nothing to sample.
+    let out = fuse(&t, "torch.onnx", &pre, "post.tif", "sampled.tif", &["--tile", "32", "--overlap", "8", "--samples", "4"]);
+    t.refused(&out, "torch.onnx", "has no boolean input \"dropout\" with a default");
+    assert!(!t.join("sampled.tif").exists());
     // The expected output from numpy: 0.5·tanh(8·(mean(pre_n) - mean(post_n))) + 0.5.
     let script = "import sys, tifffile, numpy as np\n\
 a = (tifffile.imread(sys.argv[1]).astype(np.float64) - 5000) / 5000\n\

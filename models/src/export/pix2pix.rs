@@ -1,6 +1,7 @@
 //! Export of the Pix2Pix U-Net generator.
 
-use hypersynth_onnx_format::graph::{Attr, Dim, model, node, value_info};
+use hypersynth_onnx_format::DROPOUT_SWITCH;
+use hypersynth_onnx_format::graph::{Attr, Dim, model, node, tensor_bool, tensor_f32, value_info};
 use hypersynth_onnx_format::proto::GraphProto;
 use hypersynth_onnx_format::proto::ModelProto;
 use hypersynth_onnx_format::proto::tensor_proto::DataType;
@@ -13,8 +14,10 @@ use crate::{Error, Result};
 
 /// The generator as an ONNX model meeting the `pix2pix` contract: input `image` float32
 /// `[N, projection inputs, H, W]`, output `output` float32 `[N, out channels, H, W]` in
-/// `(0, 1)`. `H` and `W` must be multiples of `2^depth`. `props` (the model card) go into
-/// `metadata_props`.
+/// `(0, 1)`. `H` and `W` must be multiples of `2^depth`. A generator trained with dropout
+/// keeps it, off unless the boolean input [`DROPOUT_SWITCH`] (default `false`) is fed
+/// `true`: then every run draws new masks in the decoder blocks that dropped out in
+/// training (Monte Carlo dropout). `props` (the model card) go into `metadata_props`.
 pub fn pix2pix_generator(
     generator: &UNet,
     config: &Pix2pixConfig,
@@ -28,6 +31,12 @@ pub fn pix2pix_generator(
     }
     let (mut nodes, mut initializer) = (Vec::new(), Vec::new());
     projection.add(&mut nodes, &mut initializer, "project", "image", "projected")?;
+
+    let dropout = config.architecture.dropout > 0.0 && (0..config.architecture.depth).any(|i| config.has_dropout(i));
+    if dropout {
+        initializer.push(tensor_f32("dropout.ratio", &[], vec![config.architecture.dropout as f32]));
+        initializer.push(tensor_bool(DROPOUT_SWITCH, &[], &[false]));
+    }
 
     let mut h = "projected".to_string();
     let mut skips = Vec::new();
@@ -68,15 +77,25 @@ pub fn pix2pix_generator(
             batch_norm(&mut nodes, &mut initializer, &format!("{name}.norm"), &h, &format!("{name}.out"), norm)?;
             h = format!("{name}.out");
         }
+        if dropout && config.has_dropout(i) {
+            // Each node draws its masks from its own seeded stream.
+            let inputs = [h.as_str(), "dropout.ratio", DROPOUT_SWITCH];
+            nodes.push(node("Dropout", &format!("{name}.dropout"), &inputs, &[&format!("{name}.dropped")], &[("seed", Attr::Int(i as i64 + 1))]));
+            h = format!("{name}.dropped");
+        }
     }
     nodes.push(node("Sigmoid", "probability", &[&h], &["output"], &[]));
 
     let image_dims = |channels: usize| [Dim::Named("N"), Dim::Fixed(channels as i64), Dim::Named("H"), Dim::Named("W")];
+    let mut input = vec![value_info("image", DataType::Float, &image_dims(inputs))];
+    if dropout {
+        input.push(value_info(DROPOUT_SWITCH, DataType::Bool, &[]));
+    }
     let graph = GraphProto {
         name: Some("pix2pix_generator".into()),
         node: nodes,
         initializer,
-        input: vec![value_info("image", DataType::Float, &image_dims(inputs))],
+        input,
         output: vec![value_info("output", DataType::Float, &image_dims(config.out_channels))],
         ..Default::default()
     };

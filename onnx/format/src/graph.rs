@@ -45,6 +45,18 @@ pub fn tensor_i64(name: &str, dims: &[i64], data: Vec<i64>) -> TensorProto {
     }
 }
 
+/// A boolean initializer of shape `dims` holding `data` (row-major; ONNX stores booleans
+/// in `int32_data`).
+pub fn tensor_bool(name: &str, dims: &[i64], data: &[bool]) -> TensorProto {
+    TensorProto {
+        name: Some(name.into()),
+        dims: dims.to_vec(),
+        data_type: Some(DataType::Bool as i32),
+        int32_data: data.iter().map(|&b| i32::from(b)).collect(),
+        ..Default::default()
+    }
+}
+
 /// A typed graph input or output.
 pub fn value_info(name: &str, elem_type: DataType, dims: &[Dim]) -> ValueInfoProto {
     let dim = dims

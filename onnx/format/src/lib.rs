@@ -20,3 +20,9 @@ pub mod proto {
 pub use card::{CARD_KEYS, CardClass, DamageOutput, FORMAT_VERSION, ModelCard, ModelKind, Normalisation, OUTPUT_KEY, OutputMapping};
 pub use error::{Error, Result};
 pub use file::{decode_model, encode_model, metadata_props, set_metadata_props};
+
+/// The optional boolean input of a `pix2pix` model that turns its dropout on at inference
+/// (Monte Carlo dropout: `fuse --samples N`). It is a graph input with a default of
+/// `false` (an overridable initializer), so a caller that feeds only `image` gets the
+/// deterministic model.
+pub const DROPOUT_SWITCH: &str = "dropout";

@@ -10,7 +10,7 @@ use anyhow::{Result, bail};
 use hypersynth_data::{CogWriter, Compression, Cube, CubeMeta, SampleType, Window, stac_item_path};
 use hypersynth_onnx::SessionOptions;
 use hypersynth_onnx_format::{DamageOutput, ModelCard, ModelKind};
-use ndarray::Array3;
+use ndarray::{Array3, Axis, s};
 use serde_json::json;
 
 use crate::run_record::RunRecord;
@@ -21,6 +21,12 @@ use crate::tiling::{TileCounts, TileSource};
 pub const DEFAULT_TILE: usize = 256;
 /// Default pixels shared by neighbouring tiles (command line and job file).
 pub const DEFAULT_OVERLAP: usize = 32;
+/// Default passes per tile: one, with dropout off and no uncertainty band (command line
+/// and job file).
+pub const DEFAULT_SAMPLES: usize = 1;
+
+/// The name of the uncertainty band: the standard deviation of the dropout passes.
+pub const UNCERTAINTY_BAND: &str = "uncertainty";
 
 /// The nodata value of the probability raster.
 pub const PROBABILITY_NODATA: f64 = -9999.0;
@@ -45,6 +51,10 @@ pub struct Fuse {
     pub overlap: usize,
     /// Tiles per ONNX Runtime call.
     pub batch: usize,
+    /// Passes per tile: beyond one, the model runs this many times with its dropout on
+    /// (Monte Carlo dropout); the output's first band is their mean and a second band,
+    /// `uncertainty`, their standard deviation. Mask and classes are cut from the mean.
+    pub samples: usize,
     /// Also write a 0/1 mask of probability (or severity) >= this.
     pub threshold: Option<f64>,
     /// Severity models: also write classes at these ascending thresholds (`OUT.classes.tif`:
@@ -91,6 +101,7 @@ pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
         bail!("--classes must be ascending thresholds between 0 and 1, not {:?}", settings.classes);
     }
     let mut model = SceneModel::open(&settings.model, &settings.session, ModelKind::Pix2pix, "fuse")?;
+    model.set_samples(settings.samples)?;
     let (offset, scale) = output_mapping(&model.card, &settings.model)?;
     let output = model.card.damage_output();
     if !settings.classes.is_empty() && output != DamageOutput::Severity {
@@ -102,13 +113,14 @@ pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
     let (rows, cols, bands) = (pre.meta().rows, pre.meta().cols, pre.meta().bands);
     let grid = model.grid(rows, cols, settings.tile, settings.overlap)?;
 
-    let band = |dtype, nodata, name: &str| output_meta(pre.meta(), dtype, nodata, name);
+    let band = |dtype, nodata, name: &str| output_meta(pre.meta(), dtype, nodata, &[name]);
+    let value_bands: &[&str] = if settings.samples > 1 { &[output.as_str(), UNCERTAINTY_BAND] } else { &[output.as_str()] };
     // The products are dated as the post-event scene.
     let datetime = hypersynth_data::source_datetime(&settings.post);
     let writer =
         |path: &Path, meta: &CubeMeta| Ok::<_, anyhow::Error>(CogWriter::create(path, meta, Compression::Deflate)?.dated(datetime.clone()));
     let mut writers = Products {
-        value: writer(&settings.out, &band(SampleType::Float32, PROBABILITY_NODATA, output.as_str()))?,
+        value: writer(&settings.out, &output_meta(pre.meta(), SampleType::Float32, PROBABILITY_NODATA, value_bands))?,
         mask: match settings.threshold {
             Some(t) => Some((writer(&mask_path(&settings.out), &band(SampleType::UInt8, MASK_NODATA, "damage_mask"))?, t)),
             None => None,
@@ -123,8 +135,8 @@ pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
     let record = RunRecord::start(
         "fuse",
         &[settings.model.clone(), settings.pre.clone(), settings.post.clone()],
-        json!({"tile": settings.tile, "overlap": settings.overlap, "batch": settings.batch, "threshold": settings.threshold,
-               "classes": settings.classes, "output": output.as_str()}),
+        json!({"tile": settings.tile, "overlap": settings.overlap, "batch": settings.batch, "samples": settings.samples,
+               "threshold": settings.threshold, "classes": settings.classes, "output": output.as_str()}),
     )?;
 
     // The model reads pre-event bands, then post-event bands, normalised as the card says.
@@ -133,9 +145,16 @@ pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
         TileSource { cube: &pre, offset: &normalisation.offset[..bands], scale: &normalisation.scale[..bands] },
         TileSource { cube: &post, offset: &normalisation.offset[bands..], scale: &normalisation.scale[bands..] },
     ];
-    // The card's output mapping is applied to the blended rows.
-    let mut write = |first: usize, values: Array3<f32>| writers.write(first, values.mapv(|v| v * scale + offset));
-    let inference = model.run(&grid, settings.batch, &sources, 1, &mut Ok, &mut write)?;
+    // The card's output mapping is applied to the blended rows: to the value, and its scale
+    // to the standard deviation of the samples.
+    let mut write = |first: usize, mut values: Array3<f32>| {
+        values.index_axis_mut(Axis(2), 0).mapv_inplace(|v| v * scale + offset);
+        if settings.samples > 1 {
+            values.index_axis_mut(Axis(2), 1).mapv_inplace(|v| v * scale.abs());
+        }
+        writers.write(first, values)
+    };
+    let inference = model.run(&grid, settings.batch, &sources, value_bands.len(), &mut Ok, &mut write)?;
     let (probability, mask, classes) = writers.finish()?;
     record.finish(
         &crate::run_record::beside(&settings.out),
@@ -166,11 +185,13 @@ struct Products<'a> {
 }
 
 impl Products<'_> {
-    /// Writes finished rows: NaN (no data) becomes each raster's nodata value.
+    /// Writes finished rows, `[rows, cols, bands]` (the value, then the uncertainty when
+    /// sampled): NaN (no data) becomes each raster's nodata value.
     fn write(&mut self, first: usize, values: Array3<f32>) -> Result<()> {
         let (rows, cols, _) = values.dim();
         let window = Window { row: first, col: 0, rows, cols };
-        let nodata_or = |f: &dyn Fn(f64) -> f32| values.mapv(|v| if v.is_nan() { MASK_NODATA as f32 } else { f(f64::from(v)) });
+        let value = values.slice(s![.., .., 0..1]);
+        let nodata_or = |f: &dyn Fn(f64) -> f32| value.mapv(|v| if v.is_nan() { MASK_NODATA as f32 } else { f(f64::from(v)) });
         if let Some((mask, t)) = &mut self.mask {
             mask.write(window, nodata_or(&|v| f32::from(u8::from(v >= *t))).view())?;
         }
@@ -220,22 +241,23 @@ fn check_scenes(pre: &CubeMeta, post: &CubeMeta, model: &SceneModel) -> Result<(
     model.check_bands(post)
 }
 
-/// A one-band raster on `scene`'s grid.
-fn output_meta(scene: &CubeMeta, dtype: SampleType, nodata: f64, description: &str) -> CubeMeta {
+/// A raster on `scene`'s grid with a band of each name.
+fn output_meta(scene: &CubeMeta, dtype: SampleType, nodata: f64, names: &[&str]) -> CubeMeta {
+    let bands = names.len();
     CubeMeta {
         path: PathBuf::new(),
         format: "GTiff".into(),
         rows: scene.rows,
         cols: scene.cols,
-        bands: 1,
+        bands,
         dtype,
         wavelengths_nm: None,
         fwhm_nm: None,
-        good_bands: vec![true],
-        scale: vec![1.0],
-        offset: vec![0.0],
+        good_bands: vec![true; bands],
+        scale: vec![1.0; bands],
+        offset: vec![0.0; bands],
         nodata: Some(nodata),
         georef: scene.georef.clone(),
-        band_names: Some(vec![description.to_string()]),
+        band_names: Some(names.iter().map(|n| n.to_string()).collect()),
     }
 }

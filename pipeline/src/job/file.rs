@@ -164,6 +164,9 @@ pub struct FuseOptions {
     /// Pixels shared by neighbouring tiles.
     #[serde(default = "fuse_overlap")]
     pub overlap: usize,
+    /// Passes per tile with the model's dropout on (1: once, as it is).
+    #[serde(default = "fuse_samples")]
+    pub samples: usize,
     /// Also write a 0/1 mask of probability >= this.
     pub threshold: Option<f64>,
 }
@@ -174,6 +177,10 @@ fn fuse_tile() -> usize {
 
 fn fuse_overlap() -> usize {
     crate::commands::fuse::DEFAULT_OVERLAP
+}
+
+fn fuse_samples() -> usize {
+    crate::commands::fuse::DEFAULT_SAMPLES
 }
 
 /// The file as written.
@@ -287,6 +294,9 @@ impl Job {
             check_tiles("[fuse]", options.tile, options.overlap).map_err(|e| anyhow!("{}: {e}", at(f.span())))?;
             if let Some(t) = options.threshold.filter(|t| !(0.0..=1.0).contains(t)) {
                 bail!("{}: [fuse] threshold must lie between 0 and 1, not {t}", at(f.span()));
+            }
+            if options.samples == 0 {
+                bail!("{}: [fuse] samples must be at least 1", at(f.span()));
             }
             options.model = existing(&resolve(&options.model)).map_err(|e| anyhow!("{}: {e}", at(f.span())))?;
             if let Some(scene) = scenes.iter().find(|s| s.post.is_none()) {

@@ -184,7 +184,7 @@ impl Task<'_> {
             Stage::SuperResolve(o) => (vec![o.model.clone(), scene.path.clone()], json!({"tile": o.tile, "overlap": o.overlap})),
             Stage::Fuse(o) => (
                 [Some(o.model.clone()), Some(scene.path.clone()), scene.post.clone()].into_iter().flatten().collect(),
-                json!({"tile": o.tile, "overlap": o.overlap, "threshold": o.threshold}),
+                json!({"tile": o.tile, "overlap": o.overlap, "samples": o.samples, "threshold": o.threshold}),
             ),
         }
     }
@@ -286,6 +286,7 @@ impl Task<'_> {
                     tile: o.tile,
                     overlap: o.overlap,
                     batch: crate::tiling::default_batch(session.device),
+                    samples: o.samples,
                     threshold: o.threshold,
                     classes: Vec::new(),
                     session: session.clone(),

@@ -241,7 +241,7 @@ fn a_job_fuses_each_scene_with_its_post_event_scene() {
     let Some(damage) = crate::pix2pix::Damage::find() else { return };
     damage.train(&t, "damage.onnx", "1");
     let job = format!(
-        "output = \"out\"\n\n[[scene]]\npath = \"{}\"\npost = \"{}\"\nid = \"burn\"\n\n[fuse]\nmodel = \"damage.onnx\"\ntile = 32\noverlap = 8\nthreshold = 0.5\n",
+        "output = \"out\"\n\n[[scene]]\npath = \"{}\"\npost = \"{}\"\nid = \"burn\"\n\n[fuse]\nmodel = \"damage.onnx\"\ntile = 32\noverlap = 8\nsamples = 3\nthreshold = 0.5\n",
         damage.pre, damage.post
     );
     std::fs::write(t.join("job.toml"), job).unwrap();
@@ -251,6 +251,8 @@ fn a_job_fuses_each_scene_with_its_post_event_scene() {
     let outputs: Vec<&str> = record["outputs"].as_array().unwrap().iter().map(|o| o["path"].as_str().unwrap()).collect();
     assert!(outputs.iter().any(|p| p.ends_with("burn.tif")) && outputs.iter().any(|p| p.ends_with("burn.mask.tif")), "{outputs:?}");
     assert_eq!(gdalinfo(&t, "out/burn/fuse/burn.mask.tif")["size"], serde_json::json!([86, 83]));
+    // Three dropout passes: the mean and its uncertainty band.
+    assert_eq!(gdalinfo(&t, "out/burn/fuse/burn.tif")["bands"][1]["description"], "uncertainty");
 
     // A scene without `post` is refused when the job is read.
     let job = format!("output = \"out\"\n[[scene]]\npath = \"{}\"\n[fuse]\nmodel = \"damage.onnx\"\n", damage.pre);

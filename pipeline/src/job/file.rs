@@ -450,11 +450,13 @@ mod tests {
         }
 
         #[test]
-        fn tile_options_are_refused_exactly_when_they_cannot_tile(tile in 0usize..80, overlap in 0usize..80, threshold in -1.0..2.0f64) {
+        fn fuse_options_are_refused_exactly_when_they_cannot_tile_or_sample(
+            tile in 0usize..80, overlap in 0usize..80, samples in 0usize..3, threshold in -1.0..2.0f64,
+        ) {
             let text = format!(
-                "output = \"out\"\n[[scene]]\npath = \"a.tif\"\npost = \"b.tif\"\n[fuse]\nmodel = \"m.onnx\"\ntile = {tile}\noverlap = {overlap}\nthreshold = {threshold:?}\n"
+                "output = \"out\"\n[[scene]]\npath = \"a.tif\"\npost = \"b.tif\"\n[fuse]\nmodel = \"m.onnx\"\ntile = {tile}\noverlap = {overlap}\nsamples = {samples}\nthreshold = {threshold:?}\n"
             );
-            let valid = tile >= 1 && 2 * overlap < tile && (0.0..=1.0).contains(&threshold);
+            let valid = tile >= 1 && 2 * overlap < tile && samples >= 1 && (0.0..=1.0).contains(&threshold);
             let read = job(&text);
             proptest::prop_assert_eq!(read.is_ok(), valid, "{:?}", read.err().map(|e| format!("{e:#}")));
         }

@@ -19,6 +19,7 @@ pub fn inspect(path: &Path, options: &SessionOptions, json: bool) -> Result<()> 
             "card": session.card,
             "card_source": session.card_source,
             "inputs": session.inputs,
+            "defaulted_inputs": session.defaulted_inputs,
             "outputs": session.outputs,
             "contract": match &contract { Ok(()) => "ok".to_string(), Err(e) => e.clone() },
             "device": session.device.to_string(),
@@ -64,6 +65,9 @@ fn describe(session: &OnnxSession, contract: &Result<(), String>) -> String {
     let io = |t: &TensorInfo| format!("{} {} {:?}", t.name, t.dtype, t.shape);
     for t in &session.inputs {
         let _ = writeln!(s, "input:        {}", io(t));
+    }
+    for t in &session.defaulted_inputs {
+        let _ = writeln!(s, "input:        {} (optional, has a default)", io(t));
     }
     for t in &session.outputs {
         let _ = writeln!(s, "output:       {}", io(t));

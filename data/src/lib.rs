@@ -29,6 +29,7 @@ mod cog;
 mod cube;
 mod envi;
 mod error;
+#[cfg(feature = "fixtures")]
 pub mod fixtures;
 mod gdal;
 mod hdf5;

@@ -7,24 +7,36 @@ use anyhow::{Context, Result, bail};
 use hypersynth_onnx::{Device, OnnxSession, RuntimeInfo, RuntimeSearch, SessionOptions, check_contract};
 use hypersynth_onnx_format::{ModelCard, ModelKind};
 
-/// The checkout this binary was built from; `scripts/setup.sh` puts the library under it.
-const PROJECT_ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-/// The search order: `ORT_DYLIB_PATH` alone when set; otherwise the project-local folders
-/// (the GPU build first when a GPU device is asked for), then beside the executable.
+/// The search order: `ORT_DYLIB_PATH` alone when set; otherwise, from the executable's
+/// folder up to 3 folders above it, each folder's `.ort/gpu/lib` (when a GPU device is
+/// asked for) and `.ort/lib` (where `scripts/setup.sh` puts the library in a checkout,
+/// which `target/*/hypersynth` finds), then `lib` beside the executable's folder (an
+/// install prefix: `PREFIX/bin/hypersynth` finds `PREFIX/lib`), then that folder itself. Nothing is compiled in, so an
+/// installed binary looks where it is installed.
 pub fn search(device: Device) -> RuntimeSearch {
-    let root = Path::new(PROJECT_ROOT);
-    let install_hint = format!("{}{}", root.join("scripts/setup.sh").display(), if device.is_gpu() { " --gpu" } else { "" });
+    let exe_dir = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf));
+    let setup = if device.is_gpu() { "scripts/setup.sh --gpu" } else { "scripts/setup.sh" };
+    let install_hint = format!(
+        "{setup}` in a hypersynth checkout, then set ORT_DYLIB_PATH to its {}/libonnxruntime.so or copy that library into `{}",
+        if device.is_gpu() { ".ort/gpu/lib" } else { ".ort/lib" },
+        exe_dir.as_ref().and_then(|d| d.parent()).map(|p| p.join("lib").display().to_string()).unwrap_or_else(|| "PREFIX/lib".into())
+    );
     if let Some(path) = std::env::var_os("ORT_DYLIB_PATH") {
         return RuntimeSearch { candidates: vec![PathBuf::from(path)], install_hint };
     }
     let mut candidates = Vec::new();
-    if device.is_gpu() {
-        candidates.push(root.join(".ort/gpu/lib"));
-    }
-    candidates.push(root.join(".ort/lib"));
-    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
-        candidates.push(dir.join("lib"));
+    if let Some(dir) = exe_dir {
+        // `target/debug`, `target/release` and `target/TRIPLE/debug` lie up to 3 folders
+        // below the checkout.
+        for folder in dir.ancestors().take(4) {
+            if device.is_gpu() {
+                candidates.push(folder.join(".ort/gpu/lib"));
+            }
+            candidates.push(folder.join(".ort/lib"));
+        }
+        if let Some(prefix) = dir.parent() {
+            candidates.push(prefix.join("lib"));
+        }
         candidates.push(dir);
     }
     RuntimeSearch { candidates, install_hint }

@@ -1,4 +1,4 @@
-//! `hypersynth demo`: the main job on the sample data bundled in the repository.
+//! `hypersynth demo`: the main job on the sample data bundled in the binary.
 //!
 //! Two SalinasA classes are thinned to 25 training pixels each, as if they were scarce;
 //! `train spectral` makes the default generator (the exemplar variation model) of all six
@@ -24,16 +24,28 @@ const SCARCE: [(u32, usize); 2] = [(1, 25), (13, 25)];
 /// What `augment` brings every class below it up to.
 const TARGET: usize = 300;
 
-/// The bundled SalinasA sample (see `data/samples/README.md`).
-pub fn sample_dir() -> PathBuf {
-    hypersynth_data::fixtures::samples_dir().join("salinasA")
+/// The SalinasA sample of the repository (`data/samples/salinasA`, see its README),
+/// compiled into the binary so that the demo runs wherever the binary is installed.
+const SAMPLE: [(&str, &[u8]); 3] = [
+    ("salinasA.tif", include_bytes!("../../../data/samples/salinasA/salinasA.tif")),
+    ("salinasA_gt.tif", include_bytes!("../../../data/samples/salinasA/salinasA_gt.tif")),
+    ("classes.csv", include_bytes!("../../../data/samples/salinasA/classes.csv")),
+];
+
+/// Writes the sample into `dir` (each file atomically) and returns `dir`.
+fn write_sample(dir: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the sample folder", dir.display()))?;
+    for (name, bytes) in SAMPLE {
+        hypersynth_data::write_atomically(&dir.join(name), bytes)?;
+    }
+    Ok(dir.to_path_buf())
 }
 
-/// Runs the demo, writing into `out`.
+/// Runs the demo, writing into `out` (the sample it reads goes to `out/sample`).
 pub fn run(out: &Path, threads: Option<usize>) -> Result<()> {
-    let dir = sample_dir();
-    let cube = CubeSource::file(dir.join("salinasA.tif"));
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create the output folder", out.display()))?;
+    let dir = write_sample(&out.join("sample"))?;
+    let cube = CubeSource::file(dir.join("salinasA.tif"));
     println!("== hypersynth info {}", cube.path.display());
     let labels = super::info::Labels { raster: dir.join("salinasA_gt.tif"), names: Some(dir.join("classes.csv")) };
     super::info::run(&cube, Some(&labels), false)?;

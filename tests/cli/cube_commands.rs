@@ -109,6 +109,37 @@ fn demo_runs_on_the_bundled_sample() {
 }
 
 #[test]
+fn an_installed_binary_runs_the_demo_away_from_its_checkout() {
+    let t = TestDir::new();
+    // PREFIX/bin/hypersynth, as `cargo install --root PREFIX` lays it out, run from a folder
+    // outside the checkout: the sample is compiled in, ONNX Runtime is looked for beside it.
+    let bin = t.join("prefix/bin/hypersynth");
+    std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_hypersynth"), &bin).unwrap();
+    let run = || {
+        let out = Command::new(&bin).args(["demo", "--out", "demo"]).current_dir(t.path()).env_remove("ORT_DYLIB_PATH").output().unwrap();
+        crate::support::Output {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into(),
+            stderr: String::from_utf8_lossy(&out.stderr).into(),
+        }
+    };
+    let prefix_lib = t.join("prefix/lib");
+    t.refused(&run(), "ONNX Runtime library not found", &format!("copy that library into `{}`", prefix_lib.display()));
+
+    std::fs::create_dir_all(&prefix_lib).unwrap();
+    let library = std::fs::canonicalize(crate::support::ort_library()).unwrap();
+    std::fs::copy(&library, prefix_lib.join("libonnxruntime.so")).unwrap();
+    let out = run();
+    t.ok(&out);
+    for product in ["sample/salinasA.tif", "sample/classes.csv", "salinasA_cgan.onnx", "augmented/report/report.html"] {
+        assert!(t.join(&format!("demo/{product}")).exists(), "{product}\n{}\n{}", out.stdout, t.listing());
+    }
+    let bundled = std::fs::read(sample("salinasA.tif")).unwrap();
+    assert!(std::fs::read(t.join("demo/sample/salinasA.tif")).unwrap() == bundled, "the sample written is the repository's");
+}
+
+#[test]
 fn bad_cubes_and_labels_are_refused_with_one_clear_line() {
     let t = TestDir::new();
     let out = t.run(&["info", "missing.tif"]);

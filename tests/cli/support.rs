@@ -191,10 +191,14 @@ pub fn python_check(script: &str, args: &[&Path]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// Loads ONNX Runtime from the project's `.ort/lib` (made by scripts/setup.sh) for tests
-/// that open sessions themselves.
+/// The ONNX Runtime library the tests use: the project's `.ort/lib/libonnxruntime.so`
+/// (made by scripts/setup.sh).
+pub fn ort_library() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".ort/lib/libonnxruntime.so")
+}
+
+/// Loads ONNX Runtime from [`ort_library`] for tests that open sessions themselves.
 pub fn runtime() {
-    let lib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".ort/lib");
-    let search = hypersynth_onnx::RuntimeSearch { candidates: vec![lib], install_hint: "scripts/setup.sh".into() };
+    let search = hypersynth_onnx::RuntimeSearch { candidates: vec![ort_library()], install_hint: "scripts/setup.sh".into() };
     hypersynth_onnx::load_runtime(&search).expect("ONNX Runtime: run scripts/setup.sh");
 }

@@ -98,6 +98,15 @@ impl CogWriter {
         self
     }
 
+    /// Carries scene-level metadata (key, value) into the COG's default domain, as
+    /// [`crate::scene_metadata`] reads them from the scene it is made from.
+    pub fn with_metadata(mut self, items: &[(String, String)]) -> Result<Self> {
+        for (key, value) in items {
+            self.dataset.set_metadata_item(key, value, "").map_err(Error::gdal(self.output.target(), "write the scene's metadata"))?;
+        }
+        Ok(self)
+    }
+
     /// Writes `data` (`[rows, cols, bands]`, stored values) at `window`.
     pub fn write(&mut self, window: Window, data: ArrayView3<'_, f32>) -> Result<()> {
         let target = self.output.target().to_path_buf();

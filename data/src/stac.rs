@@ -112,30 +112,8 @@ fn max(v: &[f64]) -> f64 {
     v.iter().copied().fold(f64::NEG_INFINITY, f64::max)
 }
 
-/// When the scene at `path` was taken, for the STAC Items of what is made from it: the
-/// acquisition time its GDAL metadata states (`ACQUISITION_DATETIME`, `start_time`,
-/// `acquisition_time`, `TIFFTAG_DATETIME`), else the file's modification time; `None` when
-/// neither can be read. A function of the input alone, so that a rerun writes the same Item.
-pub fn source_datetime(path: &Path) -> Option<String> {
-    use gdal::Metadata;
-    if let Ok(dataset) = gdal::Dataset::open(path) {
-        for key in ["ACQUISITION_DATETIME", "start_time", "acquisition_time", "TIFFTAG_DATETIME"] {
-            if let Some(value) = dataset.metadata_item(key, "") {
-                let value = value.trim();
-                // TIFF's "YYYY:MM:DD HH:MM:SS" to RFC 3339; others are taken as they are.
-                let b = value.as_bytes();
-                if b.len() == 19 && b[4] == b':' && b[7] == b':' && b[10] == b' ' {
-                    return Some(format!("{}-{}-{}T{}Z", &value[..4], &value[5..7], &value[8..10], &value[11..]));
-                }
-                return Some(value.to_string());
-            }
-        }
-    }
-    std::fs::metadata(path).and_then(|m| m.modified()).ok().map(rfc3339)
-}
-
 /// A time as RFC 3339 in UTC (`2026-12-01T17:30:00Z`).
-fn rfc3339(time: std::time::SystemTime) -> String {
+pub(crate) fn rfc3339(time: std::time::SystemTime) -> String {
     let secs = time.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let (days, rest) = (secs / 86_400, secs % 86_400);
     let (h, m, s) = (rest / 3600, rest % 3600 / 60, rest % 60);

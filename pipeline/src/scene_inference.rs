@@ -208,8 +208,7 @@ fn infer_tiles(
     if dropout {
         inputs.push((DROPOUT_SWITCH, Input::Bool(switch.view().into_dyn())));
     }
-    let output =
-        session.run(inputs).with_context(|| format!("{}: running {tile}-pixel tiles", model.display()))?.remove(0);
+    let output = session.run(inputs).with_context(|| format!("{}: running {tile}-pixel tiles", model.display()))?.remove(0);
     *onnx_time += started.elapsed();
     output.into_dimensionality().context("the model's output is not 4-D")
 }

@@ -4,7 +4,7 @@ use std::process::Command;
 
 use hypersynth_data::fixtures::shared_data_dir;
 
-use crate::support::{TestDir, python_check, sample};
+use crate::support::{TestDir, gdalinfo, python_check, sample};
 
 #[test]
 fn info_reports_the_bundled_sample_as_text_and_json() {
@@ -55,11 +55,19 @@ print('equal', a.shape)";
 fn every_cog_gets_a_stac_item_that_pystac_reads_and_validates() {
     let t = TestDir::new();
     // A georeferenced copy of the sample (UTM 33N, 30 m pixels near Potsdam), dated as a
-    // TIFF states it.
-    let georef =
-        ["-a_srs", "EPSG:32633", "-a_ullr", "360000", "5810000", "362580", "5807510", "-mo", "TIFFTAG_DATETIME=2024:07:15 10:21:00"];
+    // TIFF states it, with scene metadata of its own.
+    let georef = [
+        ["-a_srs", "EPSG:32633", "-a_ullr", "360000", "5810000", "362580", "5807510"].as_slice(),
+        &["-mo", "TIFFTAG_DATETIME=2024:07:15 10:21:00", "-mo", "PLATFORM=EnMAP", "-mo", "processing_level=L2A"],
+    ]
+    .concat();
     crate::support::translate(&t, &georef, &sample("salinasA.tif"), "scene.tif");
     t.ok(&t.run(&["convert", "scene.tif", "cog.tif", "-q"]));
+    // The scene's metadata is carried into the COG.
+    let metadata = gdalinfo(&t, "cog.tif")["metadata"][""].clone();
+    for (key, value) in [("PLATFORM", "EnMAP"), ("processing_level", "L2A"), ("TIFFTAG_DATETIME", "2024:07:15 10:21:00")] {
+        assert_eq!(metadata[key], value, "{key} in {metadata}");
+    }
     // The Item's core fields against pystac's bundled STAC 1.1 schema (the extension schemas
     // live online), and its extensions through pystac's accessors.
     let script = "import sys, json, pystac, pystac.validation\n\

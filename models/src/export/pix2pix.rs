@@ -80,7 +80,13 @@ pub fn pix2pix_generator(
         if dropout && config.has_dropout(i) {
             // Each node draws its masks from its own seeded stream.
             let inputs = [h.as_str(), "dropout.ratio", DROPOUT_SWITCH];
-            nodes.push(node("Dropout", &format!("{name}.dropout"), &inputs, &[&format!("{name}.dropped")], &[("seed", Attr::Int(i as i64 + 1))]));
+            nodes.push(node(
+                "Dropout",
+                &format!("{name}.dropout"),
+                &inputs,
+                &[&format!("{name}.dropped")],
+                &[("seed", Attr::Int(i as i64 + 1))],
+            ));
             h = format!("{name}.dropped");
         }
     }

@@ -25,7 +25,9 @@ pub fn run(source: &CubeSource, out: &Path, compression: Compression, overwrite:
     }
     let rows_per_block = (BLOCK_SAMPLES / (meta.cols * meta.bands).max(1)).clamp(1, meta.rows);
     let bar = progress::bar(meta.rows as u64, "converting", "rows");
-    let mut writer = CogWriter::create(out, meta, compression)?.dated(hypersynth_data::source_datetime(&source.path));
+    let mut writer = CogWriter::create(out, meta, compression)?
+        .dated(hypersynth_data::source_datetime(&source.path))
+        .with_metadata(&hypersynth_data::scene_metadata(&source.path))?;
     for window in cube.row_windows(rows_per_block) {
         let stored = cube.read_stored(window)?;
         writer.write(window, stored.view())?;

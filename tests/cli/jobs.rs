@@ -236,6 +236,48 @@ fn a_job_super_resolves_its_scenes_and_stops_cleanly_on_sigterm() {
 }
 
 #[test]
+fn a_pooled_train_stage_makes_one_model_over_every_scene_that_each_scene_augments_with() {
+    let t = TestDir::new();
+    let Some(data) = hypersynth_data::fixtures::shared_data_dir() else { return };
+    let enmap = data.join("enmap_potsdam");
+    let tiles = ["enmap_potsdam_tile_128_0", "enmap_potsdam_tile_128_32"];
+    let job = format!(
+        "output = \"out\"\nseed = 3\n\n[[scene]]\nglob = \"{enmap}/images/enmap_potsdam_tile_128_[03]*.tif\"\nlabels = \"{enmap}/labels/{{name}}\"\nclasses = \"{enmap}/classes.csv\"\n\n[train]\npooled = true\n\n[augment]\ntarget_per_class = 50\nreport = false\n",
+        enmap = enmap.display()
+    );
+    std::fs::write(t.join("job.toml"), job).unwrap();
+    // Both scenes at once: both reach the pooled task; one trains, the other waits and
+    // finds it done.
+    t.ok(&t.run(&["run", "job.toml", "--scenes-at-once", "2", "-q"]));
+    let summary = run_json(&t.join("out/job-summary.json"));
+    assert_eq!(summary["counts"]["done"], 4, "{summary}");
+    assert_eq!(summary["counts"]["reused"], 1, "one scene's train row finds the pooled model made: {summary}");
+    let pooled = run_json(&t.join("out/_pooled/train/run.json"));
+    assert_eq!((pooled["status"].as_str(), pooled["scene"].as_str()), (Some("done"), Some("_pooled")));
+    let inputs: Vec<&str> = pooled["inputs"].as_array().unwrap().iter().map(|i| i["path"].as_str().unwrap()).collect();
+    for tile in tiles {
+        assert!(!t.join(&format!("out/{tile}/train")).exists(), "no per-scene model");
+        for folder in ["images", "labels"] {
+            assert!(inputs.iter().any(|p| p.ends_with(&format!("{folder}/{tile}.tif"))), "{folder} of {tile} in {inputs:?}");
+        }
+        let augment = run_json(&t.join(&format!("out/{tile}/augment/run.json")));
+        assert!(augment["inputs"][0]["path"].as_str().unwrap().ends_with("out/_pooled/train/model.onnx"), "{augment}");
+    }
+    // The pooled model is the one `train spectral` makes from the same two scenes.
+    let tile = |folder: &str, name: &str| enmap.join(folder).join(format!("{name}.tif")).display().to_string();
+    let classes = enmap.join("classes.csv").display().to_string();
+    let (cube_a, labels_a, cube_b, labels_b) =
+        (tile("images", tiles[0]), tile("labels", tiles[0]), tile("images", tiles[1]), tile("labels", tiles[1]));
+    let args = ["train", "spectral", "--cube", &cube_a, "--labels", &labels_a, "--cube", &cube_b, "--labels", &labels_b];
+    t.ok(&t.run(&[&args[..], &["--classes", &classes, "--seed", "3", "--out", "cli.onnx", "-q"]].concat()));
+    assert!(std::fs::read(t.join("cli.onnx")).unwrap() == std::fs::read(t.join("out/_pooled/train/model.onnx")).unwrap(), "the same model");
+
+    // A rerun finds everything done.
+    t.ok(&t.run(&["run", "job.toml", "-q"]));
+    assert_eq!(run_json(&t.join("out/job-summary.json"))["counts"]["reused"], 4);
+}
+
+#[test]
 fn a_job_fuses_each_scene_with_its_post_event_scene() {
     let t = TestDir::new();
     let Some(damage) = crate::pix2pix::Damage::find() else { return };

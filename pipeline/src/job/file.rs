@@ -98,7 +98,14 @@ pub struct TrainOptions {
     /// The GAN's training steps.
     #[serde(default = "default_steps")]
     pub steps: usize,
+    /// One model over every scene's labelled pixels (same bands, one class table), in
+    /// `OUT/_pooled/train/` ([`POOLED`]), instead of one model per scene.
+    #[serde(default)]
+    pub pooled: bool,
 }
+
+/// The output folder of the job-level task of a pooled `[train]`; no scene may take its id.
+pub const POOLED: &str = "_pooled";
 
 fn exemplar() -> String {
     Synthesis::NAMES[0].into()
@@ -269,6 +276,18 @@ impl Job {
                     t.get_ref().generator
                 );
             }
+            if t.get_ref().pooled {
+                if let Some(scene) = scenes.iter().find(|s| s.id == POOLED) {
+                    bail!(
+                        "{}: a pooled [train] writes into {POOLED}/, which is scene {:?}'s id; give it another `id`",
+                        at(t.span()),
+                        scene.id
+                    );
+                }
+                if scenes.iter().any(|s| s.classes != scenes[0].classes) {
+                    bail!("{}: a pooled [train] needs every scene to name the same `classes` table (or none)", at(t.span()));
+                }
+            }
             stages.push(Stage::Train(t.get_ref().clone()));
         }
         if let Some(a) = &raw.augment {
@@ -410,6 +429,19 @@ mod tests {
         assert!(matches!(&j.stages[1], Stage::Augment(o) if !o.keep_all), "augment selects by default");
         let j = job("output = \"out\"\n[[scene]]\npath = \"a.tif\"\nlabels = \"a_gt.tif\"\n[train]\n[augment]\nkeep_all = true\n").unwrap();
         assert!(matches!(&j.stages[1], Stage::Augment(o) if o.keep_all));
+    }
+
+    #[test]
+    fn a_pooled_train_needs_one_class_table_and_its_folder_free() {
+        let scenes = "output = \"out\"\n[[scene]]\npath = \"a.tif\"\nlabels = \"a_gt.tif\"\n[[scene]]\npath = \"b.tif\"\nlabels = \"b_gt.tif\"\n";
+        let j = job(&format!("{scenes}[train]\npooled = true\n")).unwrap();
+        assert!(matches!(&j.stages[0], Stage::Train(o) if o.pooled));
+        let e = format!("{:#}", job(&format!("{scenes}classes = \"m.onnx\"\n[train]\npooled = true\n")).unwrap_err());
+        assert!(e.contains("the same `classes` table"), "{e}");
+        let named = scenes.replace("path = \"b.tif\"", "path = \"b.tif\"\nid = \"_pooled\"");
+        let e = format!("{:#}", job(&format!("{named}[train]\npooled = true\n")).unwrap_err());
+        assert!(e.contains("which is scene \"_pooled\"'s id"), "{e}");
+        assert!(job(&format!("{named}[train]\n")).is_ok(), "a scene may be called so when nothing is pooled");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::file::{Job, Scene, Stage};
+use super::file::{Job, POOLED, Scene, Stage};
 use crate::commands::augment::{Augment, Selection, Target};
 use crate::commands::fuse::Fuse;
 use crate::commands::super_resolve::SuperResolve;
@@ -96,9 +96,25 @@ pub struct Outcome {
 }
 
 impl Task<'_> {
-    /// `OUT/<scene>/<stage>/`.
+    /// `OUT/<scene>/<stage>/`; a pooled `train`'s is the job's, `OUT/_pooled/train/`.
     pub fn dir(&self) -> PathBuf {
-        stage_dir(self.job, self.scene, self.stage.name())
+        if self.pooled() {
+            self.job.output.join(POOLED).join(self.stage.name())
+        } else {
+            stage_dir(self.job, self.scene, self.stage.name())
+        }
+    }
+
+    /// Whether this is a pooled `train`: one task over every scene of the job, which each
+    /// scene's row reaches (the first runs it, the others find it done).
+    fn pooled(&self) -> bool {
+        matches!(self.stage, Stage::Train(o) if o.pooled)
+    }
+
+    /// The scenes whose labelled pixels the task reads: every scene of the job for a
+    /// pooled `train`, else its own.
+    fn labelled_scenes(&self) -> Vec<&Scene> {
+        if self.pooled() { self.job.scenes.iter().collect() } else { vec![self.scene] }
     }
 
     /// The record of this task on disk, if any can be read.
@@ -115,6 +131,10 @@ impl Task<'_> {
         let clock = Instant::now();
         let dir = self.dir();
         std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create the task's folder", dir.display()))?;
+        // A pooled task is reached by every scene, perhaps by several workers or shards at
+        // once: one runs it while the others wait, then find it done. The lock goes with
+        // the process, so a killed holder lets the next one in.
+        let _lock = if self.pooled() { Some(lock(&dir)?) } else { None };
         let (inputs, parameters) = self.inputs_and_parameters();
         let inputs = match inputs.iter().map(|p| FileRecord::of(p)).collect::<Result<Vec<_>>>() {
             Ok(inputs) => inputs,
@@ -152,7 +172,7 @@ impl Task<'_> {
             Err(e) => (Status::Failed, Some(format!("{e:#}")), Vec::new(), BTreeMap::new()),
         };
         let record = TaskRecord {
-            scene: self.scene.id.clone(),
+            scene: if self.pooled() { POOLED.into() } else { self.scene.id.clone() },
             stage: self.stage.name().into(),
             status,
             error,
@@ -171,11 +191,21 @@ impl Task<'_> {
     /// The files the task reads (their hashes make its key) and its settings.
     fn inputs_and_parameters(&self) -> (Vec<PathBuf>, Value) {
         let scene = self.scene;
-        let labelled: Vec<PathBuf> = std::iter::once(scene.path.clone()).chain(scene.labels.clone()).chain(scene.classes.clone()).collect();
+        let labelled: Vec<PathBuf> = self
+            .labelled_scenes()
+            .into_iter()
+            .flat_map(|s| std::iter::once(s.path.clone()).chain(s.labels.clone()).chain(s.classes.clone()))
+            .collect();
         let seed = self.job.seed;
         match self.stage {
             Stage::Convert(o) => (vec![scene.path.clone()], json!({"compress": o.compress})),
-            Stage::Train(o) => (labelled, json!({"generator": o.generator, "steps": o.steps, "seed": seed})),
+            Stage::Train(o) => {
+                let mut parameters = json!({"generator": o.generator, "steps": o.steps, "seed": seed});
+                if o.pooled {
+                    parameters["pooled"] = json!(true);
+                }
+                (labelled, parameters)
+            }
             Stage::Augment(o) => {
                 let model = self.augment_model();
                 let parameters = json!({"target_per_class": o.target_per_class, "keep_all": o.keep_all, "report": o.report, "seed": seed});
@@ -189,11 +219,15 @@ impl Task<'_> {
         }
     }
 
-    /// The model `augment` runs: the one the job names, else the `train` stage's.
+    /// The model `augment` runs: the one the job names, else the `train` stage's (the
+    /// scene's own, or the pooled one).
     fn augment_model(&self) -> PathBuf {
         match self.stage {
             Stage::Augment(o) if o.model.is_some() => o.model.clone().unwrap_or_default(),
-            _ => stage_dir(self.job, self.scene, "train").join(TRAINED_MODEL),
+            _ => match self.job.stages.iter().find(|s| matches!(s, Stage::Train(_))) {
+                Some(train) => Task { job: self.job, scene: self.scene, stage: train }.dir().join(TRAINED_MODEL),
+                None => stage_dir(self.job, self.scene, "train").join(TRAINED_MODEL),
+            },
         }
     }
 
@@ -202,7 +236,12 @@ impl Task<'_> {
         let scene = self.scene;
         let seed = self.job.seed;
         let labels = || LabelSource::Raster {
-            scenes: vec![(CubeSource::file(scene.path.clone()), scene.labels.clone().unwrap_or_default())],
+            scenes: self
+                .labelled_scenes()
+                .into_iter()
+                .map(|s| (CubeSource::file(s.path.clone()), s.labels.clone().unwrap_or_default()))
+                .collect(),
+            // One table for every scene of a pooled task (checked when the job was read).
             names: scene.classes.clone(),
             listed_in: None,
         };
@@ -317,6 +356,19 @@ fn remove_partial_files(dir: &Path) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
+}
+
+/// An exclusive lock on `dir/.lock`, held until the file is dropped.
+fn lock(dir: &Path) -> Result<std::fs::File> {
+    let path = dir.join(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("{}: cannot open the task's lock", path.display()))?;
+    file.lock().with_context(|| format!("{}: cannot lock the task", path.display()))?;
+    Ok(file)
 }
 
 /// `OUT/<scene>/<stage>/`.

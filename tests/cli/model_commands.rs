@@ -1,6 +1,6 @@
 //! `models inspect`, and refusals of files that are not models or a missing runtime.
 
-use crate::support::{TestDir, sample};
+use crate::support::{TestDir, run_json, sample};
 use crate::tiny_model;
 
 #[test]
@@ -31,20 +31,46 @@ fn inspect_shows_the_card_and_the_contract() {
 }
 
 #[test]
-fn the_python_example_in_the_models_doc_runs_as_written() {
+fn the_python_page_runs_as_written() {
     let t = TestDir::new();
-    let args = crate::support::sample_args(&["--out", "salinas.onnx", "-q"]);
-    t.ok(&t.run(&[&["train", "spectral"][..], &args.iter().map(String::as_str).collect::<Vec<_>>()].concat()));
-    let doc = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/MODELS.md")).unwrap();
-    let section = &doc[doc.find("## Running our models from Python").expect("the section")..];
-    let start = section.find("```python\n").expect("a python block") + "```python\n".len();
-    let block = &section[start..start + section[start..].find("```").unwrap()];
-    assert!(block.lines().count() <= 6, "the doc promises six lines:\n{block}");
+    // The folder the page's blocks run in: a model and an augment run with --hdf5, named
+    // as the page says.
+    t.ok(&t.run(
+        &[
+            &["train", "spectral"][..],
+            &crate::support::sample_args(&["--out", "salinasA_cgan.onnx", "-q"]).iter().map(String::as_str).collect::<Vec<_>>(),
+        ]
+        .concat(),
+    ));
+    let augment = crate::support::sample_args(&[
+        "--model",
+        "salinasA_cgan.onnx",
+        "--out",
+        "augmented",
+        "--target-per-class",
+        "600",
+        "--hdf5",
+        "--no-report",
+        "-q",
+    ]);
+    t.ok(&t.run(&[&["augment"][..], &augment.iter().map(String::as_str).collect::<Vec<_>>()].concat()));
+    let doc = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/PYTHON.md")).unwrap();
+    let blocks: Vec<&str> = doc.split("```python\n").skip(1).map(|b| &b[..b.find("```").unwrap()]).collect();
+    assert_eq!(blocks.len(), 4, "the page's python blocks");
+    let six = blocks.iter().find(|b| b.contains("InferenceSession")).unwrap();
+    assert!(six.lines().count() <= 6, "the page promises six lines:\n{six}");
     let script = format!(
-        "import sys\n{}print(spectra.shape, spectra.dtype, len(json.loads(card['hypersynth.wavelengths_nm'])), bool(np.isfinite(spectra).all()))",
-        block.replace("\"salinas.onnx\"", "sys.argv[1]")
+        "import os, sys\nos.chdir(sys.argv[1])\n{}\nprint(X.shape[1] == len(bands) == len(wavelengths), int(synthetic.sum()), forest.n_classes_, h5_spectra.shape[1], int(len(h5_class_id)), spectra.shape, spectra.dtype, bool(np.isfinite(spectra).all()))",
+        blocks.concat()
     );
-    assert_eq!(crate::support::python_check(&script, &[&t.join("salinas.onnx")]), "(100, 204) float32 204 True");
+    let seen = crate::support::python_check(&script, &[t.path()]);
+    let synthetic: usize = run_json(&t.join("augmented/run.json"))["details"]["generated"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .sum();
+    assert_eq!(seen, format!("True {synthetic} 6 204 {synthetic} (100, 204) float32 True"));
 }
 
 #[test]

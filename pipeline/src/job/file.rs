@@ -433,7 +433,8 @@ mod tests {
 
     #[test]
     fn a_pooled_train_needs_one_class_table_and_its_folder_free() {
-        let scenes = "output = \"out\"\n[[scene]]\npath = \"a.tif\"\nlabels = \"a_gt.tif\"\n[[scene]]\npath = \"b.tif\"\nlabels = \"b_gt.tif\"\n";
+        let scenes =
+            "output = \"out\"\n[[scene]]\npath = \"a.tif\"\nlabels = \"a_gt.tif\"\n[[scene]]\npath = \"b.tif\"\nlabels = \"b_gt.tif\"\n";
         let j = job(&format!("{scenes}[train]\npooled = true\n")).unwrap();
         assert!(matches!(&j.stages[0], Stage::Train(o) if o.pooled));
         let e = format!("{:#}", job(&format!("{scenes}classes = \"m.onnx\"\n[train]\npooled = true\n")).unwrap_err());

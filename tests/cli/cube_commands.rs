@@ -134,6 +134,7 @@ fn an_installed_binary_runs_the_demo_away_from_its_checkout() {
     };
     let prefix_lib = t.join("prefix/lib");
     t.refused(&run(), "ONNX Runtime library not found", &format!("copy that library into `{}`", prefix_lib.display()));
+    assert!(!t.join("demo").exists(), "the runtime is looked for before any work");
 
     std::fs::create_dir_all(&prefix_lib).unwrap();
     let library = std::fs::canonicalize(crate::support::ort_library()).unwrap();

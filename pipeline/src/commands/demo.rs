@@ -43,6 +43,8 @@ fn write_sample(dir: &Path) -> Result<PathBuf> {
 
 /// Runs the demo, writing into `out` (the sample it reads goes to `out/sample`).
 pub fn run(out: &Path, threads: Option<usize>) -> Result<()> {
+    // augment needs ONNX Runtime: find it before any work.
+    hypersynth_onnx::load_runtime(&crate::runtime::search(hypersynth_onnx::Device::Cpu))?;
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create the output folder", out.display()))?;
     let dir = write_sample(&out.join("sample"))?;
     let cube = CubeSource::file(dir.join("salinasA.tif"));

@@ -1,11 +1,13 @@
 """The Python way of `hypersynth augment --no-report`, for bench/synthesis.sh: the same
 generator through onnxruntime, the same number of spectra per class as hypersynth made
 (read from its run record), numpy for the noise, tifffile for the cube, pyarrow for the
-two Parquet files (synthetic rows; real labelled rows + synthetic rows).
+two Parquet files (synthetic rows; real labelled rows + synthetic rows) compressed with
+CODEC (pyarrow's name: zstd, lz4, snappy, none), as hypersynth's.
 
-    python bench/python_augment.py MODEL CUBE LABELS HYPERSYNTH_RUN_JSON OUT_DIR BATCH
+    python bench/python_augment.py MODEL CUBE LABELS HYPERSYNTH_RUN_JSON OUT_DIR BATCH CODEC
 
-Prints two numbers: seconds end to end, and seconds inside onnxruntime's run().
+Prints four numbers: seconds end to end, seconds inside onnxruntime's run(), seconds
+writing the two tables, and the synthetic spectra made.
 """
 import json
 import sys
@@ -17,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import tifffile
 
-model, cube_path, labels_path, run_json, out_dir, batch = sys.argv[1:7]
+model, cube_path, labels_path, run_json, out_dir, batch, codec = sys.argv[1:8]
 batch = int(batch)
 start = time.perf_counter()
 session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
@@ -55,9 +57,11 @@ def write(path, spectra, class_ids, source):
     columns = {"class_id": class_ids, "source": np.full(len(class_ids), source)}
     for b, w in enumerate(wavelengths):
         columns[f"band_{w:.2f}nm"] = spectra[:, b]
-    pq.write_table(pa.table(columns), path)
+    pq.write_table(pa.table(columns), path, compression=codec)
 
 
+t = time.perf_counter()
 write(f"{out_dir}/synthetic.parquet", synthetic, synthetic_ids, "synthetic")
 write(f"{out_dir}/augmented.parquet", np.concatenate([real, synthetic]), np.concatenate([real_ids, synthetic_ids]), "mixed")
-print(time.perf_counter() - start, onnx_seconds, len(synthetic))
+write_seconds = time.perf_counter() - t
+print(time.perf_counter() - start, onnx_seconds, write_seconds, len(synthetic))

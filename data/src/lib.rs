@@ -54,7 +54,9 @@ pub use labels::{ClassInfo, ClassRaster, class_counts, parse_class_names, read_c
 pub use library::{SpectralLibrary, read_envi_library};
 pub use outputs::{check_output_folder, check_outputs};
 pub use scene_metadata::{scene_metadata, source_datetime};
-pub use spectra_out::{PixelPosition, SpectraParquetWriter, SpectraRows, band_column, write_spectra_hdf5, write_spectra_parquet};
+pub use spectra_out::{
+    PixelPosition, SpectraParquetWriter, SpectraRows, TableCompression, band_column, write_spectra_hdf5, write_spectra_parquet,
+};
 pub use stac::{stac_item, stac_item_path};
 pub use stored::StoredPlanes;
 pub use table::read_spectra_table;

@@ -53,6 +53,63 @@ pub fn band_column(wavelength_nm: f64) -> String {
     if text.contains('.') { text } else { format!("{text}.0") }
 }
 
+/// The codec of a spectra table's Parquet pages (every Parquet reader reads all four).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TableCompression {
+    /// Zstandard: the smallest files at close to the speed of the others (measured in
+    /// docs/PERFORMANCE.md).
+    #[default]
+    Zstd,
+    /// LZ4 (raw).
+    Lz4,
+    /// Snappy.
+    Snappy,
+    /// No compression.
+    Uncompressed,
+}
+
+impl TableCompression {
+    /// The names [`TableCompression::from_str`] takes, in order.
+    pub const NAMES: [&'static str; 4] = ["zstd", "lz4", "snappy", "none"];
+
+    /// Its name, as [`TableCompression::NAMES`] spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Zstd => Self::NAMES[0],
+            Self::Lz4 => Self::NAMES[1],
+            Self::Snappy => Self::NAMES[2],
+            Self::Uncompressed => Self::NAMES[3],
+        }
+    }
+
+    fn parquet(self) -> ParquetCompression {
+        match self {
+            Self::Zstd => ParquetCompression::Zstd(None),
+            Self::Lz4 => ParquetCompression::Lz4Raw,
+            Self::Snappy => ParquetCompression::Snappy,
+            Self::Uncompressed => ParquetCompression::Uncompressed,
+        }
+    }
+}
+
+impl std::fmt::Display for TableCompression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for TableCompression {
+    type Err = String;
+
+    /// One of [`TableCompression::NAMES`].
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        [Self::Zstd, Self::Lz4, Self::Snappy, Self::Uncompressed]
+            .into_iter()
+            .find(|c| c.name() == text)
+            .ok_or_else(|| format!("{text:?} is not a table compression; use one of {}", Self::NAMES.join(", ")))
+    }
+}
+
 /// Rows per Parquet row group: large enough that 200-odd band columns compress well and
 /// read fast, small enough that a row group of 200 bands stays near 50 MB in memory.
 const ROW_GROUP_ROWS: usize = 65_536;
@@ -62,7 +119,7 @@ const ROW_GROUP_ROWS: usize = 65_536;
 /// wavelengths and `extra` go into the file's
 /// key-value metadata (`hypersynth.wavelengths_nm`, ...). Written atomically.
 pub fn write_spectra_parquet(path: &Path, rows: SpectraRows<'_>, extra: &[(String, String)]) -> Result<PathBuf> {
-    let mut writer = SpectraParquetWriter::create(path, rows.wavelengths_nm, extra)?;
+    let mut writer = SpectraParquetWriter::create(path, rows.wavelengths_nm, extra, TableCompression::default())?;
     writer.write(rows)?;
     writer.finish()
 }
@@ -152,8 +209,9 @@ fn arrow_schema_with(schema: &Schema, metadata: &[(String, String)]) -> String {
 
 impl SpectraParquetWriter {
     /// Starts the table at `path` (under a temporary name) with one band column per
-    /// wavelength, and `extra` in the file's key-value metadata.
-    pub fn create(path: &Path, wavelengths_nm: &[f64], extra: &[(String, String)]) -> Result<Self> {
+    /// wavelength, `extra` in the file's key-value metadata, its pages compressed with
+    /// `compression`.
+    pub fn create(path: &Path, wavelengths_nm: &[f64], extra: &[(String, String)], compression: TableCompression) -> Result<Self> {
         let band_names: Vec<PlSmallStr> = wavelengths_nm.iter().map(|&w| band_column(w).into()).collect();
         let mut schema = Schema::with_capacity(3 + POSITION_COLUMNS.len() + band_names.len());
         schema.insert("class_id".into(), DataType::UInt32);
@@ -182,6 +240,7 @@ impl SpectraParquetWriter {
         let out = AtomicPath::new(path)?;
         let file = File::create(out.temp()).map_err(Error::io(out.temp(), "create"))?;
         let writer = ParquetWriter::new(BufWriter::with_capacity(1 << 20, file))
+            .with_compression(compression.parquet())
             .with_key_value_metadata(Some(KeyValueMetadata::from_static(metadata)))
             .batched(&schema)
             .map_err(|source| Error::Table { path: path.to_path_buf(), operation: "start Parquet", source })?;

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use hypersynth_data::TableCompression;
 use hypersynth_models::cyclegan::CycleganArchitecture;
 use hypersynth_models::cyclegan_training::CycleganTrainConfig;
 use hypersynth_models::losses::Loss;
@@ -560,6 +561,10 @@ fn open_fraction(s: &str) -> Result<f64, String> {
 }
 
 /// A number from 0 to 1, both included (probabilities).
+fn table_compression(s: &str) -> Result<TableCompression, String> {
+    s.parse()
+}
+
 fn unit(s: &str) -> Result<f64, String> {
     number_in(s, 0.0..=1.0, "between 0 and 1")
 }
@@ -625,6 +630,9 @@ pub struct AugmentArgs {
     /// Also write synthetic.h5.
     #[arg(long)]
     pub hdf5: bool,
+    /// The Parquet tables' compression: zstd, lz4, snappy or none.
+    #[arg(long, value_parser = table_compression, default_value_t = TableCompression::default())]
+    pub compression: TableCompression,
     /// Where the model runs.
     #[command(flatten)]
     pub device: DeviceArgs,

@@ -208,6 +208,7 @@ pub fn augment(args: AugmentArgs, threads: Option<usize>) -> anyhow::Result<augm
         selection: augment::Selection::keeping_all(args.keep_all),
         batch: args.batch,
         hdf5: args.hdf5,
+        compression: args.compression,
         report: (!args.no_report).then(|| QualityConfig { seed: args.seed, ..QualityConfig::default() }),
     })
 }
@@ -370,6 +371,14 @@ mod tests {
             (augment::Target::PerClass(50), augment::Selection::NearestReal, augment::DEFAULT_BATCH)
         );
         assert_eq!(a.report.map(|q| q.seed), Some(4));
+        assert_eq!(a.compression, hypersynth_data::TableCompression::default());
+        let Command::Augment(args) = parse("augment --model m.onnx --table t.csv --out o --balance --compression lz4").command else {
+            panic!()
+        };
+        assert_eq!(augment(*args, None).unwrap().compression, hypersynth_data::TableCompression::Lz4);
+        let bad = "hypersynth augment --model m.onnx --table t.csv --out o --balance --compression gzip";
+        let e = Cli::try_parse_from(bad.split_whitespace()).unwrap_err().to_string();
+        assert!(e.contains("zstd, lz4, snappy, none"), "{e}");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender};
 
 use anyhow::{Result, bail};
-use hypersynth_data::{PixelPosition, SpectraParquetWriter, SpectraRows, class_counts, write_spectra_hdf5};
+use hypersynth_data::{PixelPosition, SpectraParquetWriter, SpectraRows, TableCompression, class_counts, write_spectra_hdf5};
 use hypersynth_onnx::{Input, OnnxSession, SessionOptions};
 use hypersynth_onnx_format::{ModelCard, ModelKind};
 use hypersynth_spectral::{Comparison, LabelledView, NearestRealFilter, Quality, QualityConfig, Split, SplitConfig, TrainingSet, Verdict};
@@ -83,6 +83,8 @@ pub struct Augment {
     pub batch: usize,
     /// Also write `synthetic.h5`.
     pub hdf5: bool,
+    /// The Parquet tables' compression.
+    pub compression: TableCompression,
     /// Where the model runs.
     pub session: SessionOptions,
     /// Write the quality report into `OUT/report/` (`None`: no report).
@@ -131,7 +133,7 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
         &[&[settings.model.clone()][..], &data.inputs].concat(),
         json!({
             "target": format!("{:?}", settings.target), "seed": settings.seed, "selection": settings.selection.as_str(),
-            "batch": settings.batch, "device": session.device.to_string(),
+            "batch": settings.batch, "device": session.device.to_string(), "compression": settings.compression.name(),
         }),
     )?;
     let latent = session.inputs.iter().find(|t| t.name == "z").and_then(|t| t.shape.get(1).copied()).unwrap_or(-1);
@@ -151,6 +153,7 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
         synthetic: settings.out.join("synthetic.parquet"),
         augmented: settings.out.join("augmented.parquet"),
         provenance: &provenance,
+        compression: settings.compression,
         data: &data,
         real_rows: &train_rows,
         keep: settings.hdf5 || settings.report.is_some(),
@@ -328,6 +331,8 @@ struct Tables<'a> {
     synthetic: PathBuf,
     augmented: PathBuf,
     provenance: &'a [(String, String)],
+    /// Their pages' compression.
+    compression: TableCompression,
     data: &'a Labelled,
     /// The real rows that start `augmented.parquet`.
     real_rows: &'a [usize],
@@ -340,8 +345,8 @@ impl Tables<'_> {
     /// generator sends `None`. Returns both paths, and the batches when asked to keep them.
     fn write(&self, queue: Receiver<Option<Batch>>) -> Result<(PathBuf, PathBuf, Option<Vec<Batch>>)> {
         let wavelengths = &self.data.wavelengths_nm;
-        let mut synthetic = SpectraParquetWriter::create(&self.synthetic, wavelengths, self.provenance)?;
-        let mut augmented = SpectraParquetWriter::create(&self.augmented, wavelengths, self.provenance)?;
+        let mut synthetic = SpectraParquetWriter::create(&self.synthetic, wavelengths, self.provenance, self.compression)?;
+        let mut augmented = SpectraParquetWriter::create(&self.augmented, wavelengths, self.provenance, self.compression)?;
         let real = self.data.spectra.select(Axis(0), self.real_rows);
         let real_ids: Vec<u32> = self.real_rows.iter().map(|&r| self.data.labels[r]).collect();
         let pixels: Option<Vec<PixelPosition>> = self.real_rows.iter().map(|&r| self.data.pixel(r)).collect();

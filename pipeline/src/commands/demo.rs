@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use hypersynth_data::{Compression, CubeSource};
+use hypersynth_data::{Compression, CubeSource, TableCompression};
 use hypersynth_models::spectral_cgan::SpectralCganArchitecture;
 use hypersynth_models::training::TrainConfig;
 use hypersynth_onnx::SessionOptions;
@@ -88,6 +88,7 @@ pub fn run(out: &Path, threads: Option<usize>) -> Result<()> {
         selection: Selection::default(),
         batch: super::augment::DEFAULT_BATCH,
         hdf5: false,
+        compression: TableCompression::default(),
         session: SessionOptions { threads, ..SessionOptions::default() },
         report: Some(QualityConfig::default()),
     })?;

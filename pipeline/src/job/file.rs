@@ -131,6 +131,13 @@ pub struct AugmentOptions {
     /// Write the quality report into the stage's `report/`.
     #[serde(default = "yes")]
     pub report: bool,
+    /// The Parquet tables' compression (`zstd`, `lz4`, `snappy` or `none`).
+    #[serde(default = "table_compression")]
+    pub compression: String,
+}
+
+fn table_compression() -> String {
+    hypersynth_data::TableCompression::default().name().into()
 }
 
 fn yes() -> bool {
@@ -294,6 +301,9 @@ impl Job {
             let mut options = a.get_ref().clone();
             if options.target_per_class == Some(0) {
                 bail!("{}: [augment] target_per_class must be at least 1", at(a.span()));
+            }
+            if let Err(e) = options.compression.parse::<hypersynth_data::TableCompression>() {
+                bail!("{}: [augment] compression: {e}", at(a.span()));
             }
             match &options.model {
                 Some(model) => options.model = Some(existing(&resolve(model)).map_err(|e| anyhow!("{}: {e}", at(a.span())))?),

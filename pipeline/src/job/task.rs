@@ -208,7 +208,7 @@ impl Task<'_> {
             }
             Stage::Augment(o) => {
                 let model = self.augment_model();
-                let parameters = json!({"target_per_class": o.target_per_class, "keep_all": o.keep_all, "report": o.report, "seed": seed});
+                let parameters = json!({"target_per_class": o.target_per_class, "keep_all": o.keep_all, "report": o.report, "compression": o.compression, "seed": seed});
                 (std::iter::once(model).chain(labelled).collect(), parameters)
             }
             Stage::SuperResolve(o) => (vec![o.model.clone(), scene.path.clone()], json!({"tile": o.tile, "overlap": o.overlap})),
@@ -282,6 +282,7 @@ impl Task<'_> {
                     selection: Selection::keeping_all(o.keep_all),
                     batch: augment::DEFAULT_BATCH,
                     hdf5: false,
+                    compression: o.compression.parse().map_err(anyhow::Error::msg).context("checked when the job was read")?,
                     session: session.clone(),
                     report: o.report.then(|| QualityConfig { seed, ..QualityConfig::default() }),
                 })?;

@@ -144,32 +144,36 @@ fn the_exported_exemplar_model_computes_what_the_model_samples_and_passes_onnx_c
         }
     }
     let x = ndarray::Array2::from_shape_vec((classes.len(), 5), rows).unwrap();
-    let config = ExemplarConfig { brightness: 0.05, own_rows: 8, pooled_rows: 16, ..ExemplarConfig::default() };
-    let model = ExemplarModel::fit(x.view(), &classes, 3, &config).unwrap();
-    let proto = hypersynth_models::export::exemplar_generator(&model, &[], "test").unwrap();
     let path = t.join("exemplar.onnx");
-    std::fs::write(&path, hypersynth_onnx_format::encode_model(&proto)).unwrap();
-
-    let n = 60;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-    let z = ndarray::Array2::from_shape_fn((n, model.latent()), |_| StandardNormal.sample(&mut rng));
-    let class_index = ndarray::Array1::from_shape_fn(n, |i| (i % 3) as i64);
     crate::support::runtime();
-    let mut session = OnnxSession::open(&path, &SessionOptions::default()).unwrap();
-    let z32 = z.mapv(|v: f64| v as f32);
-    let onnx = session
-        .run(vec![("z", Input::F32(z32.view().into_dyn())), ("class_index", Input::I64(class_index.view().into_dyn()))])
-        .unwrap()
-        .remove(0);
-    assert_eq!(onnx.shape(), &[n, 5]);
-    let mut worst = 0f64;
-    for i in 0..n {
-        let expected = model.sample(i % 3, &z.row(i).mapv(|v| f64::from(v as f32)).to_vec());
-        for b in 0..5 {
-            worst = worst.max((f64::from(onnx[[i, b]]) - expected[b]).abs() / expected[b].abs().max(1.0));
+    // The default borrows nothing (no pooled factor in the graph); own weight 0.5 borrows.
+    for own_weight in [1.0, 0.5] {
+        let config = ExemplarConfig { brightness: 0.05, own_rows: 8, pooled_rows: 16, own_weight, ..ExemplarConfig::default() };
+        let model = ExemplarModel::fit(x.view(), &classes, 3, &config).unwrap();
+        let proto = hypersynth_models::export::exemplar_generator(&model, &[], "test").unwrap();
+        std::fs::write(&path, hypersynth_onnx_format::encode_model(&proto)).unwrap();
+        let n = 60;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let z = ndarray::Array2::from_shape_fn((n, model.latent()), |_| StandardNormal.sample(&mut rng));
+        let class_index = ndarray::Array1::from_shape_fn(n, |i| (i % 3) as i64);
+        let mut session = OnnxSession::open(&path, &SessionOptions::default()).unwrap();
+        let z32 = z.mapv(|v: f64| v as f32);
+        let onnx = session
+            .run(vec![("z", Input::F32(z32.view().into_dyn())), ("class_index", Input::I64(class_index.view().into_dyn()))])
+            .unwrap()
+            .remove(0);
+        assert_eq!(onnx.shape(), &[n, 5]);
+        let mut worst = 0f64;
+        for i in 0..n {
+            let expected = model.sample(i % 3, &z.row(i).mapv(|v| f64::from(v as f32)).to_vec());
+            for b in 0..5 {
+                worst = worst.max((f64::from(onnx[[i, b]]) - expected[b]).abs() / expected[b].abs().max(1.0));
+            }
         }
+        assert!(worst < 1e-4, "own weight {own_weight}: max relative |ONNX - model| = {worst}");
+        let factors = proto.graph.as_ref().unwrap().initializer.iter().filter(|t| t.name.as_deref() == Some("ex.pooled")).count();
+        assert_eq!(factors, usize::from(own_weight < 1.0), "the pooled factor is exported only when it weighs");
     }
-    assert!(worst < 1e-4, "max relative |ONNX - model| = {worst}");
     let script = "import sys, onnx\nonnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)\nprint('ok')";
     assert_eq!(python_check(script, &[&path]), "ok");
 }

@@ -17,6 +17,12 @@ use crate::Result;
 /// `floor(Φ(z[2]) · neighbour_count)`, times `exp(brightness · z[1])`, plus the own
 /// factor's and the pooled factor's noise driven by the rest of `z`. `props` (the model
 /// card) go into `metadata_props`.
+///
+/// A row's noise is one matrix product of its weights, placed in its class's block of a
+/// `[N, classes x rows]` matrix, with every class's factor rows stacked: gathering each
+/// row's own `[rows, bands]` factor instead made ONNX Runtime copy (and fault in) hundreds
+/// of megabytes per batch of 4096. The pooled factor is left out when every class's pooled
+/// scale is 0 (the default), as its noise then is exactly 0.
 pub fn exemplar_generator(ex: &ExemplarModel, props: &[(String, String)], version: &str) -> Result<ModelProto> {
     let (classes, own_rows, bands) = ex.own.dim();
     let pooled_rows = ex.pooled.dim().1;
@@ -25,7 +31,9 @@ pub fn exemplar_generator(ex: &ExemplarModel, props: &[(String, String)], versio
     let (m, p) = (own_rows as i64, pooled_rows as i64);
     let k = ex.neighbours.ncols() as i64;
     let f = ExemplarModel::FACTORS_AT as i64;
-    let initializer = vec![
+    let pooled = ex.pooled_scale.iter().any(|&s| s != 0.0);
+    let c = classes as i64;
+    let mut initializer = vec![
         tensor_f32("ex.table", &[ex.exemplars.nrows() as i64, bands as i64], f32s(&mut ex.exemplars.iter().copied())),
         tensor_i64("ex.starts", &[classes as i64], ex.starts.iter().map(|&s| s as i64).collect()),
         tensor_f32("ex.counts", &[classes as i64], ex.counts.iter().map(|&c| c as f32).collect()),
@@ -33,16 +41,16 @@ pub fn exemplar_generator(ex: &ExemplarModel, props: &[(String, String)], versio
         tensor_f32("ex.neighbour_counts", &[ex.exemplars.nrows() as i64], ex.neighbour_counts.iter().map(|&c| c as f32).collect()),
         tensor_i64("ex.neighbour_width", &[1], vec![k]),
         tensor_f32("ex.interpolate", &[1], vec![ex.interpolate as f32]),
-        tensor_f32("ex.own", &[classes as i64, m, bands as i64], f32s(&mut ex.own.iter().copied())),
-        tensor_f32("ex.pooled", &[classes as i64, p, bands as i64], f32s(&mut ex.pooled.iter().copied())),
-        tensor_f32("ex.pooled_scale", &[classes as i64], f32s(&mut ex.pooled_scale.iter().copied())),
+        // Every class's own factor rows, stacked: [classes x M, bands].
+        tensor_f32("ex.own", &[c * m, bands as i64], f32s(&mut ex.own.iter().copied())),
+        tensor_i64("ex.classes", &[c], (0..c).collect()),
+        tensor_i64("own_block_shape", &[2], vec![-1, c * m]),
         tensor_f32("ex.brightness", &[1], vec![ex.brightness as f32]),
         tensor_f32("one", &[1], vec![1.0]),
         tensor_f32("half", &[1], vec![0.5]),
         tensor_f32("inv_sqrt2", &[1], vec![std::f32::consts::FRAC_1_SQRT_2]),
         tensor_i64("axis1", &[1], vec![1]),
         tensor_i64("flat", &[1], vec![-1]),
-        tensor_i64("rows_of_bands", &[2], vec![-1, bands as i64]),
         tensor_i64("at0", &[1], vec![0]),
         tensor_i64("at1", &[1], vec![1]),
         tensor_i64("at2", &[1], vec![2]),
@@ -51,6 +59,12 @@ pub fn exemplar_generator(ex: &ExemplarModel, props: &[(String, String)], versio
         tensor_i64("at_pooled", &[1], vec![f + m]),
         tensor_i64("at_end", &[1], vec![latent]),
     ];
+    if pooled {
+        // The pooled factor rows at their class's scale, stacked: [classes x P, bands].
+        let scaled = ex.pooled.indexed_iter().map(|((class, _, _), &v)| v * ex.pooled_scale[class]);
+        initializer.push(tensor_f32("ex.pooled", &[c * p, bands as i64], f32s(&mut scaled.into_iter())));
+        initializer.push(tensor_i64("pooled_block_shape", &[2], vec![-1, c * p]));
+    }
     let slice = |name: &str, start: &str, end: &str| node("Slice", name, &["z", start, end, "axis1"], &[name], &[]);
     let mut nodes = vec![slice("z_pick", "at0", "at1"), node("Reshape", "z_pick_flat", &["z_pick", "flat"], &["z_pick_flat"], &[])];
     // The exemplar: floor(Φ(z[0]) · count), at most count - 1, from the class's first row.
@@ -87,24 +101,21 @@ pub fn exemplar_generator(ex: &ExemplarModel, props: &[(String, String)], versio
         node("Mul", "log_gain", &["z_bright", "ex.brightness"], &["log_gain"], &[]),
         node("Exp", "gain", &["log_gain"], &["gain"], &[]),
         node("Mul", "bright", &["centre", "gain"], &["bright"], &[]),
-        // The class's own factor: [N, 1, M] · [N, M, bands].
-        slice("z_own", "at_factors", "at_pooled"),
-        node("Unsqueeze", "z_own_rows", &["z_own", "at1"], &["z_own_rows"], &[]),
-        node("Gather", "own_factor", &["ex.own", "class_index"], &["own_factor"], &[]),
-        node("MatMul", "own_rows", &["z_own_rows", "own_factor"], &["own_rows"], &[]),
-        node("Reshape", "own_noise", &["own_rows", "rows_of_bands"], &["own_noise"], &[]),
-        // The class's pooled factor, at the class's scale.
-        slice("z_pooled", "at_pooled", "at_end"),
-        node("Unsqueeze", "z_pooled_rows", &["z_pooled", "at1"], &["z_pooled_rows"], &[]),
-        node("Gather", "pooled_factor", &["ex.pooled", "class_index"], &["pooled_factor"], &[]),
-        node("MatMul", "pooled_product", &["z_pooled_rows", "pooled_factor"], &["pooled_product"], &[]),
-        node("Reshape", "pooled_rows", &["pooled_product", "rows_of_bands"], &["pooled_rows"], &[]),
-        node("Gather", "pooled_scale", &["ex.pooled_scale", "class_index"], &["pooled_scale"], &[]),
-        node("Unsqueeze", "pooled_scale_col", &["pooled_scale", "at1"], &["pooled_scale_col"], &[]),
-        node("Mul", "pooled_noise", &["pooled_rows", "pooled_scale_col"], &["pooled_noise"], &[]),
-        node("Add", "with_own", &["bright", "own_noise"], &["with_own"], &[]),
-        node("Add", "spectra", &["with_own", "pooled_noise"], &["spectra"], &[]),
+        // Each row's class as a one-hot [N, classes, 1], which places its weights in its
+        // class's block.
+        node("Unsqueeze", "class_col", &["class_index", "at1"], &["class_col"], &[]),
+        node("Equal", "is_class", &["class_col", "ex.classes"], &["is_class"], &[]),
+        node("Cast", "one_hot", &["is_class"], &["one_hot"], &[("to", Attr::Int(DataType::Float as i64))]),
+        node("Unsqueeze", "one_hot_blocks", &["one_hot", "at2"], &["one_hot_blocks"], &[]),
     ]);
+    nodes.extend(block_noise("own", "at_factors", "at_pooled", "own_block_shape"));
+    if pooled {
+        nodes.extend(block_noise("pooled", "at_pooled", "at_end", "pooled_block_shape"));
+        nodes.push(node("Add", "with_own", &["bright", "own_noise"], &["with_own"], &[]));
+        nodes.push(node("Add", "spectra", &["with_own", "pooled_noise"], &["spectra"], &[]));
+    } else {
+        nodes.push(node("Add", "spectra", &["bright", "own_noise"], &["spectra"], &[]));
+    }
     let graph = GraphProto {
         name: Some("exemplar_variation_generator".into()),
         node: nodes,
@@ -119,6 +130,20 @@ pub fn exemplar_generator(ex: &ExemplarModel, props: &[(String, String)], versio
     let mut proto = model(graph, version);
     set_metadata_props(&mut proto, props);
     Ok(proto)
+}
+
+/// Nodes computing `{factor}_noise` `[N, bands]`: the weights `z[start..end]` of each row
+/// in its class's block (`one_hot_blocks`), reshaped by `blocks` to `[N, classes x rows]`,
+/// times the stacked factor rows `ex.{factor}`.
+fn block_noise(factor: &str, start: &str, end: &str, blocks: &str) -> Vec<NodeProto> {
+    let [weights, rows, placed, flat, noise] = ["z", "z_rows", "placed", "blocks", "noise"].map(|s| format!("{factor}_{s}"));
+    vec![
+        node("Slice", &weights, &["z", start, end, "axis1"], &[&weights], &[]),
+        node("Unsqueeze", &rows, &[&weights, "at1"], &[&rows], &[]),
+        node("Mul", &placed, &["one_hot_blocks", &rows], &[&placed], &[]),
+        node("Reshape", &flat, &[&placed, blocks], &[&flat], &[]),
+        node("MatMul", &noise, &[&flat, &format!("ex.{factor}")], &[&noise], &[]),
+    ]
 }
 
 /// Nodes computing `{prefix}_phi = Φ(input)`, the standard normal distribution function.

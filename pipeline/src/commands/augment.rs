@@ -117,7 +117,11 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
     if settings.run_json.parent().is_some_and(std::path::Path::is_dir) {
         hypersynth_data::check_outputs(&inputs, &[&settings.run_json])?;
     }
-    let (mut session, runtime, card) = crate::runtime::open_model(&settings.model, &settings.session, ModelKind::SpectralCgan, "augment")?;
+    // Batches of one shape (the last of a class excepted), while selection and writing
+    // share the cores: without ONNX Runtime's arena every call maps and faults in its
+    // buffers anew, which took half of augment's time.
+    let options = SessionOptions { fixed_shapes: true, ..settings.session.clone() };
+    let (mut session, runtime, card) = crate::runtime::open_model(&settings.model, &options, ModelKind::SpectralCgan, "augment")?;
     let mut data = labelled::load(&settings.source)?;
     // Labels given without --classes take the names the model was trained with.
     data.name_unnamed(card.classes.iter().map(|c| (c.id, c.name.as_str())));

@@ -57,13 +57,13 @@ pub fn exemplar_generator(ex: &ExemplarModel, props: &[(String, String)], versio
         tensor_i64("at3", &[1], vec![3]),
         tensor_i64("at_factors", &[1], vec![f]),
         tensor_i64("at_pooled", &[1], vec![f + m]),
-        tensor_i64("at_end", &[1], vec![latent]),
     ];
     if pooled {
         // The pooled factor rows at their class's scale, stacked: [classes x P, bands].
         let scaled = ex.pooled.indexed_iter().map(|((class, _, _), &v)| v * ex.pooled_scale[class]);
         initializer.push(tensor_f32("ex.pooled", &[c * p, bands as i64], f32s(&mut scaled.into_iter())));
         initializer.push(tensor_i64("pooled_block_shape", &[2], vec![-1, c * p]));
+        initializer.push(tensor_i64("at_end", &[1], vec![latent]));
     }
     let slice = |name: &str, start: &str, end: &str| node("Slice", name, &["z", start, end, "axis1"], &[name], &[]);
     let mut nodes = vec![slice("z_pick", "at0", "at1"), node("Reshape", "z_pick_flat", &["z_pick", "flat"], &["z_pick_flat"], &[])];

@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use hypersynth_onnx_format::proto::ModelProto;
+use hypersynth_onnx_format::proto::tensor_proto::DataType;
+use hypersynth_onnx_format::proto::{ModelProto, TensorProto};
 use hypersynth_onnx_format::{DROPOUT_SWITCH, ModelCard, decode_model, metadata_props};
 use ndarray::{ArrayD, ArrayViewD};
 use ort::session::Session;
@@ -98,6 +99,9 @@ pub struct OnnxSession {
     /// The inputs with a default value (initializers a run may override), such as a
     /// pix2pix model's dropout switch.
     pub defaulted_inputs: Vec<TensorInfo>,
+    /// Whether the model has a dropout switch: [`DROPOUT_SWITCH`], a boolean scalar input
+    /// with a default. Its Dropout nodes are then kept in the session.
+    pub dropout_switch: bool,
     /// The declared outputs.
     pub outputs: Vec<TensorInfo>,
     /// The device the session runs on (the CPU after an allowed fallback).
@@ -123,7 +127,8 @@ impl OnnxSession {
         let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
         let proto = decode_model(&bytes).map_err(|e| model_error(e.to_string()))?;
         let (card, card_source) = read_card(path, &metadata_props(&proto))?;
-        let (session, device) = build_session(path, &bytes, options, has_dropout_switch(&proto))?;
+        let dropout_switch = has_dropout_switch(&proto);
+        let (session, device) = build_session(path, &bytes, options, dropout_switch)?;
         let inputs = session.inputs().iter().map(|o| tensor_info(o.name(), o.dtype())).collect();
         let defaulted_inputs = session.overridable_initializers().iter().map(|o| tensor_info(o.name(), o.dtype())).collect();
         let outputs = session.outputs().iter().map(|o| tensor_info(o.name(), o.dtype())).collect();
@@ -134,6 +139,7 @@ impl OnnxSession {
             card_source,
             inputs,
             defaulted_inputs,
+            dropout_switch,
             outputs,
             device,
             session,
@@ -226,11 +232,13 @@ fn read_card(path: &Path, props: &[(String, String)]) -> Result<(Option<ModelCar
     Ok((card, Some(CardSource::Sidecar(sidecar))))
 }
 
-/// Whether the model declares [`DROPOUT_SWITCH`] as an input with a default.
+/// Whether the model declares [`DROPOUT_SWITCH`] as an input with a default: a graph
+/// input that is also a boolean scalar initializer.
 fn has_dropout_switch(proto: &ModelProto) -> bool {
     proto.graph.as_ref().is_some_and(|g| {
         let named = |name: &Option<String>| name.as_deref() == Some(DROPOUT_SWITCH);
-        g.input.iter().any(|i| named(&i.name)) && g.initializer.iter().any(|i| named(&i.name))
+        let bool_scalar = |t: &TensorProto| t.data_type == Some(DataType::Bool as i32) && t.dims.is_empty();
+        g.input.iter().any(|i| named(&i.name)) && g.initializer.iter().any(|t| named(&t.name) && bool_scalar(t))
     })
 }
 

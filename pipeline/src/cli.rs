@@ -560,11 +560,12 @@ fn open_fraction(s: &str) -> Result<f64, String> {
     number_in(s, (std::ops::Bound::Excluded(0.0), std::ops::Bound::Excluded(1.0)), "above 0 and less than 1")
 }
 
-/// A number from 0 to 1, both included (probabilities).
+/// A Parquet compression name (see [`TableCompression::NAMES`]).
 fn table_compression(s: &str) -> Result<TableCompression, String> {
     s.parse()
 }
 
+/// A number from 0 to 1, both included (probabilities).
 fn unit(s: &str) -> Result<f64, String> {
     number_in(s, 0.0..=1.0, "between 0 and 1")
 }

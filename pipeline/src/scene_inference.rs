@@ -88,8 +88,7 @@ impl SceneModel {
     /// [`DROPOUT_SWITCH`] with a default; the output of [`SceneModel::run`] then is the
     /// passes' mean channels followed by their standard deviations.
     pub fn set_samples(&mut self, samples: usize) -> Result<()> {
-        let switch = self.session.defaulted_inputs.iter().find(|i| i.name == DROPOUT_SWITCH);
-        if samples > 1 && !switch.is_some_and(|i| i.dtype == "bool" && i.shape.is_empty()) {
+        if samples > 1 && !self.session.dropout_switch {
             bail!(
                 "{}: has no boolean input {DROPOUT_SWITCH:?} with a default, which hypersynth's models trained with dropout \
                  have; {samples} samples per tile need it to run with dropout on",

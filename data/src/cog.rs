@@ -91,7 +91,7 @@ impl CogWriter {
         Ok(Self { staging, dataset, output, bands: meta.bands, compression, meta: meta.clone(), datetime: None })
     }
 
-    /// Dates the STAC Item written beside the COG (RFC 3339; [`crate::source_datetime`] of
+    /// Dates the STAC Item written beside the COG (RFC 3339; [`crate::SceneMetadata::datetime`] of
     /// the scene it is made from); without a date the Item is dated when it is written.
     pub fn dated(mut self, datetime: Option<String>) -> Self {
         self.datetime = datetime;
@@ -99,7 +99,7 @@ impl CogWriter {
     }
 
     /// Carries scene-level metadata (key, value) into the COG's default domain, as
-    /// [`crate::scene_metadata`] reads them from the scene it is made from.
+    /// [`crate::SceneMetadata::items`] reads them from the scene it is made from.
     pub fn with_metadata(mut self, items: &[(String, String)]) -> Result<Self> {
         for (key, value) in items {
             self.dataset.set_metadata_item(key, value, "").map_err(Error::gdal(self.output.target(), "write the scene's metadata"))?;

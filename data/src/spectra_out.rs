@@ -69,7 +69,7 @@ pub enum TableCompression {
 }
 
 impl TableCompression {
-    /// The names [`TableCompression::from_str`] takes, in order.
+    /// The names its `FromStr` takes, in order.
     pub const NAMES: [&'static str; 4] = ["zstd", "lz4", "snappy", "none"];
 
     /// Its name, as [`TableCompression::NAMES`] spell it.

@@ -23,7 +23,7 @@ pub fn stac_item_path(cog: &Path) -> PathBuf {
 }
 
 /// The STAC Item of the COG at `cog` laid out as `meta`, dated `datetime` (RFC 3339; see
-/// [`source_datetime`]); without one, dated when it is written.
+/// [`crate::SceneMetadata::datetime`]); without one, dated when it is written.
 pub fn stac_item(cog: &Path, meta: &CubeMeta, datetime: Option<&str>) -> Result<Value> {
     let written = rfc3339(std::time::SystemTime::now());
     let id = cog.file_stem().map_or_else(|| "item".into(), |s| s.to_string_lossy().into_owned());

@@ -24,10 +24,9 @@ pub fn run(source: &CubeSource, out: &Path, compression: Compression, overwrite:
         tracing::warn!("{} values pass through float32 on the way; integers beyond 2^24 lose precision", meta.dtype);
     }
     let rows_per_block = (BLOCK_SAMPLES / (meta.cols * meta.bands).max(1)).clamp(1, meta.rows);
+    let scene = hypersynth_data::SceneMetadata::read(&source.path);
     let bar = progress::bar(meta.rows as u64, "converting", "rows");
-    let mut writer = CogWriter::create(out, meta, compression)?
-        .dated(hypersynth_data::source_datetime(&source.path))
-        .with_metadata(&hypersynth_data::scene_metadata(&source.path))?;
+    let mut writer = CogWriter::create(out, meta, compression)?.dated(scene.datetime).with_metadata(&scene.items)?;
     for window in cube.row_windows(rows_per_block) {
         let stored = cube.read_stored(window)?;
         writer.write(window, stored.view())?;

@@ -116,7 +116,7 @@ pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
     let band = |dtype, nodata, name: &str| output_meta(pre.meta(), dtype, nodata, &[name]);
     let value_bands: &[&str] = if settings.samples > 1 { &[output.as_str(), UNCERTAINTY_BAND] } else { &[output.as_str()] };
     // The products are dated as the post-event scene.
-    let datetime = hypersynth_data::source_datetime(&settings.post);
+    let datetime = hypersynth_data::SceneMetadata::read(&settings.post).datetime;
     let writer =
         |path: &Path, meta: &CubeMeta| Ok::<_, anyhow::Error>(CogWriter::create(path, meta, Compression::Deflate)?.dated(datetime.clone()));
     let mut writers = Products {

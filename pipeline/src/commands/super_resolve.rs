@@ -108,9 +108,9 @@ pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
     let grid = model.grid(meta.rows, meta.cols, settings.tile, settings.overlap)?;
     let truth = settings.reference.as_deref().map(|r| open_reference(r, &meta)).transpose()?;
     let out_meta = output_meta(&meta);
-    let mut writer = CogWriter::create(&settings.out, &out_meta, Compression::Deflate)?
-        .dated(hypersynth_data::source_datetime(&settings.input))
-        .with_metadata(&hypersynth_data::scene_metadata(&settings.input))?;
+    let scene = hypersynth_data::SceneMetadata::read(&settings.input);
+    let mut writer =
+        CogWriter::create(&settings.out, &out_meta, Compression::Deflate)?.dated(scene.datetime).with_metadata(&scene.items)?;
     let record = RunRecord::start(
         "super-resolve",
         &[settings.model.clone(), settings.input.clone()],

@@ -98,6 +98,19 @@ impl std::fmt::Display for TableCompression {
     }
 }
 
+/// Written and read as its name (job files, run records).
+impl serde::Serialize for TableCompression {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for TableCompression {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl std::str::FromStr for TableCompression {
     type Err = String;
 

@@ -132,12 +132,8 @@ pub struct AugmentOptions {
     #[serde(default = "yes")]
     pub report: bool,
     /// The Parquet tables' compression (`zstd`, `lz4`, `snappy` or `none`).
-    #[serde(default = "table_compression")]
-    pub compression: String,
-}
-
-fn table_compression() -> String {
-    hypersynth_data::TableCompression::default().name().into()
+    #[serde(default)]
+    pub compression: hypersynth_data::TableCompression,
 }
 
 fn yes() -> bool {
@@ -302,9 +298,6 @@ impl Job {
             if options.target_per_class == Some(0) {
                 bail!("{}: [augment] target_per_class must be at least 1", at(a.span()));
             }
-            if let Err(e) = options.compression.parse::<hypersynth_data::TableCompression>() {
-                bail!("{}: [augment] compression: {e}", at(a.span()));
-            }
             match &options.model {
                 Some(model) => options.model = Some(existing(&resolve(model)).map_err(|e| anyhow!("{}: {e}", at(a.span())))?),
                 None if raw.train.is_none() => bail!("{}: [augment] needs a model, or a [train] stage to make one", at(a.span())),
@@ -439,6 +432,17 @@ mod tests {
         assert!(matches!(&j.stages[1], Stage::Augment(o) if !o.keep_all), "augment selects by default");
         let j = job("output = \"out\"\n[[scene]]\npath = \"a.tif\"\nlabels = \"a_gt.tif\"\n[train]\n[augment]\nkeep_all = true\n").unwrap();
         assert!(matches!(&j.stages[1], Stage::Augment(o) if o.keep_all));
+    }
+
+    #[test]
+    fn the_augment_stage_takes_a_table_compression_by_name() {
+        let scene = "output = \"out\"\n[[scene]]\npath = \"a.tif\"\nlabels = \"a_gt.tif\"\n[augment]\nmodel = \"m.onnx\"\n";
+        let j = job(scene).unwrap();
+        assert!(matches!(&j.stages[0], Stage::Augment(o) if o.compression == hypersynth_data::TableCompression::default()));
+        let j = job(&format!("{scene}compression = \"snappy\"\n")).unwrap();
+        assert!(matches!(&j.stages[0], Stage::Augment(o) if o.compression == hypersynth_data::TableCompression::Snappy));
+        let e = format!("{:#}", job(&format!("{scene}compression = \"gzip\"\n")).unwrap_err());
+        assert!(e.contains("line 7") && e.contains("\"gzip\" is not a table compression"), "{e}");
     }
 
     #[test]

@@ -282,7 +282,7 @@ impl Task<'_> {
                     selection: Selection::keeping_all(o.keep_all),
                     batch: augment::DEFAULT_BATCH,
                     hdf5: false,
-                    compression: o.compression.parse().map_err(anyhow::Error::msg).context("checked when the job was read")?,
+                    compression: o.compression,
                     session: session.clone(),
                     report: o.report.then(|| QualityConfig { seed, ..QualityConfig::default() }),
                 })?;

@@ -11,8 +11,8 @@ use hypersynth_onnx_format::{ModelCard, ModelKind};
 /// folder up to 3 folders above it, each folder's `.ort/gpu/lib` (when a GPU device is
 /// asked for) and `.ort/lib` (where `scripts/setup.sh` puts the library in a checkout,
 /// which `target/*/hypersynth` finds), then `lib` beside the executable's folder (an
-/// install prefix: `PREFIX/bin/hypersynth` finds `PREFIX/lib`), then that folder itself. Nothing is compiled in, so an
-/// installed binary looks where it is installed.
+/// install prefix: `PREFIX/bin/hypersynth` finds `PREFIX/lib`), then that folder itself.
+/// Nothing is compiled in, so an installed binary looks where it is installed.
 pub fn search(device: Device) -> RuntimeSearch {
     let exe_dir = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf));
     let setup = if device.is_gpu() { "scripts/setup.sh --gpu" } else { "scripts/setup.sh" };

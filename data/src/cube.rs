@@ -9,25 +9,7 @@ use serde::Serialize;
 
 use crate::{Error, Result};
 
-/// A rectangle of pixels: `row`, `col` of its top-left corner and its size.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Window {
-    /// First row (0-based).
-    pub row: usize,
-    /// First column (0-based).
-    pub col: usize,
-    /// Number of rows.
-    pub rows: usize,
-    /// Number of columns.
-    pub cols: usize,
-}
-
-impl Window {
-    /// The window covering a whole `rows` x `cols` raster.
-    pub fn full(rows: usize, cols: usize) -> Self {
-        Self { row: 0, col: 0, rows, cols }
-    }
-}
+pub use hypersynth_spectral::Window;
 
 /// GDAL's affine geotransform: `[x_origin, pixel_width, row_rotation, y_origin,
 /// col_rotation, pixel_height]`; pixel (col, row) has its top-left corner at

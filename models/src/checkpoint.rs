@@ -70,3 +70,15 @@ pub(crate) fn section(tensors: &HashMap<String, Tensor>, prefix: &str) -> HashMa
 pub(crate) fn put(tensors: &mut HashMap<String, Tensor>, prefix: &str, part: HashMap<String, Tensor>) {
     tensors.extend(part.into_iter().map(|(k, v)| (format!("{prefix}.{k}"), v)));
 }
+
+/// Adds the count of steps done.
+pub(crate) fn put_step(tensors: &mut HashMap<String, Tensor>, step: usize) -> Result<()> {
+    tensors.insert("meta.step".into(), Tensor::new(&[step as f64], &Device::Cpu)?);
+    Ok(())
+}
+
+/// The count of steps done that [`put_step`] added to the checkpoint at `path`.
+pub(crate) fn step(tensors: &HashMap<String, Tensor>, path: &Path) -> Result<usize> {
+    let step = tensors.get("meta.step").ok_or_else(|| Error::Checkpoint { path: path.to_path_buf(), problem: "missing step".into() })?;
+    Ok(step.to_vec1::<f64>()?[0] as usize)
+}

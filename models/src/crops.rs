@@ -1,23 +1,10 @@
 //! Random square crops of images for training, each under one of the eight symmetries of
 //! the square (flips and 90° rotations) when augmenting.
 
+use hypersynth_spectral::Window;
 use ndarray::{ArrayView3, Axis, s};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
-
-/// A rectangle of a scene: first row and column, and size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Region {
-    /// First row.
-    pub row: usize,
-    /// First column.
-    pub col: usize,
-    /// Number of rows.
-    pub rows: usize,
-    /// Number of columns.
-    pub cols: usize,
-}
 
 /// Where a crop lies and how it is turned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +22,7 @@ pub struct Crop {
 impl Crop {
     /// A crop of `tile` pixels drawn uniformly inside `region` (which must hold one), turned
     /// at random when `augment`.
-    pub fn random(region: Region, tile: usize, augment: bool, rng: &mut ChaCha8Rng) -> Self {
+    pub fn random(region: Window, tile: usize, augment: bool, rng: &mut ChaCha8Rng) -> Self {
         let row = region.row + rng.random_range(0..=region.rows - tile);
         let col = region.col + rng.random_range(0..=region.cols - tile);
         let transform = if augment { rng.random_range(0..8u8) } else { 0 };

@@ -6,13 +6,14 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
+use hypersynth_spectral::Window;
 use ndarray::Array3;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::adam::Adam;
-use crate::crops::{Crop, Region};
+use crate::crops::Crop;
 use crate::cyclegan::{CycleganConfig, Degradation, ResnetGenerator};
 use crate::losses::Loss;
 pub use crate::observe::Observer;
@@ -156,7 +157,7 @@ impl Domain {
                 index += 1;
             }
             let image = &self.images[index];
-            let region = Region { row: 0, col: 0, rows: image.dim().1, cols: image.dim().2 };
+            let region = Window::full(image.dim().1, image.dim().2);
             values.extend(Crop::random(region, t, config.augment, rng).cut(image.view()));
         }
         Ok(Tensor::from_vec(values, (n, self.images[0].dim().0, t, t), &Device::Cpu)?)
@@ -365,7 +366,7 @@ fn save_checkpoint(path: &Path, state: &State, meta: &CheckpointMeta<'_>) -> Res
             tensors.insert(format!("{name}.images"), Tensor::cat(&pool.images, 0)?);
         }
     }
-    tensors.insert("meta.step".into(), Tensor::new(&[state.step as f64], &Device::Cpu)?);
+    checkpoint::put_step(&mut tensors, state.step)?;
     checkpoint::save(path, meta, &tensors)
 }
 
@@ -384,9 +385,7 @@ fn load_checkpoint(path: &Path, meta: &CheckpointMeta<'_>) -> Result<Option<Stat
             pool.images = (0..images.dim(0)?).map(|i| images.narrow(0, i, 1)).collect::<candle_core::Result<_>>()?;
         }
     }
-    let step = tensors.get("meta.step").ok_or_else(|| Error::Checkpoint { path: path.to_path_buf(), problem: "missing step".into() })?;
-    state.step = step.to_vec1::<f64>()?[0] as usize;
-    tracing::info!("{}: resuming at step {}", path.display(), state.step);
+    state.step = checkpoint::step(&tensors, path)?;
     Ok(Some(state))
 }
 

@@ -137,6 +137,12 @@ impl Began {
     }
 }
 
+/// The mean probability a discriminator gives, `mean(sigmoid(logits))`: what the training
+/// logs record as `d_real` and `d_fake`.
+pub fn mean_probability(logits: &Tensor) -> Result<f32> {
+    Ok(candle_nn::ops::sigmoid(logits)?.mean_all()?.to_scalar::<f32>()?)
+}
+
 /// Mean cross-entropy of class logits `[n, classes]` against `labels` (`[n]`, u32).
 pub fn cross_entropy(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
     let log_p = candle_nn::ops::log_softmax(logits, 1)?;

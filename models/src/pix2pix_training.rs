@@ -5,13 +5,14 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
+use hypersynth_spectral::Window;
 use ndarray::{Array2, Array3, ArrayView3, s};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::adam::Adam;
-use crate::crops::{Crop, Region};
-use crate::losses::Loss;
+use crate::crops::Crop;
+use crate::losses::{self, Loss};
 pub use crate::observe::Observer;
 use crate::patchgan::PatchGan;
 use crate::pix2pix::{Pix2pixConfig, UNet};
@@ -129,19 +130,28 @@ struct State {
     step: usize,
 }
 
-/// Trains on tiles drawn from `train_region` of `scene`, validating on `validation_region`.
-/// With `checkpoint`, state is saved there periodically and a run whose checkpoint matches
-/// `fingerprint` resumes from it and ends exactly as an uninterrupted run would.
+/// Where in the scene training draws its tiles and where it validates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Regions {
+    /// Tiles are drawn inside it.
+    pub train: Window,
+    /// The held-out region validation scores.
+    pub validation: Window,
+}
+
+/// Trains on tiles drawn from the training region of `scene`, validating on the held-out
+/// one. With `checkpoint`, state is saved there periodically and a run whose checkpoint
+/// matches `fingerprint` resumes from it and ends exactly as an uninterrupted run would.
 pub fn train(
     model: &Pix2pixConfig,
     config: &Pix2pixTrainConfig,
     scene: &PairedScene,
-    train_region: Region,
-    validation_region: Region,
+    regions: Regions,
     checkpoint: Option<&Path>,
     fingerprint: &str,
     observer: &mut dyn Observer<Pix2pixRecord>,
 ) -> Result<Trained> {
+    let Regions { train: train_region, validation: validation_region } = regions;
     check(model, config, scene, train_region, validation_region)?;
     let meta = CheckpointMeta { fingerprint, model, config, train_region, validation_region };
     let state = training_loop::resume_or_fresh(checkpoint, |p| load_checkpoint(p, &meta), || fresh(model, config))?;
@@ -187,7 +197,7 @@ impl Family for Run<'_> {
     }
 }
 
-fn check(model: &Pix2pixConfig, config: &Pix2pixTrainConfig, scene: &PairedScene, train: Region, validation: Region) -> Result<()> {
+fn check(model: &Pix2pixConfig, config: &Pix2pixTrainConfig, scene: &PairedScene, train: Window, validation: Window) -> Result<()> {
     let (channels, rows, cols) = scene.input.dim();
     if channels != model.in_channels || scene.target.dim().0 != model.out_channels {
         return Err(Error::Invalid(format!(
@@ -235,7 +245,7 @@ fn step(
     model: &Pix2pixConfig,
     config: &Pix2pixTrainConfig,
     scene: &PairedScene,
-    region: Region,
+    region: Window,
     rng: &mut ChaCha8Rng,
 ) -> Result<Pix2pixRecord> {
     let (input, target, valid) = sample_batch(scene, region, config, rng)?;
@@ -258,21 +268,17 @@ fn step(
         d_loss: d_loss.to_scalar()?,
         g_adversarial: adversarial.to_scalar()?,
         g_l1: l1.to_scalar()?,
-        d_real: mean_sigmoid(&judged_real)?,
-        d_fake: mean_sigmoid(&judged_fake)?,
+        d_real: losses::mean_probability(&judged_real)?,
+        d_fake: losses::mean_probability(&judged_fake)?,
         validation: None,
     })
-}
-
-fn mean_sigmoid(logits: &Tensor) -> Result<f32> {
-    Ok(logits.affine(0.5, 0.0)?.tanh()?.affine(0.5, 0.5)?.mean_all()?.to_scalar()?)
 }
 
 /// `batch_size` random tiles inside `region`, each flipped and rotated at random when
 /// augmenting: input `[n, c, t, t]`, target `[n, o, t, t]` and valid mask `[n, 1, t, t]`.
 fn sample_batch(
     scene: &PairedScene,
-    region: Region,
+    region: Window,
     config: &Pix2pixTrainConfig,
     rng: &mut ChaCha8Rng,
 ) -> Result<(Tensor, Tensor, Tensor)> {
@@ -296,7 +302,7 @@ fn sample_batch(
 
 /// Runs the generator (inference mode) over `region` with up to `2^depth` pixels of
 /// context around it, and compares with the target.
-fn validate(generator: &mut UNet, model: &Pix2pixConfig, scene: &PairedScene, region: Region) -> Result<Validation> {
+fn validate(generator: &mut UNet, model: &Pix2pixConfig, scene: &PairedScene, region: Window) -> Result<Validation> {
     let output = predict(generator, model, scene.input.view(), region)?;
     let (mut intersection, mut union, mut l1, mut n) = (0usize, 0usize, 0f64, 0usize);
     for r in 0..region.rows {
@@ -318,7 +324,7 @@ fn validate(generator: &mut UNet, model: &Pix2pixConfig, scene: &PairedScene, re
 /// The generator's output `[out, rows, cols]` over `region` of `input` `[c, h, w]`: the
 /// region with up to `2^depth` pixels of context, padded by edge replication to a multiple
 /// of `2^depth`, in one pass.
-pub fn predict(generator: &mut UNet, model: &Pix2pixConfig, input: ArrayView3<'_, f32>, region: Region) -> Result<Array3<f32>> {
+pub fn predict(generator: &mut UNet, model: &Pix2pixConfig, input: ArrayView3<'_, f32>, region: Window) -> Result<Array3<f32>> {
     let (channels, rows, cols) = input.dim();
     let m = model.multiple();
     let (r0, c0) = (region.row.saturating_sub(m), region.col.saturating_sub(m));
@@ -343,8 +349,8 @@ struct CheckpointMeta<'a> {
     fingerprint: &'a str,
     model: &'a Pix2pixConfig,
     config: &'a Pix2pixTrainConfig,
-    train_region: Region,
-    validation_region: Region,
+    train_region: Window,
+    validation_region: Window,
 }
 
 fn save_checkpoint(path: &Path, state: &State, meta: &CheckpointMeta<'_>) -> Result<()> {
@@ -352,7 +358,7 @@ fn save_checkpoint(path: &Path, state: &State, meta: &CheckpointMeta<'_>) -> Res
     checkpoint::put(&mut tensors, "g", state.generator.tensors());
     checkpoint::put(&mut tensors, "d", state.discriminator.tensors());
     checkpoint::put(&mut tensors, "opt", state.adam_g.state("g")?.into_iter().chain(state.adam_d.state("d")?).collect());
-    tensors.insert("meta.step".into(), Tensor::new(&[state.step as f64], &Device::Cpu)?);
+    checkpoint::put_step(&mut tensors, state.step)?;
     checkpoint::save(path, meta, &tensors)
 }
 
@@ -364,8 +370,6 @@ fn load_checkpoint(path: &Path, meta: &CheckpointMeta<'_>) -> Result<Option<Stat
     let opt = checkpoint::section(&tensors, "opt");
     state.adam_g.restore("g", &opt)?;
     state.adam_d.restore("d", &opt)?;
-    let step = tensors.get("meta.step").ok_or_else(|| Error::Checkpoint { path: path.to_path_buf(), problem: "missing step".into() })?;
-    state.step = step.to_vec1::<f64>()?[0] as usize;
-    tracing::info!("{}: resuming at step {}", path.display(), state.step);
+    state.step = checkpoint::step(&tensors, path)?;
     Ok(Some(state))
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::adam::Adam;
 use crate::checkpoint;
-use crate::losses::{Began, DRAGAN_SPREAD, Loss, WEIGHT_CLIP, cross_entropy};
+use crate::losses::{self, Began, DRAGAN_SPREAD, Loss, WEIGHT_CLIP, cross_entropy};
 pub use crate::observe::Observer;
 use crate::spectral_cgan::{Discriminator, Generator, SpectralCganConfig, class_tensor};
 use crate::training_loop::{self, Family, Schedule};
@@ -313,10 +313,6 @@ fn with_noise(x: &Tensor, sigma: f64, rng: &mut ChaCha8Rng) -> Result<Tensor> {
     Ok((x + rng::normal(rng, n, d)?.affine(sigma, 0.0)?)?)
 }
 
-fn mean_sigmoid(logits: &Tensor) -> Result<f32> {
-    Ok(candle_nn::ops::sigmoid(logits)?.mean_all()?.to_scalar::<f32>()?)
-}
-
 /// One generator update preceded by `d_steps` discriminator updates.
 fn step(
     state: &mut State,
@@ -369,8 +365,8 @@ fn step(
             ),
             _ => {}
         }
-        record.d_real = mean_sigmoid(&judged_real.logits)?;
-        record.d_fake = mean_sigmoid(&judged_fake.logits)?;
+        record.d_real = losses::mean_probability(&judged_real.logits)?;
+        record.d_fake = losses::mean_probability(&judged_fake.logits)?;
     }
 
     let classes = random_classes(present, n, rng);
@@ -557,7 +553,6 @@ fn load_checkpoint(path: &Path, model: &SpectralCganConfig, config: &TrainConfig
         state.history = spectra.into_iter().zip(classes).collect();
     }
     (state.step, state.best_step, state.best_mmd) = (step as usize, best_step as usize, best_mmd);
-    tracing::info!("{}: resuming at step {}", path.display(), state.step);
     Ok(Some(state))
 }
 

@@ -75,6 +75,11 @@ pub(crate) fn run<F: Family>(
     observer: &mut dyn Observer<F::Record>,
 ) -> Result<usize> {
     let resumed_from = family.steps_done();
+    if let Some(path) = checkpoint
+        && resumed_from > 0
+    {
+        tracing::info!("{}: resuming at step {resumed_from}", path.display());
+    }
     observer.resumed(resumed_from);
     while family.steps_done() < schedule.steps {
         let mut rng = rng::stream(schedule.seed, STREAM_STEP, family.steps_done() as u64);

@@ -4,7 +4,7 @@
 
 use anyhow::{Result, bail};
 use hypersynth_data::Cube;
-use hypersynth_models::crops::Region;
+use hypersynth_data::Window;
 use hypersynth_models::export::Projection;
 use hypersynth_spectral::{Layout, Normaliser};
 use ndarray::{Array1, Array2, Array3, Axis, s};
@@ -32,7 +32,7 @@ pub struct Sampled<'a> {
     /// Where it has data.
     pub valid: &'a Array2<bool>,
     /// The region to sample.
-    pub region: Region,
+    pub region: Window,
 }
 
 /// The principal axes of an even subsample of the valid pixels of `images` (at most
@@ -94,6 +94,6 @@ pub fn unprojection(normaliser: &Normaliser) -> Projection {
 }
 
 /// The whole image's region.
-pub fn whole(image: &Array3<f32>) -> Region {
-    Region { row: 0, col: 0, rows: image.len_of(Axis(0)), cols: image.len_of(Axis(1)) }
+pub fn whole(image: &Array3<f32>) -> Window {
+    Window::full(image.len_of(Axis(0)), image.len_of(Axis(1)))
 }

@@ -109,10 +109,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let outcome = commands::super_resolve::run(&settings::super_resolve(*args, threads)?)?;
             println!("{}", outcome.output.display());
             if let Some(quality) = outcome.quality {
-                println!("{:<8} {:>9} {:>7} {:>8}", "", "PSNR dB", "SSIM", "SAM deg");
-                for (name, s) in quality.methods() {
-                    println!("{name:<8} {:>9.2} {:>7.4} {:>8.3}", s.psnr_db, s.ssim, s.sam_deg);
-                }
+                println!("{quality}");
             }
             Ok(())
         }

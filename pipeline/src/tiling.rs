@@ -566,16 +566,7 @@ fn read_tiles(
         for &col in &col_starts {
             let mut slot = input.index_axis_mut(Axis(0), tiles.len());
             let values = slot.as_slice_mut().context("a batch slot is contiguous")?;
-            let cols: Vec<usize> = (0..t).map(|j| reflect(col + j as isize, grid.cols)).collect();
-            // Reflected pixels are context only.
-            let inside = |start: isize, i: usize, n: usize| (0..n as isize).contains(&(start + i as isize));
-            let mut valid = Array2::from_shape_fn((t, t), |(i, j)| inside(row, i, grid.rows) && inside(col, j, grid.cols));
-            let mut channel = 0;
-            for (source, held) in sources.iter().zip(&held) {
-                let bands = source.cube.meta().bands;
-                held.cut(source, &rows, &cols, &mut values[channel * t * t..(channel + bands) * t * t], &mut valid);
-                channel += bands;
-            }
+            let valid = cut_tile(grid, sources, &held, &rows, (row, col), values);
             bar.inc(1);
             if !valid.iter().any(|&v| v) {
                 skipped += 1;
@@ -596,6 +587,31 @@ fn read_tiles(
     send_tiles(&mut input, &mut tiles)?;
     rows_before(&mut strip, grid.rows as isize)?;
     Ok(skipped)
+}
+
+/// Fills `values` (one batch slot, `[channels, t, t]`) with the tile whose top-left corner
+/// is at `(row, col)` (scene rows `rows`, reflected at the edges) from every source's held
+/// rows; returns its valid pixels: inside the scene, with data in every source.
+fn cut_tile(
+    grid: &TileGrid,
+    sources: &[TileSource<'_>],
+    held: &[HeldRows],
+    rows: &[usize],
+    (row, col): (isize, isize),
+    values: &mut [f32],
+) -> Array2<bool> {
+    let t = grid.tile;
+    let cols: Vec<usize> = (0..t).map(|j| reflect(col + j as isize, grid.cols)).collect();
+    // Reflected pixels are context only.
+    let inside = |start: isize, i: usize, n: usize| (0..n as isize).contains(&(start + i as isize));
+    let mut valid = Array2::from_shape_fn((t, t), |(i, j)| inside(row, i, grid.rows) && inside(col, j, grid.cols));
+    let mut channel = 0;
+    for (source, held) in sources.iter().zip(held) {
+        let bands = source.cube.meta().bands;
+        held.cut(source, rows, &cols, &mut values[channel * t * t..(channel + bands) * t * t], &mut valid);
+        channel += bands;
+    }
+    valid
 }
 
 /// The model side of [`run_tiled`]: runs each batch, gives its input buffer back, blends

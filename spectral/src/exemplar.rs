@@ -87,6 +87,20 @@ impl Default for ExemplarConfig {
     }
 }
 
+impl ExemplarConfig {
+    /// Refuses settings out of range: a negative or infinite spread, weights or a move
+    /// outside [0, 1], a negative brightness, no class-mate.
+    fn check(&self) -> Result<()> {
+        let in_range = self.spread.is_finite()
+            && self.spread >= 0.0
+            && (0.0..=1.0).contains(&self.own_weight)
+            && self.brightness >= 0.0
+            && (0.0..=1.0).contains(&self.interpolate)
+            && self.neighbours >= 1;
+        if in_range { Ok(()) } else { Err(Error::Shape(format!("exemplar settings out of range: {self:?}"))) }
+    }
+}
+
 /// A fitted exemplar variation model, in the units of the spectra it was fitted on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExemplarModel {
@@ -118,90 +132,20 @@ impl ExemplarModel {
     /// Fits the model on `spectra` (`[n, bands]`) of class indices `classes` (`0..n_classes`;
     /// every class needs at least one spectrum).
     pub fn fit(spectra: ArrayView2<'_, f32>, classes: &[u32], n_classes: usize, config: &ExemplarConfig) -> Result<Self> {
-        let (n, bands) = spectra.dim();
+        let n = spectra.nrows();
         if classes.len() != n || n == 0 {
             return Err(Error::Shape(format!("{n} spectra with {} class indices", classes.len())));
         }
-        if !(config.spread.is_finite()
-            && config.spread >= 0.0
-            && (0.0..=1.0).contains(&config.own_weight)
-            && config.brightness >= 0.0
-            && (0.0..=1.0).contains(&config.interpolate)
-            && config.neighbours >= 1)
-        {
-            return Err(Error::Shape(format!("exemplar settings out of range: {config:?}")));
-        }
+        config.check()?;
         let x = spectra.mapv(f64::from);
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
         let rows_of: Vec<Vec<usize>> = (0..n_classes).map(|c| (0..n).filter(|&i| classes[i] as usize == c).collect()).collect();
         if let Some(c) = rows_of.iter().position(Vec::is_empty) {
             return Err(Error::Shape(format!("class index {c} has no spectra")));
         }
-        let members: Vec<Array2<f64>> = rows_of.iter().map(|rows| x.select(Axis(0), rows)).collect();
-        let means: Vec<Array1<f64>> = members.iter().map(|m| m.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(bands))).collect();
-        let residuals: Vec<Array2<f64>> = members.iter().zip(&means).map(|(m, mean)| m - mean).collect();
-        let traces: Vec<f64> = residuals.iter().map(|r| r.iter().map(|v| v * v).sum::<f64>() / (r.nrows().max(2) - 1) as f64).collect();
-
-        let (mut exemplars, mut starts, mut counts) = (Vec::new(), Vec::new(), Vec::new());
-        let mut own = Array3::zeros((n_classes, config.own_rows, bands));
-        for (c, rows) in rows_of.iter().enumerate() {
-            let mut kept = rows.clone();
-            if kept.len() > config.max_exemplars {
-                kept.shuffle(&mut rng);
-                kept.truncate(config.max_exemplars);
-                kept.sort_unstable();
-            }
-            starts.push(exemplars.len());
-            counts.push(kept.len());
-            exemplars.extend(kept);
-            // C_c = Rᵀ R / (n_c - 1); m of its n_c rows, scaled by √(n_c / (m (n_c - 1))).
-            let r = &residuals[c];
-            let mut picked: Vec<usize> = (0..r.nrows()).collect();
-            picked.shuffle(&mut rng);
-            picked.truncate(config.own_rows);
-            let weight = config.spread
-                * config.own_weight.sqrt()
-                * (r.nrows() as f64 / (picked.len().max(1) * (r.nrows().max(2) - 1)) as f64).sqrt();
-            for (slot, &row) in picked.iter().enumerate() {
-                own.slice_mut(s![c, slot, ..]).assign(&(&r.row(row) * weight));
-            }
-        }
-        // S_c = Σ_j a_cj C_j: each row of class j drawn with probability a_cj / n_j and
-        // scaled by √(n_j / ((n_j - 1) m)), so that m rows have S_c as expected outer product.
-        let mut pooled = Array3::zeros((n_classes, config.pooled_rows, bands));
-        let mut pooled_scale = Array1::zeros(n_classes);
-        for c in 0..n_classes {
-            let share: Vec<f64> = (0..n_classes)
-                .map(|j| {
-                    let dof = (rows_of[j].len() as f64 - 1.0).max(0.0);
-                    match config.borrow_angle_deg {
-                        Some(tau) if tau > 0.0 => dof * (-angle_deg(&means[c], &means[j]) / tau).exp(),
-                        _ => dof,
-                    }
-                })
-                .collect();
-            let total: f64 = share.iter().sum();
-            if total <= 0.0 {
-                continue;
-            }
-            let borrowed_trace: f64 = share.iter().zip(&traces).map(|(a, t)| a / total * t).sum();
-            let mut cumulative = Vec::with_capacity(n_classes);
-            let mut sum = 0.0;
-            for a in &share {
-                sum += a / total;
-                cumulative.push(sum);
-            }
-            for slot in 0..config.pooled_rows {
-                let u: f64 = rand::RngExt::random(&mut rng);
-                let j = cumulative.iter().position(|&p| u < p).unwrap_or(n_classes - 1);
-                let r = &residuals[j];
-                let i = rand::RngExt::random_range(&mut rng, 0..r.nrows());
-                let weight = (r.nrows() as f64 / ((r.nrows().max(2) - 1) * config.pooled_rows) as f64).sqrt();
-                pooled.slice_mut(s![c, slot, ..]).assign(&(&r.row(i) * weight));
-            }
-            let k = if borrowed_trace > 0.0 { traces[c] / borrowed_trace } else { 0.0 };
-            pooled_scale[c] = config.spread * (1.0 - config.own_weight).sqrt() * k.sqrt();
-        }
+        let scatter = Scatter::of(&x, &rows_of);
+        let (exemplars, starts, counts, own) = own_factors(&rows_of, &scatter, config, &mut rng);
+        let (pooled, pooled_scale) = pooled_factors(&rows_of, &scatter, config, &mut rng);
         let exemplars = x.select(Axis(0), &exemplars);
         let (neighbours, neighbour_counts) = nearest_class_mates(&exemplars, &starts, &counts, config.neighbours);
         Ok(Self {
@@ -244,6 +188,103 @@ impl ExemplarModel {
         x += &(Array1::from_vec(z[f + m..].to_vec()).dot(&self.pooled.slice(s![class, .., ..])) * self.pooled_scale[class]);
         x
     }
+}
+
+/// Each class's mean, residuals about it and the trace of its covariance (ddof 1).
+struct Scatter {
+    means: Vec<Array1<f64>>,
+    residuals: Vec<Array2<f64>>,
+    traces: Vec<f64>,
+}
+
+impl Scatter {
+    /// The scatter of the rows `rows_of[c]` of `x`, per class `c`.
+    fn of(x: &Array2<f64>, rows_of: &[Vec<usize>]) -> Self {
+        let bands = x.ncols();
+        let members: Vec<Array2<f64>> = rows_of.iter().map(|rows| x.select(Axis(0), rows)).collect();
+        let means: Vec<Array1<f64>> = members.iter().map(|m| m.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(bands))).collect();
+        let residuals: Vec<Array2<f64>> = members.iter().zip(&means).map(|(m, mean)| m - mean).collect();
+        let traces = residuals.iter().map(|r| r.iter().map(|v| v * v).sum::<f64>() / (r.nrows().max(2) - 1) as f64).collect();
+        Self { means, residuals, traces }
+    }
+}
+
+/// The exemplars kept per class (rows, each class's first index and count) and the own
+/// factor: `C_c = Rᵀ R / (n_c - 1)` from `m` of its `n_c` residual rows, scaled by
+/// `√(n_c / (m (n_c - 1)))`.
+fn own_factors(
+    rows_of: &[Vec<usize>],
+    scatter: &Scatter,
+    config: &ExemplarConfig,
+    rng: &mut ChaCha8Rng,
+) -> (Vec<usize>, Vec<usize>, Vec<usize>, Array3<f64>) {
+    let bands = scatter.means.first().map_or(0, Array1::len);
+    let (mut exemplars, mut starts, mut counts) = (Vec::new(), Vec::new(), Vec::new());
+    let mut own = Array3::zeros((rows_of.len(), config.own_rows, bands));
+    for (c, rows) in rows_of.iter().enumerate() {
+        let mut kept = rows.clone();
+        if kept.len() > config.max_exemplars {
+            kept.shuffle(rng);
+            kept.truncate(config.max_exemplars);
+            kept.sort_unstable();
+        }
+        starts.push(exemplars.len());
+        counts.push(kept.len());
+        exemplars.extend(kept);
+        let r = &scatter.residuals[c];
+        let mut picked: Vec<usize> = (0..r.nrows()).collect();
+        picked.shuffle(rng);
+        picked.truncate(config.own_rows);
+        let weight =
+            config.spread * config.own_weight.sqrt() * (r.nrows() as f64 / (picked.len().max(1) * (r.nrows().max(2) - 1)) as f64).sqrt();
+        for (slot, &row) in picked.iter().enumerate() {
+            own.slice_mut(s![c, slot, ..]).assign(&(&r.row(row) * weight));
+        }
+    }
+    (exemplars, starts, counts, own)
+}
+
+/// The borrowed factor and its scale per class: `S_c = Σ_j a_cj C_j`, each row of class `j`
+/// drawn with probability `a_cj / n_j` and scaled by `√(n_j / ((n_j - 1) m))`, so that `m`
+/// rows have `S_c` as expected outer product; the scale keeps the class's own trace.
+fn pooled_factors(rows_of: &[Vec<usize>], scatter: &Scatter, config: &ExemplarConfig, rng: &mut ChaCha8Rng) -> (Array3<f64>, Array1<f64>) {
+    let n_classes = rows_of.len();
+    let bands = scatter.means.first().map_or(0, Array1::len);
+    let mut pooled = Array3::zeros((n_classes, config.pooled_rows, bands));
+    let mut pooled_scale = Array1::zeros(n_classes);
+    for c in 0..n_classes {
+        let share: Vec<f64> = (0..n_classes)
+            .map(|j| {
+                let dof = (rows_of[j].len() as f64 - 1.0).max(0.0);
+                match config.borrow_angle_deg {
+                    Some(tau) if tau > 0.0 => dof * (-angle_deg(&scatter.means[c], &scatter.means[j]) / tau).exp(),
+                    _ => dof,
+                }
+            })
+            .collect();
+        let total: f64 = share.iter().sum();
+        if total <= 0.0 {
+            continue;
+        }
+        let borrowed_trace: f64 = share.iter().zip(&scatter.traces).map(|(a, t)| a / total * t).sum();
+        let mut cumulative = Vec::with_capacity(n_classes);
+        let mut sum = 0.0;
+        for a in &share {
+            sum += a / total;
+            cumulative.push(sum);
+        }
+        for slot in 0..config.pooled_rows {
+            let u: f64 = rand::RngExt::random(rng);
+            let j = cumulative.iter().position(|&p| u < p).unwrap_or(n_classes - 1);
+            let r = &scatter.residuals[j];
+            let i = rand::RngExt::random_range(rng, 0..r.nrows());
+            let weight = (r.nrows() as f64 / ((r.nrows().max(2) - 1) * config.pooled_rows) as f64).sqrt();
+            pooled.slice_mut(s![c, slot, ..]).assign(&(&r.row(i) * weight));
+        }
+        let k = if borrowed_trace > 0.0 { scatter.traces[c] / borrowed_trace } else { 0.0 };
+        pooled_scale[c] = config.spread * (1.0 - config.own_weight).sqrt() * k.sqrt();
+    }
+    (pooled, pooled_scale)
 }
 
 /// Per exemplar, its `k` nearest exemplars of the same class (Euclidean), nearest first,

@@ -15,6 +15,7 @@ mod quality;
 mod split;
 mod svm;
 mod verdict;
+mod window;
 
 pub use classify::{ClassifierKind, Scores, balanced_accuracy, fit_predict, scores};
 pub use exemplar::{ExemplarConfig, ExemplarModel};
@@ -27,6 +28,7 @@ pub use pca::principal_axes;
 pub use quality::{ClassQuality, LabelledView, Lift, Quality, QualityConfig, TrainingSet, quality};
 pub use split::{DEFAULT_BLOCK, Split, SplitConfig, split_rows, stratified_split};
 pub use verdict::{Comparison, Verdict, verdict};
+pub use window::Window;
 
 /// What can go wrong in spectral computations.
 #[derive(Debug, thiserror::Error)]

@@ -3,7 +3,7 @@
 
 use hypersynth_onnx_format::graph::{Attr, Dim, model, node, tensor_f32, tensor_i64, value_info};
 use hypersynth_onnx_format::proto::tensor_proto::DataType;
-use hypersynth_onnx_format::proto::{GraphProto, ModelProto, NodeProto};
+use hypersynth_onnx_format::proto::{GraphProto, ModelProto, NodeProto, TensorProto};
 use hypersynth_onnx_format::set_metadata_props;
 use hypersynth_spectral::ExemplarModel;
 
@@ -24,6 +24,29 @@ use crate::Result;
 /// of megabytes per batch of 4096. The pooled factor is left out when every class's pooled
 /// scale is 0 (the default), as its noise then is exactly 0.
 pub fn exemplar_generator(ex: &ExemplarModel, props: &[(String, String)], version: &str) -> Result<ModelProto> {
+    let (bands, latent) = (ex.own.dim().2 as i64, ex.latent() as i64);
+    let pooled = ex.pooled_scale.iter().any(|&s| s != 0.0);
+    let mut nodes = centre_nodes();
+    nodes.extend(noise_nodes(pooled));
+    let graph = GraphProto {
+        name: Some("exemplar_variation_generator".into()),
+        node: nodes,
+        initializer: initializers(ex, pooled),
+        input: vec![
+            value_info("z", DataType::Float, &[Dim::Named("N"), Dim::Fixed(latent)]),
+            value_info("class_index", DataType::Int64, &[Dim::Named("N")]),
+        ],
+        output: vec![value_info("spectra", DataType::Float, &[Dim::Named("N"), Dim::Fixed(bands)])],
+        ..Default::default()
+    };
+    let mut proto = model(graph, version);
+    set_metadata_props(&mut proto, props);
+    Ok(proto)
+}
+
+/// The model's tables (exemplars, class-mates, factors) and the graph's constants; the
+/// pooled factor only when `pooled`.
+fn initializers(ex: &ExemplarModel, pooled: bool) -> Vec<TensorProto> {
     let (classes, own_rows, bands) = ex.own.dim();
     let pooled_rows = ex.pooled.dim().1;
     let latent = ex.latent() as i64;
@@ -31,7 +54,6 @@ pub fn exemplar_generator(ex: &ExemplarModel, props: &[(String, String)], versio
     let (m, p) = (own_rows as i64, pooled_rows as i64);
     let k = ex.neighbours.ncols() as i64;
     let f = ExemplarModel::FACTORS_AT as i64;
-    let pooled = ex.pooled_scale.iter().any(|&s| s != 0.0);
     let c = classes as i64;
     let mut initializer = vec![
         tensor_f32("ex.table", &[ex.exemplars.nrows() as i64, bands as i64], f32s(&mut ex.exemplars.iter().copied())),
@@ -65,6 +87,12 @@ pub fn exemplar_generator(ex: &ExemplarModel, props: &[(String, String)], versio
         initializer.push(tensor_i64("pooled_block_shape", &[2], vec![-1, c * p]));
         initializer.push(tensor_i64("at_end", &[1], vec![latent]));
     }
+    initializer
+}
+
+/// Nodes computing `bright` `[N, bands]`: the row's exemplar moved towards its class-mate,
+/// times its brightness.
+fn centre_nodes() -> Vec<NodeProto> {
     let slice = |name: &str, start: &str, end: &str| node("Slice", name, &["z", start, end, "axis1"], &[name], &[]);
     let mut nodes = vec![slice("z_pick", "at0", "at1"), node("Reshape", "z_pick_flat", &["z_pick", "flat"], &["z_pick_flat"], &[])];
     // The exemplar: floor(Φ(z[0]) · count), at most count - 1, from the class's first row.
@@ -101,13 +129,21 @@ pub fn exemplar_generator(ex: &ExemplarModel, props: &[(String, String)], versio
         node("Mul", "log_gain", &["z_bright", "ex.brightness"], &["log_gain"], &[]),
         node("Exp", "gain", &["log_gain"], &["gain"], &[]),
         node("Mul", "bright", &["centre", "gain"], &["bright"], &[]),
+    ]);
+    nodes
+}
+
+/// Nodes adding the factors' noise to `bright`, giving `spectra`: the own factor's, and
+/// the pooled factor's when `pooled`.
+fn noise_nodes(pooled: bool) -> Vec<NodeProto> {
+    let mut nodes = vec![
         // Each row's class as a one-hot [N, classes, 1], which places its weights in its
         // class's block.
         node("Unsqueeze", "class_col", &["class_index", "at1"], &["class_col"], &[]),
         node("Equal", "is_class", &["class_col", "ex.classes"], &["is_class"], &[]),
         node("Cast", "one_hot", &["is_class"], &["one_hot"], &[("to", Attr::Int(DataType::Float as i64))]),
         node("Unsqueeze", "one_hot_blocks", &["one_hot", "at2"], &["one_hot_blocks"], &[]),
-    ]);
+    ];
     nodes.extend(block_noise("own", "at_factors", "at_pooled", "own_block_shape"));
     if pooled {
         nodes.extend(block_noise("pooled", "at_pooled", "at_end", "pooled_block_shape"));
@@ -116,20 +152,7 @@ pub fn exemplar_generator(ex: &ExemplarModel, props: &[(String, String)], versio
     } else {
         nodes.push(node("Add", "spectra", &["bright", "own_noise"], &["spectra"], &[]));
     }
-    let graph = GraphProto {
-        name: Some("exemplar_variation_generator".into()),
-        node: nodes,
-        initializer,
-        input: vec![
-            value_info("z", DataType::Float, &[Dim::Named("N"), Dim::Fixed(latent)]),
-            value_info("class_index", DataType::Int64, &[Dim::Named("N")]),
-        ],
-        output: vec![value_info("spectra", DataType::Float, &[Dim::Named("N"), Dim::Fixed(bands as i64)])],
-        ..Default::default()
-    };
-    let mut proto = model(graph, version);
-    set_metadata_props(&mut proto, props);
-    Ok(proto)
+    nodes
 }
 
 /// Nodes computing `{factor}_noise` `[N, bands]`: the weights `z[start..end]` of each row

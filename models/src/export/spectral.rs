@@ -2,7 +2,7 @@
 
 use hypersynth_onnx_format::graph::{Attr, Dim, model, node, tensor_f32, tensor_i64, value_info};
 use hypersynth_onnx_format::proto::tensor_proto::DataType;
-use hypersynth_onnx_format::proto::{GraphProto, ModelProto};
+use hypersynth_onnx_format::proto::{GraphProto, ModelProto, NodeProto, TensorProto};
 use hypersynth_onnx_format::set_metadata_props;
 use hypersynth_spectral::Normaliser;
 use ndarray::Array2;
@@ -52,25 +52,7 @@ pub fn spectral_generator(
             values(generator.embedding.table.as_tensor())?,
         ),
     ];
-    let mut input = "h0".to_string();
-    let mut width = config.architecture.latent + config.architecture.embedding;
-    for (i, (linear, norm)) in generator.blocks.iter().enumerate() {
-        let out = config.architecture.generator_widths[i];
-        let name = |what: &str| format!("block{i}.{what}");
-        initializer.push(tensor_f32(&name("weight"), &[out as i64, width as i64], values(linear.weight.as_tensor())?));
-        initializer.push(tensor_f32(&name("bias"), &[out as i64], values(linear.bias.as_tensor())?));
-        nodes.push(node(
-            "Gemm",
-            &name("linear"),
-            &[&input, &name("weight"), &name("bias")],
-            &[&name("linear_out")],
-            &[("transB", Attr::Int(1))],
-        ));
-        batch_norm(&mut nodes, &mut initializer, &name("norm"), &name("linear_out"), &name("norm_out"), norm)?;
-        nodes.push(node("LeakyRelu", &name("act"), &[&name("norm_out")], &[&name("out")], &[("alpha", Attr::Float(LEAKY_SLOPE as f32))]));
-        input = name("out");
-        width = out;
-    }
+    let (input, width) = hidden_blocks(generator, config, &mut nodes, &mut initializer)?;
     // G's outputs are the normaliser's dimensions; the basis maps them to physical bands.
     let (dims, bands) = (config.bands as i64, normaliser.basis.ncols() as i64);
     initializer.push(tensor_f32("output.weight", &[dims, width as i64], values(generator.output.weight.as_tensor())?));
@@ -83,19 +65,8 @@ pub fn spectral_generator(
         nodes.push(node("Gemm", "denormalise", &["normalised", "denorm.basis", "denorm.offset"], &["spectra"], &[]));
     } else {
         nodes.push(node("Gemm", "denormalise", &["normalised", "denorm.basis", "denorm.offset"], &["smooth"], &[]));
-        initializer.push(tensor_i64("residual.start", &[1], vec![latent]));
-        initializer.push(tensor_i64("residual.end", &[1], vec![latent + residual]));
-        initializer.push(tensor_f32(
-            "residual.spread",
-            &[config.classes as i64, residual],
-            residual_spread.iter().map(|&v| v as f32).collect(),
-        ));
-        initializer.push(tensor_f32("residual.axes", &[residual, bands], normaliser.residual_axes.iter().map(|&v| v as f32).collect()));
-        nodes.push(node("Slice", "residual", &["z", "residual.start", "residual.end", "axis1"], &["z_residual"], &[]));
-        nodes.push(node("Gather", "spread", &["residual.spread", "class_index"], &["class_spread"], &[]));
-        nodes.push(node("Mul", "scale_noise", &["z_residual", "class_spread"], &["scaled_noise"], &[]));
-        nodes.push(node("MatMul", "noise", &["scaled_noise", "residual.axes"], &["noise"], &[]));
-        nodes.push(node("Add", "add_noise", &["smooth", "noise"], &["spectra"], &[]));
+        initializer.extend(residual_tables(normaliser, residual_spread, latent));
+        nodes.extend(residual_noise_nodes());
     }
 
     let graph = GraphProto {
@@ -112,4 +83,59 @@ pub fn spectral_generator(
     let mut proto = model(graph, version);
     set_metadata_props(&mut proto, props);
     Ok(proto)
+}
+
+/// Adds the generator's hidden blocks (Gemm, batch norm, LeakyReLU) from `h0`; returns the
+/// last block's output and its width.
+fn hidden_blocks(
+    generator: &Generator,
+    config: &SpectralCganConfig,
+    nodes: &mut Vec<NodeProto>,
+    initializer: &mut Vec<TensorProto>,
+) -> Result<(String, usize)> {
+    let mut input = "h0".to_string();
+    let mut width = config.architecture.latent + config.architecture.embedding;
+    for (i, (linear, norm)) in generator.blocks.iter().enumerate() {
+        let out = config.architecture.generator_widths[i];
+        let name = |what: &str| format!("block{i}.{what}");
+        initializer.push(tensor_f32(&name("weight"), &[out as i64, width as i64], values(linear.weight.as_tensor())?));
+        initializer.push(tensor_f32(&name("bias"), &[out as i64], values(linear.bias.as_tensor())?));
+        nodes.push(node(
+            "Gemm",
+            &name("linear"),
+            &[&input, &name("weight"), &name("bias")],
+            &[&name("linear_out")],
+            &[("transB", Attr::Int(1))],
+        ));
+        batch_norm(nodes, initializer, &name("norm"), &name("linear_out"), &name("norm_out"), norm)?;
+        nodes.push(node("LeakyRelu", &name("act"), &[&name("norm_out")], &[&name("out")], &[("alpha", Attr::Float(LEAKY_SLOPE as f32))]));
+        input = name("out");
+        width = out;
+    }
+    Ok((input, width))
+}
+
+/// The residual noise's tables: where its weights sit in `z` (after the `latent` GAN
+/// inputs), each class's spread along the residual axes, and the axes.
+fn residual_tables(normaliser: &Normaliser, residual_spread: &Array2<f64>, latent: i64) -> Vec<TensorProto> {
+    let (classes, residual) = (residual_spread.nrows() as i64, normaliser.residual_axes.nrows() as i64);
+    let bands = normaliser.residual_axes.ncols() as i64;
+    vec![
+        tensor_i64("residual.start", &[1], vec![latent]),
+        tensor_i64("residual.end", &[1], vec![latent + residual]),
+        tensor_f32("residual.spread", &[classes, residual], residual_spread.iter().map(|&v| v as f32).collect()),
+        tensor_f32("residual.axes", &[residual, bands], normaliser.residual_axes.iter().map(|&v| v as f32).collect()),
+    ]
+}
+
+/// Nodes adding the residual noise (the class's spread times its weights, along the
+/// residual axes) to `smooth`, giving `spectra`.
+fn residual_noise_nodes() -> Vec<NodeProto> {
+    vec![
+        node("Slice", "residual", &["z", "residual.start", "residual.end", "axis1"], &["z_residual"], &[]),
+        node("Gather", "spread", &["residual.spread", "class_index"], &["class_spread"], &[]),
+        node("Mul", "scale_noise", &["z_residual", "class_spread"], &["scaled_noise"], &[]),
+        node("MatMul", "noise", &["scaled_noise", "residual.axes"], &["noise"], &[]),
+        node("Add", "add_noise", &["smooth", "noise"], &["spectra"], &[]),
+    ]
 }

@@ -2,7 +2,7 @@
 //! spectral-cgan model run through ONNX Runtime.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender};
 
 use anyhow::{Result, bail};
@@ -122,6 +122,7 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
     // buffers anew, which took half of augment's time.
     let options = SessionOptions { fixed_shapes: true, ..settings.session.clone() };
     let (mut session, runtime, card) = crate::runtime::open_model(&settings.model, &options, ModelKind::SpectralCgan, "augment")?;
+    let latent = latent_size(&session, &settings.model)?;
     let mut data = labelled::load(&settings.source)?;
     // Labels given without --classes take the names the model was trained with.
     data.name_unnamed(card.classes.iter().map(|c| (c.id, c.name.as_str())));
@@ -140,18 +141,7 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
             "batch": settings.batch, "device": session.device.to_string(), "compression": settings.compression.name(),
         }),
     )?;
-    let latent = session.inputs.iter().find(|t| t.name == "z").and_then(|t| t.shape.get(1).copied()).unwrap_or(-1);
-    if latent <= 0 {
-        bail!("{}: input \"z\" has no fixed latent size", settings.model.display());
-    }
-    let filter = match settings.selection {
-        Selection::NearestReal => {
-            let real = data.spectra.select(Axis(0), &train_rows);
-            let labels: Vec<u32> = train_rows.iter().map(|&r| data.labels[r]).collect();
-            Some(NearestRealFilter::new(real.view(), &labels)?)
-        }
-        Selection::All => None,
-    };
+    let filter = selection_filter(settings.selection, &data, &train_rows)?;
     let provenance = vec![("hypersynth.model".to_string(), settings.model.display().to_string())];
     let tables = Tables {
         synthetic: settings.out.join("synthetic.parquet"),
@@ -162,23 +152,8 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
         real_rows: &train_rows,
         keep: settings.hdf5 || settings.report.is_some(),
     };
-    // The generator fills the next batch while the last one is written: a writer thread
-    // takes batches through a short queue, and `None` to say the last one came.
-    let generator = Generator { latent: latent as usize, filter: filter.as_ref(), card: &card, settings };
-    let ((synthetic_path, augmented_path, kept), made) = std::thread::scope(|scope| {
-        let (batches, queue) = std::sync::mpsc::sync_channel(2);
-        let writer = scope.spawn(|| tables.write(queue));
-        let made = generator.run(&mut session, &wanted, &batches);
-        if made.is_ok() {
-            // A send fails only when the writer already stopped; it tells why.
-            let _ = batches.send(None);
-        }
-        drop(batches);
-        let written = writer.join().map_err(|_| anyhow::anyhow!("the Parquet writer thread panicked"))?;
-        // The generator's own error first: the writer's then only says that it stopped.
-        let made = made?;
-        anyhow::Ok((written?, made))
-    })?;
+    let generator = Generator { latent, filter: filter.as_ref(), card: &card, settings };
+    let ((synthetic_path, augmented_path, kept), made) = generator.write(&mut session, &wanted, &tables)?;
     let generated: BTreeMap<u32, usize> = made.iter().map(|(&id, m)| (id, m.kept)).collect();
     let candidates: BTreeMap<u32, usize> = made.iter().map(|(&id, m)| (id, m.tried)).collect();
     let mut outputs = vec![synthetic_path.clone(), augmented_path.clone()];
@@ -208,6 +183,28 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
     )?;
     tracing::info!("wrote {} and {}", synthetic_path.display(), augmented_path.display());
     Ok(AugmentOutcome { synthetic: synthetic_path, augmented: augmented_path, generated, candidates, report })
+}
+
+/// The generator's latent size: the second dimension of its input `z`, which must be fixed.
+fn latent_size(session: &OnnxSession, model: &Path) -> Result<usize> {
+    let latent = session.inputs.iter().find(|t| t.name == "z").and_then(|t| t.shape.get(1).copied()).unwrap_or(-1);
+    if latent <= 0 {
+        bail!("{}: input \"z\" has no fixed latent size", model.display());
+    }
+    Ok(latent as usize)
+}
+
+/// What decides which synthetic spectra are written: with [`Selection::NearestReal`], the
+/// real training spectra (`train_rows` of `data`) they must lie nearest to.
+fn selection_filter(selection: Selection, data: &Labelled, train_rows: &[usize]) -> Result<Option<NearestRealFilter>> {
+    Ok(match selection {
+        Selection::NearestReal => {
+            let real = data.spectra.select(Axis(0), train_rows);
+            let labels: Vec<u32> = train_rows.iter().map(|&r| data.labels[r]).collect();
+            Some(NearestRealFilter::new(real.view(), &labels)?)
+        }
+        Selection::All => None,
+    })
 }
 
 /// `synthetic.h5`: the synthetic spectra with their classes and the model they came from.
@@ -347,7 +344,7 @@ struct Tables<'a> {
 impl Tables<'_> {
     /// Writes the real rows, then every batch from `queue` into both tables until the
     /// generator sends `None`. Returns both paths, and the batches when asked to keep them.
-    fn write(&self, queue: Receiver<Option<Batch>>) -> Result<(PathBuf, PathBuf, Option<Vec<Batch>>)> {
+    fn write(&self, queue: Receiver<Option<Batch>>) -> Result<Written> {
         let wavelengths = &self.data.wavelengths_nm;
         let mut synthetic = SpectraParquetWriter::create(&self.synthetic, wavelengths, self.provenance, self.compression)?;
         let mut augmented = SpectraParquetWriter::create(&self.augmented, wavelengths, self.provenance, self.compression)?;
@@ -403,6 +400,28 @@ struct Made {
     tried: usize,
 }
 
+impl Made {
+    /// Says what was made for class `id` of the `n` wanted: a warning when too few were
+    /// kept.
+    fn log(&self, id: u32, n: usize) {
+        if self.kept < n {
+            tracing::warn!(
+                "class {id}: only {} of {} generated spectra lay nearest a real spectrum of their own class; wrote {}, not {n}",
+                self.kept,
+                self.tried,
+                self.kept
+            );
+        } else if self.tried > self.kept {
+            tracing::info!(
+                "class {id}: {n} synthetic spectra, the first of {} generated nearest a real spectrum of their own class",
+                self.tried
+            );
+        } else {
+            tracing::info!("class {id}: {n} synthetic spectra");
+        }
+    }
+}
+
 /// The model's generator with what it needs to fill the wanted counts.
 struct Generator<'a> {
     latent: usize,
@@ -412,7 +431,35 @@ struct Generator<'a> {
     settings: &'a Augment,
 }
 
+/// The tables' paths, and the batches when [`Tables::keep`] asked for them.
+type Written = (PathBuf, PathBuf, Option<Vec<Batch>>);
+
 impl Generator<'_> {
+    /// Fills `wanted` into `tables`: the generator fills the next batch while the last one is
+    /// written (a writer thread takes batches through a short queue, and `None` to say the
+    /// last one came). Returns what was written and what was made per class.
+    fn write(
+        &self,
+        session: &mut OnnxSession,
+        wanted: &BTreeMap<u32, usize>,
+        tables: &Tables<'_>,
+    ) -> Result<(Written, BTreeMap<u32, Made>)> {
+        std::thread::scope(|scope| {
+            let (batches, queue) = std::sync::mpsc::sync_channel(2);
+            let writer = scope.spawn(|| tables.write(queue));
+            let made = self.run(session, wanted, &batches);
+            if made.is_ok() {
+                // A send fails only when the writer already stopped; it tells why.
+                let _ = batches.send(None);
+            }
+            drop(batches);
+            let written = writer.join().map_err(|_| anyhow::anyhow!("the Parquet writer thread panicked"))?;
+            // The generator's own error first: the writer's then only says that it stopped.
+            let made = made?;
+            Ok((written?, made))
+        })
+    }
+
     /// Runs the generator for every class in `wanted` and sends each batch of kept spectra
     /// to `batches`; stops early when the receiver is gone. Each class draws its noise from
     /// its own stream of the seed, so what it gets does not depend on the batch size or on
@@ -452,22 +499,8 @@ impl Generator<'_> {
                     return Ok(made); // the writer stopped; it reports why
                 }
             }
-            if this.kept < n {
-                tracing::warn!(
-                    "class {id}: only {} of {} generated spectra lay nearest a real spectrum of their own class; wrote {}, not {n}",
-                    this.kept,
-                    this.tried,
-                    this.kept
-                );
-                bar.inc((n - this.kept) as u64);
-            } else if this.tried > this.kept {
-                tracing::info!(
-                    "class {id}: {n} synthetic spectra, the first of {} generated nearest a real spectrum of their own class",
-                    this.tried
-                );
-            } else {
-                tracing::info!("class {id}: {n} synthetic spectra");
-            }
+            this.log(id, n);
+            bar.inc(n.saturating_sub(this.kept) as u64);
             made.insert(id, this);
         }
         bar.finish_and_clear();

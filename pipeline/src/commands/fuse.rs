@@ -82,24 +82,11 @@ pub struct FuseOutcome {
 /// Runs the model over the scene; see [`Fuse`].
 pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
     let clock = Instant::now();
-    let cogs: Vec<PathBuf> = [
-        Some(settings.out.clone()),
-        settings.threshold.map(|_| mask_path(&settings.out)),
-        (!settings.classes.is_empty()).then(|| classes_path(&settings.out)),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
     // Each COG with its STAC Item (what the run record lists), and the run record.
-    let products: Vec<PathBuf> = cogs.iter().flat_map(|c| [c.clone(), stac_item_path(c)]).collect();
+    let products: Vec<PathBuf> = product_cogs(settings).iter().flat_map(|c| [c.clone(), stac_item_path(c)]).collect();
     let inputs = [model_files(&settings.model), vec![settings.pre.clone(), settings.post.clone()]].concat();
     hypersynth_data::check_outputs(&inputs, &[&products[..], &[crate::run_record::beside(&settings.out)]].concat())?;
-    if settings.threshold.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
-        bail!("--threshold must lie between 0 and 1");
-    }
-    if settings.classes.windows(2).any(|w| w[0] >= w[1]) || settings.classes.iter().any(|t| !(0.0..=1.0).contains(t)) {
-        bail!("--classes must be ascending thresholds between 0 and 1, not {:?}", settings.classes);
-    }
+    check_thresholds(settings)?;
     let mut model = SceneModel::open(&settings.model, &settings.session, ModelKind::Pix2pix, "fuse")?;
     model.set_samples(settings.samples)?;
     let (offset, scale) = output_mapping(&model.card, &settings.model)?;
@@ -113,25 +100,8 @@ pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
     let (rows, cols, bands) = (pre.meta().rows, pre.meta().cols, pre.meta().bands);
     let grid = model.grid(rows, cols, settings.tile, settings.overlap)?;
 
-    let band = |dtype, nodata, name: &str| output_meta(pre.meta(), dtype, nodata, &[name]);
     let value_bands: &[&str] = if settings.samples > 1 { &[output.as_str(), UNCERTAINTY_BAND] } else { &[output.as_str()] };
-    // The products are dated as the post-event scene.
-    let datetime = hypersynth_data::SceneMetadata::read(&settings.post).datetime;
-    let writer =
-        |path: &Path, meta: &CubeMeta| Ok::<_, anyhow::Error>(CogWriter::create(path, meta, Compression::Deflate)?.dated(datetime.clone()));
-    let mut writers = Products {
-        value: writer(&settings.out, &output_meta(pre.meta(), SampleType::Float32, PROBABILITY_NODATA, value_bands))?,
-        mask: match settings.threshold {
-            Some(t) => Some((writer(&mask_path(&settings.out), &band(SampleType::UInt8, MASK_NODATA, "damage_mask"))?, t)),
-            None => None,
-        },
-        classes: if settings.classes.is_empty() {
-            None
-        } else {
-            Some(writer(&classes_path(&settings.out), &band(SampleType::UInt8, MASK_NODATA, "severity_class"))?)
-        },
-        thresholds: &settings.classes,
-    };
+    let mut writers = Products::create(settings, pre.meta(), value_bands)?;
     let record = RunRecord::start(
         "fuse",
         &[settings.model.clone(), settings.pre.clone(), settings.post.clone()],
@@ -172,6 +142,30 @@ pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
     Ok(FuseOutcome { probability, mask, classes, tiles: inference.tiles, onnx_time: inference.onnx_time })
 }
 
+/// The COGs `fuse` writes: the model's output, and the mask and the severity classes when
+/// asked for.
+fn product_cogs(settings: &Fuse) -> Vec<PathBuf> {
+    [
+        Some(settings.out.clone()),
+        settings.threshold.map(|_| mask_path(&settings.out)),
+        (!settings.classes.is_empty()).then(|| classes_path(&settings.out)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// `--threshold` and `--classes` as probabilities (or severities) between 0 and 1.
+fn check_thresholds(settings: &Fuse) -> Result<()> {
+    if settings.threshold.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
+        bail!("--threshold must lie between 0 and 1");
+    }
+    if settings.classes.windows(2).any(|w| w[0] >= w[1]) || settings.classes.iter().any(|t| !(0.0..=1.0).contains(t)) {
+        bail!("--classes must be ascending thresholds between 0 and 1, not {:?}", settings.classes);
+    }
+    Ok(())
+}
+
 /// The rasters `fuse` writes, row by row.
 struct Products<'a> {
     /// The model's output: the damage probability or the severity.
@@ -184,7 +178,26 @@ struct Products<'a> {
     thresholds: &'a [f64],
 }
 
-impl Products<'_> {
+impl<'a> Products<'a> {
+    /// The writers of `settings`' products on the grid of `scene` (the pre-event scene),
+    /// dated as the post-event scene; the value raster has `value_bands`.
+    fn create(settings: &'a Fuse, scene: &CubeMeta, value_bands: &[&str]) -> Result<Self> {
+        let datetime = hypersynth_data::SceneMetadata::read(&settings.post).datetime;
+        let writer = |path: &Path, meta: &CubeMeta| {
+            Ok::<_, anyhow::Error>(CogWriter::create(path, meta, Compression::Deflate)?.dated(datetime.clone()))
+        };
+        let band = |name: &str| output_meta(scene, SampleType::UInt8, MASK_NODATA, &[name]);
+        Ok(Self {
+            value: writer(&settings.out, &output_meta(scene, SampleType::Float32, PROBABILITY_NODATA, value_bands))?,
+            mask: match settings.threshold {
+                Some(t) => Some((writer(&mask_path(&settings.out), &band("damage_mask"))?, t)),
+                None => None,
+            },
+            classes: if settings.classes.is_empty() { None } else { Some(writer(&classes_path(&settings.out), &band("severity_class"))?) },
+            thresholds: &settings.classes,
+        })
+    }
+
     /// Writes finished rows, `[rows, cols, bands]` (the value, then the uncertainty when
     /// sampled): NaN (no data) becomes each raster's nodata value.
     fn write(&mut self, first: usize, values: Array3<f32>) -> Result<()> {

@@ -11,14 +11,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use hypersynth_data::{CogWriter, Compression, Cube, CubeMeta, Resampling, ResamplingKernel, SampleType, Window, stac_item_path};
 use hypersynth_onnx::SessionOptions;
-use hypersynth_onnx_format::{ModelCard, ModelKind};
+use hypersynth_onnx_format::{ModelCard, ModelKind, Normalisation};
 use hypersynth_spectral::{ImageQuality, ImageScores, SSIM_WINDOW};
 use ndarray::{Array3, Array4, Axis};
 use serde_json::{Value, json};
 
 use crate::run_record::RunRecord;
 use crate::scene_inference::{SceneModel, model_files};
-use crate::tiling::{TileCounts, TileSource};
+use crate::tiling::{TileCounts, TileGrid, TileSource};
 
 /// Default tile side in pixels on the high-res grid (command line and job file).
 pub const DEFAULT_TILE: usize = 128;
@@ -79,6 +79,18 @@ impl Quality {
     }
 }
 
+/// The scores as the table `super-resolve --reference` prints: a header, then one line per
+/// method.
+impl std::fmt::Display for Quality {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:<8} {:>9} {:>7} {:>8}", "", "PSNR dB", "SSIM", "SAM deg")?;
+        for (name, s) in self.methods() {
+            write!(f, "\n{name:<8} {:>9.2} {:>7.4} {:>8.3}", s.psnr_db, s.ssim, s.sam_deg)?;
+        }
+        Ok(())
+    }
+}
+
 /// Runs the model over the scene; see [`SuperResolve`].
 pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
     let clock = Instant::now();
@@ -86,27 +98,8 @@ pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
         [model_files(&settings.model), std::iter::once(settings.input.clone()).chain(settings.reference.clone()).collect()].concat();
     let outputs = [settings.out.clone(), stac_item_path(&settings.out), crate::run_record::beside(&settings.out)];
     hypersynth_data::check_outputs(&inputs, &outputs)?;
-    let mut model = SceneModel::open(&settings.model, &settings.session, ModelKind::CycleganSr, "super-resolve")?;
-    let scale = model_scale(&model.card, &settings.model)?;
-    if let Some(asked) = settings.scale
-        && asked != scale
-    {
-        bail!("{}: the model super-resolves x{scale}, not x{asked} as --scale asks", settings.model.display());
-    }
-    let fine = Cube::open_resampled(&settings.input, &Resampling::cubic(scale).with_psf_offset(model.card.psf_offset()))?;
+    let Prepared { mut model, scale, fine, grid, truth } = prepare(settings)?;
     let meta = fine.meta().clone();
-    model.check_bands(&meta)?;
-    if meta.rows < settings.tile || meta.cols < settings.tile {
-        bail!(
-            "{}: {} rows x {} columns after x{scale} resampling, smaller than one {}-pixel tile; use a smaller --tile",
-            settings.input.display(),
-            meta.rows,
-            meta.cols,
-            settings.tile
-        );
-    }
-    let grid = model.grid(meta.rows, meta.cols, settings.tile, settings.overlap)?;
-    let truth = settings.reference.as_deref().map(|r| open_reference(r, &meta)).transpose()?;
     let out_meta = output_meta(&meta);
     let scene = hypersynth_data::SceneMetadata::read(&settings.input);
     let mut writer =
@@ -119,20 +112,7 @@ pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
 
     let normalisation = model.card.normalisation.clone();
     let sources = [TileSource { cube: &fine, offset: &normalisation.offset, scale: &normalisation.scale }];
-    let model_path = &settings.model;
-    let mut to_physical = |mut output: Array4<f32>| -> Result<Array4<f32>> {
-        if output.dim().1 != meta.bands {
-            bail!("{}: the model wrote {} channels for a scene of {} bands", model_path.display(), output.dim().1, meta.bands);
-        }
-        // The output is in the space the model reads: back to physical values.
-        for (c, mut plane) in output.axis_iter_mut(Axis(1)).enumerate() {
-            let (offset, scale) = (normalisation.offset[c] as f32, normalisation.scale[c] as f32);
-            if (offset, scale) != (0.0, 1.0) {
-                plane.mapv_inplace(|v| v * scale + offset);
-            }
-        }
-        Ok(output)
-    };
+    let mut to_physical = |output: Array4<f32>| to_physical(output, meta.bands, &normalisation, &settings.model);
     let nodata = out_meta.nodata.map(|v| v as f32);
     let mut write = |first: usize, values: Array3<f32>| -> Result<()> {
         let (rows, cols, _) = values.dim();
@@ -145,10 +125,7 @@ pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
     let inference = model.run(&grid, settings.batch, &sources, meta.bands, &mut to_physical, &mut write)?;
     let output = writer.finish()?;
 
-    let quality = match &truth {
-        Some(truth) => Some(score(&output, &settings.input, scale, truth)?),
-        None => None,
-    };
+    let quality = truth.as_ref().map(|truth| score(&output, &settings.input, scale, truth)).transpose()?;
     record.finish(
         &crate::run_record::beside(&settings.out),
         &[output.clone(), stac_item_path(&output)],
@@ -170,6 +147,58 @@ pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
         inference.onnx_time.as_secs_f64()
     );
     Ok(SuperResolveOutcome { output, tiles: inference.tiles, onnx_time: inference.onnx_time, quality })
+}
+
+/// What `super-resolve` has opened and checked before any work.
+struct Prepared {
+    model: SceneModel,
+    scale: usize,
+    /// The input resampled to the finer grid, as the model reads it.
+    fine: Cube,
+    grid: TileGrid,
+    truth: Option<Cube>,
+}
+
+/// Opens the model and the scenes and checks them against each other and the settings:
+/// the model's scale, its bands, the tile against the finer grid, the reference's grid.
+fn prepare(settings: &SuperResolve) -> Result<Prepared> {
+    let model = SceneModel::open(&settings.model, &settings.session, ModelKind::CycleganSr, "super-resolve")?;
+    let scale = model_scale(&model.card, &settings.model)?;
+    if let Some(asked) = settings.scale
+        && asked != scale
+    {
+        bail!("{}: the model super-resolves x{scale}, not x{asked} as --scale asks", settings.model.display());
+    }
+    let fine = Cube::open_resampled(&settings.input, &Resampling::cubic(scale).with_psf_offset(model.card.psf_offset()))?;
+    let meta = fine.meta();
+    model.check_bands(meta)?;
+    if meta.rows < settings.tile || meta.cols < settings.tile {
+        bail!(
+            "{}: {} rows x {} columns after x{scale} resampling, smaller than one {}-pixel tile; use a smaller --tile",
+            settings.input.display(),
+            meta.rows,
+            meta.cols,
+            settings.tile
+        );
+    }
+    let grid = model.grid(meta.rows, meta.cols, settings.tile, settings.overlap)?;
+    let truth = settings.reference.as_deref().map(|r| open_reference(r, meta)).transpose()?;
+    Ok(Prepared { model, scale, fine, grid, truth })
+}
+
+/// The model's output (`[tiles, channels, rows, cols]`, in the space it reads) back in
+/// physical values; one channel per band of the scene.
+fn to_physical(mut output: Array4<f32>, bands: usize, normalisation: &Normalisation, model: &Path) -> Result<Array4<f32>> {
+    if output.dim().1 != bands {
+        bail!("{}: the model wrote {} channels for a scene of {bands} bands", model.display(), output.dim().1);
+    }
+    for (c, mut plane) in output.axis_iter_mut(Axis(1)).enumerate() {
+        let (offset, scale) = (normalisation.offset[c] as f32, normalisation.scale[c] as f32);
+        if (offset, scale) != (0.0, 1.0) {
+            plane.mapv_inplace(|v| v * scale + offset);
+        }
+    }
+    Ok(output)
 }
 
 /// The factor the model's card says it super-resolves by (`training.scale`).

@@ -15,6 +15,7 @@ use hypersynth_models::cyclegan::{CycleganArchitecture, CycleganConfig};
 use hypersynth_models::cyclegan_training::{self, CycleganRecord, CycleganTrainConfig, Domain};
 use hypersynth_models::export::cyclegan_generator;
 use hypersynth_onnx_format::{FORMAT_VERSION, ModelCard, ModelKind, Normalisation, encode_model};
+use hypersynth_spectral::Normaliser;
 use serde_json::json;
 
 use crate::components::{self, Sampled, Scene};
@@ -49,31 +50,13 @@ pub struct CycleganOutcome {
 
 /// Trains and exports; see [`TrainCyclegan`].
 pub fn run(settings: &TrainCyclegan) -> Result<CycleganOutcome> {
-    if settings.train.scale < 2 {
-        bail!("--scale must be at least 2, not {}", settings.train.scale);
-    }
-    let half_block = settings.train.scale as f64 / 2.0;
-    if settings.train.psf_offset.iter().any(|o| o.abs() > half_block) {
-        let [rows, cols] = settings.train.psf_offset;
-        bail!(
-            "--psf-offset {rows},{cols}: a low-res pixel's centre must lie within its block, at most {half_block} high-res pixels from its centre"
-        );
-    }
+    check_degradation(settings)?;
     let files = TrainingFiles::beside(&settings.out);
     let inputs: Vec<PathBuf> = settings.domain_a.iter().chain(&settings.domain_b).cloned().collect();
     files.check(&inputs)?;
     let (low_scenes, high_scenes, wavelengths) = read_domains(settings)?;
-
-    let sampled: Vec<Sampled<'_>> =
-        low_scenes.iter().chain(&high_scenes).map(|(image, valid)| Sampled { image, valid, region: components::whole(image) }).collect();
-    // One scale for all components: the losses and discriminators weigh each direction as
-    // it weighs in the image (see docs/SUPER_RESOLUTION.md).
-    let normaliser = components::fit(&sampled, settings.components)?.to_common_scale();
+    let (a, b, normaliser) = project_domains(&low_scenes, &high_scenes, settings.components)?;
     let k = normaliser.basis.nrows();
-    let domain = |scenes: &[Scene]| -> Result<Domain> {
-        Ok(Domain { images: scenes.iter().map(|(image, _)| components::project(image, &normaliser)).collect::<Result<_>>()? })
-    };
-    let (a, b) = (domain(&low_scenes)?, domain(&high_scenes)?);
     let architecture = CycleganConfig::new(k, settings.architecture.clone());
 
     let parameters = json!({
@@ -112,6 +95,35 @@ pub fn run(settings: &TrainCyclegan) -> Result<CycleganOutcome> {
     files.remove_checkpoint();
     tracing::info!("wrote {}", model.display());
     Ok(CycleganOutcome { model, run_json: files.run_json })
+}
+
+/// The degradation the settings ask for: a scale of at least 2, each low-res pixel's
+/// centre within its block.
+fn check_degradation(settings: &TrainCyclegan) -> Result<()> {
+    if settings.train.scale < 2 {
+        bail!("--scale must be at least 2, not {}", settings.train.scale);
+    }
+    let half_block = settings.train.scale as f64 / 2.0;
+    if settings.train.psf_offset.iter().any(|o| o.abs() > half_block) {
+        let [rows, cols] = settings.train.psf_offset;
+        bail!(
+            "--psf-offset {rows},{cols}: a low-res pixel's centre must lie within its block, at most {half_block} high-res pixels from its centre"
+        );
+    }
+    Ok(())
+}
+
+/// Both domains projected on `count` principal components fitted on all their valid
+/// pixels, with one scale for all components: the losses and discriminators weigh each
+/// direction as it weighs in the image (see docs/SUPER_RESOLUTION.md).
+fn project_domains(low: &[Scene], high: &[Scene], count: usize) -> Result<(Domain, Domain, Normaliser)> {
+    let sampled: Vec<Sampled<'_>> =
+        low.iter().chain(high).map(|(image, valid)| Sampled { image, valid, region: components::whole(image) }).collect();
+    let normaliser = components::fit(&sampled, count)?.to_common_scale();
+    let domain = |scenes: &[Scene]| -> Result<Domain> {
+        Ok(Domain { images: scenes.iter().map(|(image, _)| components::project(image, &normaliser)).collect::<Result<_>>()? })
+    };
+    Ok((domain(low)?, domain(high)?, normaliser))
 }
 
 /// Reads both domains whole (domain A resampled to the high-res grid): every scene must

@@ -9,12 +9,12 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use hypersynth_data::{Cube, CubeMeta};
-use hypersynth_models::crops::Region;
+use hypersynth_data::{Cube, CubeMeta, Window};
 use hypersynth_models::export::pix2pix_generator;
 use hypersynth_models::pix2pix::{Pix2pixArchitecture, Pix2pixConfig};
-use hypersynth_models::pix2pix_training::{self, PairedScene, Pix2pixRecord, Pix2pixTrainConfig};
+use hypersynth_models::pix2pix_training::{self, PairedScene, Pix2pixRecord, Pix2pixTrainConfig, Regions};
 use hypersynth_onnx_format::{DamageOutput, FORMAT_VERSION, ModelCard, ModelKind, Normalisation, OutputMapping, encode_model};
+use hypersynth_spectral::Normaliser;
 use ndarray::{Array2, Axis};
 use serde_json::json;
 
@@ -48,28 +48,28 @@ pub struct Holdout {
 
 impl Holdout {
     /// The training and validation regions of a `rows` x `cols` scene.
-    pub fn regions(&self, rows: usize, cols: usize) -> Result<(Region, Region)> {
+    pub fn regions(&self, rows: usize, cols: usize) -> Result<(Window, Window)> {
         if !(self.fraction > 0.0 && self.fraction < 1.0) {
             bail!("--holdout must lie strictly between 0 and 1, not {}", self.fraction);
         }
         let split = |len: usize| ((len as f64 * self.fraction).round() as usize).clamp(1, len - 1);
-        let full = Region { row: 0, col: 0, rows, cols };
+        let full = Window::full(rows, cols);
         Ok(match self.side {
             Side::Right => {
                 let held = split(cols);
-                (Region { cols: cols - held, ..full }, Region { col: cols - held, cols: held, ..full })
+                (Window { cols: cols - held, ..full }, Window { col: cols - held, cols: held, ..full })
             }
             Side::Left => {
                 let held = split(cols);
-                (Region { col: held, cols: cols - held, ..full }, Region { cols: held, ..full })
+                (Window { col: held, cols: cols - held, ..full }, Window { cols: held, ..full })
             }
             Side::Bottom => {
                 let held = split(rows);
-                (Region { rows: rows - held, ..full }, Region { row: rows - held, rows: held, ..full })
+                (Window { rows: rows - held, ..full }, Window { row: rows - held, rows: held, ..full })
             }
             Side::Top => {
                 let held = split(rows);
-                (Region { row: held, rows: rows - held, ..full }, Region { rows: held, ..full })
+                (Window { row: held, rows: rows - held, ..full }, Window { rows: held, ..full })
             }
         })
     }
@@ -114,34 +114,8 @@ pub struct Pix2pixOutcome {
 pub fn run(settings: &TrainPix2pix) -> Result<Pix2pixOutcome> {
     let files = TrainingFiles::beside(&settings.out);
     files.check(&[&settings.pre, &settings.post, &settings.target])?;
-    let pre = Cube::open(&settings.pre)?;
-    let post = Cube::open(&settings.post)?;
-    let target = Cube::open(&settings.target)?;
-    check_inputs(pre.meta(), post.meta(), target.meta())?;
-    let output =
-        settings.target_kind.unwrap_or(if target.meta().dtype.is_float() { DamageOutput::Severity } else { DamageOutput::Probability });
-    let wavelengths = pre
-        .meta()
-        .wavelengths_nm
-        .clone()
-        .with_context(|| format!("{}: no band wavelengths; the model card records the bands a model reads", settings.pre.display()))?;
-    let (rows, cols) = (pre.meta().rows, pre.meta().cols);
-    let (train_region, validation_region) = settings.holdout.regions(rows, cols)?;
-    let spinner = progress::spinner("reading the scenes");
-    let pre_pixels = components::read_whole(&pre)?;
-    let post_pixels = components::read_whole(&post)?;
-    let (target_values, target_valid) = read_target(&target)?;
-    spinner.finish_and_clear();
-    let valid = &(&pre_pixels.1 & &post_pixels.1) & &target_valid;
-
-    let sampled = [&pre_pixels.0, &post_pixels.0].map(|image| Sampled { image, valid: &valid, region: train_region });
-    let normaliser = components::fit(&sampled, settings.components)?;
+    let Prepared { scene, normaliser, wavelengths, output, train_region, validation_region } = prepare(settings)?;
     let k = normaliser.basis.nrows();
-    let input = ndarray::concatenate(
-        Axis(0),
-        &[components::project(&pre_pixels.0, &normaliser)?.view(), components::project(&post_pixels.0, &normaliser)?.view()],
-    )?;
-    let scene = PairedScene { input, target: target_values.insert_axis(Axis(0)), valid };
     let architecture = Pix2pixConfig::new(2 * k, 1, settings.architecture.clone());
 
     let parameters = json!({
@@ -171,8 +145,7 @@ pub fn run(settings: &TrainPix2pix) -> Result<Pix2pixOutcome> {
         &architecture,
         &settings.train,
         &scene,
-        train_region,
-        validation_region,
+        Regions { train: train_region, validation: validation_region },
         Some(&files.checkpoint),
         &resume_key,
         &mut log,
@@ -201,6 +174,51 @@ pub fn run(settings: &TrainPix2pix) -> Result<Pix2pixOutcome> {
     files.remove_checkpoint();
     tracing::info!("wrote {} (IoU {:.3} on the held-out region)", model.display(), trained.validation.iou);
     Ok(Pix2pixOutcome { model, run_json: files.run_json, validation_iou: trained.validation.iou })
+}
+
+/// A paired scene read, checked and projected for training, with what the card records.
+struct Prepared {
+    /// Both scenes' principal components stacked, the target, the valid pixels.
+    scene: PairedScene,
+    /// The principal components, fitted on the training region of both scenes.
+    normaliser: Normaliser,
+    wavelengths: Vec<f64>,
+    output: DamageOutput,
+    train_region: Window,
+    validation_region: Window,
+}
+
+/// Opens and checks the three rasters, reads them whole and projects both scenes on the
+/// principal components fitted on the training region.
+fn prepare(settings: &TrainPix2pix) -> Result<Prepared> {
+    let pre = Cube::open(&settings.pre)?;
+    let post = Cube::open(&settings.post)?;
+    let target = Cube::open(&settings.target)?;
+    check_inputs(pre.meta(), post.meta(), target.meta())?;
+    let output =
+        settings.target_kind.unwrap_or(if target.meta().dtype.is_float() { DamageOutput::Severity } else { DamageOutput::Probability });
+    let wavelengths = pre
+        .meta()
+        .wavelengths_nm
+        .clone()
+        .with_context(|| format!("{}: no band wavelengths; the model card records the bands a model reads", settings.pre.display()))?;
+    let (rows, cols) = (pre.meta().rows, pre.meta().cols);
+    let (train_region, validation_region) = settings.holdout.regions(rows, cols)?;
+    let spinner = progress::spinner("reading the scenes");
+    let pre_pixels = components::read_whole(&pre)?;
+    let post_pixels = components::read_whole(&post)?;
+    let (target_values, target_valid) = read_target(&target)?;
+    spinner.finish_and_clear();
+    let valid = &(&pre_pixels.1 & &post_pixels.1) & &target_valid;
+
+    let sampled = [&pre_pixels.0, &post_pixels.0].map(|image| Sampled { image, valid: &valid, region: train_region });
+    let normaliser = components::fit(&sampled, settings.components)?;
+    let input = ndarray::concatenate(
+        Axis(0),
+        &[components::project(&pre_pixels.0, &normaliser)?.view(), components::project(&post_pixels.0, &normaliser)?.view()],
+    )?;
+    let scene = PairedScene { input, target: target_values.insert_axis(Axis(0)), valid };
+    Ok(Prepared { scene, normaliser, wavelengths, output, train_region, validation_region })
 }
 
 /// The model card of a U-Net of `architecture` (on `in_channels / 2` principal components

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use hypersynth_data::class_counts;
 use hypersynth_models::spectral_cgan::{SpectralCganArchitecture, SpectralCganConfig};
-use hypersynth_models::training::{self, Dataset, StepRecord, TrainConfig};
+use hypersynth_models::training::{self, Dataset, StepRecord, TrainConfig, Trained};
+use hypersynth_onnx_format::proto::ModelProto;
 use hypersynth_onnx_format::{CardClass, FORMAT_VERSION, ModelCard, ModelKind, Normalisation, encode_model};
 use hypersynth_spectral::{ExemplarConfig, ExemplarModel, Layout, Normaliser, Split, SplitConfig};
 use ndarray::Axis;
@@ -92,16 +93,22 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
     let data = labelled::load(&settings.source)?;
     let class_ids: Vec<u32> = data.classes.iter().map(|c| c.id).collect();
     check_data(&data, &settings.split, &class_ids)?;
-    if let Synthesis::Exemplar(config) = &settings.synthesis {
-        return fit_exemplars(settings, config, &data, &class_ids, &files);
+    match &settings.synthesis {
+        Synthesis::Exemplar(config) => fit_exemplars(settings, config, &data, &class_ids, &files),
+        Synthesis::Gan => train_gan(settings, &data, &class_ids, &files),
     }
+}
+
+/// Trains the conditional GAN on the split's training share, choosing the exported
+/// generator by its MMD on the validation share, and exports it.
+fn train_gan(settings: &TrainSpectral, data: &Labelled, class_ids: &[u32], files: &TrainingFiles) -> Result<TrainOutcome> {
     let split = data.split(&settings.split)?;
-    check_counts(&data, &split.train, &class_ids)?;
+    check_counts(data, &split.train, class_ids)?;
 
     let normaliser = Normaliser::fit(data.spectra.select(Axis(0), &split.train).view(), settings.layout, NORMALISATION_MARGIN)?;
     let dataset = |rows: &[usize]| Dataset {
         spectra: normaliser.apply(data.spectra.select(Axis(0), rows).view()),
-        classes: class_indices(&data, rows, &class_ids),
+        classes: class_indices(data, rows, class_ids),
     };
     let (train_set, validation_set) = (dataset(&split.train), dataset(&split.validation));
     let architecture = SpectralCganConfig::new(normaliser.basis.nrows(), class_ids.len(), settings.architecture.clone());
@@ -114,7 +121,7 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
     });
     let record = RunRecord::start("train spectral", &data.inputs, parameters.clone())?;
     let fingerprint = data.fingerprint();
-    let mut log = TrainingLog::new(&files, settings.train.steps, "step,d_loss,g_loss,d_real,d_fake,validation_mmd");
+    let mut log = TrainingLog::new(files, settings.train.steps, "step,d_loss,g_loss,d_real,d_fake,validation_mmd");
     tracing::info!(
         "training on {} spectra of {} classes ({} bands, {} normalised dimensions; validation {}, test {})",
         split.train.len(),
@@ -130,9 +137,56 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
         training::train(&architecture, &settings.train, &train_set, &validation_set, Some(&files.checkpoint), &resume_key, &mut log)?;
     let metrics = log.finish()?;
 
+    let gan = TrainedGan {
+        architecture: &architecture,
+        normaliser: &normaliser,
+        train_set: &train_set,
+        train_rows: &split.train,
+        trained: &trained,
+    };
+    let proto = export_gan(settings, data, &fingerprint, &gan)?;
+    let model = hypersynth_data::write_atomically(&settings.out, &encode_model(&proto))?;
+    record.finish(
+        &files.run_json,
+        &[model.clone(), metrics.clone()],
+        data_details(
+            data,
+            &split,
+            json!({
+                "validation_counts": counts(data, &split.validation),
+                "best_step": trained.best_step,
+                "validation_mmd": trained.best_mmd,
+                "resumed_from_step": trained.resumed_from,
+            }),
+        ),
+    )?;
+    files.remove_checkpoint();
+    tracing::info!("wrote {} (validation MMD {:.4} at step {})", model.display(), trained.best_mmd, trained.best_step);
+    Ok(TrainOutcome {
+        model,
+        side_files: vec![metrics],
+        run_json: files.run_json.clone(),
+        best: Some((trained.best_mmd, trained.best_step)),
+    })
+}
+
+/// What training the GAN made, for its export.
+struct TrainedGan<'a> {
+    architecture: &'a SpectralCganConfig,
+    normaliser: &'a Normaliser,
+    /// The normalised training spectra.
+    train_set: &'a Dataset,
+    /// Their rows in the data.
+    train_rows: &'a [usize],
+    trained: &'a Trained,
+}
+
+/// The trained GAN's generator as an ONNX model, with its card.
+fn export_gan(settings: &TrainSpectral, data: &Labelled, fingerprint: &str, gan: &TrainedGan<'_>) -> Result<ModelProto> {
+    let TrainedGan { architecture, normaliser, train_set, train_rows, trained } = gan;
     let card = spectral_card(
-        &data,
-        card_normalisation(&normaliser),
+        data,
+        card_normalisation(normaliser),
         json!({
             "data_fingerprint": fingerprint,
             "loss": settings.train.loss,
@@ -146,34 +200,16 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
             "software": format!("hypersynth {}", env!("CARGO_PKG_VERSION")),
         }),
     );
-    let train_physical = data.spectra.select(Axis(0), &split.train);
-    let residual_spread = normaliser.residual_spread(train_physical.view(), &train_set.classes, class_ids.len());
-    let proto = hypersynth_models::export::spectral_generator(
+    let train_physical = data.spectra.select(Axis(0), train_rows);
+    let residual_spread = normaliser.residual_spread(train_physical.view(), &train_set.classes, architecture.classes);
+    Ok(hypersynth_models::export::spectral_generator(
         &trained.generator,
-        &architecture,
-        &normaliser,
+        architecture,
+        normaliser,
         &residual_spread,
         &card.to_props(),
         env!("CARGO_PKG_VERSION"),
-    )?;
-    let model = hypersynth_data::write_atomically(&settings.out, &encode_model(&proto))?;
-    record.finish(
-        &files.run_json,
-        &[model.clone(), metrics.clone()],
-        data_details(
-            &data,
-            &split,
-            json!({
-                "validation_counts": counts(&data, &split.validation),
-                "best_step": trained.best_step,
-                "validation_mmd": trained.best_mmd,
-                "resumed_from_step": trained.resumed_from,
-            }),
-        ),
-    )?;
-    files.remove_checkpoint();
-    tracing::info!("wrote {} (validation MMD {:.4} at step {})", model.display(), trained.best_mmd, trained.best_step);
-    Ok(TrainOutcome { model, side_files: vec![metrics], run_json: files.run_json, best: Some((trained.best_mmd, trained.best_step)) })
+    )?)
 }
 
 /// Fits and exports the exemplar variation model on every training pixel (the split's

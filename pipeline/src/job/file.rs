@@ -237,98 +237,14 @@ impl Job {
         // Paths in the job resolve against its folder, made absolute so that records and
         // summaries do not depend on where the job was started.
         let absolute = std::fs::canonicalize(path).with_context(|| format!("{}: cannot resolve the job file's folder", path.display()))?;
-        let base = absolute.parent().unwrap_or(Path::new("/"));
-        let at = |span: Range<usize>| format!("{} line {}", path.display(), line_of(&text, span.start));
-        let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+        let file = JobText { path, text: &text, base: absolute.parent().unwrap_or(Path::new("/")) };
 
         let device = match &raw.device {
-            Some(d) => d.get_ref().parse().map_err(|e| anyhow!("{}: {e}", at(d.span())))?,
+            Some(d) => d.get_ref().parse().map_err(|e| anyhow!("{}: {e}", file.at(d.span())))?,
             None => Device::Cpu,
         };
-        let mut scenes: Vec<Scene> = Vec::new();
-        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-        for entry in &raw.scene {
-            let line = line_of(&text, entry.span().start);
-            for scene in expand(entry.get_ref(), base).map_err(|e| anyhow!("{}: {e}", at(entry.span())))? {
-                if let Some(first) = seen.insert(scene.id.clone(), line) {
-                    bail!("{}: scene id {:?} is already used on line {first}; give one of them an `id`", at(entry.span()), scene.id);
-                }
-                scenes.push(scene);
-            }
-        }
-        if scenes.is_empty() {
-            bail!("{}: no [[scene]] given", path.display());
-        }
-
-        let mut stages = Vec::new();
-        if let Some(c) = &raw.convert {
-            if !["deflate", "zstd"].contains(&c.get_ref().compress.as_str()) {
-                bail!("{}: [convert] compress must be deflate or zstd, not {:?}", at(c.span()), c.get_ref().compress);
-            }
-            stages.push(Stage::Convert(c.get_ref().clone()));
-        }
-        if let Some(t) = &raw.train {
-            if t.get_ref().steps == 0 {
-                bail!("{}: [train] steps must be at least 1", at(t.span()));
-            }
-            if Synthesis::named(&t.get_ref().generator).is_none() {
-                bail!(
-                    "{}: [train] generator must be one of {}, not {:?}",
-                    at(t.span()),
-                    Synthesis::NAMES.join(", "),
-                    t.get_ref().generator
-                );
-            }
-            if t.get_ref().pooled {
-                if let Some(scene) = scenes.iter().find(|s| s.id == POOLED) {
-                    bail!(
-                        "{}: a pooled [train] writes into {POOLED}/, which is scene {:?}'s id; give it another `id`",
-                        at(t.span()),
-                        scene.id
-                    );
-                }
-                if scenes.iter().any(|s| s.classes != scenes[0].classes) {
-                    bail!("{}: a pooled [train] needs every scene to name the same `classes` table (or none)", at(t.span()));
-                }
-            }
-            stages.push(Stage::Train(t.get_ref().clone()));
-        }
-        if let Some(a) = &raw.augment {
-            let mut options = a.get_ref().clone();
-            if options.target_per_class == Some(0) {
-                bail!("{}: [augment] target_per_class must be at least 1", at(a.span()));
-            }
-            match &options.model {
-                Some(model) => options.model = Some(existing(&resolve(model)).map_err(|e| anyhow!("{}: {e}", at(a.span())))?),
-                None if raw.train.is_none() => bail!("{}: [augment] needs a model, or a [train] stage to make one", at(a.span())),
-                None => {}
-            }
-            stages.push(Stage::Augment(options));
-        }
-        if let Some(s) = &raw.super_resolve {
-            let mut options = s.get_ref().clone();
-            check_tiles("[super-resolve]", options.tile, options.overlap).map_err(|e| anyhow!("{}: {e}", at(s.span())))?;
-            options.model = existing(&resolve(&options.model)).map_err(|e| anyhow!("{}: {e}", at(s.span())))?;
-            stages.push(Stage::SuperResolve(options));
-        }
-        if let Some(f) = &raw.fuse {
-            let mut options = f.get_ref().clone();
-            check_tiles("[fuse]", options.tile, options.overlap).map_err(|e| anyhow!("{}: {e}", at(f.span())))?;
-            if let Some(t) = options.threshold.filter(|t| !(0.0..=1.0).contains(t)) {
-                bail!("{}: [fuse] threshold must lie between 0 and 1, not {t}", at(f.span()));
-            }
-            if options.samples == 0 {
-                bail!("{}: [fuse] samples must be at least 1", at(f.span()));
-            }
-            options.model = existing(&resolve(&options.model)).map_err(|e| anyhow!("{}: {e}", at(f.span())))?;
-            if let Some(scene) = scenes.iter().find(|s| s.post.is_none()) {
-                bail!("{}: [fuse] needs a post-event scene, but scene {:?} has no `post`", at(f.span()), scene.id);
-            }
-            stages.push(Stage::Fuse(options));
-        }
-        if stages.is_empty() {
-            bail!("{}: no stage given; add [convert], [train], [augment], [super-resolve] or [fuse]", path.display());
-        }
+        let scenes = file.scenes(&raw.scene)?;
+        let stages = file.stages(&raw, &scenes)?;
         if stages.iter().any(|s| matches!(s, Stage::Train(_) | Stage::Augment(_)))
             && let Some(scene) = scenes.iter().find(|s| s.labels.is_none())
         {
@@ -339,7 +255,139 @@ impl Job {
                 existing(file).with_context(|| format!("{}: scene {:?}", path.display(), scene.id))?;
             }
         }
-        Ok(Self { path: path.to_path_buf(), output: resolve(raw.output.get_ref()), seed: raw.seed, device, scenes, stages })
+        Ok(Self { path: path.to_path_buf(), output: file.resolve(raw.output.get_ref()), seed: raw.seed, device, scenes, stages })
+    }
+}
+
+/// The job file being read: where its errors point and its relative paths resolve.
+struct JobText<'a> {
+    path: &'a Path,
+    text: &'a str,
+    /// The job file's folder, absolute.
+    base: &'a Path,
+}
+
+impl JobText<'_> {
+    /// `FILE line N` for the value at `span`.
+    fn at(&self, span: Range<usize>) -> String {
+        format!("{} line {}", self.path.display(), line_of(self.text, span.start))
+    }
+
+    /// `p` against the job file's folder.
+    fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() { p.to_path_buf() } else { self.base.join(p) }
+    }
+
+    /// The model file a stage at `span` names, which must exist.
+    fn model(&self, model: &Path, span: Range<usize>) -> Result<PathBuf> {
+        existing(&self.resolve(model)).map_err(|e| anyhow!("{}: {e}", self.at(span)))
+    }
+
+    /// Every `[[scene]]` table's scenes, ids unique; at least one.
+    fn scenes(&self, tables: &[Spanned<RawScene>]) -> Result<Vec<Scene>> {
+        let mut scenes: Vec<Scene> = Vec::new();
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        for entry in tables {
+            let line = line_of(self.text, entry.span().start);
+            for scene in expand(entry.get_ref(), self.base).map_err(|e| anyhow!("{}: {e}", self.at(entry.span())))? {
+                if let Some(first) = seen.insert(scene.id.clone(), line) {
+                    bail!("{}: scene id {:?} is already used on line {first}; give one of them an `id`", self.at(entry.span()), scene.id);
+                }
+                scenes.push(scene);
+            }
+        }
+        if scenes.is_empty() {
+            bail!("{}: no [[scene]] given", self.path.display());
+        }
+        Ok(scenes)
+    }
+
+    /// The stages the job gives, each checked; at least one.
+    fn stages(&self, raw: &RawJob, scenes: &[Scene]) -> Result<Vec<Stage>> {
+        let mut stages = Vec::new();
+        if let Some(c) = &raw.convert {
+            if !["deflate", "zstd"].contains(&c.get_ref().compress.as_str()) {
+                bail!("{}: [convert] compress must be deflate or zstd, not {:?}", self.at(c.span()), c.get_ref().compress);
+            }
+            stages.push(Stage::Convert(c.get_ref().clone()));
+        }
+        if let Some(t) = &raw.train {
+            stages.push(Stage::Train(self.train(t, scenes)?));
+        }
+        if let Some(a) = &raw.augment {
+            stages.push(Stage::Augment(self.augment(a, raw.train.is_some())?));
+        }
+        if let Some(s) = &raw.super_resolve {
+            let mut options = s.get_ref().clone();
+            check_tiles("[super-resolve]", options.tile, options.overlap).map_err(|e| anyhow!("{}: {e}", self.at(s.span())))?;
+            options.model = self.model(&options.model, s.span())?;
+            stages.push(Stage::SuperResolve(options));
+        }
+        if let Some(f) = &raw.fuse {
+            stages.push(Stage::Fuse(self.fuse(f, scenes)?));
+        }
+        if stages.is_empty() {
+            bail!("{}: no stage given; add [convert], [train], [augment], [super-resolve] or [fuse]", self.path.display());
+        }
+        Ok(stages)
+    }
+
+    /// `[train]`: at least one step, a known generator; pooled only over scenes that share
+    /// their class table and none of which is named as the pooled folder.
+    fn train(&self, t: &Spanned<TrainOptions>, scenes: &[Scene]) -> Result<TrainOptions> {
+        let options = t.get_ref();
+        if options.steps == 0 {
+            bail!("{}: [train] steps must be at least 1", self.at(t.span()));
+        }
+        if Synthesis::named(&options.generator).is_none() {
+            bail!("{}: [train] generator must be one of {}, not {:?}", self.at(t.span()), Synthesis::NAMES.join(", "), options.generator);
+        }
+        if options.pooled {
+            if let Some(scene) = scenes.iter().find(|s| s.id == POOLED) {
+                bail!(
+                    "{}: a pooled [train] writes into {POOLED}/, which is scene {:?}'s id; give it another `id`",
+                    self.at(t.span()),
+                    scene.id
+                );
+            }
+            if scenes.iter().any(|s| s.classes != scenes[0].classes) {
+                bail!("{}: a pooled [train] needs every scene to name the same `classes` table (or none)", self.at(t.span()));
+            }
+        }
+        Ok(options.clone())
+    }
+
+    /// `[augment]`: a wanted count of at least 1, and a model that exists or a `[train]`
+    /// stage to make one.
+    fn augment(&self, a: &Spanned<AugmentOptions>, has_train: bool) -> Result<AugmentOptions> {
+        let mut options = a.get_ref().clone();
+        if options.target_per_class == Some(0) {
+            bail!("{}: [augment] target_per_class must be at least 1", self.at(a.span()));
+        }
+        match &options.model {
+            Some(model) => options.model = Some(self.model(model, a.span())?),
+            None if !has_train => bail!("{}: [augment] needs a model, or a [train] stage to make one", self.at(a.span())),
+            None => {}
+        }
+        Ok(options)
+    }
+
+    /// `[fuse]`: tiles, threshold and samples in range, a model that exists, and a
+    /// post-event scene for every scene.
+    fn fuse(&self, f: &Spanned<FuseOptions>, scenes: &[Scene]) -> Result<FuseOptions> {
+        let mut options = f.get_ref().clone();
+        check_tiles("[fuse]", options.tile, options.overlap).map_err(|e| anyhow!("{}: {e}", self.at(f.span())))?;
+        if let Some(t) = options.threshold.filter(|t| !(0.0..=1.0).contains(t)) {
+            bail!("{}: [fuse] threshold must lie between 0 and 1, not {t}", self.at(f.span()));
+        }
+        if options.samples == 0 {
+            bail!("{}: [fuse] samples must be at least 1", self.at(f.span()));
+        }
+        options.model = self.model(&options.model, f.span())?;
+        if let Some(scene) = scenes.iter().find(|s| s.post.is_none()) {
+            bail!("{}: [fuse] needs a post-event scene, but scene {:?} has no `post`", self.at(f.span()), scene.id);
+        }
+        Ok(options)
     }
 }
 

@@ -112,14 +112,8 @@ pub fn run(settings: &RunJob) -> Result<JobOutcome> {
     };
     let stop = stop_on_signals()?;
     let workers = settings.scenes_at_once.max(1);
-    // Several scenes at once share the cores out.
-    let threads = if workers > 1 {
-        let all = settings.session.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        Some((all / workers).max(1))
-    } else {
-        settings.session.threads
-    };
-    let session = SessionOptions { device: job.device, threads, ..settings.session.clone() };
+    let session =
+        SessionOptions { device: job.device, threads: threads_per_scene(settings.session.threads, workers), ..settings.session.clone() };
     let scenes: Vec<&Scene> = job.scenes.iter().enumerate().filter(|(i, _)| shard.is_none_or(|s| s.takes(*i))).map(|(_, s)| s).collect();
     tracing::info!(
         "job {}: {} scene(s){}, stages {}, {workers} at once",
@@ -141,7 +135,38 @@ pub fn run(settings: &RunJob) -> Result<JobOutcome> {
         bar.inc(rows.len() as u64);
         Ok::<_, anyhow::Error>(rows)
     };
-    // Workers take the next scene in job-file order; rows keep that order.
+    let rows = in_job_order(&scenes, workers, run_scene)?;
+    bar.finish_and_clear();
+    let name = match shard {
+        Some(s) if s.count > 1 => format!("job-summary.shard-{}-of-{}", s.index, s.count),
+        _ => "job-summary".to_string(),
+    };
+    let summary = summary::write(&job.output, &name, &job.path, shard.map(|s| format!("{}/{}", s.index, s.count)), &rows)?;
+    let counts = Counts::of(&rows);
+    let end = if stop.load(Ordering::Relaxed) {
+        JobEnd::Stopped
+    } else if counts.done == rows.len() {
+        JobEnd::AllDone
+    } else {
+        JobEnd::Incomplete
+    };
+    Ok(JobOutcome { end, counts, summary })
+}
+
+/// Threads per scene when `workers` scenes run at once: they share the cores (`threads`,
+/// else all) out.
+fn threads_per_scene(threads: Option<usize>, workers: usize) -> Option<usize> {
+    if workers > 1 {
+        let all = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        Some((all / workers).max(1))
+    } else {
+        threads
+    }
+}
+
+/// Runs `run_scene` on every scene with `workers` threads, each taking the next scene in
+/// job-file order; the rows keep that order.
+fn in_job_order(scenes: &[&Scene], workers: usize, run_scene: impl Fn(&Scene) -> Result<Vec<Row>> + Sync) -> Result<Vec<Row>> {
     let next = AtomicUsize::new(0);
     let done: Mutex<Vec<(usize, Vec<Row>)>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| -> Result<()> {
@@ -165,21 +190,7 @@ pub fn run(settings: &RunJob) -> Result<JobOutcome> {
     let mut done = done.into_inner().map_err(|_| anyhow::anyhow!("a scene worker panicked"))?;
     done.sort_by_key(|(position, _)| *position);
     let rows: Vec<Row> = done.into_iter().flat_map(|(_, rows)| rows).collect();
-    bar.finish_and_clear();
-    let name = match shard {
-        Some(s) if s.count > 1 => format!("job-summary.shard-{}-of-{}", s.index, s.count),
-        _ => "job-summary".to_string(),
-    };
-    let summary = summary::write(&job.output, &name, &job.path, shard.map(|s| format!("{}/{}", s.index, s.count)), &rows)?;
-    let counts = Counts::of(&rows);
-    let end = if stop.load(Ordering::Relaxed) {
-        JobEnd::Stopped
-    } else if counts.done == rows.len() {
-        JobEnd::AllDone
-    } else {
-        JobEnd::Incomplete
-    };
-    Ok(JobOutcome { end, counts, summary })
+    Ok(rows)
 }
 
 /// The job summary of every scene and stage from the records on disk, whichever worker

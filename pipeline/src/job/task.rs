@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::file::{Job, POOLED, Scene, Stage};
+use super::file::{AugmentOptions, ConvertOptions, FuseOptions, Job, POOLED, Scene, Stage, SuperResolveOptions, TrainOptions};
 use crate::commands::augment::{Augment, Selection, Target};
 use crate::commands::fuse::Fuse;
 use crate::commands::super_resolve::SuperResolve;
@@ -162,7 +162,7 @@ impl Task<'_> {
         inputs: Vec<FileRecord>,
         key: String,
         parameters: Value,
-        result: Result<(Vec<PathBuf>, BTreeMap<String, f64>)>,
+        result: Result<Produced>,
         clock: Instant,
     ) -> Result<Outcome> {
         let hashed =
@@ -232,115 +232,135 @@ impl Task<'_> {
     }
 
     /// Runs the stage's command into `dir`; returns the files written and key numbers.
-    fn execute(&self, dir: &Path, session: &SessionOptions) -> Result<(Vec<PathBuf>, BTreeMap<String, f64>)> {
-        let scene = self.scene;
-        let seed = self.job.seed;
-        let labels = || LabelSource::Raster {
+    fn execute(&self, dir: &Path, session: &SessionOptions) -> Result<Produced> {
+        match self.stage {
+            Stage::Convert(o) => self.convert(o, dir),
+            Stage::Train(o) => self.train(o, dir),
+            Stage::Augment(o) => self.augment(o, dir, session),
+            Stage::SuperResolve(o) => self.super_resolve(o, dir, session),
+            Stage::Fuse(o) => self.fuse(o, dir, session),
+        }
+    }
+
+    /// The labelled scenes the task reads (one, or all of a pooled task's).
+    fn label_source(&self) -> LabelSource {
+        LabelSource::Raster {
             scenes: self
                 .labelled_scenes()
                 .into_iter()
                 .map(|s| (CubeSource::file(s.path.clone()), s.labels.clone().unwrap_or_default()))
                 .collect(),
             // One table for every scene of a pooled task (checked when the job was read).
-            names: scene.classes.clone(),
+            names: self.scene.classes.clone(),
             listed_in: None,
-        };
-        match self.stage {
-            Stage::Convert(o) => {
-                let out = dir.join(format!("{}.tif", scene.id));
-                let compression = if o.compress == "zstd" { Compression::Zstd } else { Compression::Deflate };
-                convert::run(&CubeSource::file(scene.path.clone()), &out, compression, true)?;
-                let bytes = std::fs::metadata(&out).map(|m| m.len() as f64).unwrap_or(0.0);
-                let item = hypersynth_data::stac_item_path(&out);
-                Ok((vec![out, item], BTreeMap::from([("cog_mib".into(), bytes / (1 << 20) as f64)])))
-            }
-            Stage::Train(o) => {
-                let trained = train_spectral::run(&TrainSpectral {
-                    source: labels(),
-                    out: dir.join(TRAINED_MODEL),
-                    split: SplitConfig { seed, ..SplitConfig::default() },
-                    architecture: SpectralCganArchitecture::default(),
-                    train: TrainConfig { steps: o.steps, seed, ..TrainConfig::default() },
-                    layout: Layout::default(),
-                    synthesis: Synthesis::named(&o.generator).context("checked when the job was read: a known generator")?,
-                })?;
-                let metrics = match trained.best {
-                    Some((mmd, step)) => BTreeMap::from([("validation_mmd".into(), mmd), ("best_step".into(), step as f64)]),
-                    None => BTreeMap::new(),
-                };
-                let files = std::iter::once(trained.model).chain(trained.side_files).chain([trained.run_json]).collect();
-                Ok((files, metrics))
-            }
-            Stage::Augment(o) => {
-                let outcome = augment::run(&Augment {
-                    model: self.augment_model(),
-                    source: labels(),
-                    out: dir.to_path_buf(),
-                    run_json: dir.join("augment.run.json"),
-                    target: o.target_per_class.map_or(Target::Balance, Target::PerClass),
-                    seed,
-                    selection: Selection::keeping_all(o.keep_all),
-                    batch: augment::DEFAULT_BATCH,
-                    hdf5: false,
-                    compression: o.compression,
-                    session: session.clone(),
-                    report: o.report.then(|| QualityConfig { seed, ..QualityConfig::default() }),
-                })?;
-                let generated: usize = outcome.generated.values().sum();
-                let mut metrics = BTreeMap::from([("synthetic_spectra".into(), generated as f64)]);
-                let mut files = vec![outcome.synthetic, outcome.augmented, dir.join("augment.run.json")];
-                if let Some((quality, html)) = outcome.report {
-                    // The classifier two-sample test, averaged over classes and classifiers
-                    // (0.5: synthetic spectra cannot be told from real ones).
-                    let c2st: Vec<f64> = quality.classes.iter().flat_map(|c| c.c2st.values().copied()).collect();
-                    if !c2st.is_empty() {
-                        metrics.insert("mean_c2st".into(), c2st.iter().sum::<f64>() / c2st.len() as f64);
-                    }
-                    files.push(html);
-                }
-                Ok((files, metrics))
-            }
-            Stage::SuperResolve(o) => {
-                let out = dir.join(format!("{}.tif", scene.id));
-                let outcome = super_resolve::run(&SuperResolve {
-                    model: o.model.clone(),
-                    input: scene.path.clone(),
-                    out: out.clone(),
-                    scale: None,
-                    tile: o.tile,
-                    overlap: o.overlap,
-                    batch: crate::tiling::default_batch(session.device),
-                    reference: None,
-                    session: session.clone(),
-                })?;
-                let item = hypersynth_data::stac_item_path(&outcome.output);
-                Ok((vec![outcome.output, item, crate::run_record::beside(&out)], tile_metrics(&outcome.tiles, outcome.onnx_time)))
-            }
-            Stage::Fuse(o) => {
-                let out = dir.join(format!("{}.tif", scene.id));
-                let outcome = fuse::run(&Fuse {
-                    model: o.model.clone(),
-                    pre: scene.path.clone(),
-                    post: scene.post.clone().context("checked when the job was read: a fuse scene has a post-event scene")?,
-                    out: out.clone(),
-                    tile: o.tile,
-                    overlap: o.overlap,
-                    batch: crate::tiling::default_batch(session.device),
-                    samples: o.samples,
-                    threshold: o.threshold,
-                    classes: Vec::new(),
-                    session: session.clone(),
-                })?;
-                let files = std::iter::once(outcome.probability)
-                    .chain(outcome.mask)
-                    .flat_map(|cog| [hypersynth_data::stac_item_path(&cog), cog])
-                    .chain([crate::run_record::beside(&out)])
-                    .collect();
-                Ok((files, tile_metrics(&outcome.tiles, outcome.onnx_time)))
-            }
         }
     }
+
+    /// `convert` of the scene to `DIR/ID.tif`.
+    fn convert(&self, o: &ConvertOptions, dir: &Path) -> Result<Produced> {
+        let out = dir.join(format!("{}.tif", self.scene.id));
+        let compression = if o.compress == "zstd" { Compression::Zstd } else { Compression::Deflate };
+        convert::run(&CubeSource::file(self.scene.path.clone()), &out, compression, true)?;
+        let bytes = std::fs::metadata(&out).map(|m| m.len() as f64).unwrap_or(0.0);
+        let item = hypersynth_data::stac_item_path(&out);
+        Ok((vec![out, item], BTreeMap::from([("cog_mib".into(), bytes / (1 << 20) as f64)])))
+    }
+
+    /// `train spectral` on the task's labelled scenes into `DIR/model.onnx`.
+    fn train(&self, o: &TrainOptions, dir: &Path) -> Result<Produced> {
+        let trained = train_spectral::run(&TrainSpectral {
+            source: self.label_source(),
+            out: dir.join(TRAINED_MODEL),
+            split: SplitConfig { seed: self.job.seed, ..SplitConfig::default() },
+            architecture: SpectralCganArchitecture::default(),
+            train: TrainConfig { steps: o.steps, seed: self.job.seed, ..TrainConfig::default() },
+            layout: Layout::default(),
+            synthesis: Synthesis::named(&o.generator).context("checked when the job was read: a known generator")?,
+        })?;
+        let metrics = match trained.best {
+            Some((mmd, step)) => BTreeMap::from([("validation_mmd".into(), mmd), ("best_step".into(), step as f64)]),
+            None => BTreeMap::new(),
+        };
+        let files = std::iter::once(trained.model).chain(trained.side_files).chain([trained.run_json]).collect();
+        Ok((files, metrics))
+    }
+
+    /// `augment` with the task's model into `DIR`.
+    fn augment(&self, o: &AugmentOptions, dir: &Path, session: &SessionOptions) -> Result<Produced> {
+        let outcome = augment::run(&Augment {
+            model: self.augment_model(),
+            source: self.label_source(),
+            out: dir.to_path_buf(),
+            run_json: dir.join("augment.run.json"),
+            target: o.target_per_class.map_or(Target::Balance, Target::PerClass),
+            seed: self.job.seed,
+            selection: Selection::keeping_all(o.keep_all),
+            batch: augment::DEFAULT_BATCH,
+            hdf5: false,
+            compression: o.compression,
+            session: session.clone(),
+            report: o.report.then(|| QualityConfig { seed: self.job.seed, ..QualityConfig::default() }),
+        })?;
+        let generated: usize = outcome.generated.values().sum();
+        let mut metrics = BTreeMap::from([("synthetic_spectra".into(), generated as f64)]);
+        let mut files = vec![outcome.synthetic, outcome.augmented, dir.join("augment.run.json")];
+        if let Some((quality, html)) = outcome.report {
+            // The classifier two-sample test, averaged over classes and classifiers
+            // (0.5: synthetic spectra cannot be told from real ones).
+            let c2st: Vec<f64> = quality.classes.iter().flat_map(|c| c.c2st.values().copied()).collect();
+            if !c2st.is_empty() {
+                metrics.insert("mean_c2st".into(), c2st.iter().sum::<f64>() / c2st.len() as f64);
+            }
+            files.push(html);
+        }
+        Ok((files, metrics))
+    }
+
+    /// `super-resolve` of the scene to `DIR/ID.tif`.
+    fn super_resolve(&self, o: &SuperResolveOptions, dir: &Path, session: &SessionOptions) -> Result<Produced> {
+        let out = dir.join(format!("{}.tif", self.scene.id));
+        let outcome = super_resolve::run(&SuperResolve {
+            model: o.model.clone(),
+            input: self.scene.path.clone(),
+            out: out.clone(),
+            scale: None,
+            tile: o.tile,
+            overlap: o.overlap,
+            batch: crate::tiling::default_batch(session.device),
+            reference: None,
+            session: session.clone(),
+        })?;
+        let item = hypersynth_data::stac_item_path(&outcome.output);
+        Ok((vec![outcome.output, item, crate::run_record::beside(&out)], tile_metrics(&outcome.tiles, outcome.onnx_time)))
+    }
+
+    /// `fuse` of the scene and its post-event scene to `DIR/ID.tif`.
+    fn fuse(&self, o: &FuseOptions, dir: &Path, session: &SessionOptions) -> Result<Produced> {
+        let out = dir.join(format!("{}.tif", self.scene.id));
+        let outcome = fuse::run(&Fuse {
+            model: o.model.clone(),
+            pre: self.scene.path.clone(),
+            post: self.scene.post.clone().context("checked when the job was read: a fuse scene has a post-event scene")?,
+            out: out.clone(),
+            tile: o.tile,
+            overlap: o.overlap,
+            batch: crate::tiling::default_batch(session.device),
+            samples: o.samples,
+            threshold: o.threshold,
+            classes: Vec::new(),
+            session: session.clone(),
+        })?;
+        let files = std::iter::once(outcome.probability)
+            .chain(outcome.mask)
+            .flat_map(|cog| [hypersynth_data::stac_item_path(&cog), cog])
+            .chain([crate::run_record::beside(&out)])
+            .collect();
+        Ok((files, tile_metrics(&outcome.tiles, outcome.onnx_time)))
+    }
 }
+
+/// What a stage wrote and its key numbers.
+type Produced = (Vec<PathBuf>, BTreeMap<String, f64>);
 
 /// The key numbers of a tiled inference.
 fn tile_metrics(tiles: &TileCounts, onnx_time: Duration) -> BTreeMap<String, f64> {

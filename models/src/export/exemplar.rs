@@ -1,12 +1,12 @@
 //! Export of the exemplar variation model ([`hypersynth_spectral::ExemplarModel`]) as a
 //! `spectral-cgan` generator.
 
-use hypersynth_onnx_format::graph::{Attr, Dim, model, node, tensor_f32, tensor_i64, value_info};
+use hypersynth_onnx_format::graph::{Attr, node, tensor_f32, tensor_i64};
 use hypersynth_onnx_format::proto::tensor_proto::DataType;
-use hypersynth_onnx_format::proto::{GraphProto, ModelProto, NodeProto, TensorProto};
-use hypersynth_onnx_format::set_metadata_props;
+use hypersynth_onnx_format::proto::{ModelProto, NodeProto, TensorProto};
 use hypersynth_spectral::ExemplarModel;
 
+use super::spectral_cgan_model;
 use crate::Result;
 
 /// The exemplar variation model as an ONNX model meeting the `spectral-cgan` contract:
@@ -28,20 +28,8 @@ pub fn exemplar_generator(ex: &ExemplarModel, props: &[(String, String)], versio
     let pooled = ex.pooled_scale.iter().any(|&s| s != 0.0);
     let mut nodes = centre_nodes();
     nodes.extend(noise_nodes(pooled));
-    let graph = GraphProto {
-        name: Some("exemplar_variation_generator".into()),
-        node: nodes,
-        initializer: initializers(ex, pooled),
-        input: vec![
-            value_info("z", DataType::Float, &[Dim::Named("N"), Dim::Fixed(latent)]),
-            value_info("class_index", DataType::Int64, &[Dim::Named("N")]),
-        ],
-        output: vec![value_info("spectra", DataType::Float, &[Dim::Named("N"), Dim::Fixed(bands)])],
-        ..Default::default()
-    };
-    let mut proto = model(graph, version);
-    set_metadata_props(&mut proto, props);
-    Ok(proto)
+    let parts = (nodes, initializers(ex, pooled));
+    Ok(spectral_cgan_model("exemplar_variation_generator", parts, latent, bands, props, version))
 }
 
 /// The model's tables (exemplars, class-mates, factors) and the graph's constants; the

@@ -8,8 +8,10 @@ mod pix2pix;
 mod spectral;
 
 use candle_core::Tensor;
-use hypersynth_onnx_format::graph::{Attr, node, tensor_f32};
-use hypersynth_onnx_format::proto::{NodeProto, TensorProto};
+use hypersynth_onnx_format::graph::{Attr, Dim, model, node, tensor_f32, value_info};
+use hypersynth_onnx_format::proto::tensor_proto::DataType;
+use hypersynth_onnx_format::proto::{GraphProto, ModelProto, NodeProto, TensorProto};
+use hypersynth_onnx_format::set_metadata_props;
 
 pub use cyclegan::cyclegan_generator;
 pub use exemplar::exemplar_generator;
@@ -98,4 +100,31 @@ pub(super) fn conv(op: &str, name: &str, input: &str, output: &str, stride: usiz
         &[output],
         &[("kernel_shape", Attr::Ints(vec![k, k])), ("strides", Attr::Ints(vec![s, s])), ("pads", Attr::Ints(vec![p, p, p, p]))],
     )
+}
+
+/// A graph of `nodes` over `initializer` as a model meeting the `spectral-cgan` contract:
+/// inputs `z` float32 `[N, latent]` and `class_index` int64 `[N]`, output `spectra` float32
+/// `[N, bands]`; `props` (the model card) go into `metadata_props`.
+fn spectral_cgan_model(
+    name: &str,
+    (nodes, initializer): (Vec<NodeProto>, Vec<TensorProto>),
+    latent: i64,
+    bands: i64,
+    props: &[(String, String)],
+    version: &str,
+) -> ModelProto {
+    let graph = GraphProto {
+        name: Some(name.into()),
+        node: nodes,
+        initializer,
+        input: vec![
+            value_info("z", DataType::Float, &[Dim::Named("N"), Dim::Fixed(latent)]),
+            value_info("class_index", DataType::Int64, &[Dim::Named("N")]),
+        ],
+        output: vec![value_info("spectra", DataType::Float, &[Dim::Named("N"), Dim::Fixed(bands)])],
+        ..Default::default()
+    };
+    let mut proto = model(graph, version);
+    set_metadata_props(&mut proto, props);
+    proto
 }

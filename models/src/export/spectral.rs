@@ -1,13 +1,11 @@
 //! Export of the spectral cGAN generator.
 
-use hypersynth_onnx_format::graph::{Attr, Dim, model, node, tensor_f32, tensor_i64, value_info};
-use hypersynth_onnx_format::proto::tensor_proto::DataType;
-use hypersynth_onnx_format::proto::{GraphProto, ModelProto, NodeProto, TensorProto};
-use hypersynth_onnx_format::set_metadata_props;
+use hypersynth_onnx_format::graph::{Attr, node, tensor_f32, tensor_i64};
+use hypersynth_onnx_format::proto::{ModelProto, NodeProto, TensorProto};
 use hypersynth_spectral::Normaliser;
 use ndarray::Array2;
 
-use super::{batch_norm, values};
+use super::{batch_norm, spectral_cgan_model, values};
 use crate::Result;
 use crate::layers::LEAKY_SLOPE;
 use crate::spectral_cgan::{Generator, SpectralCganConfig};
@@ -69,20 +67,7 @@ pub fn spectral_generator(
         nodes.extend(residual_noise_nodes());
     }
 
-    let graph = GraphProto {
-        name: Some("spectral_cgan_generator".into()),
-        node: nodes,
-        initializer,
-        input: vec![
-            value_info("z", DataType::Float, &[Dim::Named("N"), Dim::Fixed(latent + residual)]),
-            value_info("class_index", DataType::Int64, &[Dim::Named("N")]),
-        ],
-        output: vec![value_info("spectra", DataType::Float, &[Dim::Named("N"), Dim::Fixed(bands)])],
-        ..Default::default()
-    };
-    let mut proto = model(graph, version);
-    set_metadata_props(&mut proto, props);
-    Ok(proto)
+    Ok(spectral_cgan_model("spectral_cgan_generator", (nodes, initializer), latent + residual, bands, props, version))
 }
 
 /// Adds the generator's hidden blocks (Gemm, batch norm, LeakyReLU) from `h0`; returns the

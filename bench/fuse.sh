@@ -78,28 +78,7 @@ fi
 # The inputs on disk, not in dirty pages still being written while the ways are timed.
 sync
 
-# timed OUT PRODUCT CMD...: runs CMD twice (the first run also loads libraries and files that
-# other work pushed out of the page cache), removing PRODUCT.tif and its records before
-# each; writes "best-seconds peak-KiB" to OUT.
-timed() {
-    local out=$1 product=$2 start end best=""; shift 2
-    for _ in 1 2; do
-        rm -f "$product.tif" "$product.run.json" "$product.stac.json"
-        start=$(date +%s.%N)
-        /usr/bin/time -f "%M" -o "$out.rss" "$@" >/dev/null
-        end=$(date +%s.%N)
-        best=$(awk -v s="$(awk "BEGIN { print $end - $start }")" -v b="${best:-inf}" 'BEGIN { print (b == "inf" || s < b + 0) ? s : b }')
-    done
-    echo "$best $(cat "$out.rss")" > "$out"
-}
-
-# best_python ARGS...: bench/python_fuse.py twice; its line with the shorter job.
-best_python() {
-    local a b
-    a=$("$py" bench/python_fuse.py "$@" 2>/dev/null)
-    b=$("$py" bench/python_fuse.py "$@" 2>/dev/null)
-    awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); print (x[1] <= y[1]) ? a : b }'
-}
+source "$root/bench/timed.sh"
 
 rows=()
 for scene in "${scenes[@]}"; do
@@ -115,7 +94,7 @@ for scene in "${scenes[@]}"; do
     python="- - - -" floor="-"
     if [ "$name" != 16x16 ]; then
         # seconds end to end, seconds in run(), seconds of run() alone, tiles
-        python=$(best_python "$work/$model.onnx" "$pre" "$post" "$work/$name.python.tif" 256 32 "$py_batch")
+        python=$(best_of_two "$py" bench/python_fuse.py "$work/$model.onnx" "$pre" "$post" "$work/$name.python.tif" 256 32 "$py_batch")
         floor=$("$gdal_py" bench/decode_floor.py "$pre" "$post")
     fi
     rows+=("$name $(cat "$work/$name.ours") $work/$name.run.json $work/$name.tif $work/$name.python.tif $floor $python")

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Benchmark: scene inference, `hypersynth super-resolve`, against the floor of the job and
+# the Python way, side by side on the same model, tiles, batch and machine (the twin of
+# bench/fuse.sh). Scenes, made of the EnMAP mosaic by bench/repeat_scene.py (224 float32
+# bands, DEFLATE with the floating-point predictor, nodata where the tiles leave gaps):
+#   small  250 x 250 pixels, x2: 500 x 500 out;
+#   large  500 x 500 pixels, x2: 1,000 x 1,000 out (4 x the pixels, 2 x the width).
+# Ways:
+#   hypersynth  `hypersynth super-resolve` end to end with its defaults (GDAL's cubic
+#               resampling as it reads, normalise, infer, blend, write the COG and its
+#               records);
+#   floor       GDAL reading the input resampled x2 alone (bench/decode_floor.py --scale 2:
+#               whole rows of blocks of the finer virtual raster, GDAL_NUM_THREADS=ALL_CPUS)
+#               plus ONNX Runtime's run() alone on the batches the job ran;
+#   Python      bench/python_super_resolve.py: rasterio + onnxruntime + numpy doing the same
+#               job with the same tiling, blending and batch (its output is compared with
+#               ours).
+# Prints seconds, the ratios against the goals of issue 20 (hypersynth >= 0.8 x the floor and
+# >= 2 x Python; 4 x the pixels <= 1.1 x the peak memory), and seconds per output megapixel.
+#
+#   bench/super_resolve.sh [--batch N] [--baseline BIN]
+#       --batch     tiles per ONNX Runtime call for both ways (default: hypersynth's, 1 on
+#                   the CPU)
+#       --baseline  also run another hypersynth binary on the same inputs and check that
+#                   every COG is byte-identical
+#
+# After scripts/setup.sh; needs the shared data set (../shared/data, or
+# $HYPERSYNTH_SHARED_DATA) and GDAL's Python bindings in /usr/bin/python3; installs rasterio
+# into .venv when it is missing. About 6 minutes on 2 cores. Each way runs twice and its
+# shorter run counts.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+shared=${HYPERSYNTH_SHARED_DATA:-$root/../shared/data}
+enmap=$shared/enmap_potsdam/mosaic
+[ -d "$enmap" ] || { echo "bench/super_resolve.sh: $shared has no EnMAP mosaic (set HYPERSYNTH_SHARED_DATA)" >&2; exit 1; }
+batch="" baseline=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --batch) batch=$2; shift ;;
+        --baseline) baseline=$(realpath "$2"); shift ;;
+        *) echo "bench/super_resolve.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+cd "$root"
+cargo build -q
+bin="$root/target/debug/hypersynth"
+py="$root/.venv/bin/python"
+gdal_py=/usr/bin/python3
+"$py" -c "import rasterio" 2>/dev/null || "$root/.venv/bin/pip" install -q rasterio
+"$gdal_py" -c "from osgeo import gdal" || { echo "bench/super_resolve.sh: $gdal_py has no GDAL bindings (apt install python3-gdal)" >&2; exit 1; }
+py_batch=${batch:-1}
+batch_args=()
+[ -n "$batch" ] && batch_args=(--batch "$batch")
+scale=2 tile=128 overlap=16  # super-resolve's defaults
+
+# A model with the default architecture; its speed does not depend on how long it trained.
+scene=$enmap/enmap_potsdam_mosaic.tif
+"$bin" train cyclegan --domain-a "$scene" --domain-b "$scene" --scale $scale --steps 10 --out "$work/m.onnx" -q
+"$gdal_py" bench/repeat_scene.py "$scene" "$work/small_in.tif" 250 250
+"$gdal_py" bench/repeat_scene.py "$scene" "$work/large_in.tif" 500 500
+sync
+
+source "$root/bench/timed.sh"
+rows=()
+for name in small large; do
+    input=$work/${name}_in.tif
+    resolve=(super-resolve --model "$work/m.onnx" --input "$input" -q "${batch_args[@]}")
+    timed "$work/$name.ours" "$work/$name" "$bin" "${resolve[@]}" --out "$work/$name.tif"
+    if [ -n "$baseline" ]; then
+        "$baseline" "${resolve[@]}" --out "$work/$name.baseline.tif" >/dev/null
+        cmp -s "$work/$name.tif" "$work/$name.baseline.tif" \
+            || { echo "bench/super_resolve.sh: FAILED: $name: the COG differs from the baseline's ($baseline)" >&2; exit 1; }
+        echo "$name: the COG is byte-identical to the baseline's"
+    fi
+    # seconds end to end, seconds in run(), seconds of run() alone, tiles
+    python=$(best_of_two "$py" bench/python_super_resolve.py "$work/m.onnx" "$input" "$work/$name.python.tif" $scale $tile $overlap "$py_batch")
+    floor=$("$gdal_py" bench/decode_floor.py --scale $scale "$input")
+    rows+=("$name $(cat "$work/$name.ours") $work/$name.run.json $work/$name.tif $work/$name.python.tif $floor $python")
+done
+
+"$py" - "${rows[@]}" <<'PY'
+import json, sys
+import numpy as np, rasterio
+print(f"{'scene':<6} {'out pixels':>10} {'tiles':>5} {'hypersynth s':>12} {'decode s':>8} {'ORT s':>6} {'floor s':>7} "
+      f"{'Python s':>8} {'s/MP':>5} {'peak MiB':>8}")
+runs = {}
+for row in sys.argv[1:]:
+    name, wall, rss, record, ours, theirs, decode, py_wall, _, raw_ort, py_tiles = row.split()
+    d = json.load(open(record))["details"]
+    pixels, wall = d["grid"]["rows"] * d["grid"]["cols"], float(wall)
+    assert d["tiles_run"] == int(py_tiles), f"{name}: hypersynth ran {d['tiles_run']} tiles, Python {py_tiles}"
+    with rasterio.open(ours) as a, rasterio.open(theirs) as b:
+        x, y = a.read(masked=True), b.read(masked=True)
+    both = ~(np.ma.getmaskarray(x) | np.ma.getmaskarray(y))
+    differ = float(np.abs(x.data[both] - y.data[both]).max())
+    spread = float(x.data[both].max() - x.data[both].min())
+    runs[name] = dict(wall=wall, peak=int(rss) / 1024, floor=float(decode) + float(raw_ort), python=float(py_wall),
+                      differ=differ, spread=spread)
+    r = runs[name]
+    print(f"{name:<6} {pixels:>10} {d['tiles_run']:>5} {wall:>12.2f} {float(decode):>8.2f} {float(raw_ort):>6.2f} "
+          f"{r['floor']:>7.2f} {r['python']:>8.2f} {wall / pixels * 1e6:>5.2f} {r['peak']:>8.0f}")
+for name, r in runs.items():
+    print(f"{name}: hypersynth and Python outputs differ by at most {r['differ']:.2g} (values span {r['spread']:.3g})")
+    print(f"{name}: hypersynth / floor  = {r['floor'] / r['wall']:.2f} (goal >= 0.8)")
+    print(f"{name}: hypersynth / Python = {r['python'] / r['wall']:.2f} (goal >= 2)")
+print(f"peak memory, large over small (4 x the pixels) = {runs['large']['peak'] / runs['small']['peak']:.2f} (goal <= 1.1)")
+PY

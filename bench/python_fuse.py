@@ -12,7 +12,6 @@ many as the job ran. Prints one line: seconds end to end, seconds inside run() d
 job, seconds of run() alone, tiles run.
 """
 import json
-import math
 import sys
 import time
 
@@ -20,6 +19,8 @@ import numpy as np
 import onnxruntime as ort
 import rasterio
 from rasterio.windows import Window
+
+from python_tiles import blend_weights, starts
 
 model, pre_path, post_path, out_path = sys.argv[1:5]
 tile, overlap, batch = (int(v) for v in sys.argv[5:8])
@@ -45,20 +46,7 @@ def bands_of(src):
 
 
 physical_of = {id(pre): bands_of(pre), id(post): bands_of(post)}
-step, margin = tile - overlap, overlap // 2
-
-
-def starts(n):
-    s = [-margin]
-    while s[-1] + tile < n + margin:
-        s.append(s[-1] + step)
-    return s
-
-
-ramp = np.array([1.0 if overlap == 0 or min(i, tile - 1 - i) + 0.5 >= overlap
-                 else math.sin(math.pi / 2 * (min(i, tile - 1 - i) + 0.5) / overlap) ** 2
-                 for i in range(tile)], np.float32)
-weights = np.outer(ramp, ramp)
+weights = blend_weights(tile, overlap)
 
 
 def read_tile(src, r, c):
@@ -105,8 +93,8 @@ def flush():
     inputs.clear()
 
 
-for r in starts(rows):
-    for c in starts(cols):
+for r in starts(rows, tile, overlap):
+    for c in starts(cols, tile, overlap):
         (a, va), (b, vb) = read_tile(pre, r, c), read_tile(post, r, c)
         valid = va & vb
         if not valid.any():

@@ -14,7 +14,6 @@ ran. Prints one line: seconds end to end, seconds inside run() during the job, s
 run() alone, tiles run.
 """
 import json
-import math
 import sys
 import time
 
@@ -22,6 +21,8 @@ import numpy as np
 import onnxruntime as ort
 import rasterio
 from rasterio.enums import Resampling
+
+from python_tiles import blend_weights, starts
 
 model, in_path, out_path = sys.argv[1:4]
 scale_by, tile, overlap, batch = (int(v) for v in sys.argv[4:8])
@@ -47,20 +48,7 @@ else:
 del stored
 scene[:, ~valid_scene] = np.nan  # no data: 0 once normalised, as in hypersynth
 
-step, margin = tile - overlap, overlap // 2
-
-
-def starts(n):
-    s = [-margin]
-    while s[-1] + tile < n + margin:
-        s.append(s[-1] + step)
-    return s
-
-
-ramp = np.array([1.0 if overlap == 0 or min(i, tile - 1 - i) + 0.5 >= overlap
-                 else math.sin(math.pi / 2 * (min(i, tile - 1 - i) + 0.5) / overlap) ** 2
-                 for i in range(tile)], np.float32)
-weights = np.outer(ramp, ramp)
+weights = blend_weights(tile, overlap)
 
 
 def cut(r, c):
@@ -98,8 +86,8 @@ def flush():
     inputs.clear()
 
 
-for r in starts(rows):
-    for c in starts(cols):
+for r in starts(rows, tile, overlap):
+    for c in starts(cols, tile, overlap):
         x, valid = cut(r, c)
         if not valid.any():
             continue

@@ -45,18 +45,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-cd "$root"
-cargo build -q
-bin="$root/target/debug/hypersynth"
-py="$root/.venv/bin/python"
-gdal_py=/usr/bin/python3
-"$py" -c "import rasterio" 2>/dev/null || "$root/.venv/bin/pip" install -q rasterio
-"$gdal_py" -c "from osgeo import gdal" || { echo "bench/fuse.sh: $gdal_py has no GDAL bindings (apt install python3-gdal)" >&2; exit 1; }
-# The Python way needs a batch; hypersynth's default on the CPU is 1.
-py_batch=${batch:-1}
-batch_args=()
-[ -n "$batch" ] && batch_args=(--batch "$batch")
+source "$root/bench/scene_bench.sh"
 
 # Models with the default architecture; their speed does not depend on how long they trained.
 "$bin" train pix2pix --pre "$data/pre.tif" --post "$data/post.tif" --target "$data/damage.tif" --out "$work/m204.onnx" --steps 10 -q
@@ -78,7 +67,6 @@ fi
 # The inputs on disk, not in dirty pages still being written while the ways are timed.
 sync
 
-source "$root/bench/timed.sh"
 
 rows=()
 for scene in "${scenes[@]}"; do

@@ -20,7 +20,7 @@ import onnxruntime as ort
 import rasterio
 from rasterio.windows import Window
 
-from python_tiles import blend_weights, starts
+from python_tiles import TiledRun, starts
 
 model, pre_path, post_path, out_path = sys.argv[1:5]
 tile, overlap, batch = (int(v) for v in sys.argv[5:8])
@@ -46,7 +46,6 @@ def bands_of(src):
 
 
 physical_of = {id(pre): bands_of(pre), id(post): bands_of(post)}
-weights = blend_weights(tile, overlap)
 
 
 def read_tile(src, r, c):
@@ -68,31 +67,7 @@ def read_tile(src, r, c):
     return np.pad(data, pad, mode="reflect"), inside
 
 
-total = np.zeros((rows, cols), np.float32)
-weight = np.zeros((rows, cols), np.float32)
-onnx_seconds, shapes, first_batch = 0.0, [], None
-pending, inputs = [], []
-
-
-def flush():
-    global onnx_seconds, first_batch
-    x = np.stack(inputs)
-    t = time.perf_counter()
-    y = session.run(None, {"image": x})[0][:, 0]
-    onnx_seconds += time.perf_counter() - t
-    shapes.append(len(inputs))
-    if first_batch is None:
-        first_batch = x
-    for (r, c, valid), out in zip(pending, y):
-        r0, c0 = max(r, 0), max(c, 0)
-        r1, c1 = min(r + tile, rows), min(c + tile, cols)
-        w = (weights * valid)[r0 - r:r1 - r, c0 - c:c1 - c]
-        total[r0:r1, c0:c1] += w * out[r0 - r:r1 - r, c0 - c:c1 - c]
-        weight[r0:r1, c0:c1] += w
-    pending.clear()
-    inputs.clear()
-
-
+run = TiledRun(session, rows, cols, 1, tile, overlap, batch, lambda out: out)
 for r in starts(rows, tile, overlap):
     for c in starts(cols, tile, overlap):
         (a, va), (b, vb) = read_tile(pre, r, c), read_tile(post, r, c)
@@ -101,14 +76,9 @@ for r in starts(rows, tile, overlap):
             continue
         x = (np.concatenate([a, b]) - offset) / scale
         x[np.isnan(x)] = 0.0
-        inputs.append(x.astype(np.float32))
-        pending.append((r, c, valid))
-        if len(inputs) == batch:
-            flush()
-if inputs:
-    flush()
+        run.add(x, r, c, valid)
 
-probability = np.where(weight > 0, total / np.maximum(weight, 1e-30), np.nan)
+probability = run.blended(np.nan)[0]
 probability = probability * mapping["scale"][0] + mapping["offset"][0]
 profile = dict(driver="GTiff", width=cols, height=rows, count=1, dtype="float32", crs=pre.crs,
                transform=pre.transform, nodata=-9999.0, tiled=True, compress="deflate")
@@ -116,8 +86,4 @@ with rasterio.open(out_path, "w", **profile) as dst:
     dst.write(np.where(np.isnan(probability), -9999.0, probability).astype(np.float32), 1)
 wall = time.perf_counter() - start
 
-t = time.perf_counter()
-for n in shapes:
-    session.run(None, {"image": first_batch[:n]})
-raw = time.perf_counter() - t
-print(wall, onnx_seconds, raw, sum(shapes))
+print(wall, run.onnx_seconds, run.raw_seconds(), sum(run.shapes))

@@ -22,7 +22,7 @@ import onnxruntime as ort
 import rasterio
 from rasterio.enums import Resampling
 
-from python_tiles import blend_weights, starts
+from python_tiles import TiledRun, starts
 
 model, in_path, out_path = sys.argv[1:4]
 scale_by, tile, overlap, batch = (int(v) for v in sys.argv[4:8])
@@ -48,7 +48,6 @@ else:
 del stored
 scene[:, ~valid_scene] = np.nan  # no data: 0 once normalised, as in hypersynth
 
-weights = blend_weights(tile, overlap)
 
 
 def cut(r, c):
@@ -60,32 +59,8 @@ def cut(r, c):
     return np.pad(scene[:, r0:r1, c0:c1], pad, mode="reflect"), inside
 
 
-total = np.zeros((bands, rows, cols), np.float32)
-weight = np.zeros((rows, cols), np.float32)
-onnx_seconds, shapes, first_batch = 0.0, [], None
-pending, inputs = [], []
-
-
-def flush():
-    global onnx_seconds, first_batch
-    x = np.stack(inputs)
-    t = time.perf_counter()
-    y = session.run(None, {"image": x})[0]
-    onnx_seconds += time.perf_counter() - t
-    shapes.append(len(inputs))
-    if first_batch is None:
-        first_batch = x
-    for (r, c, valid), out in zip(pending, y):
-        out = out * scale + offset  # back to physical values
-        r0, c0 = max(r, 0), max(c, 0)
-        r1, c1 = min(r + tile, rows), min(c + tile, cols)
-        w = (weights * valid)[r0 - r:r1 - r, c0 - c:c1 - c]
-        total[:, r0:r1, c0:c1] += w * out[:, r0 - r:r1 - r, c0 - c:c1 - c]
-        weight[r0:r1, c0:c1] += w
-    pending.clear()
-    inputs.clear()
-
-
+# Outputs back to physical values before blending, as hypersynth does.
+run = TiledRun(session, rows, cols, bands, tile, overlap, batch, lambda out: out * scale + offset)
 for r in starts(rows, tile, overlap):
     for c in starts(cols, tile, overlap):
         x, valid = cut(r, c)
@@ -93,15 +68,10 @@ for r in starts(rows, tile, overlap):
             continue
         x = (x - offset) / scale
         x[np.isnan(x)] = 0.0
-        inputs.append(x.astype(np.float32))
-        pending.append((r, c, valid))
-        if len(inputs) == batch:
-            flush()
-if inputs:
-    flush()
+        run.add(x, r, c, valid)
 
 nodata = src.nodata if src.nodata is not None else -9999.0
-result = np.where(weight > 0, total / np.maximum(weight, 1e-30), np.float32(nodata)).astype(np.float32)
+result = run.blended(np.float32(nodata)).astype(np.float32)
 transform = src.transform * src.transform.scale(1 / scale_by, 1 / scale_by)
 profile = dict(driver="GTiff", width=cols, height=rows, count=bands, dtype="float32", crs=src.crs,
                transform=transform, nodata=nodata, tiled=True, compress="deflate", interleave="band")
@@ -109,8 +79,4 @@ with rasterio.open(out_path, "w", **profile) as dst:
     dst.write(result)
 wall = time.perf_counter() - start
 
-t = time.perf_counter()
-for n in shapes:
-    session.run(None, {"image": first_batch[:n]})
-raw = time.perf_counter() - t
-print(wall, onnx_seconds, raw, sum(shapes))
+print(wall, run.onnx_seconds, run.raw_seconds(), sum(run.shapes))

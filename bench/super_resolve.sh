@@ -42,17 +42,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-cd "$root"
-cargo build -q
-bin="$root/target/debug/hypersynth"
-py="$root/.venv/bin/python"
-gdal_py=/usr/bin/python3
-"$py" -c "import rasterio" 2>/dev/null || "$root/.venv/bin/pip" install -q rasterio
-"$gdal_py" -c "from osgeo import gdal" || { echo "bench/super_resolve.sh: $gdal_py has no GDAL bindings (apt install python3-gdal)" >&2; exit 1; }
-py_batch=${batch:-1}
-batch_args=()
-[ -n "$batch" ] && batch_args=(--batch "$batch")
+source "$root/bench/scene_bench.sh"
 scale=2 tile=128 overlap=16  # super-resolve's defaults
 
 # A model with the default architecture; its speed does not depend on how long it trained.
@@ -62,7 +52,6 @@ scene=$enmap/enmap_potsdam_mosaic.tif
 "$gdal_py" bench/repeat_scene.py "$scene" "$work/large_in.tif" 500 500
 sync
 
-source "$root/bench/timed.sh"
 rows=()
 for name in small large; do
     input=$work/${name}_in.tif

@@ -48,7 +48,7 @@ pub struct Holdout {
 
 impl Holdout {
     /// The training and validation regions of a `rows` x `cols` scene.
-    pub fn regions(&self, rows: usize, cols: usize) -> Result<(Window, Window)> {
+    pub fn regions(&self, rows: usize, cols: usize) -> Result<Regions> {
         if !(self.fraction > 0.0 && self.fraction < 1.0) {
             bail!("--holdout must lie strictly between 0 and 1, not {}", self.fraction);
         }
@@ -57,19 +57,19 @@ impl Holdout {
         Ok(match self.side {
             Side::Right => {
                 let held = split(cols);
-                (Window { cols: cols - held, ..full }, Window { col: cols - held, cols: held, ..full })
+                Regions { train: Window { cols: cols - held, ..full }, validation: Window { col: cols - held, cols: held, ..full } }
             }
             Side::Left => {
                 let held = split(cols);
-                (Window { col: held, cols: cols - held, ..full }, Window { cols: held, ..full })
+                Regions { train: Window { col: held, cols: cols - held, ..full }, validation: Window { cols: held, ..full } }
             }
             Side::Bottom => {
                 let held = split(rows);
-                (Window { rows: rows - held, ..full }, Window { row: rows - held, rows: held, ..full })
+                Regions { train: Window { rows: rows - held, ..full }, validation: Window { row: rows - held, rows: held, ..full } }
             }
             Side::Top => {
                 let held = split(rows);
-                (Window { row: held, rows: rows - held, ..full }, Window { rows: held, ..full })
+                Regions { train: Window { row: held, rows: rows - held, ..full }, validation: Window { rows: held, ..full } }
             }
         })
     }
@@ -114,15 +114,15 @@ pub struct Pix2pixOutcome {
 pub fn run(settings: &TrainPix2pix) -> Result<Pix2pixOutcome> {
     let files = TrainingFiles::beside(&settings.out);
     files.check(&[&settings.pre, &settings.post, &settings.target])?;
-    let Prepared { scene, normaliser, wavelengths, output, train_region, validation_region } = prepare(settings)?;
+    let Prepared { scene, normaliser, wavelengths, output, regions } = prepare(settings)?;
     let k = normaliser.basis.nrows();
     let architecture = Pix2pixConfig::new(2 * k, 1, settings.architecture.clone());
 
     let parameters = json!({
         "output": output.as_str(),
         "holdout": settings.holdout,
-        "train_region": train_region,
-        "validation_region": validation_region,
+        "train_region": regions.train,
+        "validation_region": regions.validation,
         "components": k,
         "architecture": architecture,
         "training": settings.train,
@@ -134,22 +134,14 @@ pub fn run(settings: &TrainPix2pix) -> Result<Pix2pixOutcome> {
     let mut log = TrainingLog::new(&files, settings.train.steps, header);
     tracing::info!(
         "training on {} x {} pixels, validating on {} x {} ({} bands per scene as {k} principal components)",
-        train_region.rows,
-        train_region.cols,
-        validation_region.rows,
-        validation_region.cols,
+        regions.train.rows,
+        regions.train.cols,
+        regions.validation.rows,
+        regions.validation.cols,
         wavelengths.len()
     );
     let resume_key = format!("{fingerprint} components={k}");
-    let trained = pix2pix_training::train(
-        &architecture,
-        &settings.train,
-        &scene,
-        Regions { train: train_region, validation: validation_region },
-        Some(&files.checkpoint),
-        &resume_key,
-        &mut log,
-    )?;
+    let trained = pix2pix_training::train(&architecture, &settings.train, &scene, regions, Some(&files.checkpoint), &resume_key, &mut log)?;
     let metrics = log.finish()?;
 
     let card = model_card(settings, &architecture, output, wavelengths, &fingerprint, trained.validation.iou);
@@ -184,8 +176,8 @@ struct Prepared {
     normaliser: Normaliser,
     wavelengths: Vec<f64>,
     output: DamageOutput,
-    train_region: Window,
-    validation_region: Window,
+    /// Where training draws its tiles and where it validates.
+    regions: Regions,
 }
 
 /// Opens and checks the three rasters, reads them whole and projects both scenes on the
@@ -203,7 +195,7 @@ fn prepare(settings: &TrainPix2pix) -> Result<Prepared> {
         .clone()
         .with_context(|| format!("{}: no band wavelengths; the model card records the bands a model reads", settings.pre.display()))?;
     let (rows, cols) = (pre.meta().rows, pre.meta().cols);
-    let (train_region, validation_region) = settings.holdout.regions(rows, cols)?;
+    let regions = settings.holdout.regions(rows, cols)?;
     let spinner = progress::spinner("reading the scenes");
     let pre_pixels = components::read_whole(&pre)?;
     let post_pixels = components::read_whole(&post)?;
@@ -211,14 +203,14 @@ fn prepare(settings: &TrainPix2pix) -> Result<Prepared> {
     spinner.finish_and_clear();
     let valid = &(&pre_pixels.1 & &post_pixels.1) & &target_valid;
 
-    let sampled = [&pre_pixels.0, &post_pixels.0].map(|image| Sampled { image, valid: &valid, region: train_region });
+    let sampled = [&pre_pixels.0, &post_pixels.0].map(|image| Sampled { image, valid: &valid, region: regions.train });
     let normaliser = components::fit(&sampled, settings.components)?;
     let input = ndarray::concatenate(
         Axis(0),
         &[components::project(&pre_pixels.0, &normaliser)?.view(), components::project(&post_pixels.0, &normaliser)?.view()],
     )?;
     let scene = PairedScene { input, target: target_values.insert_axis(Axis(0)), valid };
-    Ok(Prepared { scene, normaliser, wavelengths, output, train_region, validation_region })
+    Ok(Prepared { scene, normaliser, wavelengths, output, regions })
 }
 
 /// The model card of a U-Net of `architecture` (on `in_channels / 2` principal components

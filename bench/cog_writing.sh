@@ -6,10 +6,11 @@
 # float32) from the input bench/super_resolve.sh uses, resampled x2 by gdalwarp: 500 x 500 and
 # 1,000 x 1,000 x 224 bands. Each conversion is timed with gdal_translate, shorter of two
 # runs, beside the variants that could replace it and a plain tiled DEFLATE GeoTIFF (what the
-# Python way of bench/super_resolve.sh writes).
+# Python way of bench/super_resolve.sh writes). The staging file holds the resampled input,
+# not a model's output: values of the same kind and range, so DEFLATE meets similar data.
 #
 #   bench/cog_writing.sh        (needs the shared data set and GDAL's command-line tools and
-#                                Python bindings in /usr/bin/python3; about 3 minutes on 2 cores)
+#                                Python bindings in /usr/bin/python3; about 4 minutes on 2 cores)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 shared=${HYPERSYNTH_SHARED_DATA:-$root/../shared/data}
@@ -21,7 +22,7 @@ staging=(-co TILED=YES -co BLOCKXSIZE=256 -co BLOCKYSIZE=256 -co INTERLEAVE=BAND
 cog=(-of COG -co BLOCKSIZE=256 -co NUM_THREADS=ALL_CPUS)
 
 # Seconds of the shorter of two runs of gdal_translate with the given options.
-best_of_two() {
+convert_seconds() {
     local best="" s e d
     for _ in 1 2; do
         s=$(date +%s.%N)
@@ -42,7 +43,7 @@ for side in 250 500; do
     size="$((2 * side)) x $((2 * side))"
     while IFS='|' read -r what options; do
         # shellcheck disable=SC2086 # options are words on purpose
-        printf "%-11s %-62s %8s\n" "$size" "$what" "$(best_of_two $options "$work/staging.tif")"
+        printf "%-11s %-62s %8s\n" "$size" "$what" "$(convert_seconds $options "$work/staging.tif")"
     done <<EOF
 COG, DEFLATE + predictor, overviews (CogWriter's)|${cog[*]} -co COMPRESS=DEFLATE -co PREDICTOR=YES
 COG, DEFLATE + predictor, no overviews|${cog[*]} -co COMPRESS=DEFLATE -co PREDICTOR=YES -co OVERVIEWS=NONE

@@ -58,4 +58,6 @@ done
 # With GDAL_NUM_THREADS set (as hypersynth sets it), GDAL 3.6 reports libtiff's "Bad value
 # 223 for ExtraSamples" for every 224-band pixel-interleaved block it decodes in threads and
 # decodes it another way; the COGs are byte-identical to those made without it.
-[ -s "$work/gdal.log" ] && echo "(GDAL printed $(wc -l < "$work/gdal.log") lines on stderr, $(grep -c ExtraSamples "$work/gdal.log" || true) of them libtiff's ExtraSamples complaint)"
+if [ -s "$work/gdal.log" ]; then
+    echo "(GDAL printed $(wc -l < "$work/gdal.log") lines on stderr, $(grep -c ExtraSamples "$work/gdal.log" || true) of them libtiff's ExtraSamples complaint)"
+fi

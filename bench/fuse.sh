@@ -23,7 +23,9 @@
 #       --batch     tiles per ONNX Runtime call for both ways (default: hypersynth's, 1 on
 #                   the CPU)
 #       --baseline  also run another hypersynth binary (say, a build of the previous
-#                   commit) on the same inputs and check that every COG is byte-identical
+#                   commit) on the same inputs and check that every COG has the same
+#                   pixels (bench/same_pixels.py: byte-identical files, or identical
+#                   full-resolution pixels, saying which overview levels differ)
 #
 # After scripts/setup.sh; needs the shared data set (../shared/data, or
 # $HYPERSYNTH_SHARED_DATA) and GDAL's Python bindings in /usr/bin/python3 (Debian's gdal-bin
@@ -75,9 +77,9 @@ for scene in "${scenes[@]}"; do
     timed "$work/$name.ours" "$work/$name" "$bin" "${fuse[@]}" --out "$work/$name.tif"
     if [ -n "$baseline" ]; then
         "$baseline" "${fuse[@]}" --out "$work/$name.baseline.tif" >/dev/null
-        cmp -s "$work/$name.tif" "$work/$name.baseline.tif" \
-            || { echo "bench/fuse.sh: FAILED: $name: the COG differs from the baseline's ($baseline)" >&2; exit 1; }
-        echo "$name: the COG is byte-identical to the baseline's"
+        same=$("$gdal_py" bench/same_pixels.py "$work/$name.tif" "$work/$name.baseline.tif") \
+            || { echo "bench/fuse.sh: FAILED: $name: against the baseline's COG ($baseline): $same" >&2; exit 1; }
+        echo "$name: against the baseline's COG: $same"
     fi
     python="- - - -" floor="-"
     if [ "$name" != 16x16 ]; then

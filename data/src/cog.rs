@@ -1,9 +1,10 @@
 //! Cloud-Optimized GeoTIFF output, streamed block by block and renamed into place only
 //! when complete.
 //!
-//! Blocks go to a tiled staging GeoTIFF beside the target; [`CogWriter::finish`] has
-//! GDAL's COG driver copy it (adding overviews and the COG layout) to a temporary name,
-//! then renames that to the target. Memory follows the block size, not the scene size.
+//! Blocks go to a tiled staging GeoTIFF beside the target; [`CogWriter::finish`] adds the
+//! overview levels to it ([`Overviews`]) and has GDAL's COG driver copy it (compressing it
+//! into the COG layout) to a temporary name, then renames that to the target. Memory
+//! follows the block size, not the scene size.
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +14,8 @@ use ndarray::ArrayView3;
 
 use crate::atomic::AtomicPath;
 use crate::cube::{CubeMeta, SampleType, Window};
+use crate::overview::{BLOCK, Overviews, overview_factors, write_average_overviews};
+use crate::transpose::transpose_into;
 use crate::{Error, Result};
 
 /// The lossless compression of a COG; both use a predictor.
@@ -43,6 +46,7 @@ pub struct CogWriter {
     output: AtomicPath,
     bands: usize,
     compression: Compression,
+    overviews: Overviews,
     /// The layout, for the STAC Item written beside the COG.
     meta: CubeMeta,
     /// The STAC Item's datetime.
@@ -69,10 +73,11 @@ impl CogWriter {
         // band's write of a block reads back and rewrites every band of it once GDAL's
         // cache can no longer hold the partly written blocks (a 224-band scene 1,000 pixels
         // wide spent 90 % of super-resolve there).
+        let (width, height) = (format!("BLOCKXSIZE={BLOCK}"), format!("BLOCKYSIZE={BLOCK}"));
         let options = RasterCreationOptions::from_iter([
             "TILED=YES",
-            "BLOCKXSIZE=256",
-            "BLOCKYSIZE=256",
+            width.as_str(),
+            height.as_str(),
             "BIGTIFF=IF_SAFER",
             "PHOTOMETRIC=MINISBLACK",
             "INTERLEAVE=BAND",
@@ -88,7 +93,22 @@ impl CogWriter {
         };
         let mut dataset = create(&driver, staging.temp(), meta, &options).map_err(Error::gdal(target, "create the staging GeoTIFF"))?;
         describe(&mut dataset, meta).map_err(Error::gdal(target, "write band metadata"))?;
-        Ok(Self { staging, dataset, output, bands: meta.bands, compression, meta: meta.clone(), datetime: None })
+        Ok(Self {
+            staging,
+            dataset,
+            output,
+            bands: meta.bands,
+            compression,
+            overviews: Overviews::default(),
+            meta: meta.clone(),
+            datetime: None,
+        })
+    }
+
+    /// Makes the overview levels as `overviews` says (by default [`Overviews::Average`]).
+    pub fn with_overviews(mut self, overviews: Overviews) -> Self {
+        self.overviews = overviews;
+        self
     }
 
     /// Dates the STAC Item written beside the COG (RFC 3339; [`crate::SceneMetadata::datetime`] of
@@ -107,15 +127,17 @@ impl CogWriter {
         Ok(self)
     }
 
-    /// Writes `data` (`[rows, cols, bands]`, stored values) at `window`.
+    /// Writes `data` (`[rows, cols, bands]`, stored values) at `window`. Band-major memory
+    /// (`[bands, rows, cols]` permuted to that shape) is written without a transposition.
     pub fn write(&mut self, window: Window, data: ArrayView3<'_, f32>) -> Result<()> {
         let target = self.output.target().to_path_buf();
         if data.dim() != (window.rows, window.cols, self.bands) {
             return Err(Error::invalid(&target, format!("block of shape {:?} does not fit window {window:?}", data.dim())));
         }
-        for b in 0..self.bands {
-            let plane: Vec<f32> = data.slice(ndarray::s![.., .., b]).iter().copied().collect();
-            let mut buffer = Buffer::new((window.cols, window.rows), plane);
+        let pixels = window.rows * window.cols;
+        let planes = band_planes(data);
+        for (b, plane) in planes.chunks_exact(pixels).enumerate() {
+            let mut buffer = Buffer::new((window.cols, window.rows), plane.to_vec());
             let mut band = self.dataset.rasterband(b + 1).map_err(Error::gdal(&target, "open band"))?;
             band.write((window.col as isize, window.row as isize), (window.cols, window.rows), &mut buffer)
                 .map_err(Error::gdal(&target, "write block"))?;
@@ -126,16 +148,26 @@ impl CogWriter {
     /// Converts the staged raster to a COG and renames it into place, then writes its STAC
     /// Item beside it ([`crate::stac_item_path`]).
     pub fn finish(self) -> Result<PathBuf> {
-        let Self { staging, mut dataset, output, compression, meta, datetime, .. } = self;
+        let Self { staging, mut dataset, output, compression, overviews, meta, datetime, .. } = self;
         let target = output.target().to_path_buf();
+        // The levels go into the staging file, which the COG driver copies (OVERVIEWS=AUTO):
+        // both kinds get the same level sizes (each rounded up from the one below).
+        let factors = overview_factors(meta.rows, meta.cols);
+        match overviews {
+            Overviews::Average => write_average_overviews(&mut dataset, &meta, &factors),
+            Overviews::Mode if factors.is_empty() => Ok(()),
+            Overviews::Mode => dataset.build_overviews("MODE", &factors, &[]),
+        }
+        .map_err(Error::gdal(&target, "write the overviews"))?;
         dataset.flush_cache().map_err(Error::gdal(&target, "flush the staging GeoTIFF"))?;
         let driver = DriverManager::get_driver_by_name("COG").map_err(Error::gdal(&target, "load the COG driver"))?;
         let compress = format!("COMPRESS={}", compression.gdal_name());
+        let block = format!("BLOCKSIZE={BLOCK}");
         let options = RasterCreationOptions::from_iter([
             compress.as_str(),
             "PREDICTOR=YES",
             "BIGTIFF=IF_SAFER",
-            "BLOCKSIZE=256",
+            block.as_str(),
             "NUM_THREADS=ALL_CPUS",
         ]);
         let cog = dataset.create_copy(&driver, output.temp(), &options).map_err(Error::gdal(&target, "write the COG"))?;
@@ -145,6 +177,23 @@ impl CogWriter {
         let cog = output.commit()?;
         crate::stac::write_stac_item(&cog, &meta, datetime.as_deref())?;
         Ok(cog)
+    }
+}
+
+/// `data`'s bands one after another, each `[rows, cols]` row-major: its own memory when it is
+/// band-major, else a transposed copy.
+fn band_planes<'a>(data: ArrayView3<'a, f32>) -> std::borrow::Cow<'a, [f32]> {
+    let (rows, cols, bands) = data.dim();
+    if let Some(planes) = data.permuted_axes([2, 0, 1]).to_slice() {
+        return planes.into();
+    }
+    match data.to_slice() {
+        Some(pixels) => {
+            let mut planes = vec![0.0; pixels.len()];
+            transpose_into(pixels, rows * cols, bands, &mut planes, rows * cols, 0);
+            planes.into()
+        }
+        None => data.permuted_axes([2, 0, 1]).iter().copied().collect::<Vec<_>>().into(),
     }
 }
 

@@ -36,6 +36,7 @@ mod hdf5;
 mod labels;
 mod library;
 mod outputs;
+mod overview;
 mod scene_metadata;
 mod spectra_out;
 mod stac;
@@ -53,6 +54,7 @@ pub use error::{Error, Result};
 pub use labels::{ClassInfo, ClassRaster, class_counts, parse_class_names, read_class_names};
 pub use library::{SpectralLibrary, read_envi_library};
 pub use outputs::{check_output_folder, check_outputs};
+pub use overview::Overviews;
 pub use scene_metadata::SceneMetadata;
 pub use spectra_out::{
     PixelPosition, SpectraParquetWriter, SpectraRows, TableCompression, band_column, write_spectra_hdf5, write_spectra_parquet,

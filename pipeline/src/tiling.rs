@@ -27,7 +27,7 @@ use anyhow::{Context, Result, bail};
 use hypersynth_data::{Cube, CubeMeta, StoredPlanes, Window};
 use hypersynth_onnx::Device;
 use indicatif::ProgressBar;
-use ndarray::{Array2, Array3, Array4, ArrayView2, ArrayView3, ArrayView4, Axis};
+use ndarray::{Array2, Array3, Array4, ArrayView2, ArrayView3, ArrayView4, Axis, Zip, s};
 
 /// Default tiles per ONNX Runtime call of `fuse` and `super-resolve` on `device` (command
 /// line and job file): 1 on the CPU, where a bigger batch gains nothing but memory (two
@@ -363,16 +363,33 @@ impl Strip {
             bail!("tile at row {row} lies outside the blending strip (rows {} on)", self.rows.first);
         }
         let offset = (row - self.rows.first) as usize;
-        for ((i, j), &ok) in valid.indexed_iter() {
-            if !ok {
-                continue;
-            }
-            let c = (col + j as isize) as usize;
-            let w = weights[[i, j]];
+        // The tile's columns inside the scene; its pixels outside are never valid.
+        let t = valid.ncols() as isize;
+        let (j0, j1) = ((-col).clamp(0, t) as usize, (self.cols as isize - col).clamp(0, t) as usize);
+        if j0 >= j1 {
+            return Ok(());
+        }
+        let scene_cols = (col + j0 as isize) as usize..(col + j1 as isize) as usize;
+        for (i, valid_row) in valid.outer_iter().enumerate() {
+            let (valid_row, tile_weights) = (valid_row.slice(s![j0..j1]), weights.slice(s![i, j0..j1]));
+            Zip::from(self.weight.slice_mut(s![offset + i, scene_cols.clone()])).and(valid_row).and(tile_weights).for_each(
+                |sum, &ok, &w| {
+                    if ok {
+                        *sum += w;
+                    }
+                },
+            );
             for k in 0..self.channels {
-                self.sum[[k, offset + i, c]] += w * output[[k, i, j]];
+                Zip::from(self.sum.slice_mut(s![k, offset + i, scene_cols.clone()]))
+                    .and(valid_row)
+                    .and(tile_weights)
+                    .and(output.slice(s![k, i, j0..j1]))
+                    .for_each(|sum, &ok, &w, &v| {
+                        if ok {
+                            *sum += w * v;
+                        }
+                    });
             }
-            self.weight[[offset + i, c]] += w;
         }
         Ok(())
     }
@@ -388,12 +405,16 @@ impl Strip {
         }
         let (start, end) = (first_row.max(0), next_row.min(scene_rows as isize));
         let finished = (end > start).then(|| {
-            let skip = (start - first_row) as usize;
-            let values = Array3::from_shape_fn(((end - start) as usize, self.cols, self.channels), |(r, c, k)| {
-                let w = self.weight[[skip + r, c]];
-                if w > 0.0 { self.sum[[k, skip + r, c]] / w } else { f32::NAN }
-            });
-            (start as usize, values)
+            let rows = (start - first_row) as usize..(end - first_row) as usize;
+            // Band-major, as the strip holds them: the writers take band planes.
+            let mut values = Array3::<f32>::zeros((self.channels, rows.len(), self.cols));
+            let weight = self.weight.slice(s![rows.clone(), ..]);
+            for (mut plane, sum) in values.outer_iter_mut().zip(self.sum.outer_iter()) {
+                Zip::from(&mut plane).and(sum.slice(s![rows.clone(), ..])).and(weight).for_each(|value, &sum, &w| {
+                    *value = if w > 0.0 { sum / w } else { f32::NAN };
+                });
+            }
+            (start as usize, values.permuted_axes([1, 2, 0]))
         });
         shift_rows(self.weight.view_mut().insert_axis(Axis(0)), done);
         shift_rows(self.sum.view_mut(), done);
@@ -471,8 +492,8 @@ struct TiledRun<'g> {
 /// Runs `infer` over every tile of `grid` with data in every source: the tile's model input
 /// is each source's bands in turn (e.g. pre-event then post-event), normalised; `infer`
 /// maps `[batch, channels in, tile, tile]` to `[batch, out_channels, tile, tile]`. The
-/// blended outputs reach `write` as `(first row, [rows, cols, out_channels])`, top to
-/// bottom, NaN where no source has data. `infer` and `write` run on a second thread while
+/// blended outputs reach `write` as `(first row, [rows, cols, out_channels])` (band-major in
+/// memory, as `CogWriter` takes it), top to bottom, NaN where no source has data. `infer` and `write` run on a second thread while
 /// this one reads the next batch.
 pub fn run_tiled(
     grid: &TileGrid,

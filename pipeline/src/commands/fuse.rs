@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use hypersynth_data::{CogWriter, Compression, Cube, CubeMeta, SampleType, Window, stac_item_path};
+use hypersynth_data::{CogWriter, Compression, Cube, CubeMeta, Overviews, SampleType, Window, stac_item_path};
 use hypersynth_onnx::SessionOptions;
 use hypersynth_onnx_format::{DamageOutput, ModelCard, ModelKind};
 use ndarray::{Array3, Axis, s};
@@ -183,17 +183,18 @@ impl<'a> Products<'a> {
     /// dated as the post-event scene; the value raster has `value_bands`.
     fn create(settings: &'a Fuse, scene: &CubeMeta, value_bands: &[&str]) -> Result<Self> {
         let datetime = hypersynth_data::SceneMetadata::read(&settings.post).datetime;
-        let writer = |path: &Path, meta: &CubeMeta| {
-            Ok::<_, anyhow::Error>(CogWriter::create(path, meta, Compression::Deflate)?.dated(datetime.clone()))
+        let writer = |path: &Path, meta: &CubeMeta, overviews: Overviews| {
+            Ok::<_, anyhow::Error>(CogWriter::create(path, meta, Compression::Deflate)?.dated(datetime.clone()).with_overviews(overviews))
         };
-        let band = |name: &str| output_meta(scene, SampleType::UInt8, MASK_NODATA, &[name]);
+        // The mask and the classes are labels: their overviews take the most common one.
+        let labels = |path: &Path, name: &str| writer(path, &output_meta(scene, SampleType::UInt8, MASK_NODATA, &[name]), Overviews::Mode);
         Ok(Self {
-            value: writer(&settings.out, &output_meta(scene, SampleType::Float32, PROBABILITY_NODATA, value_bands))?,
+            value: writer(&settings.out, &output_meta(scene, SampleType::Float32, PROBABILITY_NODATA, value_bands), Overviews::Average)?,
             mask: match settings.threshold {
-                Some(t) => Some((writer(&mask_path(&settings.out), &band("damage_mask"))?, t)),
+                Some(t) => Some((labels(&mask_path(&settings.out), "damage_mask")?, t)),
                 None => None,
             },
-            classes: if settings.classes.is_empty() { None } else { Some(writer(&classes_path(&settings.out), &band("severity_class"))?) },
+            classes: if settings.classes.is_empty() { None } else { Some(labels(&classes_path(&settings.out), "severity_class")?) },
             thresholds: &settings.classes,
         })
     }

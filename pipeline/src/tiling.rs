@@ -493,8 +493,8 @@ struct TiledRun<'g> {
 /// is each source's bands in turn (e.g. pre-event then post-event), normalised; `infer`
 /// maps `[batch, channels in, tile, tile]` to `[batch, out_channels, tile, tile]`. The
 /// blended outputs reach `write` as `(first row, [rows, cols, out_channels])` (band-major in
-/// memory, as `CogWriter` takes it), top to bottom, NaN where no source has data. `infer` and `write` run on a second thread while
-/// this one reads the next batch.
+/// memory, as `CogWriter` takes it), top to bottom, NaN where no source has data. `infer`
+/// and `write` run on a second thread while this one reads the next batch.
 pub fn run_tiled(
     grid: &TileGrid,
     batch: usize,

@@ -147,7 +147,7 @@ impl CogWriter {
         // of its blocks again for every band (a 224-band scene 1,000 pixels wide ran 4 x
         // slower). A block written in part is read back, uncompressed, when its next rows
         // come.
-        self.dataset.flush_cache().map_err(Error::gdal(&target, "write block"))?;
+        self.dataset.flush_cache().map_err(Error::gdal(&target, "flush the staging GeoTIFF"))?;
         Ok(())
     }
 
@@ -159,12 +159,13 @@ impl CogWriter {
         // The levels go into the staging file, which the COG driver copies (OVERVIEWS=AUTO):
         // both kinds get the same level sizes (each rounded up from the one below).
         let factors = overview_factors(meta.rows, meta.cols);
-        match overviews {
-            Overviews::Average => write_average_overviews(&mut dataset, &meta, &factors),
-            Overviews::Mode if factors.is_empty() => Ok(()),
-            Overviews::Mode => dataset.build_overviews("MODE", &factors, &[]),
+        if !factors.is_empty() {
+            match overviews {
+                Overviews::Average => write_average_overviews(&mut dataset, &meta, &factors),
+                Overviews::Mode => dataset.build_overviews("MODE", &factors, &[]),
+            }
+            .map_err(Error::gdal(&target, "write the overviews"))?;
         }
-        .map_err(Error::gdal(&target, "write the overviews"))?;
         dataset.flush_cache().map_err(Error::gdal(&target, "flush the staging GeoTIFF"))?;
         let driver = DriverManager::get_driver_by_name("COG").map_err(Error::gdal(&target, "load the COG driver"))?;
         let compress = format!("COMPRESS={}", compression.gdal_name());

@@ -43,11 +43,9 @@ const STRIP_ROWS: usize = 128;
 
 /// Adds `factors` as overview levels of every band of `dataset` (laid out as `meta`) and
 /// fills each with the 2 x 2 means of the level below ([`Overviews::Average`]), band by band
-/// and strip by strip, so memory follows the width, not the scene.
+/// and strip by strip, so memory follows the width, not the scene. `factors` is not empty
+/// ([`crate::CogWriter`] makes no levels for a scene that one block holds).
 pub(crate) fn write_average_overviews(dataset: &mut Dataset, meta: &CubeMeta, factors: &[i32]) -> gdal::errors::Result<()> {
-    if factors.is_empty() {
-        return Ok(());
-    }
     dataset.build_overviews("NONE", factors, &[])?;
     let integer = !matches!(meta.dtype, SampleType::Float32 | SampleType::Float64);
     let empty = meta.nodata.unwrap_or(f64::NAN);

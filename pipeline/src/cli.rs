@@ -178,9 +178,10 @@ pub struct TrainCycleganArgs {
     /// the block of high-res pixels its georeferencing gives it: 0,0 when the low-res
     /// pixels are block means (GDAL's average, area-integrating sensors); -0.5,-0.5 at x2
     /// when every second pixel of a blurred image was kept, starting with the first.
-    /// Unpaired scenes cannot tell it; measure it on a pair you hold (docs/SUPER_RESOLUTION.md).
+    /// Unpaired scenes cannot tell it; `auto` measures it where a domain-A scene and a
+    /// domain-B scene cover the same ground (docs/SUPER_RESOLUTION.md).
     #[arg(long, value_parser = psf_offset, default_value = "0,0", allow_hyphen_values = true)]
-    pub psf_offset: [f64; 2],
+    pub psf_offset: PsfOffsetArg,
     /// Do not flip and rotate training crops.
     #[arg(long)]
     pub no_augment: bool,
@@ -570,11 +571,23 @@ fn unit(s: &str) -> Result<f64, String> {
     number_in(s, 0.0..=1.0, "between 0 and 1")
 }
 
-/// `--psf-offset ROWS,COLS`: two finite numbers.
-fn psf_offset(s: &str) -> Result<[f64; 2], String> {
+/// `--psf-offset`: where the low-res pixels are centred.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PsfOffsetArg {
+    /// ROWS,COLS high-res pixels from the block's centre.
+    At([f64; 2]),
+    /// Measured where the domains cover the same ground.
+    Auto,
+}
+
+/// `--psf-offset ROWS,COLS` (two finite numbers) or `auto`.
+fn psf_offset(s: &str) -> Result<PsfOffsetArg, String> {
+    if s == "auto" {
+        return Ok(PsfOffsetArg::Auto);
+    }
     match s.split(',').map(|v| number_in(v, .., "a finite number")).collect::<Result<Vec<_>, _>>()?[..] {
-        [rows, cols] => Ok([rows, cols]),
-        _ => Err(format!("{s:?} is not ROWS,COLS (two numbers, e.g. -0.5,-0.5)")),
+        [rows, cols] => Ok(PsfOffsetArg::At([rows, cols])),
+        _ => Err(format!("{s:?} is not ROWS,COLS (two numbers, e.g. -0.5,-0.5) or auto")),
     }
 }
 

@@ -20,6 +20,7 @@ mod labelled;
 mod logging;
 mod model_split;
 mod progress;
+mod psf_offset;
 pub mod report;
 mod run_record;
 mod runtime;

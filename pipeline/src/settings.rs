@@ -18,8 +18,8 @@ use hypersynth_onnx_format::DamageOutput;
 use hypersynth_spectral::{ExemplarConfig, Layout, QualityConfig, SplitConfig};
 
 use crate::cli::{
-    AugmentArgs, CompressArg, CubeArgs, DeviceArgs, FuseArgs, GeneratorArg, LabelArgs, NormalisationArg, ReportArgs, RunArgs, SideArg,
-    SuperResolveArgs, TargetKindArg, TrainCycleganArgs, TrainPix2pixArgs, TrainSpectralArgs,
+    AugmentArgs, CompressArg, CubeArgs, DeviceArgs, FuseArgs, GeneratorArg, LabelArgs, NormalisationArg, PsfOffsetArg, ReportArgs, RunArgs,
+    SideArg, SuperResolveArgs, TargetKindArg, TrainCycleganArgs, TrainPix2pixArgs, TrainSpectralArgs,
 };
 use crate::commands::{augment, fuse, report, super_resolve, train_cyclegan, train_pix2pix, train_spectral};
 use crate::job;
@@ -151,9 +151,13 @@ pub fn train_cyclegan(args: TrainCycleganArgs) -> train_cyclegan::TrainCyclegan 
             pool_size: args.pool_size,
             augment: !args.no_augment,
             seed: args.seed,
-            psf_offset: args.psf_offset,
+            psf_offset: match args.psf_offset {
+                PsfOffsetArg::At(offset) => offset,
+                PsfOffsetArg::Auto => [0.0; 2],
+            },
             ..CycleganTrainConfig::default()
         },
+        estimate_psf_offset: args.psf_offset == PsfOffsetArg::Auto,
     }
 }
 

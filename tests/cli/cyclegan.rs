@@ -126,6 +126,46 @@ fn a_model_told_where_low_res_pixels_are_centred_learns_more_than_their_placemen
     assert!(trained >= MIN_OFFSET_PSNR_GAIN_DB && untrained < MIN_OFFSET_PSNR_GAIN_DB, "{lines:?}");
 }
 
+/// `--psf-offset auto` on the three recipes of docs/SUPER_RESOLUTION.md (blur and every
+/// second pixel, block means, GDAL's `-r gauss`): each low-res scene covers the whole
+/// scene, so it shares b.tif's ground (high-res rows 28-55).
+#[test]
+fn psf_offset_auto_is_measured_where_the_domains_share_ground_and_refused_where_they_do_not() {
+    let auto = ["--domain-b", "b.tif", "--scale", "2", "--psf-offset", "auto", "--steps", "1", "-q"];
+    let measured = |t: &TestDir, low: &str, centred_at: serde_json::Value| {
+        t.ok(&t.run(&[&["train", "cyclegan", "--domain-a", low, "--out", "m.onnx"][..], &auto].concat()));
+        let record = run_json(&t.join("m.run.json"));
+        let estimate = &record["parameters"]["psf_offset_estimate"];
+        assert_eq!(estimate["offset"], centred_at, "{low}: {estimate}");
+        // what training used (recorded when the pixels are not centred on their blocks)
+        let used = &record["parameters"]["training"]["psf_offset"];
+        assert!(*used == centred_at || (used.is_null() && centred_at == json!([0.0, 0.0])), "{record}");
+        // b.tif's rows, less 4 columns (2 low-res pixels) at each edge of the low-res scene
+        assert_eq!((&estimate["window"]["rows"], &estimate["window"]["cols"]), (&json!(28), &json!(78)), "{estimate}");
+        let (found, centred) = (estimate["mismatch"].as_f64().unwrap(), estimate["centred_mismatch"].as_f64().unwrap());
+        if centred_at == json!([0.0, 0.0]) {
+            assert_eq!(found, centred, "{estimate}");
+        } else {
+            // measured 0.70 and 0.60 x
+            assert!(found < 0.8 * centred, "{low}: placed right, the resampled scene must correlate clearly better: {estimate}");
+        }
+    };
+    let t = TestDir::new();
+    make_scenes(&t, EVERY_SECOND_PIXEL);
+    measured(&t, "lr.tif", json!([-0.5, -0.5]));
+    let t = TestDir::new();
+    degraded_scenes(&t);
+    measured(&t, "lr.tif", json!([0.0, 0.0]));
+    translate(&t, &["-r", "gauss", "-outsize", "50%", "50%"], "hr.tif", "gauss.tif");
+    std::fs::remove_file(t.join("m.onnx")).unwrap();
+    measured(&t, "gauss.tif", json!([0.5, 0.5]));
+    // a.tif (high-res rows 0-27) and b.tif (28-55) share no ground: nothing to measure on.
+    std::fs::remove_file(t.join("m.onnx")).unwrap();
+    let out = t.run(&[&["train", "cyclegan", "--domain-a", "a.tif", "--out", "m.onnx"][..], &auto].concat());
+    t.refused(&out, "a.tif and b.tif", "cannot tell where the low-res pixels are centred");
+    assert!(!t.join("m.onnx").exists(), "{}", t.listing());
+}
+
 /// Super-resolves `eval_lr.tif` with `MODEL.onnx` against `eval_hr.tif` and returns the
 /// model's PSNR gain (dB) and spectral-angle gain (degrees) over bicubic resampling, as
 /// `super-resolve` recorded them (the PSNR checked against numpy's from the files); adds a

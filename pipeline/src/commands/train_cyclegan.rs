@@ -20,6 +20,7 @@ use serde_json::json;
 
 use crate::components::{self, Sampled, Scene};
 use crate::progress::{self, LogLine, TrainingFiles, TrainingLog};
+use crate::psf_offset;
 use crate::run_record::RunRecord;
 
 /// Resolved settings of `train cyclegan`.
@@ -37,6 +38,9 @@ pub struct TrainCyclegan {
     pub architecture: CycleganArchitecture,
     /// Training settings.
     pub train: CycleganTrainConfig,
+    /// Measure `train.psf_offset` where a domain-A and a domain-B scene cover the same
+    /// ground, replacing the one given ([`crate::psf_offset`]).
+    pub estimate_psf_offset: bool,
 }
 
 /// What a finished training produced.
@@ -54,6 +58,27 @@ pub fn run(settings: &TrainCyclegan) -> Result<CycleganOutcome> {
     let files = TrainingFiles::beside(&settings.out);
     let inputs: Vec<PathBuf> = settings.domain_a.iter().chain(&settings.domain_b).cloned().collect();
     files.check(&inputs)?;
+    let estimate = settings
+        .estimate_psf_offset
+        .then(|| psf_offset::estimate(&settings.domain_a, &settings.domain_b, settings.train.scale))
+        .transpose()?;
+    let settings = &match &estimate {
+        Some(e) => {
+            tracing::info!(
+                "low-res pixels centred {:+}, {:+} high-res pixels from their blocks' centres, measured on {} and {} ({} x {} pixels; 1 - correlation {:.4} there, {:.4} centred)",
+                e.offset[0],
+                e.offset[1],
+                e.low_res.display(),
+                e.high_res.display(),
+                e.window.rows,
+                e.window.cols,
+                e.mismatch,
+                e.centred_mismatch
+            );
+            TrainCyclegan { train: CycleganTrainConfig { psf_offset: e.offset, ..settings.train.clone() }, ..settings.clone() }
+        }
+        None => settings.clone(),
+    };
     let (low_scenes, high_scenes, wavelengths) = read_domains(settings)?;
     let (a, b, normaliser) = project_domains(&low_scenes, &high_scenes, settings.components)?;
     let k = normaliser.basis.nrows();
@@ -66,6 +91,7 @@ pub fn run(settings: &TrainCyclegan) -> Result<CycleganOutcome> {
         "components": k,
         "architecture": architecture,
         "training": settings.train,
+        "psf_offset_estimate": estimate,
     });
     let mut record = RunRecord::start("train cyclegan", &inputs, parameters)?;
     let fingerprint = record.input_fingerprint()?;

@@ -20,7 +20,7 @@ use serde_json::json;
 
 use crate::components::{self, Sampled, Scene};
 use crate::progress::{self, LogLine, TrainingFiles, TrainingLog};
-use crate::psf_offset;
+use crate::psf_offset::{self, PsfEstimate};
 use crate::run_record::RunRecord;
 
 /// Resolved settings of `train cyclegan`.
@@ -58,27 +58,7 @@ pub fn run(settings: &TrainCyclegan) -> Result<CycleganOutcome> {
     let files = TrainingFiles::beside(&settings.out);
     let inputs: Vec<PathBuf> = settings.domain_a.iter().chain(&settings.domain_b).cloned().collect();
     files.check(&inputs)?;
-    let estimate = settings
-        .estimate_psf_offset
-        .then(|| psf_offset::estimate(&settings.domain_a, &settings.domain_b, settings.train.scale))
-        .transpose()?;
-    let settings = &match &estimate {
-        Some(e) => {
-            tracing::info!(
-                "low-res pixels centred {:+}, {:+} high-res pixels from their blocks' centres, measured on {} and {} ({} x {} pixels; 1 - correlation {:.4} there, {:.4} centred)",
-                e.offset[0],
-                e.offset[1],
-                e.low_res.display(),
-                e.high_res.display(),
-                e.window.rows,
-                e.window.cols,
-                e.mismatch,
-                e.centred_mismatch
-            );
-            TrainCyclegan { train: CycleganTrainConfig { psf_offset: e.offset, ..settings.train.clone() }, ..settings.clone() }
-        }
-        None => settings.clone(),
-    };
+    let (settings, estimate) = &with_measured_psf_offset(settings)?;
     let (low_scenes, high_scenes, wavelengths) = read_domains(settings)?;
     let (a, b, normaliser) = project_domains(&low_scenes, &high_scenes, settings.components)?;
     let k = normaliser.basis.nrows();
@@ -121,6 +101,28 @@ pub fn run(settings: &TrainCyclegan) -> Result<CycleganOutcome> {
     files.remove_checkpoint();
     tracing::info!("wrote {}", model.display());
     Ok(CycleganOutcome { model, run_json: files.run_json })
+}
+
+/// The settings with `train.psf_offset` measured on the domains when they ask for it
+/// (`--psf-offset auto`), and the measurement.
+fn with_measured_psf_offset(settings: &TrainCyclegan) -> Result<(TrainCyclegan, Option<PsfEstimate>)> {
+    if !settings.estimate_psf_offset {
+        return Ok((settings.clone(), None));
+    }
+    let e = psf_offset::estimate(&settings.domain_a, &settings.domain_b, settings.train.scale)?;
+    tracing::info!(
+        "low-res pixels centred {:+}, {:+} high-res pixels from their blocks' centres, measured on {} and {} ({} x {} pixels; 1 - correlation {:.4} there, {:.4} centred)",
+        e.offset[0],
+        e.offset[1],
+        e.low_res.display(),
+        e.high_res.display(),
+        e.window.rows,
+        e.window.cols,
+        e.mismatch,
+        e.centred_mismatch
+    );
+    let train = CycleganTrainConfig { psf_offset: e.offset, ..settings.train.clone() };
+    Ok((TrainCyclegan { train, ..settings.clone() }, Some(e)))
 }
 
 /// The degradation the settings ask for: a scale of at least 2, each low-res pixel's

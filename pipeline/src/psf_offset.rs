@@ -12,7 +12,7 @@
 //! rather than guesses.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use hypersynth_data::{Block, Cube, CubeMeta, Resampling, Window};
@@ -50,13 +50,13 @@ pub struct PsfEstimate {
 /// at least [`MIN_SIDE`] x [`MIN_SIDE`] high-res pixels of ground on aligned grids; refuses
 /// when no pair does, saying why for each.
 pub fn estimate(domain_a: &[PathBuf], domain_b: &[PathBuf], scale: usize) -> Result<PsfEstimate> {
+    let highs: Vec<Cube> = domain_b.iter().map(Cube::open).collect::<Result<_, _>>()?;
     let mut reasons = Vec::new();
     for low in domain_a {
         let low_meta = Cube::open(low)?.meta().clone();
-        for high in domain_b {
-            let high_meta = Cube::open(high)?.meta().clone();
-            match common_pixels(&low_meta, &high_meta, scale) {
-                Ok((on_low, on_high)) => return measure(low, high, scale, on_low, on_high),
+        for (high, high_cube) in domain_b.iter().zip(&highs) {
+            match common_pixels(&low_meta, high_cube.meta(), scale) {
+                Ok((on_low, on_high)) => return measure(&low_meta, high_cube, scale, on_low, on_high),
                 Err(why) => reasons.push(format!("{} and {}: {why}", low.display(), high.display())),
             }
         }
@@ -114,11 +114,11 @@ fn common_pixels(low: &CubeMeta, high: &CubeMeta, scale: usize) -> std::result::
 
 /// Searches the offsets within the low-res block on a grid of 2 x [`STEP`], then the
 /// neighbours of the best on the grid of [`STEP`].
-fn measure(low: &Path, high: &Path, scale: usize, on_low: Window, on_high: Window) -> Result<PsfEstimate> {
-    let high_cube = Cube::open(high)?;
-    let truth = high_cube.read(on_high)?;
-    let low_good = Cube::open(low)?.meta().good_bands.clone();
-    let bands: Vec<usize> = (0..truth.data.dim().2).filter(|&b| high_cube.meta().good_bands[b] && low_good.get(b) == Some(&true)).collect();
+fn measure(low_meta: &CubeMeta, high: &Cube, scale: usize, on_low: Window, on_high: Window) -> Result<PsfEstimate> {
+    let (low, high_path) = (low_meta.path.as_path(), high.meta().path.as_path());
+    let truth = high.read(on_high)?;
+    let bands: Vec<usize> =
+        (0..truth.data.dim().2).filter(|&b| high.meta().good_bands[b] && low_meta.good_bands.get(b) == Some(&true)).collect();
     let half_steps = (scale as f64 / 2.0 / STEP).round() as i64;
     let mut scores: BTreeMap<(i64, i64), f64> = BTreeMap::new();
     let mut score = |at: (i64, i64)| -> Result<f64> {
@@ -128,7 +128,7 @@ fn measure(low: &Path, high: &Path, scale: usize, on_low: Window, on_high: Windo
         let offset = [at.0 as f64 * STEP, at.1 as f64 * STEP];
         let resampled = Cube::open_resampled(low, &Resampling::cubic(scale).with_psf_offset(offset))?.read(on_low)?;
         let mismatch = mismatch(&resampled, &truth, &bands)
-            .with_context(|| format!("{} and {}: no pixel has data in both where they overlap", low.display(), high.display()))?;
+            .with_context(|| format!("{} and {}: no pixel has data in both where they overlap", low.display(), high_path.display()))?;
         tracing::debug!(rows = offset[0], cols = offset[1], mismatch, "psf offset candidate");
         scores.insert(at, mismatch);
         Ok(mismatch)
@@ -161,7 +161,7 @@ fn measure(low: &Path, high: &Path, scale: usize, on_low: Window, on_high: Windo
     Ok(PsfEstimate {
         offset: [r as f64 * STEP, c as f64 * STEP],
         low_res: low.to_path_buf(),
-        high_res: high.to_path_buf(),
+        high_res: high_path.to_path_buf(),
         window: on_high,
         mismatch,
         centred_mismatch: centred,
@@ -169,9 +169,9 @@ fn measure(low: &Path, high: &Path, scale: usize, on_low: Window, on_high: Windo
 }
 
 /// One minus the mean over `bands` of the correlation between `estimate` and `truth` over
-/// the pixels valid in both; `None` when none is. Correlation, not squared difference:
-/// resampling at a fraction of a pixel smooths more than at whole pixels, which a squared
-/// difference mistakes for a worse fit.
+/// the pixels valid in both; `None` when none is. Correlation, not squared difference, so
+/// that a gain or an offset between the two sensors' values does not count as misfit
+/// (docs/SUPER_RESOLUTION.md).
 fn mismatch(estimate: &Block, truth: &Block, bands: &[usize]) -> Option<f64> {
     let mut sums = vec![[0.0f64; 5]; bands.len()];
     let mut count = 0usize;

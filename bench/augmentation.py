@@ -409,7 +409,7 @@ def m_smote_pooled(x, y, need, rng, scale=0.5, **_):
     return np.concatenate(out).astype(np.float32), np.concatenate(ids)
 
 
-def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, centre="exemplar", **_):
+def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, centre="exemplar", safe=0.0, bal=0, disc=1.0, **_):
     """The general exemplar + residual model: centre + s * N(0, S_c) (then, with b > 0, a
     brightness factor exp(b * N(0, 1)) per spectrum), in reflectance or (log = 1) in
     log-reflectance. centre: a uniformly drawn real spectrum of the class ("exemplar"), a
@@ -420,14 +420,37 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
       cov = scaled   k_c S_pool with k_c = trace(C_c) / trace(S_pool) (pooled shape, own size)
       cov = rda      lam C_c + (1 - lam) k_c S_pool
       cov = own      C_c
+    safe > 0 scales each exemplar's noise by (d_i / median d)^safe, clipped to [0.25, 2], d_i
+    its distance (standardised bands) to the nearest real spectrum of another class: more
+    room away from the boundary, less near it. bal = 1 also returns each spectrum's exemplar,
+    so that the selection keeps as many per exemplar as it can (boundary exemplars are not
+    crowded out by the rejections). disc < 1 scales the noise's component that moves the
+    linear discriminants (shrinkage LDA on standardised bands) by disc: the noise varies a
+    spectrum where the classes do not differ.
     """
     log = bool(int(log))
     v, means, r = pooled_residuals(x, y, log)
     pooled = r.T @ r / max(1, len(r) - len(means))
     tp = np.trace(pooled)
-    out, ids = [], []
+    zsd = x.std(0) + 1e-12
+    if float(disc) != 1.0:
+        from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+        lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto").fit((x - x.mean(0)) / zsd, y)
+        g = (lda.scalings_[:, : len(np.unique(y)) - 1] / zsd[:, None]).T  # functionals on bands
+        q, _ = np.linalg.qr(g.T)  # orthonormal basis of their span
+        keep_disc = lambda n: n - (1 - float(disc)) * (n @ q) @ q.T
+    else:
+        keep_disc = lambda n: n
+    out, ids, origins = [], [], []
     for c, n in need.items():
         own = v[y == c]
+        if float(safe):
+            zo, zr = x[y == c] / zsd, x[y != c] / zsd
+            d = np.sqrt(np.maximum((zo**2).sum(1)[:, None] - 2 * zo @ zr.T + (zr**2).sum(1)[None], 0)).min(1)
+            gain = np.clip((d / np.median(d)) ** float(safe), 0.25, 2.0)
+        else:
+            gain = np.ones(len(own))
         own_cov = np.cov(own, rowvar=False, ddof=1)
         k = np.trace(own_cov) / tp
         sc = {"pooled": pooled, "scaled": k * pooled, "rda": lam * own_cov + (1 - lam) * k * pooled, "own": own_cov}[cov]
@@ -442,16 +465,20 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
             t = rng.random((n, 1)) * (0.5 if centre == "halfsmote" else 1.0)
             ctr = own[a] + t * (own[nn[a, rng.integers(0, nn.shape[1], n)]] - own[a])
         elif centre == "exemplar":
-            ctr = own[rng.integers(0, len(own), n)]
+            a = rng.integers(0, len(own), n)
+            ctr = own[a]
         else:
+            a = np.zeros(n, dtype=int)
             ctr = np.repeat(means[c][None], n, 0)
-        syn = ctr + float(s) * rng.standard_normal((n, f.shape[1])) @ f.T
+        syn = ctr + float(s) * gain[a][:, None] * keep_disc(rng.standard_normal((n, f.shape[1])) @ f.T)
         if b:
             g = float(b) * rng.standard_normal((n, 1))
             syn = syn + g if log else syn * np.exp(g)
         out.append(np.exp(syn) if log else syn)
         ids.append(np.full(n, c))
-    return np.concatenate(out).astype(np.float32), np.concatenate(ids)
+        origins.append(a)
+    xs, ys = np.concatenate(out).astype(np.float32), np.concatenate(ids)
+    return (xs, ys, np.concatenate(origins)) if int(bal) else (xs, ys)
 
 
 def parse_method(name):
@@ -541,13 +568,21 @@ class Selector:
         return p[np.arange(len(ys)), col]
 
 
-def select(xs, ys, prob, need, threshold=0.5):
+def select(xs, ys, prob, need, threshold=0.5, origin=None):
     """Of each class's candidates, the first need[c] with probability >= threshold; when
-    too few pass, the passing ones only (no fill)."""
+    too few pass, the passing ones only (no fill). With `origin` (each candidate's
+    exemplar), the passing ones are taken round-robin over the exemplars."""
     rows = []
     for c, n in need.items():
         cand = np.flatnonzero(ys == c)
-        rows.append(cand[prob[cand] >= threshold][:n])
+        passing = cand[prob[cand] >= threshold]
+        if origin is not None and len(passing):
+            o = origin[passing]
+            rank = np.zeros(len(passing), dtype=int)
+            for e in np.unique(o):
+                rank[o == e] = np.arange((o == e).sum())
+            passing = passing[np.lexsort((np.arange(len(passing)), rank))]
+        rows.append(passing[:n])
     rows = np.concatenate(rows)
     return xs[rows], ys[rows]
 
@@ -607,13 +642,16 @@ def run_method(name, ctx, need, seed, gan_pool, draw=0):
         if gan_pool is None:
             raise RuntimeError("needs the GAN (drop --no-gan)")
         xs, ys = gan_pool
+        origin = None
     else:
-        xs, ys = GENERATORS[generator](ctx["xtr"], ctx["ytr"], wanted, rng, **kwargs)
+        made = GENERATORS[generator](ctx["xtr"], ctx["ytr"], wanted, rng, **kwargs)
+        xs, ys = made[:2]
+        origin = made[2] if len(made) == 3 else None
     if selector:
         if selector not in ctx["selectors"]:
             ctx["selectors"][selector] = Selector(selector, ctx["xtr"], ctx["ytr"], seed)
         prob = ctx["selectors"][selector].own_probability(xs, ys)
-        xs, ys = select(xs, ys, prob, need)
+        xs, ys = select(xs, ys, prob, need, origin=origin)
     else:
         xs, ys = take(xs, ys, need)
     return xs, ys, time.perf_counter() - start

@@ -47,7 +47,7 @@ moves EnMAP's lift by about 3 points and the others' by 0.2 to 0.5 (docs/TRAININ
 
 --extra-methods adds numpy prototypes of other synthesis methods as further training sets:
 names of METHODS (`--list-methods` prints them) or specs GEN[:KEY=VALUE...][+SELECTOR]:
-  GEN       ex (m_exemplar: cov=pooled|scaled|rda|own, s, lam, log, b, centre), gauss-pooled,
+  GEN       ex (m_exemplar: cov=pooled|scaled|rda|own, s, lam, log, b, centre, safe, bal, disc), gauss-pooled,
             exemplar-gauss, exemplar-resid, brightness, smote-pooled, or GAN (hypersynth's
             spectra, 5 x as many made, for selection)
   holdout=F fit the generator and selector on the share hypersynth's split would leave

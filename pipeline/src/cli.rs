@@ -419,11 +419,6 @@ pub struct TrainSpectralArgs {
     /// Exemplar: standard deviation of the log of a per-spectrum brightness factor (0: off).
     #[arg(long, value_parser = non_negative, default_value_t = ExemplarConfig::default().brightness)]
     pub brightness: f64,
-    /// Exemplar: scale each exemplar's variation by (its distance to the nearest training
-    /// spectrum of another class / the class's median distance)^ROOM, within 0.25-2: wider
-    /// where the class has room, narrower by its boundary (0: every exemplar alike).
-    #[arg(long, value_parser = non_negative, default_value_t = ExemplarConfig::default().room)]
-    pub room: f64,
     /// GAN: adversarial loss: minimax, non-saturating, wgan-clip, wgan-gp, lsgan, dragan,
     /// began or hinge (docs/TRAINING.md compares them).
     #[arg(long, default_value = "non-saturating", value_parser = str::parse::<Loss>)]

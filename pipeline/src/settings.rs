@@ -73,7 +73,6 @@ pub fn train_spectral(args: TrainSpectralArgs) -> anyhow::Result<train_spectral:
                 spread: args.spread,
                 own_weight: args.own_weight,
                 brightness: args.brightness,
-                room: args.room,
                 interpolate: args.interpolate,
                 borrow_angle_deg: (args.borrow_angle > 0.0).then_some(args.borrow_angle),
                 ..ExemplarConfig::default()

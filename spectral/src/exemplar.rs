@@ -32,7 +32,6 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::nearest::NearestRealFilter;
 use crate::{Error, Result};
 
 /// Settings of the exemplar variation model.
@@ -63,21 +62,9 @@ pub struct ExemplarConfig {
     /// `c`'s pooled shape (weighted also by its pixel count). `None`: every class's
     /// scatter by its pixel count alone.
     pub borrow_angle_deg: Option<f64>,
-    /// How much an exemplar's room decides its variation: each exemplar's noise is scaled
-    /// by `(d / median d)^room`, clipped to [[`MIN_GAIN`], [`MAX_GAIN`]], `d` its distance
-    /// (standardised bands) to the nearest training spectrum of another class and the median
-    /// over its class's exemplars: wider where the class has room, narrower by its
-    /// boundary (0: every exemplar alike).
-    #[serde(default)]
-    pub room: f64,
     /// Seed of the subsets.
     pub seed: u64,
 }
-
-/// The smallest noise gain an exemplar near another class gets ([`ExemplarConfig::room`]).
-pub const MIN_GAIN: f64 = 0.25;
-/// The largest noise gain an exemplar far from other classes gets.
-pub const MAX_GAIN: f64 = 2.0;
 
 fn default_neighbours() -> usize {
     5
@@ -95,7 +82,6 @@ impl Default for ExemplarConfig {
             own_rows: 64,
             pooled_rows: 256,
             borrow_angle_deg: Some(3.0),
-            room: 0.0,
             seed: 0,
         }
     }
@@ -103,14 +89,12 @@ impl Default for ExemplarConfig {
 
 impl ExemplarConfig {
     /// Refuses settings out of range: a negative or infinite spread, weights or a move
-    /// outside [0, 1], a negative brightness or room, no class-mate.
+    /// outside [0, 1], a negative brightness, no class-mate.
     fn check(&self) -> Result<()> {
         let in_range = self.spread.is_finite()
             && self.spread >= 0.0
             && (0.0..=1.0).contains(&self.own_weight)
             && self.brightness >= 0.0
-            && self.room.is_finite()
-            && self.room >= 0.0
             && (0.0..=1.0).contains(&self.interpolate)
             && self.neighbours >= 1;
         if in_range { Ok(()) } else { Err(Error::Shape(format!("exemplar settings out of range: {self:?}"))) }
@@ -142,8 +126,6 @@ pub struct ExemplarModel {
     pub pooled_scale: Array1<f64>,
     /// Standard deviation of the log brightness factor.
     pub brightness: f64,
-    /// Per exemplar, the gain of its noise ([`ExemplarConfig::room`]; all 1 without).
-    pub gains: Vec<f64>,
 }
 
 impl ExemplarModel {
@@ -164,12 +146,6 @@ impl ExemplarModel {
         let scatter = Scatter::of(&x, &rows_of);
         let (exemplars, starts, counts, own) = own_factors(&rows_of, &scatter, config, &mut rng);
         let (pooled, pooled_scale) = pooled_factors(&rows_of, &scatter, config, &mut rng);
-        let gains = if config.room > 0.0 {
-            let kept: Vec<u32> = exemplars.iter().map(|&i| classes[i]).collect();
-            room_gains(spectra, classes, &spectra.select(Axis(0), &exemplars), &kept, &starts, &counts, config.room)?
-        } else {
-            vec![1.0; exemplars.len()]
-        };
         let exemplars = x.select(Axis(0), &exemplars);
         let (neighbours, neighbour_counts) = nearest_class_mates(&exemplars, &starts, &counts, config.neighbours);
         Ok(Self {
@@ -183,7 +159,6 @@ impl ExemplarModel {
             pooled,
             pooled_scale,
             brightness: config.brightness,
-            gains,
         })
     }
 
@@ -207,11 +182,11 @@ impl ExemplarModel {
         let mate = self.neighbours[[row, pick(z[2], self.neighbour_counts[row])]];
         let t = self.interpolate * phi(z[3]);
         let (e, e_mate) = (self.exemplars.row(row), self.exemplars.row(mate));
-        let centre = (&e + &((&e_mate - &e) * t)) * (self.brightness * z[1]).exp();
+        let mut x = (&e + &((&e_mate - &e) * t)) * (self.brightness * z[1]).exp();
         let f = Self::FACTORS_AT;
-        let own = Array1::from_vec(z[f..f + m].to_vec()).dot(&self.own.slice(s![class, .., ..]));
-        let pooled = Array1::from_vec(z[f + m..].to_vec()).dot(&self.pooled.slice(s![class, .., ..])) * self.pooled_scale[class];
-        centre + (own + pooled) * self.gains[row]
+        x += &Array1::from_vec(z[f..f + m].to_vec()).dot(&self.own.slice(s![class, .., ..]));
+        x += &(Array1::from_vec(z[f + m..].to_vec()).dot(&self.pooled.slice(s![class, .., ..])) * self.pooled_scale[class]);
+        x
     }
 }
 
@@ -310,36 +285,6 @@ fn pooled_factors(rows_of: &[Vec<usize>], scatter: &Scatter, config: &ExemplarCo
         pooled_scale[c] = config.spread * (1.0 - config.own_weight).sqrt() * k.sqrt();
     }
     (pooled, pooled_scale)
-}
-
-/// Per exemplar (`exemplars`, of classes `labels`, class by class as `starts` and `counts`
-/// say), the gain of its noise: `(d / median d)^room` within [`MIN_GAIN`, `MAX_GAIN`], `d`
-/// its distance to the nearest of the training `spectra` (classes `classes`) of another
-/// class, the median over its class; 1 where a class has no other class to keep away from.
-fn room_gains(
-    spectra: ArrayView2<'_, f32>,
-    classes: &[u32],
-    exemplars: &Array2<f32>,
-    labels: &[u32],
-    starts: &[usize],
-    counts: &[usize],
-    room: f64,
-) -> Result<Vec<f64>> {
-    let filter = NearestRealFilter::new(spectra, classes)?;
-    let mut gains = Vec::with_capacity(exemplars.nrows());
-    for (&start, &count) in starts.iter().zip(counts) {
-        let rows = exemplars.slice(s![start..start + count, ..]);
-        let d = filter.distance_to_other_classes(rows, labels[start])?;
-        let mut sorted: Vec<f64> = d.iter().map(|&v| f64::from(v)).collect();
-        sorted.sort_by(f64::total_cmp);
-        let half = sorted.len() / 2;
-        let median = if sorted.len() % 2 == 0 { (sorted[half - 1] + sorted[half]) / 2.0 } else { sorted[half] };
-        gains.extend(d.iter().map(|&v| {
-            let ratio = f64::from(v) / median;
-            if ratio.is_finite() { ratio.powf(room).clamp(MIN_GAIN, MAX_GAIN) } else { 1.0 }
-        }));
-    }
-    Ok(gains)
 }
 
 /// Per exemplar, its `k` nearest exemplars of the same class (Euclidean), nearest first,

@@ -48,22 +48,11 @@ impl NearestRealFilter {
     /// spectrum of class `class`? Ties count as kept; with no real spectrum of another class
     /// every candidate is kept, with none of `class` none is.
     pub fn keeps(&self, candidates: ArrayView2<'_, f32>, class: u32) -> Result<Vec<bool>> {
-        Ok(self.nearest(candidates, class)?.into_iter().map(|n| n.own <= n.other).collect())
-    }
-
-    /// For each row of `spectra` (`[m, bands]`, of class `class`): its distance (standardised
-    /// bands) to the nearest real spectrum of another class, infinite when there is none.
-    pub fn distance_to_other_classes(&self, spectra: ArrayView2<'_, f32>, class: u32) -> Result<Vec<f32>> {
-        Ok(self.nearest(spectra, class)?.into_iter().map(|n| (n.norm + n.other).max(0.0).sqrt()).collect())
-    }
-
-    /// Per row of `candidates`, the nearest real spectrum of `class` and of any other class.
-    fn nearest(&self, candidates: ArrayView2<'_, f32>, class: u32) -> Result<Vec<Nearest>> {
         if candidates.ncols() != self.real.ncols() {
             return Err(Error::Shape(format!("candidates of {} bands against real spectra of {}", candidates.ncols(), self.real.ncols())));
         }
         let rows: Vec<_> = candidates.axis_chunks_iter(Axis(0), CHUNK).collect();
-        let nearest = rows
+        let kept = rows
             .into_par_iter()
             .flat_map_iter(|chunk| {
                 let z = (&chunk - &self.mean) * &self.inv_sd;
@@ -72,35 +61,23 @@ impl NearestRealFilter {
                 cross
                     .rows()
                     .into_iter()
-                    .zip(z.rows())
-                    .map(|(row, z)| {
-                        let mut found = Nearest { norm: z.dot(&z), own: f32::INFINITY, other: f32::INFINITY };
+                    .map(|row| {
+                        let (mut own, mut other) = (f32::INFINITY, f32::INFINITY);
                         for ((&c, &norm), &label) in row.iter().zip(&self.norms).zip(&self.labels) {
                             let d = norm - 2.0 * c;
                             if label == class {
-                                found.own = found.own.min(d);
+                                own = own.min(d);
                             } else {
-                                found.other = found.other.min(d);
+                                other = other.min(d);
                             }
                         }
-                        found
+                        own <= other
                     })
                     .collect::<Vec<_>>()
             })
             .collect();
-        Ok(nearest)
+        Ok(kept)
     }
-}
-
-/// A candidate's squared distances (standardised bands) to the nearest real spectrum of its
-/// class (`norm + own`) and of any other class (`norm + other`).
-struct Nearest {
-    /// The candidate's own squared norm.
-    norm: f32,
-    /// The nearest of its class, less `norm`.
-    own: f32,
-    /// The nearest of another class, less `norm`.
-    other: f32,
 }
 
 #[cfg(test)]
@@ -137,15 +114,5 @@ mod tests {
         assert_eq!(filter.keeps(candidates.view(), 4).unwrap(), vec![true, true]);
         assert_eq!(filter.keeps(candidates.view(), 5).unwrap(), vec![false, false]);
         assert!(filter.keeps(array![[1.0f32]].view(), 4).is_err());
-        assert_eq!(filter.distance_to_other_classes(candidates.view(), 4).unwrap(), vec![f32::INFINITY; 2]);
-    }
-
-    #[test]
-    fn measures_the_distance_to_the_nearest_other_class() {
-        // Band 0 has sd 5 over the four spectra, band 1 sd 50: (4, 0) is 6 / 5 from (10, 0).
-        let real = array![[0.0f32, 0.0], [0.0, 100.0], [10.0, 0.0], [10.0, 100.0]];
-        let filter = NearestRealFilter::new(real.view(), &[1, 1, 2, 2]).unwrap();
-        let d = filter.distance_to_other_classes(array![[4.0f32, 0.0], [0.0, 100.0]].view(), 1).unwrap();
-        assert!((d[0] - 1.2).abs() < 1e-5 && (d[1] - 2.0).abs() < 1e-5, "{d:?}");
     }
 }

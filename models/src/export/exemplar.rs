@@ -26,16 +26,15 @@ use crate::Result;
 pub fn exemplar_generator(ex: &ExemplarModel, props: &[(String, String)], version: &str) -> Result<ModelProto> {
     let (bands, latent) = (ex.own.dim().2 as i64, ex.latent() as i64);
     let pooled = ex.pooled_scale.iter().any(|&s| s != 0.0);
-    let gains = ex.gains.iter().any(|&g| g != 1.0);
     let mut nodes = centre_nodes();
-    nodes.extend(noise_nodes(pooled, gains));
-    let parts = (nodes, initializers(ex, pooled, gains));
+    nodes.extend(noise_nodes(pooled));
+    let parts = (nodes, initializers(ex, pooled));
     Ok(spectral_cgan_model("exemplar_variation_generator", parts, latent, bands, props, version))
 }
 
 /// The model's tables (exemplars, class-mates, factors) and the graph's constants; the
-/// pooled factor only when `pooled`, the exemplars' noise gains only when `gains`.
-fn initializers(ex: &ExemplarModel, pooled: bool, gains: bool) -> Vec<TensorProto> {
+/// pooled factor only when `pooled`.
+fn initializers(ex: &ExemplarModel, pooled: bool) -> Vec<TensorProto> {
     let (classes, own_rows, bands) = ex.own.dim();
     let pooled_rows = ex.pooled.dim().1;
     let latent = ex.latent() as i64;
@@ -75,9 +74,6 @@ fn initializers(ex: &ExemplarModel, pooled: bool, gains: bool) -> Vec<TensorProt
         initializer.push(tensor_f32("ex.pooled", &[c * p, bands as i64], f32s(&mut scaled.into_iter())));
         initializer.push(tensor_i64("pooled_block_shape", &[2], vec![-1, c * p]));
         initializer.push(tensor_i64("at_end", &[1], vec![latent]));
-    }
-    if gains {
-        initializer.push(tensor_f32("ex.gains", &[ex.gains.len() as i64], f32s(&mut ex.gains.iter().copied())));
     }
     initializer
 }
@@ -126,8 +122,8 @@ fn centre_nodes() -> Vec<NodeProto> {
 }
 
 /// Nodes adding the factors' noise to `bright`, giving `spectra`: the own factor's, and
-/// the pooled factor's when `pooled`, times the row's exemplar's gain when `gains`.
-fn noise_nodes(pooled: bool, gains: bool) -> Vec<NodeProto> {
+/// the pooled factor's when `pooled`.
+fn noise_nodes(pooled: bool) -> Vec<NodeProto> {
     let mut nodes = vec![
         // Each row's class as a one-hot [N, classes, 1], which places its weights in its
         // class's block.
@@ -137,21 +133,13 @@ fn noise_nodes(pooled: bool, gains: bool) -> Vec<NodeProto> {
         node("Unsqueeze", "one_hot_blocks", &["one_hot", "at2"], &["one_hot_blocks"], &[]),
     ];
     nodes.extend(block_noise("own", "at_factors", "at_pooled", "own_block_shape"));
-    let mut noise = "own_noise";
     if pooled {
         nodes.extend(block_noise("pooled", "at_pooled", "at_end", "pooled_block_shape"));
-        nodes.push(node("Add", "noise", &["own_noise", "pooled_noise"], &["noise"], &[]));
-        noise = "noise";
+        nodes.push(node("Add", "with_own", &["bright", "own_noise"], &["with_own"], &[]));
+        nodes.push(node("Add", "spectra", &["with_own", "pooled_noise"], &["spectra"], &[]));
+    } else {
+        nodes.push(node("Add", "spectra", &["bright", "own_noise"], &["spectra"], &[]));
     }
-    if gains {
-        nodes.extend([
-            node("Gather", "row_gain", &["ex.gains", "row"], &["row_gain"], &[]),
-            node("Unsqueeze", "row_gain_col", &["row_gain", "at1"], &["row_gain_col"], &[]),
-            node("Mul", "gained_noise", &[noise, "row_gain_col"], &["gained_noise"], &[]),
-        ]);
-        noise = "gained_noise";
-    }
-    nodes.push(node("Add", "spectra", &["bright", noise], &["spectra"], &[]));
     nodes
 }
 

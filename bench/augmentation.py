@@ -47,7 +47,7 @@ moves EnMAP's lift by about 3 points and the others' by 0.2 to 0.5 (docs/TRAININ
 
 --extra-methods adds numpy prototypes of other synthesis methods as further training sets:
 names of METHODS (`--list-methods` prints them) or specs GEN[:KEY=VALUE...][+SELECTOR]:
-  GEN       ex (m_exemplar: cov=pooled|scaled|rda|own, s, lam, log, b, centre, safe, bal, disc), gauss-pooled,
+  GEN       ex (m_exemplar: cov=pooled|scaled|rda|own|lw, s, lam, tau, log, b, centre, safe, bal, disc), gauss-pooled,
             exemplar-gauss, exemplar-resid, brightness, smote-pooled, or GAN (hypersynth's
             spectra, 5 x as many made, for selection)
   holdout=F fit the generator and selector on the share hypersynth's split would leave
@@ -409,7 +409,7 @@ def m_smote_pooled(x, y, need, rng, scale=0.5, **_):
     return np.concatenate(out).astype(np.float32), np.concatenate(ids)
 
 
-def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, centre="exemplar", safe=0.0, bal=0, disc=1.0, **_):
+def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, centre="exemplar", safe=0.0, bal=0, disc=1.0, tau=3.0, **_):
     """The general exemplar + residual model: centre + s * N(0, S_c) (then, with b > 0, a
     brightness factor exp(b * N(0, 1)) per spectrum), in reflectance or (log = 1) in
     log-reflectance. centre: a uniformly drawn real spectrum of the class ("exemplar"), a
@@ -420,6 +420,10 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
       cov = scaled   k_c S_pool with k_c = trace(C_c) / trace(S_pool) (pooled shape, own size)
       cov = rda      lam C_c + (1 - lam) k_c S_pool
       cov = own      C_c
+      cov = lw       (1 - d_c) C_c + d_c T_c, T_c = k_c S_c with S_c the other classes' scatter
+                     weighed by (n_j - 1) exp(-angle_cj / tau) (tau 0: by count) and d_c the
+                     Ledoit-Wolf intensity of class c's residuals towards T_c (own where its
+                     scatter is measured well, borrowed where it is not)
     safe > 0 scales each exemplar's noise by (d_i / median d)^safe, clipped to [0.25, 2], d_i
     its distance (standardised bands) to the nearest real spectrum of another class: more
     room away from the boundary, less near it. bal = 1 also returns each spectrum's exemplar,
@@ -442,7 +446,8 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
         keep_disc = lambda n: n - (1 - float(disc)) * (n @ q) @ q.T
     else:
         keep_disc = lambda n: n
-    out, ids, origins = [], [], []
+    out, ids, origins, lw_log = [], [], [], []
+    covs = {int(k): np.cov(v[y == k], rowvar=False, ddof=1) if (y == k).sum() > 1 else np.zeros((v.shape[1],) * 2) for k in means}
     for c, n in need.items():
         own = v[y == c]
         if float(safe):
@@ -453,7 +458,24 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
             gain = np.ones(len(own))
         own_cov = np.cov(own, rowvar=False, ddof=1)
         k = np.trace(own_cov) / tp
-        sc = {"pooled": pooled, "scaled": k * pooled, "rda": lam * own_cov + (1 - lam) * k * pooled, "own": own_cov}[cov]
+        if cov == "lw":
+            def angle(a, b):
+                return np.degrees(np.arccos(np.clip(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-30), -1, 1)))
+            w = {j: ((y == j).sum() - 1) * (np.exp(-angle(means[c], means[j]) / float(tau)) if float(tau) else 1.0) for j in means if j != c}
+            total = sum(w.values())
+            borrowed = sum(wj / total * covs[j] for j, wj in w.items()) if total > 0 else own_cov
+            target = np.trace(own_cov) / max(np.trace(borrowed), 1e-30) * borrowed
+            rc = own - own.mean(0)
+            m = len(rc)
+            s_ml = rc.T @ rc / m  # the Ledoit-Wolf formula's sample covariance
+            norms = (rc**2).sum(1)
+            beta = (norms**2 - 2 * np.einsum("ib,bc,ic->i", rc, s_ml, rc) + (s_ml**2).sum()).sum() / m**2
+            delta = ((s_ml - target) ** 2).sum()
+            d_c = float(np.clip(beta / delta, 0, 1)) if delta > 0 else 1.0
+            lw_log.append((c, m, round(d_c, 3)))
+            sc = (1 - d_c) * own_cov + d_c * target
+        else:
+            sc = {"pooled": pooled, "scaled": k * pooled, "rda": lam * own_cov + (1 - lam) * k * pooled, "own": own_cov}[cov]
         vals, vecs = np.linalg.eigh(sc)
         f = vecs * np.sqrt(np.clip(vals, 0, None))
         if centre in ("smote", "halfsmote"):
@@ -477,6 +499,8 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
         out.append(np.exp(syn) if log else syn)
         ids.append(np.full(n, c))
         origins.append(a)
+    if lw_log:
+        print(f"    Ledoit-Wolf intensities (class, pixels, intensity): {lw_log}", file=sys.stderr, flush=True)
     xs, ys = np.concatenate(out).astype(np.float32), np.concatenate(ids)
     return (xs, ys, np.concatenate(origins)) if int(bal) else (xs, ys)
 

@@ -47,7 +47,7 @@ moves EnMAP's lift by about 3 points and the others' by 0.2 to 0.5 (docs/TRAININ
 
 --extra-methods adds numpy prototypes of other synthesis methods as further training sets:
 names of METHODS (`--list-methods` prints them) or specs GEN[:KEY=VALUE...][+SELECTOR]:
-  GEN       ex (m_exemplar: cov=pooled|scaled|rda|own|lw, s, lam, tau, log, b, centre, safe, bal, disc), gauss-pooled,
+  GEN       ex (m_exemplar: cov=pooled|scaled|rda|own|lw, s, lam, tau, log, b, centre, safe, bal, disc, border), gauss-pooled,
             exemplar-gauss, exemplar-resid, brightness, smote-pooled, or GAN (hypersynth's
             spectra, 5 x as many made, for selection)
   holdout=F fit the generator and selector on the share hypersynth's split would leave
@@ -409,7 +409,7 @@ def m_smote_pooled(x, y, need, rng, scale=0.5, **_):
     return np.concatenate(out).astype(np.float32), np.concatenate(ids)
 
 
-def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, centre="exemplar", safe=0.0, bal=0, disc=1.0, tau=3.0, **_):
+def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, centre="exemplar", safe=0.0, bal=0, disc=1.0, tau=3.0, border=0.0, **_):
     """The general exemplar + residual model: centre + s * N(0, S_c) (then, with b > 0, a
     brightness factor exp(b * N(0, 1)) per spectrum), in reflectance or (log = 1) in
     log-reflectance. centre: a uniformly drawn real spectrum of the class ("exemplar"), a
@@ -430,7 +430,9 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
     so that the selection keeps as many per exemplar as it can (boundary exemplars are not
     crowded out by the rejections). disc < 1 scales the noise's component that moves the
     linear discriminants (shrinkage LDA on standardised bands) by disc: the noise varies a
-    spectrum where the classes do not differ.
+    spectrum where the classes do not differ. border = B moves each centre a further uniform
+    share in [0, B] of the way towards the exemplar's nearest real spectrum of another class
+    (standardised bands; negative: away from it), as borderline oversampling does.
     """
     log = bool(int(log))
     v, means, r = pooled_residuals(x, y, log)
@@ -492,6 +494,10 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
         else:
             a = np.zeros(n, dtype=int)
             ctr = np.repeat(means[c][None], n, 0)
+        if float(border):
+            zo, zr = x[y == c] / zsd, x[y != c] / zsd
+            nearest_other = x[y != c][np.argmin((zr**2).sum(1)[None] - 2 * zo @ zr.T, 1)]
+            ctr = ctr + rng.random((n, 1)) * float(border) * (nearest_other[a] - own[a])
         syn = ctr + float(s) * gain[a][:, None] * keep_disc(rng.standard_normal((n, f.shape[1])) @ f.T)
         if b:
             g = float(b) * rng.standard_normal((n, 1))

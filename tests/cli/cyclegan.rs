@@ -222,6 +222,27 @@ fn super_resolve_writes_a_cog_on_the_finer_grid_and_refuses_bad_input() {
     t.refused(&out, "eval_lr.tif", "26 rows x 86 columns after x2 resampling, smaller than one 128-pixel tile");
     let out = t.run(&["train", "cyclegan", "--domain-a", "lr100.tif", "--domain-b", "b.tif", "--scale", "2", "--out", "bad.onnx"]);
     t.refused(&out, "lr100.tif", "both domains need the same bands");
+    // Checked before the offset is measured, which would take seconds and refuse otherwise.
+    let measuring = |domain_a: &str, rest: &[&str]| {
+        let args = [
+            "train",
+            "cyclegan",
+            "--domain-a",
+            domain_a,
+            "--domain-b",
+            "b.tif",
+            "--scale",
+            "2",
+            "--out",
+            "bad.onnx",
+            "--psf-offset",
+            "auto",
+        ];
+        t.run(&[&args[..], rest].concat())
+    };
+    t.refused(&measuring("lr100.tif", &[]), "lr100.tif", "both domains need the same bands");
+    let out = measuring("eval_lr.tif", &["--tile", "32"]);
+    t.refused(&out, "eval_lr.tif", "26 rows x 86 columns on the high-resolution grid, smaller than one 32-pixel training tile");
     let args = ["train", "cyclegan", "--domain-a", "a.tif", "--domain-b", "b.tif", "--scale", "2", "--out", "bad.onnx"];
     let out = t.run(&[&args[..], &["--psf-offset=1.5,0"]].concat());
     t.refused(&out, "--psf-offset 1.5,0", "must lie within its block, at most 1 high-res pixels from its centre");

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use hypersynth_data::{Cube, Resampling};
+use hypersynth_data::{Cube, CubeMeta, Resampling};
 use hypersynth_models::cyclegan::{CycleganArchitecture, CycleganConfig};
 use hypersynth_models::cyclegan_training::{self, CycleganRecord, CycleganTrainConfig, Domain};
 use hypersynth_models::export::cyclegan_generator;
@@ -58,8 +58,9 @@ pub fn run(settings: &TrainCyclegan) -> Result<CycleganOutcome> {
     let files = TrainingFiles::beside(&settings.out);
     let inputs: Vec<PathBuf> = settings.domain_a.iter().chain(&settings.domain_b).cloned().collect();
     files.check(&inputs)?;
+    let wavelengths = check_domains(settings)?;
     let (settings, estimate) = &with_measured_psf_offset(settings)?;
-    let (low_scenes, high_scenes, wavelengths) = read_domains(settings)?;
+    let (low_scenes, high_scenes) = read_domains(settings)?;
     let (a, b, normaliser) = project_domains(&low_scenes, &high_scenes, settings.components)?;
     let k = normaliser.basis.nrows();
     let architecture = CycleganConfig::new(k, settings.architecture.clone());
@@ -154,21 +155,20 @@ fn project_domains(low: &[Scene], high: &[Scene], count: usize) -> Result<(Domai
     Ok((domain(low)?, domain(high)?, normaliser))
 }
 
-/// Reads both domains whole (domain A resampled to the high-res grid): every scene must
-/// have the first high-res scene's bands and hold at least one training tile. Returns the
-/// scenes and the bands' wavelengths.
-fn read_domains(settings: &TrainCyclegan) -> Result<(Vec<Scene>, Vec<Scene>, Vec<f64>)> {
-    let spinner = progress::spinner("reading the scenes");
-    let resampling = Resampling::cubic(settings.train.scale).with_psf_offset(settings.train.psf_offset);
-    let low: Vec<Cube> = settings.domain_a.iter().map(|p| Cube::open_resampled(p, &resampling)).collect::<Result<_, _>>()?;
-    let high: Vec<Cube> = settings.domain_b.iter().map(Cube::open).collect::<Result<_, _>>()?;
-    let first = high.first().context("--domain-b names no scene")?.meta();
+/// Checks, from the scenes' metadata, that every scene of both domains has the first
+/// high-res scene's bands and holds at least one training tile on the high-res grid, before
+/// any work. Returns the bands' wavelengths.
+fn check_domains(settings: &TrainCyclegan) -> Result<Vec<f64>> {
+    let open = |paths: &[PathBuf]| -> Result<Vec<CubeMeta>> { paths.iter().map(|p| Ok(Cube::open(p)?.meta().clone())).collect() };
+    let (low, high) = (open(&settings.domain_a)?, open(&settings.domain_b)?);
+    let first = high.first().context("--domain-b names no scene")?;
     let wavelengths = first
         .wavelengths_nm
         .clone()
         .with_context(|| format!("{}: no band wavelengths; the model card records the bands a model reads", first.path.display()))?;
-    for cube in low.iter().chain(&high) {
-        let meta = cube.meta();
+    // Domain A's scenes on the high-res grid are `scale` x as large.
+    let on_high_res_grid = low.iter().map(|m| (m, settings.train.scale)).chain(high.iter().map(|m| (m, 1)));
+    for (meta, scale) in on_high_res_grid {
         if meta.bands != first.bands || meta.wavelengths_nm.as_ref().is_some_and(|w| w != &wavelengths) {
             bail!(
                 "{}: its bands differ from those of {} ({} bands); both domains need the same bands",
@@ -177,20 +177,28 @@ fn read_domains(settings: &TrainCyclegan) -> Result<(Vec<Scene>, Vec<Scene>, Vec
                 first.bands
             );
         }
-        if meta.rows < settings.train.tile || meta.cols < settings.train.tile {
+        let (rows, cols) = (meta.rows * scale, meta.cols * scale);
+        if rows < settings.train.tile || cols < settings.train.tile {
             bail!(
-                "{}: {} rows x {} columns on the high-resolution grid, smaller than one {}-pixel training tile; use a smaller --tile",
+                "{}: {rows} rows x {cols} columns on the high-resolution grid, smaller than one {}-pixel training tile; use a smaller --tile",
                 meta.path.display(),
-                meta.rows,
-                meta.cols,
                 settings.train.tile
             );
         }
     }
-    let low_scenes: Vec<Scene> = low.iter().map(components::read_whole).collect::<Result<_>>()?;
-    let high_scenes: Vec<Scene> = high.iter().map(components::read_whole).collect::<Result<_>>()?;
+    Ok(wavelengths)
+}
+
+/// Reads both domains whole, domain A resampled to the high-res grid (checked by
+/// [`check_domains`]).
+fn read_domains(settings: &TrainCyclegan) -> Result<(Vec<Scene>, Vec<Scene>)> {
+    let spinner = progress::spinner("reading the scenes");
+    let resampling = Resampling::cubic(settings.train.scale).with_psf_offset(settings.train.psf_offset);
+    let low: Vec<Scene> =
+        settings.domain_a.iter().map(|p| components::read_whole(&Cube::open_resampled(p, &resampling)?)).collect::<Result<_>>()?;
+    let high: Vec<Scene> = settings.domain_b.iter().map(|p| components::read_whole(&Cube::open(p)?)).collect::<Result<_>>()?;
     spinner.finish_and_clear();
-    Ok((low_scenes, high_scenes, wavelengths))
+    Ok((low, high))
 }
 
 /// The model card of a generator of `architecture` (on its `channels` principal

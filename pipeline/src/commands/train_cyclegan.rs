@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use hypersynth_data::{Cube, CubeMeta, Resampling};
+use hypersynth_data::{Cube, Resampling};
 use hypersynth_models::cyclegan::{CycleganArchitecture, CycleganConfig};
 use hypersynth_models::cyclegan_training::{self, CycleganRecord, CycleganTrainConfig, Domain};
 use hypersynth_models::export::cyclegan_generator;
@@ -155,20 +155,21 @@ fn project_domains(low: &[Scene], high: &[Scene], count: usize) -> Result<(Domai
     Ok((domain(low)?, domain(high)?, normaliser))
 }
 
-/// Checks, from the scenes' metadata, that every scene of both domains has the first
-/// high-res scene's bands and holds at least one training tile on the high-res grid, before
-/// any work. Returns the bands' wavelengths.
+/// Checks, from the scenes' metadata, that every scene of both domains can be read (domain
+/// A resampled to the high-res grid), has the first high-res scene's bands and holds at
+/// least one training tile, before any work. Returns the bands' wavelengths.
 fn check_domains(settings: &TrainCyclegan) -> Result<Vec<f64>> {
-    let open = |paths: &[PathBuf]| -> Result<Vec<CubeMeta>> { paths.iter().map(|p| Ok(Cube::open(p)?.meta().clone())).collect() };
-    let (low, high) = (open(&settings.domain_a)?, open(&settings.domain_b)?);
-    let first = high.first().context("--domain-b names no scene")?;
+    // Where the low-res pixels are centred changes no size or band.
+    let resampling = Resampling::cubic(settings.train.scale);
+    let low: Vec<Cube> = settings.domain_a.iter().map(|p| Cube::open_resampled(p, &resampling)).collect::<Result<_, _>>()?;
+    let high: Vec<Cube> = settings.domain_b.iter().map(Cube::open).collect::<Result<_, _>>()?;
+    let first = high.first().context("--domain-b names no scene")?.meta();
     let wavelengths = first
         .wavelengths_nm
         .clone()
         .with_context(|| format!("{}: no band wavelengths; the model card records the bands a model reads", first.path.display()))?;
-    // Domain A's scenes on the high-res grid are `scale` x as large.
-    let on_high_res_grid = low.iter().map(|m| (m, settings.train.scale)).chain(high.iter().map(|m| (m, 1)));
-    for (meta, scale) in on_high_res_grid {
+    for cube in low.iter().chain(&high) {
+        let meta = cube.meta();
         if meta.bands != first.bands || meta.wavelengths_nm.as_ref().is_some_and(|w| w != &wavelengths) {
             bail!(
                 "{}: its bands differ from those of {} ({} bands); both domains need the same bands",
@@ -177,11 +178,12 @@ fn check_domains(settings: &TrainCyclegan) -> Result<Vec<f64>> {
                 first.bands
             );
         }
-        let (rows, cols) = (meta.rows * scale, meta.cols * scale);
-        if rows < settings.train.tile || cols < settings.train.tile {
+        if meta.rows < settings.train.tile || meta.cols < settings.train.tile {
             bail!(
-                "{}: {rows} rows x {cols} columns on the high-resolution grid, smaller than one {}-pixel training tile; use a smaller --tile",
+                "{}: {} rows x {} columns on the high-resolution grid, smaller than one {}-pixel training tile; use a smaller --tile",
                 meta.path.display(),
+                meta.rows,
+                meta.cols,
                 settings.train.tile
             );
         }

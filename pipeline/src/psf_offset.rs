@@ -47,17 +47,16 @@ pub struct PsfEstimate {
 }
 
 /// Measures the offset on the first pair of a domain-A scene and a domain-B scene that share
-/// at least [`MIN_SIDE`] x [`MIN_SIDE`] high-res pixels of ground on aligned grids; refuses
-/// when no pair does, saying why for each.
-pub fn estimate(domain_a: &[PathBuf], domain_b: &[PathBuf], scale: usize) -> Result<PsfEstimate> {
-    let highs: Vec<Cube> = domain_b.iter().map(Cube::open).collect::<Result<_, _>>()?;
+/// at least [`MIN_SIDE`] x [`MIN_SIDE`] high-res pixels of ground on aligned grids (domain B
+/// as opened scenes); refuses when no pair does, saying why for each.
+pub fn estimate(domain_a: &[PathBuf], domain_b: &[Cube], scale: usize) -> Result<PsfEstimate> {
     let mut reasons = Vec::new();
     for low in domain_a {
         let low_meta = Cube::open(low)?.meta().clone();
-        for (high, high_cube) in domain_b.iter().zip(&highs) {
-            match common_pixels(&low_meta, high_cube.meta(), scale) {
-                Ok((on_low, on_high)) => return measure(&low_meta, high_cube, scale, on_low, on_high),
-                Err(why) => reasons.push(format!("{} and {}: {why}", low.display(), high.display())),
+        for high in domain_b {
+            match common_pixels(&low_meta, high.meta(), scale) {
+                Ok((on_low, on_high)) => return measure(&low_meta, high, scale, on_low, on_high),
+                Err(why) => reasons.push(format!("{} and {}: {why}", low.display(), high.meta().path.display())),
             }
         }
     }

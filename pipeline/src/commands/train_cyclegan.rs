@@ -58,9 +58,11 @@ pub fn run(settings: &TrainCyclegan) -> Result<CycleganOutcome> {
     let files = TrainingFiles::beside(&settings.out);
     let inputs: Vec<PathBuf> = settings.domain_a.iter().chain(&settings.domain_b).cloned().collect();
     files.check(&inputs)?;
-    let wavelengths = check_domains(settings)?;
-    let (settings, estimate) = &with_measured_psf_offset(settings)?;
-    let (low_scenes, high_scenes) = read_domains(settings)?;
+    let (low, high, wavelengths) = open_domains(settings)?;
+    let (settings, estimate) = &with_measured_psf_offset(settings, &high)?;
+    // Domain A is resampled at the offset measured, not at the one given.
+    let low = if estimate.is_some() { open_domain_a(settings)? } else { low };
+    let (low_scenes, high_scenes) = read_domains(&low, &high)?;
     let (a, b, normaliser) = project_domains(&low_scenes, &high_scenes, settings.components)?;
     let k = normaliser.basis.nrows();
     let architecture = CycleganConfig::new(k, settings.architecture.clone());
@@ -105,12 +107,12 @@ pub fn run(settings: &TrainCyclegan) -> Result<CycleganOutcome> {
 }
 
 /// The settings with `train.psf_offset` measured on the domains when they ask for it
-/// (`--psf-offset auto`), and the measurement.
-fn with_measured_psf_offset(settings: &TrainCyclegan) -> Result<(TrainCyclegan, Option<PsfEstimate>)> {
+/// (`--psf-offset auto`; domain B as opened), and the measurement.
+fn with_measured_psf_offset(settings: &TrainCyclegan, domain_b: &[Cube]) -> Result<(TrainCyclegan, Option<PsfEstimate>)> {
     if !settings.estimate_psf_offset {
         return Ok((settings.clone(), None));
     }
-    let e = psf_offset::estimate(&settings.domain_a, &settings.domain_b, settings.train.scale)?;
+    let e = psf_offset::estimate(&settings.domain_a, domain_b, settings.train.scale)?;
     tracing::info!(
         "low-res pixels centred {:+}, {:+} high-res pixels from their blocks' centres, measured on {} and {} ({} x {} pixels; 1 - correlation {:.4} there, {:.4} centred)",
         e.offset[0],
@@ -155,13 +157,11 @@ fn project_domains(low: &[Scene], high: &[Scene], count: usize) -> Result<(Domai
     Ok((domain(low)?, domain(high)?, normaliser))
 }
 
-/// Checks, from the scenes' metadata, that every scene of both domains can be read (domain
-/// A resampled to the high-res grid), has the first high-res scene's bands and holds at
-/// least one training tile, before any work. Returns the bands' wavelengths.
-fn check_domains(settings: &TrainCyclegan) -> Result<Vec<f64>> {
-    // Where the low-res pixels are centred changes no size or band.
-    let resampling = Resampling::cubic(settings.train.scale);
-    let low: Vec<Cube> = settings.domain_a.iter().map(|p| Cube::open_resampled(p, &resampling)).collect::<Result<_, _>>()?;
+/// Opens both domains (domain A resampled to the high-res grid at the offset given) and
+/// checks, before any work, that every scene has the first high-res scene's bands and holds
+/// at least one training tile. Returns the scenes and the bands' wavelengths.
+fn open_domains(settings: &TrainCyclegan) -> Result<(Vec<Cube>, Vec<Cube>, Vec<f64>)> {
+    let low = open_domain_a(settings)?;
     let high: Vec<Cube> = settings.domain_b.iter().map(Cube::open).collect::<Result<_, _>>()?;
     let first = high.first().context("--domain-b names no scene")?.meta();
     let wavelengths = first
@@ -188,17 +188,21 @@ fn check_domains(settings: &TrainCyclegan) -> Result<Vec<f64>> {
             );
         }
     }
-    Ok(wavelengths)
+    Ok((low, high, wavelengths))
 }
 
-/// Reads both domains whole, domain A resampled to the high-res grid (checked by
-/// [`check_domains`]).
-fn read_domains(settings: &TrainCyclegan) -> Result<(Vec<Scene>, Vec<Scene>)> {
-    let spinner = progress::spinner("reading the scenes");
+/// Domain A's scenes resampled to the high-res grid, each low-res value placed
+/// `train.psf_offset` from its block's centre.
+fn open_domain_a(settings: &TrainCyclegan) -> Result<Vec<Cube>> {
     let resampling = Resampling::cubic(settings.train.scale).with_psf_offset(settings.train.psf_offset);
-    let low: Vec<Scene> =
-        settings.domain_a.iter().map(|p| components::read_whole(&Cube::open_resampled(p, &resampling)?)).collect::<Result<_>>()?;
-    let high: Vec<Scene> = settings.domain_b.iter().map(|p| components::read_whole(&Cube::open(p)?)).collect::<Result<_>>()?;
+    Ok(settings.domain_a.iter().map(|p| Cube::open_resampled(p, &resampling)).collect::<Result<_, _>>()?)
+}
+
+/// Reads both domains' scenes whole.
+fn read_domains(low: &[Cube], high: &[Cube]) -> Result<(Vec<Scene>, Vec<Scene>)> {
+    let spinner = progress::spinner("reading the scenes");
+    let low: Vec<Scene> = low.iter().map(components::read_whole).collect::<Result<_>>()?;
+    let high: Vec<Scene> = high.iter().map(components::read_whole).collect::<Result<_>>()?;
     spinner.finish_and_clear();
     Ok((low, high))
 }

@@ -449,12 +449,19 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
     else:
         keep_disc = lambda n: n
     out, ids, origins, lw_log = [], [], [], []
-    covs = {int(k): np.cov(v[y == k], rowvar=False, ddof=1) if (y == k).sum() > 1 else np.zeros((v.shape[1],) * 2) for k in means}
+    if cov == "lw":
+        covs = {int(k): np.cov(v[y == k], rowvar=False, ddof=1) if (y == k).sum() > 1 else np.zeros((v.shape[1],) * 2) for k in means}
+
+    def to_other_classes(c):
+        """Squared distances (bands standardised by zsd) of class c's spectra to every
+        spectrum of the other classes, and those spectra."""
+        zo, zr = x[y == c] / zsd, x[y != c] / zsd
+        return np.maximum((zo**2).sum(1)[:, None] - 2 * zo @ zr.T + (zr**2).sum(1)[None], 0), x[y != c]
+
     for c, n in need.items():
         own = v[y == c]
         if float(safe):
-            zo, zr = x[y == c] / zsd, x[y != c] / zsd
-            d = np.sqrt(np.maximum((zo**2).sum(1)[:, None] - 2 * zo @ zr.T + (zr**2).sum(1)[None], 0)).min(1)
+            d = np.sqrt(to_other_classes(c)[0].min(1))
             gain = np.clip((d / np.median(d)) ** float(safe), 0.25, 2.0)
         else:
             gain = np.ones(len(own))
@@ -495,8 +502,8 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
             a = np.zeros(n, dtype=int)
             ctr = np.repeat(means[c][None], n, 0)
         if float(border):
-            zo, zr = x[y == c] / zsd, x[y != c] / zsd
-            nearest_other = x[y != c][np.argmin((zr**2).sum(1)[None] - 2 * zo @ zr.T, 1)]
+            d2, others = to_other_classes(c)
+            nearest_other = others[np.argmin(d2, 1)]
             ctr = ctr + rng.random((n, 1)) * float(border) * (nearest_other[a] - own[a])
         syn = ctr + float(s) * gain[a][:, None] * keep_disc(rng.standard_normal((n, f.shape[1])) @ f.T)
         if b:

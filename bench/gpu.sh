@@ -1,89 +1,125 @@
 #!/usr/bin/env bash
 # Benchmark: the GPU execution providers against the CPU on the same jobs, side by side:
-#   fuse     the 8 x 8 mosaic of damage_salinasA (as bench/fuse.sh) with --device cpu, cuda,
-#            tensorrt and tensorrt --fp16 (engine cache in the work folder, built by a first
-#            untimed run); tiles/s, the ratio to the CPU, and the largest difference of the
-#            probability from the CPU's float32 result;
-#   augment  300,000 spectra (as bench/synthesis.sh) with --device cpu and cuda; spectra/s.
-# Needs an NVIDIA GPU (nvidia-smi) and the GPU build of ONNX Runtime (scripts/setup.sh --gpu);
-# without them it says so and measures nothing.
+#   fuse           the 8 x 8 mosaic of damage_salinasA (as bench/fuse.sh) with --device cpu,
+#                  cuda (cuDNN's exhaustive search, its heuristics, and batches of 16),
+#                  tensorrt and tensorrt --fp16 (engine cache in the work folder, built by a
+#                  first untimed run); the single scene with both cuDNN searches, for what
+#                  the search costs once;
+#   super-resolve  a 2 x 2 mosaic of the EnMAP mosaic (224 bands) on cpu and cuda;
+#   augment        300,000 spectra (as bench/synthesis.sh) with --device cpu and cuda.
+# Each row: seconds end to end, the rate, the ratio to the CPU, seconds inside ONNX Runtime,
+# and the largest difference of the output from the CPU's float32 result.
+# Needs an NVIDIA GPU (nvidia-smi) and the GPU build of ONNX Runtime (scripts/setup.sh
+# --gpu); without them it says so and measures nothing. Without TensorRT's libraries beside
+# ONNX Runtime's, the TensorRT rows print the refusal instead of numbers.
 #
-#   bench/gpu.sh                 (after scripts/setup.sh --gpu; needs the shared data set)
+#   bench/gpu.sh          after scripts/setup.sh --gpu; needs the shared data set and GDAL's tools
+#   HYPERSYNTH_BIN=PATH PYTHON=python3 bench/gpu.sh     a built binary, another Python with numpy
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L >/dev/null 2>&1; then
     echo "GPU: not measured (no NVIDIA GPU on this machine)"
     exit 0
 fi
-if [ ! -f "$root/.ort/gpu/lib/libonnxruntime_providers_cuda.so" ]; then
+gpu_lib=$root/.ort/gpu/lib
+if [ ! -f "$gpu_lib/libonnxruntime_providers_cuda.so" ]; then
     echo "GPU: not measured (no GPU build of ONNX Runtime: run scripts/setup.sh --gpu)"
     exit 0
 fi
-data=${HYPERSYNTH_SHARED_DATA:-$root/../shared/data}/damage_salinasA
+shared=${HYPERSYNTH_SHARED_DATA:-$root/../shared/data}
+data=$shared/damage_salinasA
 [ -d "$data" ] || { echo "bench/gpu.sh: $data not found (set HYPERSYNTH_SHARED_DATA)" >&2; exit 1; }
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 cd "$root"
-cargo build -q
-bin="$root/target/debug/hypersynth"
-py="$root/.venv/bin/python"
-nvidia-smi -L
+bin=${HYPERSYNTH_BIN:-}
+if [ -z "$bin" ]; then
+    cargo build -q
+    bin=$root/target/debug/hypersynth
+fi
+py=${PYTHON:-$root/.venv/bin/python}
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 
 "$bin" train pix2pix --pre "$data/pre.tif" --post "$data/post.tif" --target "$data/damage.tif" --out "$work/m.onnx" --steps 10 -q
 source "$root/bench/mosaic.sh"
 for scene in pre post; do
     mosaic 8 "$data/$scene.tif" "$work/$scene.tif"
 done
+sr_scene=$shared/enmap_potsdam/mosaic/enmap_potsdam_mosaic.tif
+"$bin" train cyclegan --domain-a "$sr_scene" --domain-b "$sr_scene" --scale 2 --steps 10 --out "$work/sr.onnx" -q
+mosaic 2 "$sr_scene" "$work/sr_in.tif"
 
-# fuse_as NAME DEVICE-ARGS...: one timed fuse run; prints "NAME seconds out.tif run.json".
-fuse_as() {
-    local name=$1; shift
-    local start end
+rows=()
+# timed_as JOB NAME COMMAND...: runs COMMAND (with ENV=VALUE words first, if any) and adds
+# the row "JOB NAME seconds output.tif run.json", or "JOB NAME failed <its error: line>".
+timed_as() {
+    local job=$1 name=$2 start end message; shift 2
     start=$(date +%s.%N)
-    "$bin" fuse --model "$work/m.onnx" --pre "$work/pre.tif" --post "$work/post.tif" --out "$work/$name.tif" -q "$@" >/dev/null
-    end=$(date +%s.%N)
-    echo "$name $(awk "BEGIN { print $end - $start }") $work/$name.tif $work/$name.run.json"
+    if message=$(env "$@" -q 2>&1 >/dev/null); then
+        end=$(date +%s.%N)
+        rows+=("$job $name $(awk "BEGIN { print $end - $start }") $work/$name.tif $work/$name.run.json")
+    else
+        message=$(grep -m1 '^error:' <<< "$message" || tail -1 <<< "$message")
+        rows+=("$job $name failed ${message// /_}")
+    fi
 }
+fuse=("$bin" fuse --model "$work/m.onnx" --pre "$work/pre.tif" --post "$work/post.tif")
+single=("$bin" fuse --model "$work/m.onnx" --pre "$data/pre.tif" --post "$data/post.tif")
 trt=(--device tensorrt --tensorrt-cache "$work/trt")
-# Build the TensorRT engines once, untimed, as a nightly job finds them in its cache.
-"$bin" fuse --model "$work/m.onnx" --pre "$work/pre.tif" --post "$work/post.tif" --out "$work/warm.tif" -q "${trt[@]}" >/dev/null
-"$bin" fuse --model "$work/m.onnx" --pre "$work/pre.tif" --post "$work/post.tif" --out "$work/warm16.tif" -q "${trt[@]}" --fp16 >/dev/null
-runs=("$(fuse_as cpu --device cpu)" "$(fuse_as cuda --device cuda)" "$(fuse_as tensorrt "${trt[@]}")" "$(fuse_as tensorrt-fp16 "${trt[@]}" --fp16)")
+timed_as fuse cpu "${fuse[@]}" --out "$work/cpu.tif" --device cpu
+timed_as fuse cuda "${fuse[@]}" --out "$work/cuda.tif" --device cuda
+timed_as fuse cuda-heuristic HYPERSYNTH_CUDNN_SEARCH=heuristic "${fuse[@]}" --out "$work/cuda-heuristic.tif" --device cuda
+timed_as fuse cuda-batch16 "${fuse[@]}" --out "$work/cuda-batch16.tif" --device cuda --batch 16
+timed_as fuse-1 cpu-1 "${single[@]}" --out "$work/cpu-1.tif" --device cpu
+timed_as fuse-1 cuda-1 "${single[@]}" --out "$work/cuda-1.tif" --device cuda
+timed_as fuse-1 cuda-1-heuristic HYPERSYNTH_CUDNN_SEARCH=heuristic "${single[@]}" --out "$work/cuda-1-heuristic.tif" --device cuda
+if ls "$gpu_lib"/libnvinfer.so* >/dev/null 2>&1; then
+    # Build the TensorRT engines once, untimed, as a nightly job finds them in its cache.
+    "${fuse[@]}" --out "$work/warm.tif" -q "${trt[@]}" >/dev/null
+    "${fuse[@]}" --out "$work/warm16.tif" -q "${trt[@]}" --fp16 >/dev/null
+    timed_as fuse tensorrt "${fuse[@]}" --out "$work/tensorrt.tif" "${trt[@]}"
+    timed_as fuse tensorrt-fp16 "${fuse[@]}" --out "$work/tensorrt-fp16.tif" "${trt[@]}" --fp16
+else
+    timed_as fuse tensorrt "${fuse[@]}" --out "$work/tensorrt.tif" "${trt[@]}"  # the refusal, as a user meets it
+fi
+resolve=("$bin" super-resolve --model "$work/sr.onnx" --input "$work/sr_in.tif")
+timed_as super-resolve sr-cpu "${resolve[@]}" --out "$work/sr-cpu.tif" --device cpu
+timed_as super-resolve sr-cuda "${resolve[@]}" --out "$work/sr-cuda.tif" --device cuda
 
 sample="$root/data/samples/salinasA"
 spectra=(--cube "$sample/salinasA.tif" --labels "$sample/salinasA_gt.tif" --classes "$sample/classes.csv")
 "$bin" train spectral --generator gan "${spectra[@]}" --out "$work/g.onnx" --steps 20 -q
-augment_runs=()
 for device in cpu cuda; do
-    start=$(date +%s.%N)
-    "$bin" augment --model "$work/g.onnx" "${spectra[@]}" --out "$work/aug-$device" --target-per-class 50000 --no-report --device "$device" -q
-    end=$(date +%s.%N)
-    augment_runs+=("$device $(awk "BEGIN { print $end - $start }") $work/aug-$device/run.json")
+    timed_as augment "aug-$device" "$bin" augment --model "$work/g.onnx" "${spectra[@]}" --out "$work/aug-$device" --target-per-class 50000 --no-report --device "$device"
 done
 
-"$py" - "${runs[@]}" -- "${augment_runs[@]}" <<'PY'
-import json, sys
-import numpy as np, rasterio
-args = sys.argv[1:]
-split = args.index("--")
-fuse, augment = args[:split], args[split + 1:]
-cpu = None
-print(f"{'fuse':<14} {'seconds':>8} {'tiles/s':>8} {'x CPU':>6} {'ORT s':>6} {'max |p - p_cpu|':>16}")
-for row in fuse:
-    name, seconds, tif, run_json = row.split()
-    d = json.load(open(run_json))["details"]
-    p = rasterio.open(tif).read(1)
-    if cpu is None:
-        cpu = (float(seconds), p)
-    rate = d["tiles_run"] / float(seconds)
-    print(f"{name:<14} {float(seconds):>8.2f} {rate:>8.2f} {cpu[0] / float(seconds):>6.2f} {d['onnx_seconds']:>6.2f} "
-          f"{np.abs(p - cpu[1]).max():>16.2e}  ({d['device']})")
-base = None
-print(f"{'augment':<14} {'seconds':>8} {'spectra/s':>10} {'x CPU':>6}")
-for row in augment:
-    name, seconds, run_json = row.split()
-    run = json.load(open(run_json))
-    n = sum(run["details"]["generated"].values())
-    base = base or float(seconds)
-    print(f"{name:<14} {float(seconds):>8.2f} {n / float(seconds):>10.0f} {base / float(seconds):>6.2f}  "
-          f"({run['details']['execution_provider']})")
+# Float32 pixels of each output, through GDAL's own tool (no Python GDAL bindings needed).
+for row in "${rows[@]}"; do
+    read -r _ _ _ tif _ <<< "$row"
+    [ -f "$tif" ] && gdal_translate -q -of ENVI -ot Float32 "$tif" "${tif%.tif}.f32"
+done
+
+"$py" - "${rows[@]}" <<'PY'
+import json, os, sys
+import numpy as np
+reference = {}
+print(f"{'job':<14} {'run':<18} {'seconds':>8} {'rate':>10} {'x CPU':>6} {'ORT s':>6} {'max |out - cpu|':>16}  device")
+for row in sys.argv[1:]:
+    job, name, seconds, *rest = row.split()
+    if seconds == "failed":
+        print(f"{job:<14} {name:<18} {'-':>8} {'-':>10} {'-':>6} {'-':>6} {'-':>16}  {rest[0].replace('_', ' ')}")
+        continue
+    tif, record = rest
+    if job == "augment":
+        record = os.path.join(tif[:-4], "run.json")  # augment writes into a folder
+    run = json.load(open(record))["details"]
+    seconds = float(seconds)
+    if job == "augment":
+        rate, unit, ort, device, out = sum(run["generated"].values()) / seconds, "spectra/s", None, run["execution_provider"], None
+    else:
+        rate, unit, ort, device = run["tiles_run"] / seconds, "tiles/s", run["onnx_seconds"], run["device"]
+        out = np.fromfile(tif[:-4] + ".f32", dtype=np.float32)
+    first = reference.setdefault(job, (seconds, out))
+    diff = "-" if out is None else f"{np.nanmax(np.abs(out - first[1])):.2e}"
+    ort = "-" if ort is None else f"{ort:.2f}"
+    print(f"{job:<14} {name:<18} {seconds:>8.2f} {rate:>10.1f} {first[0] / seconds:>6.2f} {ort:>6} {diff:>16}  {device} ({unit})")
 PY

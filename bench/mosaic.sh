@@ -1,11 +1,12 @@
 # Sourced by the benchmarks that need a large scene: `mosaic N SCENE OUT` writes N x N
-# copies of the 86 x 83-pixel SCENE (damage_salinasA) side by side to OUT, as a DEFLATE-tiled,
-# pixel-interleaved GeoTIFF. Uses the folder "$work" for its virtual rasters.
+# copies of SCENE (damage_salinasA's 86 x 83 pixels, say) side by side to OUT, as a
+# DEFLATE-tiled, pixel-interleaved GeoTIFF. Uses the folder "$work" for its virtual rasters.
 mosaic() {
-    local n=$1 scene=$2 out=$3 parts=()
+    local n=$1 scene=$2 out=$3 parts=() w h
+    read -r w h < <(gdalinfo "$scene" | sed -n 's/^Size is \([0-9]*\), \([0-9]*\)$/\1 \2/p')
     for ((i = 0; i < n; i++)); do
         for ((j = 0; j < n; j++)); do
-            gdal_translate -q -of VRT -a_ullr $((j * 86)) $((-i * 83)) $((j * 86 + 86)) $((-i * 83 - 83)) "$scene" "$work/part_${i}_${j}.vrt"
+            gdal_translate -q -of VRT -a_ullr $((j * w)) $((-i * h)) $((j * w + w)) $((-i * h - h)) "$scene" "$work/part_${i}_${j}.vrt"
             parts+=("$work/part_${i}_${j}.vrt")
         done
     done

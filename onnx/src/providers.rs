@@ -42,12 +42,22 @@ pub(crate) fn register(builder: &mut SessionBuilder, options: &SessionOptions) -
 /// The CUDA provider on GPU `n`. cuDNN picks convolution algorithms by timing them all
 /// (once per shape, with as much workspace as they want) when every batch has one shape,
 /// and by its heuristics otherwise, where timing each new shape would cost more than it
-/// saves.
+/// saves. [`CUDNN_SEARCH_VARIABLE`] overrides the choice, for measuring it.
 fn cuda(n: u32, options: &SessionOptions) -> ort::ep::CUDA {
     use ort::ep::cuda::ConvAlgorithmSearch;
-    let search = if options.fixed_shapes { ConvAlgorithmSearch::Exhaustive } else { ConvAlgorithmSearch::Heuristic };
+    let search = match std::env::var(CUDNN_SEARCH_VARIABLE).as_deref() {
+        Ok("exhaustive") => ConvAlgorithmSearch::Exhaustive,
+        Ok("heuristic") => ConvAlgorithmSearch::Heuristic,
+        Ok("default") => ConvAlgorithmSearch::Default,
+        _ if options.fixed_shapes => ConvAlgorithmSearch::Exhaustive,
+        _ => ConvAlgorithmSearch::Heuristic,
+    };
     ort::ep::CUDA::default().with_device_id(n as i32).with_conv_algorithm_search(search).with_conv_max_workspace(options.fixed_shapes)
 }
+
+/// The environment variable that sets cuDNN's convolution algorithm search on CUDA
+/// (`exhaustive`, `heuristic` or `default`) in place of the choice [`cuda`] makes.
+pub const CUDNN_SEARCH_VARIABLE: &str = "HYPERSYNTH_CUDNN_SEARCH";
 
 fn ensure_available<E: ExecutionProvider>() -> Result<(), String> {
     match E::is_available() {

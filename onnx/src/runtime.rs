@@ -61,17 +61,22 @@ fn load(search: &RuntimeSearch) -> Result<RuntimeInfo> {
     let path =
         find(search).ok_or_else(|| Error::RuntimeMissing { searched: search.candidates.clone(), install: search.install_hint.clone() })?;
     let library = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-    let folder = library.parent().map(Path::to_path_buf).unwrap_or_default();
+    // The folder the library was found in, not the one its link resolves to: the set-up
+    // script links ONNX Runtime, its providers and the NVIDIA wheels' libraries into one
+    // folder, while the files themselves lie in the wheels' separate folders.
+    let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let load_error = |problem: String| Error::RuntimeLoad { path: library.clone(), problem };
+    // Loaded before anything else: `ort` builds even its errors through the library.
+    let builder = ort::init_from(&library).map_err(|e| load_error(e.to_string()))?;
     let gpu_build = folder.join("libonnxruntime_providers_cuda.so").exists();
     if gpu_build {
-        // The NVIDIA wheels' libraries are linked into the same folder by the set-up script;
-        // loading them first lets the CUDA provider find them without LD_LIBRARY_PATH.
+        // Loading the CUDA libraries before the first session lets the CUDA provider, which
+        // has no run path of its own, find them without LD_LIBRARY_PATH. Where they are
+        // missing, opening a session on a GPU names the problem.
         if let Err(e) = ort::ep::cuda::preload_dylibs(Some(&folder), Some(&folder)) {
             tracing::warn!("could not preload the CUDA libraries from {}: {e}", folder.display());
         }
     }
-    let load_error = |problem: String| Error::RuntimeLoad { path: library.clone(), problem };
-    let builder = ort::init_from(&library).map_err(|e| load_error(e.to_string()))?;
     let environment = builder.with_name("hypersynth").build().map_err(|e| load_error(e.to_string()))?;
     let _ = ENVIRONMENT.set(environment);
     let info = RuntimeInfo { library, build_info: ort::info().to_string(), gpu_build };

@@ -108,22 +108,29 @@ fn gpu_providers_fail_clearly_or_fall_back_when_allowed() {
 
 /// Runs through an I/O binding (what fixed-shape tiles take on a GPU) give the model's
 /// results, batch after batch into the same bound tensors, and again after the shape
-/// changes and the binding is made anew.
+/// changes and the binding is made anew: on the CPU always, and on CUDA where the GPU
+/// build and a GPU are there.
 #[test]
 fn io_bound_runs_give_the_models_results_across_batches_and_shapes() {
     runtime();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("image.onnx");
     std::fs::write(&path, tiny_model::image_bytes()).unwrap();
-    let mut session = OnnxSession::open(&path, &SessionOptions { fixed_shapes: true, ..Default::default() }).unwrap();
-    session.force_io_binding();
-    for (batch, (n, h, w)) in [(2, 3, 4), (2, 3, 4), (1, 5, 5)].into_iter().enumerate() {
-        let image = ndarray::Array4::from_shape_fn((n, 2, h, w), |(i, c, y, x)| (batch * 100 + i * 31 + c * 7 + y * 3 + x) as f32 * 0.1);
-        let output = session.run(vec![("image", Input::F32(image.view().into_dyn()))]).unwrap().remove(0);
-        assert_eq!(output.shape(), &[n, 1, h, w], "batch {batch}");
-        for ((i, _, y, x), &got) in output.into_dimensionality::<ndarray::Ix4>().unwrap().indexed_iter() {
-            let want = 0.5 * image[[i, 0, y, x]] - 2.0 * image[[i, 1, y, x]] + 1.0;
-            assert!((got - want).abs() < 1e-5, "batch {batch}, pixel {i} {y} {x}: {got} vs {want}");
+    for device in [Device::Cpu, Device::Cuda(0)] {
+        let Ok(mut session) = OnnxSession::open(&path, &SessionOptions { device, fixed_shapes: true, ..Default::default() }) else {
+            assert!(device.is_gpu(), "the CPU provider is always there");
+            continue;
+        };
+        session.force_io_binding();
+        for (batch, (n, h, w)) in [(2, 3, 4), (2, 3, 4), (1, 5, 5)].into_iter().enumerate() {
+            let image = ndarray::Array4::from_shape_fn((n, 2, h, w), |(i, c, y, x)| (batch * 100 + i * 31 + c * 7 + y * 3 + x) as f32 * 0.1);
+            let output = session.run(vec![("image", Input::F32(image.view().into_dyn()))]).unwrap().remove(0);
+            assert_eq!(output.shape(), &[n, 1, h, w], "{device}, batch {batch}");
+            for ((i, _, y, x), &got) in output.into_dimensionality::<ndarray::Ix4>().unwrap().indexed_iter() {
+                let want = 0.5 * image[[i, 0, y, x]] - 2.0 * image[[i, 1, y, x]] + 1.0;
+                assert!((got - want).abs() < 1e-5, "{device}, batch {batch}, pixel {i} {y} {x}: {got} vs {want}");
+            }
         }
+        eprintln!("I/O-bound runs checked on {device}");
     }
 }

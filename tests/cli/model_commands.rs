@@ -104,3 +104,19 @@ fn a_gpu_device_without_a_gpu_fails_unless_fallback_is_allowed() {
     let json: serde_json::Value = serde_json::from_str(&lenient.stdout).unwrap();
     assert_eq!(json["device"], "cpu");
 }
+
+/// A GPU build whose CUDA libraries are not beside it (a half-done `setup.sh --gpu`): the
+/// preload fails with a warning, not a panic, and a CUDA run is refused with one line.
+#[test]
+fn a_gpu_build_without_its_cuda_libraries_is_refused_not_a_panic() {
+    let t = TestDir::new();
+    std::fs::write(t.join("tiny.onnx"), tiny_model::bytes(true)).unwrap();
+    let lib = t.join("gpu-lib");
+    std::fs::create_dir(&lib).unwrap();
+    std::os::unix::fs::symlink(std::fs::canonicalize(crate::support::ort_library()).unwrap(), lib.join("libonnxruntime.so")).unwrap();
+    std::fs::write(lib.join("libonnxruntime_providers_cuda.so"), b"").unwrap();
+    let library = lib.join("libonnxruntime.so");
+    let out = t.run_with(&["models", "inspect", "tiny.onnx", "--device", "cuda"], &[("ORT_DYLIB_PATH", library.to_str().unwrap())]);
+    t.refused(&out, "cuda:0 execution provider unavailable", "--allow-cpu-fallback");
+    assert!(out.stderr.contains("could not preload the CUDA libraries"), "{}", out.stderr);
+}

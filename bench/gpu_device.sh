@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The GPU checks of issue 23 on a lent NVIDIA machine that reaches no package registry and
+# whose transfers are limited to 64 MiB a call: two calls on the same machine, with the
+# archives scripts/gpu_bundle.sh made in .gpu/.
+#   bench/gpu_device.sh host    unpacks .gpu/host.tar.xz (binaries, GDAL, data) into /tmp/hs
+#                               and checks that every library resolves;
+#   bench/gpu_device.sh gpu     unpacks .gpu/ort-gpu.tar.xz as scripts/setup.sh --gpu lays
+#                               it out (CUDA and cuDNN from the machine's PyTorch wheels), then
+#                               runs bench/gpu.sh, the GPU tests and a `hypersynth run` job on
+#                               --device cuda. Logs go to $OUT (or /tmp/hs/out).
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+hs=/tmp/hs
+out=${OUT:-$hs/out}
+mkdir -p "$out"
+cd "$root"
+export LD_LIBRARY_PATH=$hs/lib GDAL_DATA=$hs/share/gdal PROJ_DATA=$hs/share/proj PROJ_LIB=$hs/share/proj
+export HYPERSYNTH_SHARED_DATA=$hs/data PATH=$hs/bin:$PATH
+
+case "${1:-}" in
+host)
+    rm -rf "$hs" && mkdir -p "$hs" && xz -dc .gpu/host.tar.xz | tar -C "$hs" -xf - || exit 1
+    # The test binaries know the checkout as /work/main, where they were built.
+    mkdir -p target/debug .ort/lib && cp "$hs/bin/hypersynth" target/debug/ && cp "$hs"/lib/libonnxruntime.so.* .ort/lib/
+    (cd .ort/lib && ln -sf libonnxruntime.so.* libonnxruntime.so)
+    [ "$root" = /work/main ] || { mkdir -p /work && ln -sfn "$root" /work/main; }
+    for b in "$hs"/bin/*; do ldd "$b" | grep "not found" | sed "s|^|$(basename "$b"): |"; done
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv
+    nvidia=$(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]))')/nvidia
+    echo "NVIDIA wheels: $nvidia"; ls "$nvidia"
+    target/debug/hypersynth --version
+    ;;
+gpu)
+    [ -x "$hs/bin/hypersynth" ] || { echo "gpu_device.sh: $hs is gone (a fresh machine): run the host step first" >&2; exit 3; }
+    gpu=$root/.ort/gpu
+    rm -rf "$gpu" && mkdir -p "$gpu/site/onnxruntime/capi" "$gpu/lib"
+    xz -dc .gpu/ort-gpu.tar.xz | tar -C "$gpu/site/onnxruntime/capi" -xf - || exit 1
+    ln -s "$(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]))')/nvidia" "$gpu/site/nvidia"
+    # As scripts/setup.sh --gpu: one folder linking ONNX Runtime, its providers and the NVIDIA libraries.
+    find "$gpu/site/onnxruntime/capi" "$gpu/site/nvidia/" -name 'lib*.so*' -exec ln -sf {} "$gpu/lib/" \;
+    (cd "$gpu/lib" && ln -sf libonnxruntime.so.1.* libonnxruntime.so)
+    bin=$root/target/debug/hypersynth
+    echo "== models inspect on cuda and tensorrt"
+    sample=(--cube data/samples/salinasA/salinasA.tif --labels data/samples/salinasA/salinasA_gt.tif --classes data/samples/salinasA/classes.csv)
+    "$bin" train spectral "${sample[@]}" --out "$hs/g.onnx" -q
+    "$bin" models inspect "$hs/g.onnx" --device cuda 2>&1 | tail -5
+    "$bin" models inspect "$hs/g.onnx" --device tensorrt 2>&1 | tail -2
+    echo "== bench/gpu.sh"
+    HYPERSYNTH_BIN=$bin PYTHON=python3 bench/gpu.sh 2>&1 | tee "$out/gpu_bench.log"
+    echo "== GPU tests"
+    ORT_DYLIB_PATH=$gpu/lib/libonnxruntime.so "$hs/bin/onnx-runtime-tests" --nocapture gpu_providers io_bound 2>&1 | tail -8 | tee "$out/onnx_tests.log"
+    "$hs/bin/cli-tests" --nocapture a_gpu_device_without_a_gpu trained_model_maps_burn_scars 2>&1 | tail -12 | tee "$out/cli_tests.log"
+    echo "== hypersynth run on cuda"
+    job=$hs/job && mkdir -p "$job" && cp data/samples/salinasA/* "$job/"
+    cat > "$job/job.toml" <<'TOML'
+output = "out"
+seed = 0
+device = "cuda"
+[[scene]]
+path = "salinasA.tif"
+labels = "salinasA_gt.tif"
+classes = "classes.csv"
+[train]
+generator = "gan"
+steps = 50
+[augment]
+target_per_class = 2000
+TOML
+    "$bin" run "$job/job.toml" 2>&1 | tail -6
+    grep -h -o '"execution_provider": *"[^"]*"\|"device": *"[^"]*"' "$job"/out/*/augment/run.json | sort | uniq -c
+    ;;
+*)
+    sed -n '2,11p' "$0"; exit 2 ;;
+esac

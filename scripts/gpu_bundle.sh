@@ -2,12 +2,13 @@
 # Packs what a bare NVIDIA machine that reaches no package registry needs to run
 # bench/gpu_device.sh, into .gpu/ (ignored by git), as two archives that each fit a 64 MiB
 # transfer:
-#   .gpu/host.tar.xz     the built hypersynth binary and test binaries, the CPU ONNX Runtime,
-#                        GDAL's tools with every library they and hypersynth link (not glibc),
-#                        GDAL's and PROJ's data, and the shared data sets the GPU runs read;
+#   .gpu/host.tar.xz     the built hypersynth binary and the ONNX Runtime tests, GDAL's tools
+#                        with every library they and hypersynth link (not glibc), GDAL's and
+#                        PROJ's data, and the shared data the GPU runs read;
 #   .gpu/ort-gpu.tar.xz  the onnxruntime-gpu wheel's libraries, with the CUDA provider's
 #                        kernels pruned to one architecture (scripts/prune_fatbin.py).
-# The machine's own PyTorch install supplies CUDA's and cuDNN's libraries (CUDA 13).
+# The machine's own PyTorch install supplies CUDA's and cuDNN's libraries (CUDA 13), and
+# the GPU build's ONNX Runtime serves the CPU runs too.
 #
 #   scripts/gpu_bundle.sh [--arch 90]     after scripts/setup.sh and cargo test --workspace --no-run
 set -euo pipefail
@@ -35,18 +36,17 @@ newest_test() {
 # --- host.tar.xz ---------------------------------------------------------------------
 mkdir -p "$stage/host/bin" "$stage/host/lib" "$stage/host/share" "$stage/host/data"
 cp "$root/target/debug/hypersynth" "$stage/host/bin/"
-cp "$(newest_test cli)" "$stage/host/bin/cli-tests"
 cp "$(newest_test runtime)" "$stage/host/bin/onnx-runtime-tests"
 for tool in gdal_translate gdalbuildvrt gdalinfo; do cp "$(command -v $tool)" "$stage/host/bin/"; done
-strip --strip-debug "$stage/host/bin/"*
-cp -L "$root/.ort/lib/libonnxruntime.so.$ort_version" "$stage/host/lib/"
+strip "$stage/host/bin/"*
 # Every library the binaries link, except glibc's own, which the machine has in a newer version.
 for b in "$stage/host/bin/"*; do ldd "$b"; done | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u |
     grep -v -E '/(libc|libm|libdl|librt|libpthread|libresolv|ld-linux-x86-64)\.so' | xargs -r cp -L -t "$stage/host/lib/"
 cp -r /usr/share/gdal "$stage/host/share/gdal"
 mkdir -p "$stage/host/share/proj" && cp /usr/share/proj/proj.db "$stage/host/share/proj/"
-cp -r "$shared/damage_salinasA" "$shared/enmap_potsdam" "$shared/README.md" "$stage/host/data/"
-tar -C "$stage/host" -cf - . | xz -T0 -6 > "$out/host.tar.xz"
+mkdir -p "$stage/host/data/enmap_potsdam"
+cp -r "$shared/damage_salinasA" "$stage/host/data/" && cp -r "$shared/enmap_potsdam/mosaic" "$stage/host/data/enmap_potsdam/"
+tar -C "$stage/host" -cf - . | xz -T0 -9 > "$out/host.tar.xz"
 
 # --- ort-gpu.tar.xz ------------------------------------------------------------------
 python=${PYTHON:-$root/.venv/bin/python}

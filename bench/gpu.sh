@@ -5,7 +5,8 @@
 #                  tensorrt and tensorrt --fp16 (engine cache in the work folder, built by a
 #                  first untimed run); the single scene with both cuDNN searches, for what
 #                  the search costs once;
-#   super-resolve  a 2 x 2 mosaic of the EnMAP mosaic (224 bands) on cpu and cuda;
+#   super-resolve  a 4 x 4 mosaic of damage_salinasA's pre scene on cpu, cuda and cuda with
+#                  batches of 16;
 #   augment        300,000 spectra (as bench/synthesis.sh) with --device cpu and cuda.
 # Each row: seconds end to end, the rate, the ratio to the CPU, seconds inside ONNX Runtime,
 # and the largest difference of the output from the CPU's float32 result.
@@ -44,9 +45,8 @@ source "$root/bench/mosaic.sh"
 for scene in pre post; do
     mosaic 8 "$data/$scene.tif" "$work/$scene.tif"
 done
-sr_scene=$shared/enmap_potsdam/mosaic/enmap_potsdam_mosaic.tif
-"$bin" train cyclegan --domain-a "$sr_scene" --domain-b "$sr_scene" --scale 2 --steps 10 --out "$work/sr.onnx" -q
-mosaic 2 "$sr_scene" "$work/sr_in.tif"
+"$bin" train cyclegan --domain-a "$data/pre.tif" --domain-b "$data/pre.tif" --scale 2 --steps 10 --out "$work/sr.onnx" -q
+mosaic 4 "$data/pre.tif" "$work/sr_in.tif"
 
 rows=()
 # timed_as JOB NAME COMMAND...: runs COMMAND (with ENV=VALUE words first, if any) and adds
@@ -84,6 +84,7 @@ fi
 resolve=("$bin" super-resolve --model "$work/sr.onnx" --input "$work/sr_in.tif")
 timed_as super-resolve sr-cpu "${resolve[@]}" --out "$work/sr-cpu.tif" --device cpu
 timed_as super-resolve sr-cuda "${resolve[@]}" --out "$work/sr-cuda.tif" --device cuda
+timed_as super-resolve sr-cuda-batch16 "${resolve[@]}" --out "$work/sr-cuda-batch16.tif" --device cuda --batch 16
 
 sample="$root/data/samples/salinasA"
 spectra=(--cube "$sample/salinasA.tif" --labels "$sample/salinasA_gt.tif" --classes "$sample/classes.csv")

@@ -1,6 +1,8 @@
 # Sourced by the benchmarks that need a large scene: `mosaic N SCENE OUT` writes N x N
 # copies of SCENE (damage_salinasA's 86 x 83 pixels, say) side by side to OUT, as a
 # DEFLATE-tiled, pixel-interleaved GeoTIFF. Uses the folder "$work" for its virtual rasters.
+# The bands' descriptions and metadata (wavelengths) are not kept: fine for scenes whose
+# every band holds data, not for EnMAP's, whose absorption bands are nodata throughout.
 mosaic() {
     local n=$1 scene=$2 out=$3 parts=() w h
     read -r w h < <(gdalinfo "$scene" | sed -n 's/^Size is \([0-9]*\), \([0-9]*\)$/\1 \2/p')

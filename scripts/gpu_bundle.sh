@@ -44,8 +44,7 @@ for b in "$stage/host/bin/"*; do ldd "$b"; done | awk '$2 == "=>" && $3 ~ /^\// 
     grep -v -E '/(libc|libm|libdl|librt|libpthread|libresolv|ld-linux-x86-64)\.so' | xargs -r cp -L -t "$stage/host/lib/"
 cp -r /usr/share/gdal "$stage/host/share/gdal"
 mkdir -p "$stage/host/share/proj" && cp /usr/share/proj/proj.db "$stage/host/share/proj/"
-mkdir -p "$stage/host/data/enmap_potsdam"
-cp -r "$shared/damage_salinasA" "$stage/host/data/" && cp -r "$shared/enmap_potsdam/mosaic" "$stage/host/data/enmap_potsdam/"
+cp -r "$shared/damage_salinasA" "$stage/host/data/"
 tar -C "$stage/host" -cf - . | xz -T0 -9 > "$out/host.tar.xz"
 
 # --- ort-gpu.tar.xz ------------------------------------------------------------------

@@ -7,7 +7,8 @@
 #                  the search costs once;
 #   super-resolve  a 4 x 4 mosaic of damage_salinasA's pre scene on cpu, cuda and cuda with
 #                  batches of 16;
-#   augment        300,000 spectra (as bench/synthesis.sh) with --device cpu and cuda.
+#   augment        300,000 spectra (as bench/synthesis.sh) with --device cpu and cuda, from
+#                  the default generator and from the conditional GAN.
 # Each row: seconds end to end, the rate, the ratio to the CPU, seconds inside ONNX Runtime,
 # and the largest difference of the output from the CPU's float32 result.
 # Needs an NVIDIA GPU (nvidia-smi) and the GPU build of ONNX Runtime (scripts/setup.sh
@@ -88,9 +89,17 @@ timed_as super-resolve sr-cuda-batch16 "${resolve[@]}" --out "$work/sr-cuda-batc
 
 sample="$root/data/samples/salinasA"
 spectra=(--cube "$sample/salinasA.tif" --labels "$sample/salinasA_gt.tif" --classes "$sample/classes.csv")
-"$bin" train spectral --generator gan "${spectra[@]}" --out "$work/g.onnx" --steps 20 -q
+# The default generator (its spectra mostly pass augment's nearest-real selection, as in
+# bench/synthesis.sh), and the conditional GAN with every spectrum kept (--keep-all: an
+# untrained GAN's would mostly be dropped, and the selection's distances would dominate).
+"$bin" train spectral "${spectra[@]}" --out "$work/exemplar.onnx" -q
+"$bin" train spectral --generator gan "${spectra[@]}" --out "$work/gan.onnx" --steps 20 -q
 for device in cpu cuda; do
-    timed_as augment "aug-$device" "$bin" augment --model "$work/g.onnx" "${spectra[@]}" --out "$work/aug-$device" --target-per-class 50000 --no-report --device "$device"
+    for generator in exemplar gan; do
+        keep=(); [ "$generator" = gan ] && keep=(--keep-all)
+        timed_as augment "aug-$generator-$device" "$bin" augment --model "$work/$generator.onnx" "${spectra[@]}" \
+            --out "$work/aug-$generator-$device" --target-per-class 50000 --no-report --device "$device" "${keep[@]}"
+    done
 done
 
 # Float32 pixels of each output, through GDAL's own tool (no Python GDAL bindings needed).
@@ -119,7 +128,8 @@ for row in sys.argv[1:]:
     else:
         rate, unit, ort, device = run["tiles_run"] / seconds, "tiles/s", run["onnx_seconds"], run["device"]
         out = np.fromfile(tif[:-4] + ".f32", dtype=np.float32)
-    first = reference.setdefault(job, (seconds, out))
+    # Compared with the job's first (CPU) row; each generator's CUDA row with its CPU row.
+    first = reference.setdefault(name.replace("cuda", "cpu") if job == "augment" else job, (seconds, out))
     diff = "-" if out is None else f"{np.nanmax(np.abs(out - first[1])):.2e}"
     ort = "-" if ort is None else f"{ort:.2f}"
     print(f"{job:<14} {name:<18} {seconds:>8.2f} {rate:>10.1f} {first[0] / seconds:>6.2f} {ort:>6} {diff:>16}  {device} ({unit})")

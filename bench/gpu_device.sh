@@ -20,12 +20,14 @@ export HYPERSYNTH_SHARED_DATA=$hs/data PATH=$hs/bin:$PATH
 case "${1:-}" in
 host)
     rm -rf "$hs" && mkdir -p "$hs" && xz -dc .gpu/host.tar.xz | tar -C "$hs" -xf - || exit 1
-    # The test binaries know the checkout as /work/main, where they were built.
+    # In target/debug, the binary finds .ort/ as in a built checkout.
     mkdir -p target/debug && cp "$hs/bin/hypersynth" target/debug/
     for b in "$hs"/bin/*; do ldd "$b" | grep "not found" | sed "s|^|$(basename "$b"): |"; done
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv
-    nvidia=$(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]))')/nvidia
-    echo "NVIDIA wheels: $nvidia"; ls "$nvidia"
+    nvidia=$(python3 -c 'import nvidia; print(list(nvidia.__path__)[0])')
+    echo "NVIDIA wheels: $nvidia"
+    find "$nvidia/" \( -name 'libcudart.so*' -o -name 'libcudnn.so*' -o -name 'libcublasLt.so*' -o -name 'libcufft.so*' -o -name 'libcurand.so*' -o -name 'libnvrtc.so*' -o -name 'libnvinfer*' \) -printf '%p\n'
+    python3 -c 'import onnxruntime as o; print("image onnxruntime", o.__version__, o.get_available_providers())'
     target/debug/hypersynth --version
     ;;
 gpu)
@@ -33,7 +35,7 @@ gpu)
     gpu=$root/.ort/gpu
     rm -rf "$gpu" && mkdir -p "$gpu/site/onnxruntime/capi" "$gpu/lib"
     xz -dc .gpu/ort-gpu.tar.xz | tar -C "$gpu/site/onnxruntime/capi" -xf - || exit 1
-    ln -s "$(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]))')/nvidia" "$gpu/site/nvidia"
+    ln -s "$(python3 -c 'import nvidia; print(list(nvidia.__path__)[0])')" "$gpu/site/nvidia"
     # As scripts/setup.sh --gpu: one folder linking ONNX Runtime, its providers and the NVIDIA libraries.
     find "$gpu/site/onnxruntime/capi" "$gpu/site/nvidia/" -name 'lib*.so*' -exec ln -sf {} "$gpu/lib/" \;
     (cd "$gpu/lib" && ln -sf libonnxruntime.so.1.* libonnxruntime.so)

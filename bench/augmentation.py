@@ -409,7 +409,7 @@ def m_smote_pooled(x, y, need, rng, scale=0.5, **_):
     return np.concatenate(out).astype(np.float32), np.concatenate(ids)
 
 
-def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, centre="exemplar", safe=0.0, bal=0, disc=1.0, tau=3.0, border=0.0, **_):
+def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, centre="exemplar", safe=0.0, bal=0, disc=1.0, tau=3.0, border=0.0, k=5, **_):
     """The general exemplar + residual model: centre + s * N(0, S_c) (then, with b > 0, a
     brightness factor exp(b * N(0, 1)) per spectrum), in reflectance or (log = 1) in
     log-reflectance. centre: a uniformly drawn real spectrum of the class ("exemplar"), a
@@ -420,6 +420,9 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
       cov = scaled   k_c S_pool with k_c = trace(C_c) / trace(S_pool) (pooled shape, own size)
       cov = rda      lam C_c + (1 - lam) k_c S_pool
       cov = own      C_c
+      cov = local    the scatter of the exemplar's k nearest class-mates about it:
+                     sum_i w_i (n_i - e) / sqrt(k), w_i ~ N(0, 1) (variation along the
+                     class's local manifold, not its global covariance)
       cov = lw       (1 - d_c) C_c + d_c T_c, T_c = k_c S_c with S_c the other classes' scatter
                      weighed by (n_j - 1) exp(-angle_cj / tau) (tau 0: by count) and d_c the
                      Ledoit-Wolf intensity of class c's residuals towards T_c (own where its
@@ -466,7 +469,7 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
         else:
             gain = np.ones(len(own))
         own_cov = np.cov(own, rowvar=False, ddof=1)
-        k = np.trace(own_cov) / tp
+        k_c = np.trace(own_cov) / tp
         if cov == "lw":
             def angle(a, b):
                 return np.degrees(np.arccos(np.clip(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-30), -1, 1)))
@@ -483,10 +486,11 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
             d_c = float(np.clip(beta / delta, 0, 1)) if delta > 0 else 1.0
             lw_log.append((c, m, round(d_c, 3)))
             sc = (1 - d_c) * own_cov + d_c * target
-        else:
-            sc = {"pooled": pooled, "scaled": k * pooled, "rda": lam * own_cov + (1 - lam) * k * pooled, "own": own_cov}[cov]
-        vals, vecs = np.linalg.eigh(sc)
-        f = vecs * np.sqrt(np.clip(vals, 0, None))
+        elif cov != "local":
+            sc = {"pooled": pooled, "scaled": k_c * pooled, "rda": lam * own_cov + (1 - lam) * k_c * pooled, "own": own_cov}[cov]
+        if cov != "local":
+            vals, vecs = np.linalg.eigh(sc)
+            f = vecs * np.sqrt(np.clip(vals, 0, None))
         if centre in ("smote", "halfsmote"):
             # a random point between an exemplar and one of its 5 nearest class-mates (up to
             # half way with "halfsmote")
@@ -505,7 +509,14 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
             d2, others = to_other_classes(c)
             nearest_other = others[np.argmin(d2, 1)]
             ctr = ctr + rng.random((n, 1)) * float(border) * (nearest_other[a] - own[a])
-        syn = ctr + float(s) * gain[a][:, None] * keep_disc(rng.standard_normal((n, f.shape[1])) @ f.T)
+        if cov == "local":
+            d_own = ((own[:, None] - own[None]) ** 2).sum(-1)
+            kk = max(1, min(int(k), len(own) - 1))
+            mates = np.argsort(d_own, 1)[:, 1 : 1 + kk]
+            noise = np.einsum("nk,nkb->nb", rng.standard_normal((n, kk)), own[mates[a]] - own[a][:, None, :]) / np.sqrt(kk)
+        else:
+            noise = rng.standard_normal((n, f.shape[1])) @ f.T
+        syn = ctr + float(s) * gain[a][:, None] * keep_disc(noise)
         if b:
             g = float(b) * rng.standard_normal((n, 1))
             syn = syn + g if log else syn * np.exp(g)

@@ -45,12 +45,16 @@ pub(crate) fn register(builder: &mut SessionBuilder, options: &SessionOptions) -
 /// saves. [`CUDNN_SEARCH_VARIABLE`] overrides the choice, for measuring it.
 fn cuda(n: u32, options: &SessionOptions) -> ort::ep::CUDA {
     use ort::ep::cuda::ConvAlgorithmSearch;
+    let chosen = if options.fixed_shapes { ConvAlgorithmSearch::Exhaustive } else { ConvAlgorithmSearch::Heuristic };
     let search = match std::env::var(CUDNN_SEARCH_VARIABLE).as_deref() {
+        Err(_) => chosen,
         Ok("exhaustive") => ConvAlgorithmSearch::Exhaustive,
         Ok("heuristic") => ConvAlgorithmSearch::Heuristic,
         Ok("default") => ConvAlgorithmSearch::Default,
-        _ if options.fixed_shapes => ConvAlgorithmSearch::Exhaustive,
-        _ => ConvAlgorithmSearch::Heuristic,
+        Ok(other) => {
+            tracing::warn!("{CUDNN_SEARCH_VARIABLE}={other} is not exhaustive, heuristic or default; ignored");
+            chosen
+        }
     };
     ort::ep::CUDA::default().with_device_id(n as i32).with_conv_algorithm_search(search).with_conv_max_workspace(options.fixed_shapes)
 }

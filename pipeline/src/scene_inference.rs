@@ -127,6 +127,14 @@ impl SceneModel {
         let bar = progress::bar(grid.len() as u64, doing, "tiles");
         let tiles = run_tiled(grid, batch, sources, out_channels, &mut infer, write, &bar)?;
         bar.finish_and_clear();
+        if tiles.run == 0 {
+            let scenes: Vec<String> = sources.iter().map(|s| s.cube.meta().path.display().to_string()).collect();
+            tracing::warn!(
+                "{}: no pixel holds data in every good band, so the output holds none (a band without data anywhere must \
+                 be marked bad, bbl=0 in its metadata, to be left out)",
+                scenes.join(" and ")
+            );
+        }
         Ok(Inference { tiles, onnx_time })
     }
 }

@@ -12,7 +12,8 @@ use crate::{Error, Result};
 
 /// GDAL's block cache unless `GDAL_CACHEMAX` says otherwise: a cap, so that memory does not
 /// grow with the scene as GDAL's default (5 % of RAM) lets it. Readers that cross block
-/// boundaries (strips of a few rows, windows of a resampled scene) re-read blocks from it.
+/// boundaries (strips of a few rows, windows of a resampled scene) re-read blocks from it;
+/// tiled inference's direct reads drop theirs at once (`read_stored_planes`).
 const BLOCK_CACHE_MB: &str = "512";
 
 /// Threads GDAL decodes a window's blocks on unless `GDAL_NUM_THREADS` says otherwise
@@ -70,6 +71,8 @@ pub(crate) fn georef(dataset: &Dataset) -> Georef {
 pub(crate) struct GdalCube {
     path: PathBuf,
     dataset: Dataset,
+    /// Whether `dataset` is a resampling virtual raster over the file.
+    resampled: bool,
 }
 
 // SAFETY: a GDAL dataset handle may move between threads as long as it is used by one
@@ -80,7 +83,7 @@ pub(crate) fn open(path: &Path) -> Result<(CubeMeta, GdalCube)> {
     let dataset = open_dataset(path)?;
     let meta = read_meta(path, &dataset)?;
     // Force a read of the first pixel so that a truncated file fails now, not mid-job.
-    GdalCube { path: path.to_path_buf(), dataset }.check_readable(&meta).map(|cube| (meta, cube))
+    GdalCube { path: path.to_path_buf(), dataset, resampled: false }.check_readable(&meta).map(|cube| (meta, cube))
 }
 
 /// `path` resampled by GDAL as `how` says, through a virtual raster: windows are
@@ -113,7 +116,7 @@ pub(crate) fn open_resampled(path: &Path, meta: &CubeMeta, how: &Resampling) -> 
     }
     xml.push_str("</VRTDataset>");
     let dataset = Dataset::open(Path::new(&xml)).map_err(Error::gdal(path, "open a resampling virtual raster"))?;
-    Ok(GdalCube { path: path.to_path_buf(), dataset })
+    Ok(GdalCube { path: path.to_path_buf(), dataset, resampled: true })
 }
 
 impl GdalCube {
@@ -213,20 +216,56 @@ impl CubeReader for GdalCube {
         Array3::from_shape_vec((w.rows, w.cols, bands), values).map_err(|e| Error::invalid(&self.path, format!("window {w:?}: {e}")))
     }
 
-    /// One GDAL read of all bands (each file block is decoded once, whatever the file's
-    /// interleaving, and on GDAL_NUM_THREADS threads), straight into band planes.
+    /// GDAL reads of all bands (each file block is decoded once, whatever the file's
+    /// interleaving, and on GDAL_NUM_THREADS threads), straight into band planes. A file
+    /// read directly is read a few block columns at a time (one per decoding thread), each
+    /// chunk's blocks dropped from GDAL's block cache once copied: this reader's callers
+    /// keep the values and read each block once (tiled inference), so the cache would only
+    /// hold, up to its cap, what is never read again. A resampled cube is read at once and
+    /// keeps its blocks, which its windows share.
     fn read_stored_planes(&self, w: Window, out: &mut StoredPlanes, at: usize, band_stride: usize) -> Result<()> {
         let spacing = Spacing { pixel: 1, line: w.cols, band: band_stride };
-        match out {
-            StoredPlanes::UInt8(v) => self.raster_io(w, &mut v[at..], GDALDataType::GDT_Byte, spacing),
-            StoredPlanes::Int16(v) => self.raster_io(w, &mut v[at..], GDALDataType::GDT_Int16, spacing),
-            StoredPlanes::UInt16(v) => self.raster_io(w, &mut v[at..], GDALDataType::GDT_UInt16, spacing),
-            StoredPlanes::Float32(v) => self.raster_io(w, &mut v[at..], GDALDataType::GDT_Float32, spacing),
+        let chunk = if self.resampled { w.col + w.cols } else { self.block_cols() * decode_threads() };
+        let mut col = w.col;
+        while col < w.col + w.cols {
+            let end = (col + 1).next_multiple_of(chunk).min(w.col + w.cols);
+            let part = Window { col, cols: end - col, ..w };
+            let from = at + (col - w.col);
+            match out {
+                StoredPlanes::UInt8(v) => self.raster_io(part, &mut v[from..], GDALDataType::GDT_Byte, spacing)?,
+                StoredPlanes::Int16(v) => self.raster_io(part, &mut v[from..], GDALDataType::GDT_Int16, spacing)?,
+                StoredPlanes::UInt16(v) => self.raster_io(part, &mut v[from..], GDALDataType::GDT_UInt16, spacing)?,
+                StoredPlanes::Float32(v) => self.raster_io(part, &mut v[from..], GDALDataType::GDT_Float32, spacing)?,
+            }
+            if !self.resampled {
+                // SAFETY: the handle is open as long as `self`; flushing a dataset opened
+                // read-only only frees its cached blocks.
+                let _ = unsafe { gdal_sys::GDALFlushCache(self.dataset.c_dataset()) };
+            }
+            col = end;
         }
+        Ok(())
     }
 
     fn block_rows(&self) -> usize {
         self.dataset.rasterband(1).map_or(1, |band| band.block_size().1)
+    }
+
+}
+
+impl GdalCube {
+    /// Columns of the file's blocks (1 where GDAL does not say).
+    fn block_cols(&self) -> usize {
+        self.dataset.rasterband(1).map_or(1, |band| band.block_size().0).max(1)
+    }
+}
+
+/// The threads GDAL decodes on: `GDAL_NUM_THREADS` (see [`DECODE_THREADS`]), a number or
+/// `ALL_CPUS`.
+fn decode_threads() -> usize {
+    match gdal::config::get_config_option("GDAL_NUM_THREADS", "1").unwrap_or_default().trim() {
+        "ALL_CPUS" => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n.parse().unwrap_or(1).max(1),
     }
 }
 

@@ -184,7 +184,8 @@ fn hdf5_named_dataset_with_band_axis_zero() {
 
 /// `read_stored_planes` gives `read_stored`'s values band by band, in the file's own type
 /// where it keeps it, at the offset and band spacing asked for: through GDAL's all-band
-/// read (GeoTIFF int16, ENVI, EnMAP float32 with nodata) and the HDF5 reader.
+/// reads (GeoTIFF int16, ENVI, EnMAP float32 with nodata; the EnMAP mosaic's window spans
+/// more block columns than one read of two decoding threads takes) and the HDF5 reader.
 #[test]
 fn stored_planes_hold_the_stored_values_band_by_band() {
     let mut files = vec![samples_dir().join("salinasA/salinasA.tif")];
@@ -193,6 +194,7 @@ fn stored_planes_hold_the_stored_values_band_by_band() {
         files.push(data.join("salinasA/salinasA_neon.h5"));
         let first = std::fs::read_dir(data.join("enmap_potsdam/images")).unwrap().flatten().map(|e| e.path()).min().unwrap();
         files.push(first);
+        files.push(data.join("enmap_potsdam/mosaic/enmap_potsdam_mosaic.tif"));
     }
     for file in files {
         let cube = Cube::open(&file).unwrap();

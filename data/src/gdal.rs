@@ -120,6 +120,11 @@ pub(crate) fn open_resampled(path: &Path, meta: &CubeMeta, how: &Resampling) -> 
 }
 
 impl GdalCube {
+    /// Columns of the file's blocks (1 where GDAL does not say).
+    fn block_cols(&self) -> usize {
+        self.dataset.rasterband(1).map_or(1, |band| band.block_size().0).max(1)
+    }
+
     /// A truncated file fails now, not mid-job. A local GeoTIFF says where each block's
     /// bytes lie, so its last blocks are checked against the file's length without
     /// decoding them (a block of a hyperspectral scene is tens of megabytes); other files
@@ -249,14 +254,6 @@ impl CubeReader for GdalCube {
 
     fn block_rows(&self) -> usize {
         self.dataset.rasterband(1).map_or(1, |band| band.block_size().1)
-    }
-
-}
-
-impl GdalCube {
-    /// Columns of the file's blocks (1 where GDAL does not say).
-    fn block_cols(&self) -> usize {
-        self.dataset.rasterband(1).map_or(1, |band| band.block_size().0).max(1)
     }
 }
 

@@ -123,7 +123,8 @@ fn io_bound_runs_give_the_models_results_across_batches_and_shapes() {
         };
         session.force_io_binding();
         for (batch, (n, h, w)) in [(2, 3, 4), (2, 3, 4), (1, 5, 5)].into_iter().enumerate() {
-            let image = ndarray::Array4::from_shape_fn((n, 2, h, w), |(i, c, y, x)| (batch * 100 + i * 31 + c * 7 + y * 3 + x) as f32 * 0.1);
+            let image =
+                ndarray::Array4::from_shape_fn((n, 2, h, w), |(i, c, y, x)| (batch * 100 + i * 31 + c * 7 + y * 3 + x) as f32 * 0.1);
             let output = session.run(vec![("image", Input::F32(image.view().into_dyn()))]).unwrap().remove(0);
             assert_eq!(output.shape(), &[n, 1, h, w], "{device}, batch {batch}");
             for ((i, _, y, x), &got) in output.into_dimensionality::<ndarray::Ix4>().unwrap().indexed_iter() {

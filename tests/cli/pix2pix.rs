@@ -262,7 +262,21 @@ fn fuse_writes_a_cog_on_the_input_grid_and_carries_nodata_through() {
     let mut writer = CogWriter::create(&t.join("post_band.tif"), source.meta(), Compression::Deflate).unwrap();
     writer.write(source.meta().full_window(), stored.view()).unwrap();
     writer.finish().unwrap();
-    let out = t.run(&["fuse", "--model", "m.onnx", "--pre", "pre.tif", "--post", "post_band.tif", "--out", "empty.tif", "--tile", "32", "--overlap", "8"]);
+    let out = t.run(&[
+        "fuse",
+        "--model",
+        "m.onnx",
+        "--pre",
+        "pre.tif",
+        "--post",
+        "post_band.tif",
+        "--out",
+        "empty.tif",
+        "--tile",
+        "32",
+        "--overlap",
+        "8",
+    ]);
     t.ok(&out);
     assert_eq!(run_json(&t.join("empty.run.json"))["details"]["tiles_run"], 0);
     assert!(out.stderr.contains("post_band.tif: no pixel holds data in every good band"), "{}", out.stderr);

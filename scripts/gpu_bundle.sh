@@ -39,9 +39,12 @@ cp "$root/target/debug/hypersynth" "$stage/host/bin/"
 cp "$(newest_test runtime)" "$stage/host/bin/onnx-runtime-tests"
 for tool in gdal_translate gdalbuildvrt gdalinfo; do cp "$(command -v $tool)" "$stage/host/bin/"; done
 strip "$stage/host/bin/"*
-# Every library the binaries link, except glibc's own, which the machine has in a newer version.
+# Every library the binaries link, except glibc's and the C++ runtime's, which the machine
+# has in newer versions (an older libstdc++ first on the path would shadow the one its
+# NVIDIA libraries may need).
 for b in "$stage/host/bin/"*; do ldd "$b"; done | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u |
-    grep -v -E '/(libc|libm|libdl|librt|libpthread|libresolv|ld-linux-x86-64)\.so' | xargs -r cp -L -t "$stage/host/lib/"
+    grep -v -E '/(libc|libm|libdl|librt|libpthread|libresolv|ld-linux-x86-64|libstdc\+\+|libgcc_s)\.so' |
+    xargs -r cp -L -t "$stage/host/lib/"
 cp -r /usr/share/gdal "$stage/host/share/gdal"
 mkdir -p "$stage/host/share/proj" && cp /usr/share/proj/proj.db "$stage/host/share/proj/"
 cp -r "$shared/damage_salinasA" "$stage/host/data/"

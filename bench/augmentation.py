@@ -491,11 +491,12 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
         if cov != "local":
             vals, vecs = np.linalg.eigh(sc)
             f = vecs * np.sqrt(np.clip(vals, 0, None))
+        # each spectrum's class-mates, nearest first (itself left out)
+        mates_by_distance = np.argsort(((own[:, None] - own[None]) ** 2).sum(-1), 1)[:, 1:]
         if centre in ("smote", "halfsmote"):
             # a random point between an exemplar and one of its 5 nearest class-mates (up to
             # half way with "halfsmote")
-            d = ((own[:, None] - own[None]) ** 2).sum(-1)
-            nn = np.argsort(d, 1)[:, 1 : 1 + max(1, min(5, len(own) - 1))]
+            nn = mates_by_distance[:, : max(1, min(5, len(own) - 1))]
             a = rng.integers(0, len(own), n)
             t = rng.random((n, 1)) * (0.5 if centre == "halfsmote" else 1.0)
             ctr = own[a] + t * (own[nn[a, rng.integers(0, nn.shape[1], n)]] - own[a])
@@ -510,9 +511,8 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
             nearest_other = others[np.argmin(d2, 1)]
             ctr = ctr + rng.random((n, 1)) * float(border) * (nearest_other[a] - own[a])
         if cov == "local":
-            d_own = ((own[:, None] - own[None]) ** 2).sum(-1)
             kk = max(1, min(int(k), len(own) - 1))
-            mates = np.argsort(d_own, 1)[:, 1 : 1 + kk]
+            mates = mates_by_distance[:, :kk]
             noise = np.einsum("nk,nkb->nb", rng.standard_normal((n, kk)), own[mates[a]] - own[a][:, None, :]) / np.sqrt(kk)
         else:
             noise = rng.standard_normal((n, f.shape[1])) @ f.T

@@ -53,15 +53,7 @@ tar -C "$stage/host" -cf - . | xz -T0 -9 > "$out/host.tar.xz"
 # --- ort-gpu.tar.xz ------------------------------------------------------------------
 python=${PYTHON:-$root/.venv/bin/python}
 "$python" -m pip download -q --no-deps --only-binary=:all: "onnxruntime-gpu==$ort_version" -d "$stage/wheel"
-mkdir -p "$stage/ort"
-"$python" - "$stage/wheel" "$stage/ort" <<'PY'
-import pathlib, sys, zipfile
-wheel = next(pathlib.Path(sys.argv[1]).glob("onnxruntime_gpu*.whl"))
-with zipfile.ZipFile(wheel) as z:
-    for name in z.namelist():
-        if name.startswith("onnxruntime/capi/lib") and ".so" in name:
-            (pathlib.Path(sys.argv[2]) / pathlib.Path(name).name).write_bytes(z.read(name))
-PY
+"$python" "$root/scripts/unpack_ort_wheel.py" "$stage/wheel" "$stage/ort"
 "$python" "$root/scripts/prune_fatbin.py" --arch "$arch" "$stage/ort/libonnxruntime_providers_cuda.so"
 tar -C "$stage/ort" -cf - . | xz -T0 -6 > "$out/ort-gpu.tar.xz"
 ls -l "$out"

@@ -56,24 +56,12 @@ if ! "$venv/bin/python" -c "import numpy, h5py, pyarrow, onnx, onnxruntime, tiff
 fi
 
 # --- ONNX Runtime shared library from the PyPI wheel ------------------------------------
-# unpack_libs WHEEL_DIR DEST: copies onnxruntime/capi/lib*.so* out of the wheel in WHEEL_DIR.
-unpack_libs() {
-    "$venv/bin/python" - "$1" "$2" <<'PY'
-import pathlib, sys, zipfile
-wheel = next(pathlib.Path(sys.argv[1]).glob("onnxruntime*.whl"))
-dest = pathlib.Path(sys.argv[2]); dest.mkdir(parents=True, exist_ok=True)
-with zipfile.ZipFile(wheel) as z:
-    for name in z.namelist():
-        if name.startswith("onnxruntime/capi/lib") and ".so" in name:
-            (dest / pathlib.Path(name).name).write_bytes(z.read(name))
-PY
-}
 cpu_lib="$root/.ort/lib"
 if [ ! -f "$cpu_lib/libonnxruntime.so.$ORT_VERSION" ]; then
     say "fetching onnxruntime==$ORT_VERSION from PyPI"
     tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
     "$venv/bin/pip" download -q --no-deps --only-binary=:all: "onnxruntime==$ORT_VERSION" -d "$tmp"
-    unpack_libs "$tmp" "$cpu_lib"
+    "$venv/bin/python" "$root/scripts/unpack_ort_wheel.py" "$tmp" "$cpu_lib"
 fi
 ln -sf "libonnxruntime.so.$ORT_VERSION" "$cpu_lib/libonnxruntime.so"
 say "ONNX Runtime $ORT_VERSION (CPU) in $cpu_lib"

@@ -227,10 +227,13 @@ fn fuse_writes_a_cog_on_the_input_grid_and_carries_nodata_through() {
     translate(&t, &georef, &data.post, "post_full.tif");
     let source = Cube::open(t.join("post_full.tif")).unwrap();
     let mut stored = source.read_stored(source.meta().full_window()).unwrap();
+    let write_post = |name: &str, stored: &ndarray::Array3<f32>| {
+        let mut writer = CogWriter::create(&t.join(name), source.meta(), Compression::Deflate).unwrap();
+        writer.write(source.meta().full_window(), stored.view()).unwrap();
+        writer.finish().unwrap();
+    };
     stored.slice_mut(ndarray::s![..40, ..40, ..]).fill(-1.0);
-    let mut writer = CogWriter::create(&t.join("post.tif"), source.meta(), Compression::Deflate).unwrap();
-    writer.write(source.meta().full_window(), stored.view()).unwrap();
-    writer.finish().unwrap();
+    write_post("post.tif", &stored);
 
     t.ok(&fuse(&t, "m.onnx", "pre.tif", "post.tif", "damage.tif", &["--tile", "32", "--overlap", "8", "--threshold", "0.5"]));
     let run = run_json(&t.join("damage.run.json"));
@@ -259,9 +262,7 @@ fn fuse_writes_a_cog_on_the_input_grid_and_carries_nodata_through() {
     // A band without data anywhere, not marked bad, leaves no pixel with data in every
     // band: the run says so rather than writing an empty map in silence.
     stored.slice_mut(ndarray::s![.., .., 5]).fill(-1.0);
-    let mut writer = CogWriter::create(&t.join("post_band.tif"), source.meta(), Compression::Deflate).unwrap();
-    writer.write(source.meta().full_window(), stored.view()).unwrap();
-    writer.finish().unwrap();
+    write_post("post_band.tif", &stored);
     let out = t.run(&[
         "fuse",
         "--model",

@@ -47,7 +47,7 @@ moves EnMAP's lift by about 3 points and the others' by 0.2 to 0.5 (docs/TRAININ
 
 --extra-methods adds numpy prototypes of other synthesis methods as further training sets:
 names of METHODS (`--list-methods` prints them) or specs GEN[:KEY=VALUE...][+SELECTOR]:
-  GEN       ex (m_exemplar: cov=pooled|scaled|rda|own|lw, s, lam, tau, log, b, centre, safe, bal, disc, border), gauss-pooled,
+  GEN       ex (m_exemplar: cov=pooled|scaled|rda|own|lw, s, lam, tau, log, b, centre, safe, bal, disc, border, enn, mix, sv), gauss-pooled,
             exemplar-gauss, exemplar-resid, brightness, smote-pooled, or GAN (hypersynth's
             spectra, 5 x as many made, for selection)
   holdout=F fit the generator and selector on the share hypersynth's split would leave
@@ -409,7 +409,7 @@ def m_smote_pooled(x, y, need, rng, scale=0.5, **_):
     return np.concatenate(out).astype(np.float32), np.concatenate(ids)
 
 
-def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, centre="exemplar", safe=0.0, bal=0, disc=1.0, tau=3.0, border=0.0, k=5, **_):
+def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, centre="exemplar", safe=0.0, bal=0, disc=1.0, tau=3.0, border=0.0, k=5, enn=0, mix=0.0, sv=0.0, **_):
     """The general exemplar + residual model: centre + s * N(0, S_c) (then, with b > 0, a
     brightness factor exp(b * N(0, 1)) per spectrum), in reflectance or (log = 1) in
     log-reflectance. centre: a uniformly drawn real spectrum of the class ("exemplar"), a
@@ -436,6 +436,13 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
     spectrum where the classes do not differ. border = B moves each centre a further uniform
     share in [0, B] of the way towards the exemplar's nearest real spectrum of another class
     (standardised bands; negative: away from it), as borderline oversampling does.
+    enn = K draws centres (exemplars and their class-mates) only from the class's spectra
+    that most of their K nearest other training spectra (standardised bands) agree with, as
+    Wilson's edited nearest neighbours cleans a training set (all of them when fewer than 2
+    pass). mix = A mixes each centre linearly with a random training spectrum of another
+    class, a uniform fraction in [0, A] of it (a mixed pixel at a field's edge). sv = V
+    draws each spectrum's spread from a scale mixture, s * exp(V * N(0, 1) - V^2 / 2): near
+    copies and wider variations in one set.
     """
     log = bool(int(log))
     v, means, r = pooled_residuals(x, y, log)
@@ -451,7 +458,7 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
         keep_disc = lambda n: n - (1 - float(disc)) * (n @ q) @ q.T
     else:
         keep_disc = lambda n: n
-    out, ids, origins, lw_log = [], [], [], []
+    out, ids, origins, lw_log, enn_log = [], [], [], [], []
     if cov == "lw":
         covs = {int(k): np.cov(v[y == k], rowvar=False, ddof=1) if (y == k).sum() > 1 else np.zeros((v.shape[1],) * 2) for k in means}
 
@@ -463,6 +470,12 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
 
     for c, n in need.items():
         own = v[y == c]
+        if int(enn):
+            zc, zall = x[y == c] / zsd, x / zsd
+            d = np.maximum((zc**2).sum(1)[:, None] - 2 * zc @ zall.T + (zall**2).sum(1)[None], 0)
+            d[np.arange(len(zc)), np.flatnonzero(y == c)] = np.inf  # itself
+            passed = (y[np.argsort(d, 1)[:, : int(enn)]] == c).sum(1) * 2 > int(enn)
+            enn_log.append((c, int(passed.sum()), len(own)))
         if float(safe):
             d = np.sqrt(to_other_classes(c)[0].min(1))
             gain = np.clip((d / np.median(d)) ** float(safe), 0.25, 2.0)
@@ -491,6 +504,8 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
         if cov != "local":
             vals, vecs = np.linalg.eigh(sc)
             f = vecs * np.sqrt(np.clip(vals, 0, None))
+        if int(enn) and passed.sum() >= 2:
+            own, gain = own[passed], gain[passed]
         # each spectrum's class-mates, nearest first (itself left out)
         mates_by_distance = np.argsort(((own[:, None] - own[None]) ** 2).sum(-1), 1)[:, 1:]
         if centre in ("smote", "halfsmote"):
@@ -506,6 +521,9 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
         else:
             a = np.zeros(n, dtype=int)
             ctr = np.repeat(means[c][None], n, 0)
+        if float(mix):
+            others = v[y != c]
+            ctr = ctr + rng.random((n, 1)) * float(mix) * (others[rng.integers(0, len(others), n)] - ctr)
         if float(border):
             d2, others = to_other_classes(c)
             nearest_other = others[np.argmin(d2, 1)]
@@ -516,13 +534,16 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
             noise = np.einsum("nk,nkb->nb", rng.standard_normal((n, kk)), own[mates[a]] - own[a][:, None, :]) / np.sqrt(kk)
         else:
             noise = rng.standard_normal((n, f.shape[1])) @ f.T
-        syn = ctr + float(s) * gain[a][:, None] * keep_disc(noise)
+        spread = float(s) * (np.exp(float(sv) * rng.standard_normal((n, 1)) - float(sv) ** 2 / 2) if float(sv) else 1.0)
+        syn = ctr + spread * gain[a][:, None] * keep_disc(noise)
         if b:
             g = float(b) * rng.standard_normal((n, 1))
             syn = syn + g if log else syn * np.exp(g)
         out.append(np.exp(syn) if log else syn)
         ids.append(np.full(n, c))
         origins.append(a)
+    if enn_log:
+        print(f"    edited exemplars (class, kept, pixels): {enn_log}", file=sys.stderr, flush=True)
     if lw_log:
         print(f"    Ledoit-Wolf intensities (class, pixels, intensity): {lw_log}", file=sys.stderr, flush=True)
     xs, ys = np.concatenate(out).astype(np.float32), np.concatenate(ids)

@@ -212,6 +212,12 @@ pub(crate) trait CubeReader: Send {
     fn block_rows(&self) -> usize {
         1
     }
+
+    /// Columns [`CubeReader::read_stored_planes`] decodes at a time, of a cube `cols` wide
+    /// (see [`Cube::read_chunk_cols`]).
+    fn read_chunk_cols(&self, cols: usize) -> usize {
+        cols
+    }
 }
 
 /// How [`Cube::open_resampled`] maps a cube onto a grid `scale` times finer.
@@ -409,6 +415,15 @@ impl Cube {
     /// and end on multiples of it decode each block once.
     pub fn block_rows(&self) -> usize {
         self.reader.block_rows().max(1)
+    }
+
+    /// Columns a read of stored planes ([`Cube::read_stored_planes`]) decodes at a time:
+    /// a few file blocks side by side (one per decoding thread) for a file GDAL reads
+    /// directly, the whole width otherwise. A reader that holds rows in column chunks of
+    /// this width, starting at column 0, decodes each block once per read and can use a
+    /// chunk while the next one is read.
+    pub fn read_chunk_cols(&self) -> usize {
+        self.reader.read_chunk_cols(self.meta.cols).clamp(1, self.meta.cols.max(1))
     }
 
     /// Row strips of at most `rows_per_block` rows covering the cube, top to bottom.

@@ -230,7 +230,7 @@ impl CubeReader for GdalCube {
     /// keeps its blocks, which its windows share.
     fn read_stored_planes(&self, w: Window, out: &mut StoredPlanes, at: usize, band_stride: usize) -> Result<()> {
         let spacing = Spacing { pixel: 1, line: w.cols, band: band_stride };
-        let chunk = if self.resampled { w.col + w.cols } else { self.block_cols() * decode_threads() };
+        let chunk = self.read_chunk_cols(w.col + w.cols);
         let mut col = w.col;
         while col < w.col + w.cols {
             let end = (col + 1).next_multiple_of(chunk).min(w.col + w.cols);
@@ -256,6 +256,11 @@ impl CubeReader for GdalCube {
 
     fn block_rows(&self) -> usize {
         self.dataset.rasterband(1).map_or(1, |band| band.block_size().1)
+    }
+
+    /// One block column per decoding thread; the whole width of a resampled cube.
+    fn read_chunk_cols(&self, cols: usize) -> usize {
+        if self.resampled { cols } else { self.block_cols() * decode_threads() }
     }
 }
 

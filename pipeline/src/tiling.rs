@@ -11,14 +11,18 @@
 //! follows the tile size, the batch and the scene's width, not its height.
 //!
 //! Each source is read in file-block order: the rows a row of tiles needs, rounded out to
-//! whole rows of file blocks, in one read over every column and in the file's own sample
-//! type ([`HeldRows`]), so that GDAL decodes every block once, on all its threads, without
-//! converting. Tiles are cut from those rows, normalised in the same pass.
+//! whole rows of file blocks, in the file's own sample type, in column chunks a few file
+//! blocks wide (one per GDAL decoding thread, [`HeldChunk`]), so that GDAL decodes every
+//! block once, on all its threads, without converting. Tiles are cut from those rows,
+//! normalised in the same pass.
 //!
-//! Reading and inference overlap: the calling thread reads and cuts the next batch of
-//! tiles while a second thread runs the model on the last one, blends its outputs and
-//! writes finished rows. Two batch buffers exist: the reader waits for the model thread to
-//! give one back only when it has filled the other.
+//! Three threads share the work. The calling thread reads the chunks, left to right, and
+//! hands each to a cutting thread as soon as it is read; the cutting thread cuts each
+//! tile once the chunks under it are in (so cutting overlaps reading the next chunk),
+//! fills batches and hands each chunk back once the row's tiles are past it; a model
+//! thread runs each batch, blends its outputs and writes finished rows. Two batch buffers
+//! exist: the cutting thread waits for the model thread to give one back only when it has
+//! filled the other.
 
 use std::ops::Range;
 use std::sync::mpsc::{Receiver, Sender};
@@ -135,17 +139,22 @@ pub struct TileSource<'a> {
     pub scale: &'a [f64],
 }
 
-/// File blocks taller than this many tiles are not read whole (see [`HeldRows::new`]).
+/// File blocks taller than this many tiles are not read whole (see [`HeldChunk::new`]).
 const MAX_BLOCK_TILES: usize = 4;
 
-/// The rows of a source that the current row of tiles reads, stored values band by band
-/// in the file's own type. They are read in whole file blocks (every column, so that GDAL
-/// decodes each block once, on all its threads) and kept until no later row of tiles
-/// needs them: each scene row is read once.
-struct HeldRows {
-    /// Scene columns (values per row).
+/// The rows of a source that the current row of tiles reads, over one chunk of its columns
+/// ([`Cube::read_chunk_cols`] wide, from column 0): stored values band by band in the
+/// file's own type. They are read in whole file blocks and kept until no later row of
+/// tiles needs them, so each scene row is read once. The reading thread fills a chunk,
+/// then hands it to the cutting thread, which cuts tiles from the chunks it has while the
+/// next chunk is read, and hands each chunk back once the row's tiles are past it.
+struct HeldChunk {
+    /// Which source.
+    source: usize,
+    /// Scene columns `col0..col0 + cols`.
+    col0: usize,
     cols: usize,
-    /// Rows each read is rounded out to (see [`HeldRows::new`]).
+    /// Rows each read is rounded out to (see [`HeldChunk::new`]).
     block: usize,
     /// Rows each band plane has room for.
     capacity: usize,
@@ -158,23 +167,27 @@ struct HeldRows {
     valid: Vec<bool>,
 }
 
-impl HeldRows {
+impl HeldChunk {
     /// Room for the rows a tile of `tile` rows needs and the rest of the file block the
-    /// last of them lies in. Reads are rounded out to the file's block height, unless its
-    /// blocks are taller than [`MAX_BLOCK_TILES`] tiles (a GeoTIFF stored as one strip):
-    /// their rows are read as needed, so memory never holds the whole scene.
-    fn new(cube: &Cube, tile: usize) -> Self {
+    /// last of them lies in, over scene columns `cols`. Reads are rounded out to the
+    /// file's block height, unless its blocks are taller than [`MAX_BLOCK_TILES`] tiles (a
+    /// GeoTIFF stored as one strip): their rows are read as needed, so memory never holds
+    /// the whole scene.
+    fn new(cube: &Cube, source: usize, cols: Range<usize>, tile: usize) -> Self {
         let meta = cube.meta();
         let block = Some(cube.block_rows()).filter(|&b| b <= MAX_BLOCK_TILES * tile).unwrap_or(1);
         let capacity = (tile + block - 1).min(meta.rows).max(1);
+        let width = cols.len();
         Self {
-            cols: meta.cols,
+            source,
+            col0: cols.start,
+            cols: width,
             block,
             capacity,
             first: 0,
             end: 0,
-            stored: StoredPlanes::for_type(meta.dtype, meta.bands * capacity * meta.cols),
-            valid: vec![true; capacity * meta.cols],
+            stored: StoredPlanes::for_type(meta.dtype, meta.bands * capacity * width),
+            valid: vec![true; capacity * width],
         }
     }
 
@@ -215,7 +228,8 @@ impl HeldRows {
         if at + rows > self.capacity {
             bail!("scene rows {}..{end} do not fit the {} rows held for a tile", self.first, self.capacity);
         }
-        cube.read_stored_planes(Window { row: self.end, col: 0, rows, cols }, &mut self.stored, at * cols, plane)?;
+        let window = Window { row: self.end, col: self.col0, rows, cols };
+        cube.read_stored_planes(window, &mut self.stored, at * cols, plane)?;
         let new = at * cols..(at + rows) * cols;
         self.valid[new.clone()].fill(true);
         if meta.nodata.is_some() {
@@ -230,48 +244,125 @@ impl HeldRows {
         self.end = end;
         Ok(())
     }
+}
+
+/// How a source is cut into tiles: its metadata, the card's normalisation and its column
+/// chunks ([`HeldChunk`]), as the cutting thread has them (`None`: being read, or not yet).
+struct HeldSource<'a> {
+    meta: &'a CubeMeta,
+    offset: &'a [f64],
+    scale: &'a [f64],
+    /// Width of every chunk but maybe the last.
+    chunk_cols: usize,
+    chunks: Vec<Option<HeldChunk>>,
+}
+
+/// Tile columns `tile_col..tile_col + len` are columns `local..local + len` of chunk
+/// `chunk`: a run of scene columns side by side in one chunk.
+#[derive(Debug, Clone, Copy)]
+struct ColumnRun {
+    tile_col: usize,
+    chunk: usize,
+    local: usize,
+    len: usize,
+}
+
+/// Values held in one of the file types ([`StoredPlanes`]).
+trait Stored: Copy + Into<f32> {
+    fn values(planes: &StoredPlanes) -> Option<&[Self]>;
+}
+
+macro_rules! stored {
+    ($($t:ty => $variant:ident),*) => {$(
+        impl Stored for $t {
+            fn values(planes: &StoredPlanes) -> Option<&[Self]> {
+                match planes {
+                    StoredPlanes::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+stored!(u8 => UInt8, i16 => Int16, u16 => UInt16, f32 => Float32);
+
+impl HeldSource<'_> {
+    /// The chunk that scene column `c` lies in.
+    fn chunk_of(&self, c: usize) -> usize {
+        c / self.chunk_cols
+    }
+
+    /// The chunks a tile of scene columns `cols` (reflected at the edges) reads.
+    fn chunks_for(&self, cols: &[usize]) -> Range<usize> {
+        let (low, high) = (cols.iter().min().copied().unwrap_or(0), cols.iter().max().copied().unwrap_or(0));
+        self.chunk_of(low)..self.chunk_of(high) + 1
+    }
+
+    /// Scene columns `cols` as runs within chunks: one or two for an interior tile; at an
+    /// edge, one per reflected column as well.
+    fn runs(&self, cols: &[usize]) -> Vec<ColumnRun> {
+        let mut runs: Vec<ColumnRun> = Vec::new();
+        for (j, &c) in cols.iter().enumerate() {
+            let (chunk, local) = (self.chunk_of(c), c % self.chunk_cols);
+            match runs.last_mut() {
+                Some(run) if run.chunk == chunk && run.local + run.len == local => run.len += 1,
+                _ => runs.push(ColumnRun { tile_col: j, chunk, local, len: 1 }),
+            }
+        }
+        runs
+    }
+
+    /// The chunk `k`, which the tile being cut needs.
+    fn chunk(&self, k: usize) -> &HeldChunk {
+        self.chunks[k].as_ref().expect("a tile is cut only once its chunks are held")
+    }
 
     /// Cuts the tile of scene rows `rows` and columns `cols` (reflected at the scene's
     /// edges; all held) into `out` (`[bands, tile, tile]`), normalised; values without data
     /// become 0, in every band where the pixel has none. Clears `valid` (`[tile, tile]`)
     /// where the pixel has no data.
-    fn cut(&self, source: &TileSource<'_>, rows: &[usize], cols: &[usize], out: &mut [f32], valid: &mut Array2<bool>) {
+    fn cut(&self, rows: &[usize], cols: &[usize], out: &mut [f32], valid: &mut Array2<bool>) {
+        let runs = self.runs(cols);
         for (&r, mut valid) in rows.iter().zip(valid.rows_mut()) {
-            let held = &self.valid[self.row_range(r)];
-            for (ok, &c) in valid.iter_mut().zip(cols) {
-                *ok &= held[c];
+            for run in &runs {
+                let chunk = self.chunk(run.chunk);
+                let held = &chunk.valid[chunk.row_range(r)][run.local..run.local + run.len];
+                for (ok, &h) in valid.slice_mut(s![run.tile_col..run.tile_col + run.len]).iter_mut().zip(held) {
+                    *ok &= h;
+                }
             }
         }
-        match &self.stored {
-            StoredPlanes::UInt8(v) => self.cut_from(v, source, rows, cols, out),
-            StoredPlanes::Int16(v) => self.cut_from(v, source, rows, cols, out),
-            StoredPlanes::UInt16(v) => self.cut_from(v, source, rows, cols, out),
-            StoredPlanes::Float32(v) => self.cut_from(v, source, rows, cols, out),
+        match &self.chunk(runs[0].chunk).stored {
+            StoredPlanes::UInt8(_) => self.cut_from::<u8>(&runs, rows, out),
+            StoredPlanes::Int16(_) => self.cut_from::<i16>(&runs, rows, out),
+            StoredPlanes::UInt16(_) => self.cut_from::<u16>(&runs, rows, out),
+            StoredPlanes::Float32(_) => self.cut_from::<f32>(&runs, rows, out),
         }
     }
 
-    /// [`HeldRows::cut`]'s values, from the held values `stored`.
-    fn cut_from<T: Copy + Into<f32>>(&self, stored: &[T], source: &TileSource<'_>, rows: &[usize], cols: &[usize], out: &mut [f32]) {
-        let meta = source.cube.meta();
-        let tile = cols.len();
-        // Interior tiles copy a run of columns; edge tiles gather the reflected ones.
-        let first_col = cols[0];
-        let contiguous = cols.iter().enumerate().all(|(j, &c)| c == first_col + j);
+    /// [`HeldSource::cut`]'s values, from the held values of type `T`.
+    fn cut_from<T: Stored>(&self, runs: &[ColumnRun], rows: &[usize], out: &mut [f32]) {
+        let meta = self.meta;
+        let tile = rows.len();
+        let chunks: Vec<(&HeldChunk, &[T])> = runs
+            .iter()
+            .map(|run| {
+                let chunk = self.chunk(run.chunk);
+                (chunk, T::values(&chunk.stored).expect("every chunk of a source holds the file's type"))
+            })
+            .collect();
         // `CubeMeta::physical`, then the card's normalisation, written so that it
         // vectorises: a NaN nodata value matches nothing, and NaN comes out 0 either way.
         let nodata = meta.nodata.map_or(f32::NAN, |v| v as f32);
-        for (b, (band, out)) in stored.chunks(self.plane()).zip(out.chunks_mut(tile * tile)).enumerate() {
+        for (b, out) in out.chunks_mut(tile * tile).enumerate() {
             let (gain, bias) = (meta.scale[b], meta.offset[b]);
-            let (offset, scale) = (source.offset[b] as f32, source.scale[b] as f32);
+            let (offset, scale) = (self.offset[b] as f32, self.scale[b] as f32);
             for (&r, out) in rows.iter().zip(out.chunks_mut(tile)) {
-                let row = &band[self.row_range(r)];
-                if contiguous {
-                    for (o, &v) in out.iter_mut().zip(&row[first_col..first_col + tile]) {
+                for (run, &(chunk, values)) in runs.iter().zip(&chunks) {
+                    let plane = &values[b * chunk.plane()..(b + 1) * chunk.plane()];
+                    let row = &plane[chunk.row_range(r)][run.local..run.local + run.len];
+                    for (o, &v) in out[run.tile_col..run.tile_col + run.len].iter_mut().zip(row) {
                         *o = v.into();
-                    }
-                } else {
-                    for (o, &c) in out.iter_mut().zip(cols) {
-                        *o = row[c].into();
                     }
                 }
                 for o in out.iter_mut() {
@@ -280,10 +371,12 @@ impl HeldRows {
                     *o = if (v == nodata) | x.is_nan() { 0.0 } else { x };
                 }
                 if meta.nodata.is_some() {
-                    let held = &self.valid[self.row_range(r)];
-                    for (o, &c) in out.iter_mut().zip(cols) {
-                        if !held[c] {
-                            *o = 0.0;
+                    for (run, &(chunk, _)) in runs.iter().zip(&chunks) {
+                        let held = &chunk.valid[chunk.row_range(r)][run.local..run.local + run.len];
+                        for (o, &ok) in out[run.tile_col..run.tile_col + run.len].iter_mut().zip(held) {
+                            if !ok {
+                                *o = 0.0;
+                            }
                         }
                     }
                 }
@@ -466,17 +559,17 @@ enum Work {
     RowsBefore(isize),
 }
 
-/// The model thread has stopped; its own error says why.
+/// Another thread of the run has stopped (its own error says why): the thread named.
 #[derive(Debug)]
-struct ModelStopped;
+struct Stopped(&'static str);
 
-impl std::fmt::Display for ModelStopped {
+impl std::fmt::Display for Stopped {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the model thread stopped")
+        write!(f, "the {} thread stopped", self.0)
     }
 }
 
-impl std::error::Error for ModelStopped {}
+impl std::error::Error for Stopped {}
 
 /// The shapes a tiled run works with.
 struct TiledRun<'g> {
@@ -487,18 +580,51 @@ struct TiledRun<'g> {
     out_channels: usize,
     /// Rows of the blending strip: room for the tile rows a batch usually spans.
     strip_height: usize,
+    /// Per source, the width of the column chunks it is read in ([`HeldChunk`]).
+    chunk_cols: Vec<usize>,
+}
+
+impl TiledRun<'_> {
+    /// The scene rows of the row of tiles starting at `row`, reflected at the edges.
+    fn tile_rows(&self, row: isize) -> Vec<usize> {
+        (0..self.grid.tile).map(|i| reflect(row + i as isize, self.grid.rows)).collect()
+    }
+
+    /// The scene columns of the tile starting at column `col`, reflected at the edges.
+    fn tile_cols(&self, col: isize) -> Vec<usize> {
+        (0..self.grid.tile).map(|j| reflect(col + j as isize, self.grid.cols)).collect()
+    }
 }
 
 /// Runs `infer` over every tile of `grid` with data in every source: the tile's model input
 /// is each source's bands in turn (e.g. pre-event then post-event), normalised; `infer`
 /// maps `[batch, channels in, tile, tile]` to `[batch, out_channels, tile, tile]`. The
 /// blended outputs reach `write` as `(first row, [rows, cols, out_channels])` (band-major in
-/// memory, as `CogWriter` takes it), top to bottom, NaN where no source has data. `infer`
-/// and `write` run on a second thread while this one reads the next batch.
+/// memory, as `CogWriter` takes it), top to bottom, NaN where no source has data.
+///
+/// Three threads share the work: this one reads each source's rows chunk by chunk
+/// ([`HeldChunk`]); a second cuts the tiles from the chunks read so far into batches while
+/// the next chunk is read; a third runs `infer` and `write`.
 pub fn run_tiled(
     grid: &TileGrid,
     batch: usize,
     sources: &[TileSource<'_>],
+    out_channels: usize,
+    infer: &mut (dyn FnMut(ArrayView4<'_, f32>) -> Result<Array4<f32>> + Send),
+    write: &mut (dyn FnMut(usize, Array3<f32>) -> Result<()> + Send),
+    bar: &ProgressBar,
+) -> Result<TileCounts> {
+    let chunk_cols = sources.iter().map(|s| s.cube.read_chunk_cols()).collect();
+    run_tiled_in_chunks(grid, batch, sources, chunk_cols, out_channels, infer, write, bar)
+}
+
+/// [`run_tiled`], each source read in column chunks of the width given for it.
+#[allow(clippy::too_many_arguments)]
+fn run_tiled_in_chunks(
+    grid: &TileGrid,
+    batch: usize,
+    sources: &[TileSource<'_>],
+    chunk_cols: Vec<usize>,
     out_channels: usize,
     infer: &mut (dyn FnMut(ArrayView4<'_, f32>) -> Result<Array4<f32>> + Send),
     write: &mut (dyn FnMut(usize, Array3<f32>) -> Result<()> + Send),
@@ -515,29 +641,93 @@ pub fn run_tiled(
         channels: sources.iter().map(|s| s.cube.meta().bands).sum(),
         out_channels,
         strip_height: grid.tile + span * grid.step(),
+        chunk_cols: chunk_cols.into_iter().map(|w| w.clamp(1, grid.cols.max(1))).collect(),
     };
+    let held: Vec<HeldSource<'_>> = sources
+        .iter()
+        .zip(&layout.chunk_cols)
+        .map(|(s, &chunk_cols)| HeldSource {
+            meta: s.cube.meta(),
+            offset: s.offset,
+            scale: s.scale,
+            chunk_cols,
+            chunks: (0..grid.cols.div_ceil(chunk_cols)).map(|_| None).collect(),
+        })
+        .collect();
     let (work, queue) = std::sync::mpsc::channel();
     let (give_back, returned) = std::sync::mpsc::channel();
+    let (read, held_chunks) = std::sync::mpsc::channel();
+    let (hand_back, handed_back) = std::sync::mpsc::channel();
     std::thread::scope(|scope| {
-        let model = scope.spawn(|| run_model(&layout, queue, give_back, infer, write));
-        let read = read_tiles(&layout, sources, &work, &returned, bar);
-        drop(work);
+        let layout = &layout;
+        let model = scope.spawn(move || run_model(layout, queue, give_back, infer, write));
+        let cutter = scope.spawn(move || cut_tiles(layout, held, held_chunks, hand_back, work, returned, bar));
+        let reading = read_chunks(layout, sources, &read, &handed_back);
+        drop(read);
+        let cutting = cutter.join().map_err(|_| anyhow::anyhow!("the cutting thread panicked"))?;
         let model = model.join().map_err(|_| anyhow::anyhow!("the model thread panicked"))?;
-        match (read, model) {
-            (Ok(skipped), Ok((run, batches))) => Ok(TileCounts { run, skipped, batches }),
-            (Err(e), Err(model_error)) if e.is::<ModelStopped>() => Err(model_error),
-            (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+        match (reading, cutting, model) {
+            (Ok(()), Ok(skipped), Ok((run, batches))) => Ok(TileCounts { run, skipped, batches }),
+            // The first error that is not another thread's stopping says why.
+            (reading, cutting, model) => {
+                Err([reading.err(), cutting.err(), model.err()].into_iter().flatten().min_by_key(|e| e.is::<Stopped>()).expect("an error"))
+            }
         }
     })
 }
 
-/// The reading side of [`run_tiled`]: reads the tiles in raster order into batches and
-/// tells the model thread when rows are final. Returns the tiles skipped for want of data.
-fn read_tiles(
+/// The reading side of [`run_tiled`]: for each row of tiles, each source's chunks in
+/// turn, column by column, the rows the row of tiles needs read into them, each handed to
+/// the cutting thread as soon as it is read. From the second row of tiles on, each chunk
+/// is the one the cutting thread hands back once the row before is past it.
+fn read_chunks(
     layout: &TiledRun<'_>,
     sources: &[TileSource<'_>],
-    work: &Sender<Work>,
-    returned: &Receiver<Array4<f32>>,
+    read: &Sender<HeldChunk>,
+    handed_back: &Receiver<HeldChunk>,
+) -> Result<()> {
+    let (grid, chunk_cols) = (layout.grid, &layout.chunk_cols);
+    let chunks = chunk_cols.iter().map(|&w| grid.cols.div_ceil(w)).max().unwrap_or(0);
+    // The chunks handed back, per source and chunk, until they are read again.
+    let mut back: Vec<Vec<Option<HeldChunk>>> = chunk_cols.iter().map(|&w| (0..grid.cols.div_ceil(w)).map(|_| None).collect()).collect();
+    for (k, &row) in grid.row_starts().iter().enumerate() {
+        let rows = layout.tile_rows(row);
+        let (first, last) = (rows.iter().min().copied().unwrap_or(0), rows.iter().max().copied().unwrap_or(0));
+        for c in 0..chunks {
+            for (s, source) in sources.iter().enumerate() {
+                let cols = c * chunk_cols[s]..((c + 1) * chunk_cols[s]).min(grid.cols);
+                if cols.is_empty() {
+                    continue;
+                }
+                let mut chunk = if k == 0 {
+                    HeldChunk::new(source.cube, s, cols, grid.tile)
+                } else {
+                    while back[s][c].is_none() {
+                        let chunk = handed_back.recv().map_err(|_| Stopped("cutting"))?;
+                        let (from, at) = (chunk.source, chunk.col0 / chunk_cols[chunk.source]);
+                        back[from][at] = Some(chunk);
+                    }
+                    back[s][c].take().expect("just received")
+                };
+                chunk.hold(source.cube, first, last + 1)?;
+                read.send(chunk).map_err(|_| Stopped("cutting"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The cutting side of [`run_tiled`]: cuts the tiles in raster order into batches, each
+/// once the chunks it needs are read, and tells the model thread when rows are final.
+/// Hands each chunk back to the reading thread once the row's tiles are past it. Returns
+/// the tiles skipped for want of data.
+fn cut_tiles(
+    layout: &TiledRun<'_>,
+    mut held: Vec<HeldSource<'_>>,
+    held_chunks: Receiver<HeldChunk>,
+    hand_back: Sender<HeldChunk>,
+    work: Sender<Work>,
+    returned: Receiver<Array4<f32>>,
     bar: &ProgressBar,
 ) -> Result<usize> {
     let grid = layout.grid;
@@ -546,7 +736,6 @@ fn read_tiles(
     let mut strip = first_span(grid, layout.strip_height);
     let mut input = Array4::<f32>::zeros((layout.batch, layout.channels, t, t));
     let mut tiles: Vec<PlacedTile> = Vec::with_capacity(layout.batch);
-    let mut held: Vec<HeldRows> = sources.iter().map(|s| HeldRows::new(s.cube, t)).collect();
     let mut skipped = 0;
 
     // Hands over the batch so far and takes a buffer for the next: a second one at the
@@ -559,18 +748,40 @@ fn read_tiles(
         }
         let shape = input.dim();
         let full = std::mem::take(input);
-        work.send(Work::Tiles(full, std::mem::take(tiles))).map_err(|_| ModelStopped)?;
+        work.send(Work::Tiles(full, std::mem::take(tiles))).map_err(|_| Stopped("model"))?;
         *input = if buffers < 2 {
             buffers += 1;
             Array4::zeros(shape)
         } else {
-            returned.recv().map_err(|_| ModelStopped)?
+            returned.recv().map_err(|_| Stopped("model"))?
         };
         Ok(())
     };
     let rows_before = |strip: &mut RowSpan, row: isize| -> Result<()> {
         strip.advance_to(row);
-        work.send(Work::RowsBefore(row)).map_err(|_| ModelStopped.into())
+        work.send(Work::RowsBefore(row)).map_err(|_| Stopped("model").into())
+    };
+    // Waits until every source holds the chunks `needed` (per source) for this row of tiles.
+    let wait_for = |held: &mut Vec<HeldSource<'_>>, needed: &[Range<usize>]| -> Result<()> {
+        while held.iter().zip(needed).any(|(h, n)| h.chunks[n.clone()].iter().any(Option::is_none)) {
+            let chunk = held_chunks.recv().map_err(|_| Stopped("reading"))?;
+            let source = &mut held[chunk.source];
+            let k = source.chunk_of(chunk.col0);
+            source.chunks[k] = Some(chunk);
+        }
+        Ok(())
+    };
+    // Hands back every chunk left of column `col` (every chunk with `None`): later tiles
+    // of this row do not read them.
+    let hand_back_before = |held: &mut Vec<HeldSource<'_>>, col: Option<usize>| {
+        for source in held.iter_mut() {
+            for slot in &mut source.chunks {
+                if slot.as_ref().is_some_and(|chunk| col.is_none_or(|col| chunk.col0 + chunk.cols <= col)) {
+                    // After the last row of tiles the reading thread is gone: nothing to hand back to.
+                    let _ = hand_back.send(slot.take().expect("checked"));
+                }
+            }
+        }
     };
 
     for (k, &row) in row_starts.iter().enumerate() {
@@ -578,16 +789,16 @@ fn read_tiles(
             send_tiles(&mut input, &mut tiles)?;
             rows_before(&mut strip, row)?;
         }
-        // The scene rows of this row of tiles (reflected at the edges), from every source.
-        let rows: Vec<usize> = (0..t).map(|i| reflect(row + i as isize, grid.rows)).collect();
-        let (first, last) = (rows.iter().min().copied().unwrap_or(0), rows.iter().max().copied().unwrap_or(0));
-        for (source, held) in sources.iter().zip(&mut held) {
-            held.hold(source.cube, first, last + 1)?;
-        }
-        for &col in &col_starts {
+        let rows = layout.tile_rows(row);
+        for (i, &col) in col_starts.iter().enumerate() {
+            let cols = layout.tile_cols(col);
+            let needed: Vec<Range<usize>> = held.iter().map(|h| h.chunks_for(&cols)).collect();
+            wait_for(&mut held, &needed)?;
             let mut slot = input.index_axis_mut(Axis(0), tiles.len());
             let values = slot.as_slice_mut().context("a batch slot is contiguous")?;
-            let valid = cut_tile(grid, sources, &held, &rows, (row, col), values);
+            let valid = cut_tile(grid, &held, &rows, &cols, (row, col), values);
+            let next_low = col_starts.get(i + 1).map(|&c| layout.tile_cols(c).into_iter().min().unwrap_or(0));
+            hand_back_before(&mut held, next_low);
             bar.inc(1);
             if !valid.iter().any(|&v| v) {
                 skipped += 1;
@@ -611,25 +822,25 @@ fn read_tiles(
 }
 
 /// Fills `values` (one batch slot, `[channels, t, t]`) with the tile whose top-left corner
-/// is at `(row, col)` (scene rows `rows`, reflected at the edges) from every source's held
-/// rows; returns its valid pixels: inside the scene, with data in every source.
+/// is at `(row, col)` (scene rows `rows` and columns `cols`, reflected at the edges) from
+/// every source's held chunks; returns its valid pixels: inside the scene, with data in
+/// every source.
 fn cut_tile(
     grid: &TileGrid,
-    sources: &[TileSource<'_>],
-    held: &[HeldRows],
+    held: &[HeldSource<'_>],
     rows: &[usize],
+    cols: &[usize],
     (row, col): (isize, isize),
     values: &mut [f32],
 ) -> Array2<bool> {
     let t = grid.tile;
-    let cols: Vec<usize> = (0..t).map(|j| reflect(col + j as isize, grid.cols)).collect();
     // Reflected pixels are context only.
     let inside = |start: isize, i: usize, n: usize| (0..n as isize).contains(&(start + i as isize));
     let mut valid = Array2::from_shape_fn((t, t), |(i, j)| inside(row, i, grid.rows) && inside(col, j, grid.cols));
     let mut channel = 0;
-    for (source, held) in sources.iter().zip(held) {
-        let bands = source.cube.meta().bands;
-        held.cut(source, rows, &cols, &mut values[channel * t * t..(channel + bands) * t * t], &mut valid);
+    for source in held {
+        let bands = source.meta.bands;
+        source.cut(rows, cols, &mut values[channel * t * t..(channel + bands) * t * t], &mut valid);
         channel += bands;
     }
     valid
@@ -700,9 +911,12 @@ mod tests {
     }
 
     /// A per-pixel model (the mean of its input channels) must come out of tiling, batching
-    /// across tile rows and blending unchanged, whatever the batch: on SalinasA (int16, read
-    /// as int16) and, with the shared data, on the EnMAP mosaic (float32 with nodata around
-    /// the tiles and in bad bands, a scale factor, 32-row file blocks).
+    /// across tile rows and blending unchanged, whatever the batch and however the sources
+    /// are read in column chunks (the file's own, or two sources in narrow chunks of
+    /// different widths, so that tiles span chunks and chunks are handed back and read
+    /// again out of step): on SalinasA (int16, read as int16) and, with the shared data, on
+    /// the EnMAP mosaic (float32 with nodata around the tiles and in bad bands, a scale
+    /// factor, 32-row file blocks).
     #[test]
     fn a_per_pixel_model_survives_tiles_batches_and_blending() {
         let mut files = vec![hypersynth_data::fixtures::samples_dir().join("salinasA/salinasA.tif")];
@@ -726,8 +940,12 @@ mod tests {
                 sum / bands as f32
             });
             let grid = TileGrid::new(rows, cols, 32, 8).unwrap();
-            for batch in [1, 3, 7, 50] {
-                let sources = [TileSource { cube: &cube, offset: &offset, scale: &scale }];
+            let one = [TileSource { cube: &cube, offset: &offset, scale: &scale }];
+            // The same scene twice: the mean of both sources' channels is the same.
+            let two =
+                [TileSource { cube: &cube, offset: &offset, scale: &scale }, TileSource { cube: &cube, offset: &offset, scale: &scale }];
+            let ways: [(&[TileSource<'_>], Option<Vec<usize>>); 3] = [(&one, None), (&two, Some(vec![7, 20])), (&two, Some(vec![29, 11]))];
+            for (batch, (sources, chunks)) in [1, 3, 7, 50].into_iter().flat_map(|b| ways.iter().map(move |w| (b, w))) {
                 let mut infer = |x: ArrayView4<'_, f32>| Ok(x.mean_axis(Axis(1)).unwrap().insert_axis(Axis(1)));
                 let mut got = Array2::<f32>::from_elem((rows, cols), -1.0);
                 let mut next_row = 0;
@@ -737,14 +955,20 @@ mod tests {
                     got.slice_mut(ndarray::s![first..next_row, ..]).assign(&values.index_axis(Axis(2), 0));
                     Ok(())
                 };
-                let counts = run_tiled(&grid, batch, &sources, 1, &mut infer, &mut write, &ProgressBar::hidden()).unwrap();
-                assert_eq!(counts.run + counts.skipped, grid.len(), "{}: batch {batch}", file.display());
-                assert_eq!(counts.batches, counts.run.div_ceil(batch), "{}: batch {batch}", file.display());
-                assert_eq!(next_row, rows, "{}: batch {batch}: every row written", file.display());
+                let bar = ProgressBar::hidden();
+                let counts = match chunks {
+                    None => run_tiled(&grid, batch, sources, 1, &mut infer, &mut write, &bar),
+                    Some(widths) => run_tiled_in_chunks(&grid, batch, sources, widths.clone(), 1, &mut infer, &mut write, &bar),
+                }
+                .unwrap();
+                let file = format!("{} ({} sources, chunks {chunks:?})", file.display(), sources.len());
+                assert_eq!(counts.run + counts.skipped, grid.len(), "{file}: batch {batch}");
+                assert_eq!(counts.batches, counts.run.div_ceil(batch), "{file}: batch {batch}");
+                assert_eq!(next_row, rows, "{file}: batch {batch}: every row written");
                 for ((r, c), &want) in expected.indexed_iter() {
                     let have = got[[r, c]];
                     let ok = if want.is_nan() { have.is_nan() } else { (have - want).abs() < 1e-3 * want.abs().max(1.0) };
-                    assert!(ok, "{}: batch {batch}: pixel ({r}, {c}) {have} vs {want}", file.display());
+                    assert!(ok, "{file}: batch {batch}: pixel ({r}, {c}) {have} vs {want}");
                 }
             }
         }

@@ -944,7 +944,10 @@ mod tests {
             // The same scene twice: the mean of both sources' channels is the same.
             let two =
                 [TileSource { cube: &cube, offset: &offset, scale: &scale }, TileSource { cube: &cube, offset: &offset, scale: &scale }];
-            let ways: [(&[TileSource<'_>], Option<Vec<usize>>); 3] = [(&one, None), (&two, Some(vec![7, 20])), (&two, Some(vec![29, 11]))];
+            // Chunks narrower than a tile, of different widths per source (few of them: each
+            // read decodes the file blocks under it).
+            let narrow = |a: usize, b: usize| Some(vec![cols / a + 1, cols / b + 1]);
+            let ways: [(&[TileSource<'_>], Option<Vec<usize>>); 3] = [(&one, None), (&two, narrow(5, 3)), (&two, narrow(3, 7))];
             for (batch, (sources, chunks)) in [1, 3, 7, 50].into_iter().flat_map(|b| ways.iter().map(move |w| (b, w))) {
                 let mut infer = |x: ArrayView4<'_, f32>| Ok(x.mean_axis(Axis(1)).unwrap().insert_axis(Axis(1)));
                 let mut got = Array2::<f32>::from_elem((rows, cols), -1.0);

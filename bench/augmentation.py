@@ -47,7 +47,7 @@ moves EnMAP's lift by about 3 points and the others' by 0.2 to 0.5 (docs/TRAININ
 
 --extra-methods adds numpy prototypes of other synthesis methods as further training sets:
 names of METHODS (`--list-methods` prints them) or specs GEN[:KEY=VALUE...][+SELECTOR]:
-  GEN       ex (m_exemplar: cov=pooled|scaled|rda|own|lw, s, lam, tau, log, b, centre, safe, bal, disc, border, enn, mix, sv), gauss-pooled,
+  GEN       ex (m_exemplar: cov=pooled|scaled|rda|own|lw, s, lam, tau, log, b, centre, safe, bal, disc, border, enn, mix, sv, jit), gauss-pooled,
             exemplar-gauss, exemplar-resid, brightness, smote-pooled, or GAN (hypersynth's
             spectra, 5 x as many made, for selection)
   holdout=F fit the generator and selector on the share hypersynth's split would leave
@@ -409,7 +409,7 @@ def m_smote_pooled(x, y, need, rng, scale=0.5, **_):
     return np.concatenate(out).astype(np.float32), np.concatenate(ids)
 
 
-def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, centre="exemplar", safe=0.0, bal=0, disc=1.0, tau=3.0, border=0.0, k=5, enn=0, mix=0.0, sv=0.0, **_):
+def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, centre="exemplar", safe=0.0, bal=0, disc=1.0, tau=3.0, border=0.0, k=5, enn=0, mix=0.0, sv=0.0, jit=0.0, **_):
     """The general exemplar + residual model: centre + s * N(0, S_c) (then, with b > 0, a
     brightness factor exp(b * N(0, 1)) per spectrum), in reflectance or (log = 1) in
     log-reflectance. centre: a uniformly drawn real spectrum of the class ("exemplar"), a
@@ -442,7 +442,9 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
     pass). mix = A mixes each centre linearly with a random training spectrum of another
     class, a uniform fraction in [0, A] of it (a mixed pixel at a field's edge). sv = V
     draws each spectrum's spread from a scale mixture, s * exp(V * N(0, 1) - V^2 / 2): near
-    copies and wider variations in one set.
+    copies and wider variations in one set. jit = J adds independent noise per band,
+    J x the class's own standard deviation of that band (axis-aligned spread, which a
+    random forest's single-band splits can use).
     """
     log = bool(int(log))
     v, means, r = pooled_residuals(x, y, log)
@@ -536,6 +538,8 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
             noise = rng.standard_normal((n, f.shape[1])) @ f.T
         spread = float(s) * (np.exp(float(sv) * rng.standard_normal((n, 1)) - float(sv) ** 2 / 2) if float(sv) else 1.0)
         syn = ctr + spread * gain[a][:, None] * keep_disc(noise)
+        if float(jit):
+            syn = syn + float(jit) * np.sqrt(np.clip(np.diag(own_cov), 0, None)) * rng.standard_normal(syn.shape)
         if b:
             g = float(b) * rng.standard_normal((n, 1))
             syn = syn + g if log else syn * np.exp(g)

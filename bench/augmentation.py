@@ -47,7 +47,7 @@ moves EnMAP's lift by about 3 points and the others' by 0.2 to 0.5 (docs/TRAININ
 
 --extra-methods adds numpy prototypes of other synthesis methods as further training sets:
 names of METHODS (`--list-methods` prints them) or specs GEN[:KEY=VALUE...][+SELECTOR]:
-  GEN       ex (m_exemplar: cov=pooled|scaled|rda|own|lw, s, lam, tau, log, b, centre, safe, bal, disc, border, enn, mix, sv, jit), gauss-pooled,
+  GEN       ex (m_exemplar: cov=pooled|scaled|rda|own|lw, s, lam, tau, log, b, centre, safe, bal, disc, border, enn, mix, sv, jit, nk, tmax), gauss-pooled,
             exemplar-gauss, exemplar-resid, brightness, smote-pooled, or GAN (hypersynth's
             spectra, 5 x as many made, for selection)
   holdout=F fit the generator and selector on the share hypersynth's split would leave
@@ -409,7 +409,7 @@ def m_smote_pooled(x, y, need, rng, scale=0.5, **_):
     return np.concatenate(out).astype(np.float32), np.concatenate(ids)
 
 
-def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, centre="exemplar", safe=0.0, bal=0, disc=1.0, tau=3.0, border=0.0, k=5, enn=0, mix=0.0, sv=0.0, jit=0.0, **_):
+def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, centre="exemplar", safe=0.0, bal=0, disc=1.0, tau=3.0, border=0.0, k=5, enn=0, mix=0.0, sv=0.0, jit=0.0, nk=5, tmax=None, **_):
     """The general exemplar + residual model: centre + s * N(0, S_c) (then, with b > 0, a
     brightness factor exp(b * N(0, 1)) per spectrum), in reflectance or (log = 1) in
     log-reflectance. centre: a uniformly drawn real spectrum of the class ("exemplar"), a
@@ -444,7 +444,8 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
     draws each spectrum's spread from a scale mixture, s * exp(V * N(0, 1) - V^2 / 2): near
     copies and wider variations in one set. jit = J adds independent noise per band,
     J x the class's own standard deviation of that band (axis-aligned spread, which a
-    random forest's single-band splits can use).
+    random forest's single-band splits can use). nk = K moves centres towards one of the
+    K nearest class-mates (5); tmax = T moves them up to T of the way (halfsmote: 0.5).
     """
     log = bool(int(log))
     v, means, r = pooled_residuals(x, y, log)
@@ -513,9 +514,9 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
         if centre in ("smote", "halfsmote"):
             # a random point between an exemplar and one of its 5 nearest class-mates (up to
             # half way with "halfsmote")
-            nn = mates_by_distance[:, : max(1, min(5, len(own) - 1))]
+            nn = mates_by_distance[:, : max(1, min(int(nk), len(own) - 1))]
             a = rng.integers(0, len(own), n)
-            t = rng.random((n, 1)) * (0.5 if centre == "halfsmote" else 1.0)
+            t = rng.random((n, 1)) * (float(tmax) if tmax is not None else 0.5 if centre == "halfsmote" else 1.0)
             ctr = own[a] + t * (own[nn[a, rng.integers(0, nn.shape[1], n)]] - own[a])
         elif centre == "exemplar":
             a = rng.integers(0, len(own), n)

@@ -9,9 +9,11 @@ scarce classes ("scarce F1") and the overall accuracy (OA). Training sets:
   real    the training pixels alone
   ROS     + random oversampling (imbalanced-learn) of every augmented class up to the target
   SMOTE   + SMOTE (imbalanced-learn, k_neighbors = min(5, n - 1)) up to the target
-  GAN     + hypersynth: `train spectral --table T --test 0` with the product's default
-          settings (the default generator is the exemplar variation model, which uses every
-          given pixel; `--gan-args "--generator gan"` measures the conditional GAN), then
+  GAN     + hypersynth: `train spectral --table T` with the product's default settings (the
+          default generator is the exemplar variation model, which uses every given pixel;
+          `--gan-args "--generator gan"` measures the conditional GAN, with `--test 0` so
+          that it gets every pixel too; `--gan-args "--test 0.2"` a model that holds back a
+          fifth of each class), then
           `augment --model M --table T --target-per-class TARGET --no-report`; the first
           TARGET - n synthetic spectra of each class are used (augment counts only the
           model's training share, so it makes a few more)
@@ -286,7 +288,7 @@ def gan(ctx, work, binary, gan_args, augment_args, target, seed, pool_target=Non
     if draw == 0:
         write_table(table, ctx["xtr"], ctx["ytr"], ctx["wavelengths"], ctx["names"])
         train_s = run_hypersynth(
-            binary, ["train", "spectral", "--table", str(table), "--out", str(model), "--test", "0", "--seed", str(seed), "-q", *gan_args], "train"
+            binary, ["train", "spectral", "--table", str(table), "--out", str(model), *test_args(gan_args), "--seed", str(seed), "-q", *gan_args], "train"
         )
     out = work / f"augment{draw or ''}"
     aug_s = run_hypersynth(
@@ -297,6 +299,13 @@ def gan(ctx, work, binary, gan_args, augment_args, target, seed, pool_target=Non
     )
     xs, ys = read_synthetic(out / "synthetic.parquet", ctx["xtr"].shape[1])
     return xs, ys, train_s, aug_s
+
+
+def test_args(gan_args):
+    """`--test 0` (every training pixel to the generator, the scorer keeps the untouched
+    pixels; the exemplar model's default, not the GAN's), unless `gan_args` sets `--test`
+    itself (`--gan-args "--test 0.2"`: a model that holds back a fifth of each class)."""
+    return [] if any(a == "--test" or a.startswith("--test=") for a in gan_args) else ["--test", "0"]
 
 
 def take(xs, ys, need):

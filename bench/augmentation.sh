@@ -4,7 +4,7 @@
 # mosaic at 10 % training labels; SalinasA with three classes thinned to 10 and to 25
 # training pixels; the earthlib spectral library at 10 %), seeds 0, 1, 2 (the seed draws the
 # training pixels), and training sets real / + random oversampling / + SMOTE / + hypersynth
-# (row "GAN": `train spectral --table T --test 0` with default settings, then
+# (row "GAN": `train spectral --table T` with default settings, then
 # `augment --target-per-class 200 --no-report`), an RBF SVM and a random forest from
 # scikit-learn are trained and scored on the untouched labelled pixels: the scarce classes'
 # mean F1 and the overall accuracy, then the mean lifts of hypersynth against real only and

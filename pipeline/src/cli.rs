@@ -476,13 +476,16 @@ pub struct TrainSpectralArgs {
     /// Principal components the generator learns (with --normalisation principal-components).
     #[arg(long, value_parser = at_least::<1>, default_value_t = DEFAULT_COMPONENTS)]
     pub components: usize,
-    /// GAN: fraction of each class held out for validation (the exemplar model uses every
-    /// training pixel).
-    #[arg(long, value_parser = fraction, default_value_t = 0.2)]
-    pub validation: f64,
-    /// Fraction of each class held out as the untouched test split.
-    #[arg(long, value_parser = fraction, default_value_t = 0.2)]
-    pub test: f64,
+    /// GAN: fraction of each class held out for validation [default: 0.2] (the exemplar
+    /// model chooses nothing on a validation share and takes none).
+    #[arg(long, value_parser = fraction)]
+    pub validation: Option<f64>,
+    /// Fraction of each class held out as the untouched test split, which the model never
+    /// sees and `augment`'s report scores on [default: 0 for the exemplar model, which
+    /// then uses every given pixel (`augment` checks its recipe by fitting it again
+    /// without a test share); 0.2 for the GAN].
+    #[arg(long, value_parser = fraction)]
+    pub test: Option<f64>,
     /// Keep at most N training spectra of class C, as C=N[,C=N...] (simulates scarce classes).
     #[arg(long, value_delimiter = ',', value_parser = parse_thin)]
     pub thin: Vec<(u32, usize)>,

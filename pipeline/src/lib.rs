@@ -21,6 +21,7 @@ mod logging;
 mod model_split;
 mod progress;
 mod psf_offset;
+mod recipe_check;
 pub mod report;
 mod run_record;
 mod runtime;

@@ -52,12 +52,24 @@ pub fn train_spectral(args: TrainSpectralArgs) -> anyhow::Result<train_spectral:
         autoencoder: args.loss.needs_autoencoder(),
         ..SpectralCganArchitecture::default()
     };
+    let synthesis = match args.generator {
+        GeneratorArg::Exemplar => train_spectral::Synthesis::Exemplar(ExemplarConfig {
+            spread: args.spread,
+            own_weight: args.own_weight,
+            brightness: args.brightness,
+            interpolate: args.interpolate,
+            borrow_angle_deg: (args.borrow_angle > 0.0).then_some(args.borrow_angle),
+            ..ExemplarConfig::default()
+        }),
+        GeneratorArg::Gan => train_spectral::Synthesis::Gan,
+    };
+    let defaults = synthesis.default_split();
     Ok(train_spectral::TrainSpectral {
         source: label_source(args.labels)?,
         out: args.out,
         split: SplitConfig {
-            validation: args.validation,
-            test: args.test,
+            validation: args.validation.unwrap_or(defaults.validation),
+            test: args.test.unwrap_or(defaults.test),
             seed: args.seed,
             thin: args.thin.into_iter().collect(),
             blocks: args.split.0,
@@ -68,17 +80,7 @@ pub fn train_spectral(args: TrainSpectralArgs) -> anyhow::Result<train_spectral:
             NormalisationArg::PerBand => Layout::PerBand,
             NormalisationArg::PrincipalComponents => Layout::PrincipalComponents(args.components),
         },
-        synthesis: match args.generator {
-            GeneratorArg::Exemplar => train_spectral::Synthesis::Exemplar(ExemplarConfig {
-                spread: args.spread,
-                own_weight: args.own_weight,
-                brightness: args.brightness,
-                interpolate: args.interpolate,
-                borrow_angle_deg: (args.borrow_angle > 0.0).then_some(args.borrow_angle),
-                ..ExemplarConfig::default()
-            }),
-            GeneratorArg::Gan => train_spectral::Synthesis::Gan,
-        },
+        synthesis,
     })
 }
 
@@ -390,6 +392,19 @@ mod tests {
         let Command::Train(TrainCommand::Spectral(args)) = parse("train spectral --table t.csv --out m.onnx").command else { panic!() };
         let settings = train_spectral(*args).unwrap();
         assert_eq!(settings.synthesis, train_spectral::Synthesis::Exemplar(ExemplarConfig::default()));
+        // The exemplar model takes every given pixel unless told otherwise; the GAN holds
+        // back validation and test shares.
+        assert_eq!((settings.split.validation, settings.split.test), (0.0, 0.0));
+        let Command::Train(TrainCommand::Spectral(args)) = parse("train spectral --table t.csv --out m.onnx --test 0.3").command else {
+            panic!()
+        };
+        assert_eq!(train_spectral(*args).unwrap().split.test, 0.3);
+        let Command::Train(TrainCommand::Spectral(args)) = parse("train spectral --table t.csv --out m.onnx --generator gan").command
+        else {
+            panic!()
+        };
+        let gan = train_spectral(*args).unwrap().split;
+        assert_eq!((gan.validation, gan.test), (0.2, 0.2));
         // The flags' defaults are the architecture's (the widths are written out in cli.rs).
         assert_eq!(settings.architecture, SpectralCganArchitecture::default());
         let line = "train spectral --table t.csv --out m.onnx --generator gan --loss began --spectral-norm --interpolate 0.2";

@@ -258,8 +258,8 @@ struct HeldSource<'a> {
 }
 
 /// Tile columns `tile_col..tile_col + len` are `len` columns side by side in chunk `chunk`:
-/// columns `local..local + len` in order, or, `reversed` (mirrored at the scene's right
-/// edge), the same columns right to left.
+/// columns `local..local + len` in order, or, `reversed` (mirrored at the scene's edges),
+/// the same columns right to left.
 #[derive(Debug, Clone, Copy)]
 struct ColumnRun {
     tile_col: usize,
@@ -1105,7 +1105,8 @@ mod tests {
     }
 
     /// A float32 copy of `scene` at `out` in physical values, with pixels without data
-    /// near its left and right edges, placed so that no mirror image of one is another.
+    /// near its left and right edges, unevenly spaced, so that a mirrored column cut in the
+    /// wrong order finds another column's data.
     fn with_edge_voids(scene: &std::path::Path, out: &std::path::Path) -> std::path::PathBuf {
         let cube = Cube::open(scene).unwrap();
         let mut meta = cube.meta().clone();

@@ -104,6 +104,7 @@ const CASES: &[Case] = &[
     case("augment --model m.onnx $DATA --out a2 --target-per-class 300 --batch 0", 2, "--batch", "at least 1"),
     case("report $DATA --synthetic aug/synthetic.parquet --out r2 --test 1", 2, "--test", "above 0 and less than 1"),
     case("report $DATA --synthetic aug/synthetic.parquet --out r2 --test 0", 2, "--test", "above 0 and less than 1"),
+    case("report $DATA --synthetic aug/synthetic.parquet --model m.onnx --out r2", 1, "m.onnx", "made from every labelled pixel"),
     case("report $DATA --synthetic aug/synthetic.parquet --out r2 --max-rows-per-class 0", 2, "--max-rows-per-class", "at least 2"),
     case("report $DATA --synthetic aug/synthetic.parquet --out r2 --max-rows-per-class 1", 2, "--max-rows-per-class", "at least 2"),
     case("$FUSE --out d.tif --threshold 1.5", 2, "--threshold", "between 0 and 1"),

@@ -9,7 +9,9 @@ use anyhow::{Result, bail};
 use hypersynth_data::{PixelPosition, SpectraParquetWriter, SpectraRows, TableCompression, class_counts, write_spectra_hdf5};
 use hypersynth_onnx::{Input, OnnxSession, SessionOptions};
 use hypersynth_onnx_format::{ModelCard, ModelKind};
-use hypersynth_spectral::{Comparison, LabelledView, NearestRealFilter, Quality, QualityConfig, Split, SplitConfig, TrainingSet, Verdict};
+use hypersynth_spectral::{
+    Comparison, ExemplarConfig, LabelledView, NearestRealFilter, Quality, QualityConfig, Split, SplitConfig, TrainingSet, Verdict,
+};
 use ndarray::{Array1, Array2, ArrayView2, Axis, concatenate};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -127,9 +129,10 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
     // Labels given without --classes take the names the model was trained with.
     data.name_unnamed(card.classes.iter().map(|c| (c.id, c.name.as_str())));
     check_same_bands(&settings.model, &card.wavelengths_nm, &data.wavelengths_nm, "the data's good bands")?;
-    let (train_rows, report_split) = splits(&card, &data, settings.seed)?;
+    let (train_rows, basis) = splits(&card, &data, settings.seed)?;
     let counts = class_counts(train_rows.iter().map(|&r| data.labels[r]));
     let wanted = plan(settings.target, &counts, &card)?;
+    log_plan(&counts, &wanted, &card);
 
     std::fs::create_dir_all(&settings.out)
         .map_err(|e| anyhow::anyhow!("{}: cannot create the output folder: {e}", settings.out.display()))?;
@@ -164,7 +167,7 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
             outputs.push(write_hdf5(settings, &data, &synthetic, &provenance)?);
         }
         if let Some(config) = &settings.report {
-            let (quality, files, page) = write_report(settings, config, &data, &report_split, &synthetic)?;
+            let (quality, files, page) = write_report(settings, config, &card, &data, &basis, &synthetic)?;
             outputs.extend(files);
             report = Some((quality, page));
         }
@@ -179,6 +182,7 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
             "candidates": candidates,
             "onnxruntime": runtime.library,
             "execution_provider": session.device.to_string(),
+            "report_scores": settings.report.as_ref().map(|_| basis.name()),
         }),
     )?;
     tracing::info!("wrote {} and {}", synthetic_path.display(), augmented_path.display());
@@ -226,69 +230,134 @@ fn write_hdf5(
     Ok(write_spectra_hdf5(&settings.out.join("synthetic.h5"), rows, provenance)?)
 }
 
-/// The quality report of the synthetic spectra in `OUT/report/`, scored on the model's
-/// split of `data`, and the warning when they do not help. Returns the quality, the files
-/// written and the page.
+/// The quality report in `OUT/report/`, scored on the pixels `basis` says, and the
+/// warning when the spectra scored do not help. Returns the quality, the files written and
+/// the page.
 fn write_report(
     settings: &Augment,
     config: &QualityConfig,
+    card: &ModelCard,
     data: &Labelled,
-    split: &Split,
-    (spectra, ids): &(Array2<f32>, Vec<u32>),
+    basis: &ReportBasis,
+    written: &(Array2<f32>, Vec<u32>),
 ) -> Result<(Quality, Vec<PathBuf>, PathBuf)> {
+    let refit;
+    let ((spectra, ids), split, title) = match basis {
+        ReportBasis::Untouched(split) | ReportBasis::Seen(split) => {
+            (written, split, format!("Quality of the synthetic spectra of {}", settings.model.display()))
+        }
+        ReportBasis::Refit(split, exemplar) => {
+            refit = crate::recipe_check::refit_spectra(card, exemplar, data, split, settings)?;
+            let title = format!(
+                "Quality of the synthetic spectra of {}'s recipe, fitted again without {} test pixels",
+                settings.model.display(),
+                split.test.len()
+            );
+            (&refit, split, title)
+        }
+    };
     let fake = LabelledView { spectra: spectra.view(), labels: ids };
-    let title = format!("Quality of the synthetic spectra of {}", settings.model.display());
     let dir = settings.out.join("report");
     let written = crate::report::write_for(&dir, &title, data, (&split.train[..], &split.test[..]), fake, config)?;
     let page = dir.join("report.html");
-    say_whether_it_helps(&written.verdict, &page);
+    say_whether_it_helps(&written.verdict, basis, &page);
     Ok((written.quality, written.files, page))
 }
 
 /// Says, after the report, whether the synthetic spectra helped the classes they were made
-/// for: their mean F1 on the untouched test pixels over the report's classifiers, trained
-/// with and without them (the report's verdict against real pixels only); a warning when
-/// they do not help.
-fn say_whether_it_helps(verdict: &Verdict, html: &std::path::Path) {
+/// for: their mean F1 on the report's test pixels over its classifiers, trained with and
+/// without them (the report's verdict against real pixels only); a warning when they do
+/// not help.
+fn say_whether_it_helps(verdict: &Verdict, basis: &ReportBasis, html: &std::path::Path) {
     let against_real: Vec<&Comparison> = verdict.comparisons.iter().filter(|c| c.against == TrainingSet::Real).collect();
     let mean = |of: fn(&Comparison) -> f64| against_real.iter().map(|c| of(c)).sum::<f64>() / against_real.len() as f64;
     let (with, real) = (mean(|c| c.with), mean(|c| c.without));
     if !(with.is_finite() && real.is_finite()) {
         return;
     }
+    let pixels = basis.scored_pixels();
     if with <= real {
         tracing::warn!(
-            "the synthetic spectra do not help: mean F1 of the augmented classes on the untouched test pixels is {with:.3} with them and {real:.3} without; see {}",
+            "the synthetic spectra do not help: mean F1 of the augmented classes on {pixels} is {with:.3} with them and {real:.3} without; see {}",
             html.display()
         );
     } else {
-        tracing::info!(
-            "mean F1 of the augmented classes on the untouched test pixels: {with:.3} with the synthetic spectra, {real:.3} without"
-        );
+        tracing::info!("mean F1 of the augmented classes on {pixels}: {with:.3} with the synthetic spectra, {real:.3} without");
     }
 }
 
-/// The real rows to augment, and the train / test split the report uses. With the
-/// model's own split (recorded in its card), both come from it, so that test pixels never
-/// enter the augmented set and the report scores on pixels the model never saw. A model
-/// trained elsewhere gets every labelled row augmented and a seeded 20 % test split for
-/// the report, whose pixels that model may have seen.
-fn splits(card: &ModelCard, data: &Labelled, seed: u64) -> Result<(Vec<usize>, Split)> {
-    Ok(match crate::model_split::from_card(card) {
-        Some(split) => {
-            let split = data.split(&split)?;
-            (split.train.clone(), split)
-        }
-        None => {
-            tracing::warn!("the model records no training split: the report's test pixels may have been seen in its training");
-            let report = SplitConfig { validation: 0.0, test: 0.2, seed, ..SplitConfig::default() };
-            ((0..data.labels.len()).collect(), data.split(&report)?)
-        }
-    })
+/// Which pixels the report scores on, and whose synthetic spectra.
+enum ReportBasis {
+    /// The test split the model records, which it never saw: the spectra written.
+    Untouched(Split),
+    /// An exemplar model made from every labelled pixel (`train spectral`'s default): its
+    /// recipe (these settings) fitted again on all but this split's test share, which it
+    /// never saw, and spectra drawn from that fit ([`crate::recipe_check`]).
+    Refit(Split, ExemplarConfig),
+    /// A model that records no split, or one made from every pixel that cannot be fitted
+    /// again here (a GAN, or data other than these): a seeded test share that the model may
+    /// have seen, and the spectra written.
+    Seen(Split),
 }
 
-/// Spectra to generate per class id.
-fn plan(target: Target, counts: &BTreeMap<u32, usize>, card: &ModelCard) -> Result<BTreeMap<u32, usize>> {
+impl ReportBasis {
+    /// The name in run records.
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Untouched(_) => "the model's untouched test split",
+            Self::Refit(..) => "the recipe fitted again without a test share",
+            Self::Seen(_) => "a test share the model may have seen",
+        }
+    }
+
+    /// The pixels scored, in words.
+    fn scored_pixels(&self) -> &'static str {
+        match self {
+            Self::Untouched(_) => "the untouched test pixels",
+            Self::Refit(..) => "test pixels held out of the recipe fitted again",
+            Self::Seen(_) => "test pixels the model may have seen",
+        }
+    }
+}
+
+/// The share of each class a report holds out as test pixels when the model's own split
+/// leaves none.
+const REPORT_TEST_SHARE: f64 = 0.2;
+
+/// The real rows to augment (the model's training rows), and what the report scores on.
+/// With a test split recorded in the model's card, the report scores the spectra written
+/// on it, so that test pixels never enter the augmented set and the model never saw them.
+/// An exemplar model made from every pixel of these data (its card's fingerprint) has its
+/// recipe fitted again without a seeded test share (its settings are in its card). Any
+/// other model gets a seeded test share for the report, whose pixels it may have seen.
+fn splits(card: &ModelCard, data: &Labelled, seed: u64) -> Result<(Vec<usize>, ReportBasis)> {
+    let Some(config) = crate::model_split::from_card(card) else {
+        tracing::warn!("the model records no training split: the report's test pixels may have been seen in its training");
+        let report = SplitConfig { validation: 0.0, test: REPORT_TEST_SHARE, seed, ..SplitConfig::default() };
+        return Ok(((0..data.labels.len()).collect(), ReportBasis::Seen(data.split(&report)?)));
+    };
+    let split = data.split(&config)?;
+    if !split.test.is_empty() {
+        return Ok((split.train.clone(), ReportBasis::Untouched(split)));
+    }
+    let held_out = data.split(&SplitConfig { test: REPORT_TEST_SHARE, ..config })?;
+    let made_from_these = card.training.get("data_fingerprint").and_then(|f| f.as_str()) == Some(data.fingerprint().as_str());
+    let basis = match crate::recipe_check::exemplar_settings(card) {
+        Some(exemplar) if made_from_these => ReportBasis::Refit(held_out, exemplar),
+        _ => {
+            tracing::warn!(
+                "the model was trained on every labelled pixel{}: the report's test pixels may have been seen in its training",
+                if made_from_these { "" } else { " of other data than these" }
+            );
+            ReportBasis::Seen(held_out)
+        }
+    };
+    Ok((split.train, basis))
+}
+
+/// Spectra to generate per class id: every class of the model below the target's count
+/// (of `counts`, the real training spectra per class id) up to it.
+pub(crate) fn plan(target: Target, counts: &BTreeMap<u32, usize>, card: &ModelCard) -> Result<BTreeMap<u32, usize>> {
     let largest = counts.values().copied().max().unwrap_or(0);
     let goal = match target {
         Target::PerClass(n) => n,
@@ -298,17 +367,62 @@ fn plan(target: Target, counts: &BTreeMap<u32, usize>, card: &ModelCard) -> Resu
     if goal <= smallest {
         bail!("target {goal} is not above any class's training count (the smallest class has {smallest}); nothing to generate");
     }
-    let mut wanted = BTreeMap::new();
-    for (&id, &n) in counts {
-        if n >= goal {
-            tracing::info!("class {id}: {n} training spectra, already at or above the target {goal}");
-        } else if !card.classes.iter().any(|c| c.id == id) {
-            tracing::warn!("class {id}: not in the model's classes; left as it is");
+    Ok(counts.iter().filter(|&(&id, &n)| n < goal && card.classes.iter().any(|c| c.id == id)).map(|(&id, &n)| (id, goal - n)).collect())
+}
+
+/// Says which classes [`plan`] leaves as they are, and why.
+fn log_plan(counts: &BTreeMap<u32, usize>, wanted: &BTreeMap<u32, usize>, card: &ModelCard) {
+    for (&id, &n) in counts.iter().filter(|(id, _)| !wanted.contains_key(id)) {
+        if card.classes.iter().any(|c| c.id == id) {
+            tracing::info!("class {id}: {n} training spectra, already at or above the target");
         } else {
-            wanted.insert(id, goal - n);
+            tracing::warn!("class {id}: not in the model's classes; left as it is");
         }
     }
-    Ok(wanted)
+}
+
+/// The noise stream of class `id` under `seed`: each class draws from its own, so what it
+/// gets does not depend on the batch size or on the other classes.
+pub(crate) fn class_noise(seed: u64, id: u32) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(u64::from(id));
+    rng
+}
+
+/// Draws spectra of class `id` until `n` are kept or, with a `filter`, [`CANDIDATES_PER_KEPT`]
+/// x `n` were drawn (without one every spectrum is kept): first `n`, then after a round
+/// that dropped some twice what is still missing, at most `batch` per call of `draw`.
+/// Hands each round's kept spectra (in the order drawn) to `keep`; `None` when `keep` says
+/// stop.
+pub(crate) fn fill_class(
+    id: u32,
+    n: usize,
+    batch: usize,
+    filter: Option<&NearestRealFilter>,
+    draw: &mut dyn FnMut(usize) -> Result<Array2<f32>>,
+    keep: &mut dyn FnMut(Array2<f32>) -> bool,
+) -> Result<Option<Made>> {
+    let budget = if filter.is_some() { n * CANDIDATES_PER_KEPT } else { n };
+    let mut this = Made::default();
+    while this.kept < n && this.tried < budget {
+        let wanted_now = if this.tried == 0 { n } else { 2 * (n - this.kept) };
+        let m = wanted_now.min(budget - this.tried).min(batch.max(1));
+        let spectra = draw(m)?;
+        this.tried += m;
+        let spectra = match filter {
+            Some(filter) => {
+                let kept = filter.keeps(spectra.view(), id)?;
+                let rows: Vec<usize> = (0..m).filter(|&i| kept[i]).take(n - this.kept).collect();
+                spectra.select(Axis(0), &rows)
+            }
+            None => spectra,
+        };
+        this.kept += spectra.nrows();
+        if spectra.nrows() > 0 && !keep(spectra) {
+            return Ok(None);
+        }
+    }
+    Ok(Some(this))
 }
 
 /// One ONNX Runtime call's spectra, all of one class.
@@ -393,7 +507,7 @@ impl Tables<'_> {
 
 /// What the generator made for one class.
 #[derive(Debug, Clone, Copy, Default)]
-struct Made {
+pub(crate) struct Made {
     /// Spectra written.
     kept: usize,
     /// Spectra generated.
@@ -475,30 +589,15 @@ impl Generator<'_> {
         let mut made = BTreeMap::new();
         for (&id, &n) in wanted {
             let index = self.card.classes.iter().position(|c| c.id == id).unwrap_or(0) as i64;
-            let mut rng = ChaCha8Rng::seed_from_u64(self.settings.seed);
-            rng.set_stream(u64::from(id));
-            let budget = if self.filter.is_some() { n * CANDIDATES_PER_KEPT } else { n };
-            let mut this = Made::default();
-            while this.kept < n && this.tried < budget {
-                // What is missing; after a round that dropped some, twice that.
-                let wanted_now = if this.tried == 0 { n } else { 2 * (n - this.kept) };
-                let m = wanted_now.min(budget - this.tried).min(self.settings.batch.max(1));
-                let spectra = self.batch(session, &mut rng, index, m, id)?;
-                this.tried += m;
-                let spectra = match self.filter {
-                    Some(filter) => {
-                        let keep = filter.keeps(spectra.view(), id)?;
-                        let rows: Vec<usize> = (0..m).filter(|&i| keep[i]).take(n - this.kept).collect();
-                        spectra.select(Axis(0), &rows)
-                    }
-                    None => spectra,
-                };
-                this.kept += spectra.nrows();
+            let mut rng = class_noise(self.settings.seed, id);
+            let mut draw = |m| self.batch(session, &mut rng, index, m, id);
+            let mut keep = |spectra: Array2<f32>| {
                 bar.inc(spectra.nrows() as u64);
-                if spectra.nrows() > 0 && batches.send(Some(Batch { class_id: id, spectra })).is_err() {
-                    return Ok(made); // the writer stopped; it reports why
-                }
-            }
+                batches.send(Some(Batch { class_id: id, spectra })).is_ok()
+            };
+            let Some(this) = fill_class(id, n, self.settings.batch, self.filter, &mut draw, &mut keep)? else {
+                return Ok(made); // the writer stopped; it reports why
+            };
             this.log(id, n);
             bar.inc(n.saturating_sub(this.kept) as u64);
             made.insert(id, this);

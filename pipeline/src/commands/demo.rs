@@ -66,7 +66,7 @@ pub fn run(out: &Path, threads: Option<usize>) -> Result<()> {
     let trained = super::train_spectral::run(&TrainSpectral {
         source: source.clone(),
         out: model.clone(),
-        split: SplitConfig { thin: BTreeMap::from(SCARCE), ..SplitConfig::default() },
+        split: SplitConfig { thin: BTreeMap::from(SCARCE), ..Synthesis::default().default_split() },
         architecture: SpectralCganArchitecture::default(),
         train: TrainConfig::default(),
         layout: Layout::default(),
@@ -97,7 +97,7 @@ pub fn run(out: &Path, threads: Option<usize>) -> Result<()> {
     }
     let mut wrote = vec![cog, model, trained.run_json, outcome.synthetic, outcome.augmented];
     if let Some((quality, html)) = outcome.report {
-        println!("\nmacro-F1 on the untouched real test split, per training set:");
+        println!("\nmacro-F1 on the report's real test pixels (held out of the recipe fitted again), per training set:");
         for lift in &quality.lift {
             println!("  {:<14} {:<18} {:.3}", lift.classifier.name(), lift.training_set.name(), lift.scores.macro_f1);
         }

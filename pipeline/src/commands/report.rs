@@ -65,7 +65,14 @@ pub fn run(settings: &Report) -> Result<PathBuf> {
     };
     let rows = real.split(&split)?;
     if rows.test.is_empty() {
-        bail!("the split leaves no real test rows; raise --test");
+        match &settings.split {
+            TestSplit::FromModel(model) => bail!(
+                "{}: was made from every labelled pixel (its split holds no test rows), so none is untouched; give --test F \
+                 instead (a share the model has seen)",
+                model.display()
+            ),
+            TestSplit::Fraction { .. } => bail!("the split leaves no real test rows; raise --test"),
+        }
     }
     std::fs::create_dir_all(&settings.out).with_context(|| format!("{}: cannot create the output folder", settings.out.display()))?;
     let inputs = [&real.inputs[..], &synthetic.inputs[..]].concat();

@@ -57,6 +57,19 @@ impl Synthesis {
     /// The generators' names, as `--generator` and a job file's `[train] generator` give them.
     pub const NAMES: [&'static str; 2] = ["exemplar", "gan"];
 
+    /// The split this generator trains on unless told otherwise (`--test`, `--validation`):
+    /// the exemplar model takes every given pixel (no test share: holding back a fifth of a
+    /// class of 10 pixels cost the classifiers up to 0.9 points, docs/TRAINING.md, and
+    /// `augment` checks the recipe by fitting it again without a test share instead); the
+    /// GAN holds back a validation share to choose its checkpoint and a test share for the
+    /// report.
+    pub fn default_split(&self) -> SplitConfig {
+        match self {
+            Self::Exemplar(_) => SplitConfig { validation: 0.0, test: 0.0, ..SplitConfig::default() },
+            Self::Gan => SplitConfig::default(),
+        }
+    }
+
     /// The generator called `name` (one of [`Synthesis::NAMES`]) with its default settings.
     pub fn named(name: &str) -> Option<Self> {
         match name {

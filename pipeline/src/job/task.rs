@@ -268,14 +268,15 @@ impl Task<'_> {
 
     /// `train spectral` on the task's labelled scenes into `DIR/model.onnx`.
     fn train(&self, o: &TrainOptions, dir: &Path) -> Result<Produced> {
+        let synthesis = Synthesis::named(&o.generator).context("checked when the job was read: a known generator")?;
         let trained = train_spectral::run(&TrainSpectral {
             source: self.label_source(),
             out: dir.join(TRAINED_MODEL),
-            split: SplitConfig { seed: self.job.seed, ..SplitConfig::default() },
+            split: SplitConfig { seed: self.job.seed, ..synthesis.default_split() },
             architecture: SpectralCganArchitecture::default(),
             train: TrainConfig { steps: o.steps, seed: self.job.seed, ..TrainConfig::default() },
             layout: Layout::default(),
-            synthesis: Synthesis::named(&o.generator).context("checked when the job was read: a known generator")?,
+            synthesis,
         })?;
         let metrics = match trained.best {
             Some((mmd, step)) => BTreeMap::from([("validation_mmd".into(), mmd), ("best_step".into(), step as f64)]),

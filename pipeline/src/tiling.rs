@@ -983,11 +983,7 @@ mod tests {
     /// factor, 32-row file blocks).
     #[test]
     fn a_per_pixel_model_survives_tiles_batches_and_blending() {
-        let mut files = vec![hypersynth_data::fixtures::samples_dir().join("salinasA/salinasA.tif")];
-        if let Some(data) = hypersynth_data::fixtures::shared_data_dir() {
-            files.push(data.join("enmap_potsdam/mosaic/enmap_potsdam_mosaic.tif"));
-        }
-        for file in files {
+        for file in scenes(vec![]) {
             let cube = Cube::open(&file).unwrap();
             let m = cube.meta();
             let (rows, cols, bands) = (m.rows, m.cols, m.bands);
@@ -1046,13 +1042,8 @@ mod tests {
     /// its columns run right to left, and across chunks of any width.
     #[test]
     fn cut_tiles_hold_the_mirrored_pixels_normalised() {
-        let sample = hypersynth_data::fixtures::samples_dir().join("salinasA/salinasA.tif");
         let dir = tempfile::tempdir().unwrap();
-        let mut files = vec![sample.clone(), with_edge_voids(&sample, &dir.path().join("voids.tif"))];
-        if let Some(data) = hypersynth_data::fixtures::shared_data_dir() {
-            files.push(data.join("enmap_potsdam/mosaic/enmap_potsdam_mosaic.tif"));
-        }
-        for file in files {
+        for file in scenes(vec![with_edge_voids(&sample(), &dir.path().join("voids.tif"))]) {
             let cube = Cube::open(&file).unwrap();
             let m = cube.meta();
             let (rows, cols, bands) = (m.rows, m.cols, m.bands);
@@ -1102,6 +1093,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The bundled SalinasA sample.
+    fn sample() -> std::path::PathBuf {
+        hypersynth_data::fixtures::samples_dir().join("salinasA/salinasA.tif")
+    }
+
+    /// The scenes the tiling tests read: the sample, `more`, and the EnMAP mosaic (224
+    /// bands, gaps without data) where the shared data set is at hand.
+    fn scenes(more: Vec<std::path::PathBuf>) -> Vec<std::path::PathBuf> {
+        let mosaic = hypersynth_data::fixtures::shared_data_dir().map(|d| d.join("enmap_potsdam/mosaic/enmap_potsdam_mosaic.tif"));
+        std::iter::once(sample()).chain(more).chain(mosaic).collect()
     }
 
     /// A float32 copy of `scene` at `out` in physical values, with pixels without data

@@ -26,7 +26,7 @@ pub fn exemplar_settings(card: &ModelCard) -> Option<ExemplarConfig> {
 /// The synthetic spectra (`[n, bands]` and their class ids) of the recipe `exemplar`,
 /// fitted on `split.train` of `data` with the classes of `card`, for `settings`' target
 /// against those rows' counts, drawn from `settings.seed`'s per-class streams and kept as
-/// `settings.selection` keeps them (against those rows).
+/// `settings.selection` keeps them (against every row of `split.train`).
 pub fn refit_spectra(
     card: &ModelCard,
     exemplar: &ExemplarConfig,
@@ -43,8 +43,12 @@ pub fn refit_spectra(
     let labels: Vec<u32> = rows.iter().map(|&r| data.labels[r]).collect();
     let classes: Vec<u32> = labels.iter().map(|&id| index(id)).collect();
     let model = ExemplarModel::fit(real.view(), &classes, present.len(), exemplar).context("fitting the recipe again")?;
+    // Selected against every training row, as augment selects the model's spectra.
     let filter = match settings.selection {
-        Selection::NearestReal => Some(NearestRealFilter::new(real.view(), &labels)?),
+        Selection::NearestReal => {
+            let all_labels: Vec<u32> = split.train.iter().map(|&r| data.labels[r]).collect();
+            Some(NearestRealFilter::new(data.spectra.select(Axis(0), &split.train).view(), &all_labels)?)
+        }
         Selection::All => None,
     };
     let counts = hypersynth_data::class_counts(labels.iter().copied());

@@ -19,7 +19,9 @@ use crate::labelled::Labelled;
 /// `exemplar`).
 pub fn exemplar_settings(card: &ModelCard) -> Option<ExemplarConfig> {
     let training = &card.training;
-    (training.get("generator")?.as_str()? == "exemplar").then_some(())?;
+    if training.get("generator")?.as_str()? != "exemplar" {
+        return None;
+    }
     serde_json::from_value(training.get("exemplar")?.clone()).ok()
 }
 

@@ -129,7 +129,7 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
     // Labels given without --classes take the names the model was trained with.
     data.name_unnamed(card.classes.iter().map(|c| (c.id, c.name.as_str())));
     check_same_bands(&settings.model, &card.wavelengths_nm, &data.wavelengths_nm, "the data's good bands")?;
-    let (train_rows, basis) = splits(&card, &data, settings.seed)?;
+    let (train_rows, basis) = splits(&card, &data, settings.seed, settings.report.is_some())?;
     let counts = class_counts(train_rows.iter().map(|&r| data.labels[r]));
     let wanted = plan(settings.target, &counts, &card)?;
     log_plan(&counts, &wanted, &card);
@@ -166,8 +166,8 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
         if settings.hdf5 {
             outputs.push(write_hdf5(settings, &data, &synthetic, &provenance)?);
         }
-        if let Some(config) = &settings.report {
-            let (quality, files, page) = write_report(settings, config, &card, &data, &basis, &synthetic)?;
+        if let (Some(config), Some(basis)) = (&settings.report, &basis) {
+            let (quality, files, page) = write_report(settings, config, &card, &data, basis, &synthetic)?;
             outputs.extend(files);
             report = Some((quality, page));
         }
@@ -182,7 +182,7 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
             "candidates": candidates,
             "onnxruntime": runtime.library,
             "execution_provider": session.device.to_string(),
-            "report_scores": settings.report.as_ref().map(|_| basis.name()),
+            "report_scores": basis.as_ref().map(ReportBasis::name),
         }),
     )?;
     tracing::info!("wrote {} and {}", synthetic_path.display(), augmented_path.display());
@@ -324,35 +324,43 @@ impl ReportBasis {
 /// leaves none.
 const REPORT_TEST_SHARE: f64 = 0.2;
 
-/// The real rows to augment (the model's training rows), and what the report scores on.
-/// With a test split recorded in the model's card, the report scores the spectra written
-/// on it, so that test pixels never enter the augmented set and the model never saw them.
-/// An exemplar model made from every pixel of these data (its card's fingerprint) has its
-/// recipe fitted again without a seeded test share (its settings are in its card). Any
-/// other model gets a seeded test share for the report, whose pixels it may have seen.
-fn splits(card: &ModelCard, data: &Labelled, seed: u64) -> Result<(Vec<usize>, ReportBasis)> {
+/// The real rows to augment (the model's training rows), and, when a `report` is made,
+/// what it scores on. With a test split recorded in the model's card, the report scores
+/// the spectra written on it, so that test pixels never enter the augmented set and the
+/// model never saw them. An exemplar model made from every pixel of these data (its card's
+/// fingerprint) has its recipe fitted again without a seeded test share (its settings are
+/// in its card). Any other model gets a seeded test share for the report, whose pixels it
+/// may have seen.
+fn splits(card: &ModelCard, data: &Labelled, seed: u64, report: bool) -> Result<(Vec<usize>, Option<ReportBasis>)> {
     let Some(config) = crate::model_split::from_card(card) else {
         tracing::warn!("the model records no training split: the report's test pixels may have been seen in its training");
-        let report = SplitConfig { validation: 0.0, test: REPORT_TEST_SHARE, seed, ..SplitConfig::default() };
-        return Ok(((0..data.labels.len()).collect(), ReportBasis::Seen(data.split(&report)?)));
+        let split = SplitConfig { validation: 0.0, test: REPORT_TEST_SHARE, seed, ..SplitConfig::default() };
+        let basis = if report { Some(ReportBasis::Seen(data.split(&split)?)) } else { None };
+        return Ok(((0..data.labels.len()).collect(), basis));
     };
     let split = data.split(&config)?;
+    if !report {
+        return Ok((split.train, None));
+    }
     if !split.test.is_empty() {
-        return Ok((split.train.clone(), ReportBasis::Untouched(split)));
+        return Ok((split.train.clone(), Some(ReportBasis::Untouched(split))));
     }
     let held_out = data.split(&SplitConfig { test: REPORT_TEST_SHARE, ..config })?;
-    let made_from_these = card.training.get("data_fingerprint").and_then(|f| f.as_str()) == Some(data.fingerprint().as_str());
-    let basis = match crate::recipe_check::exemplar_settings(card) {
+    let exemplar = crate::recipe_check::exemplar_settings(card);
+    // The fingerprint hashes every spectrum: only for a model that could be fitted again.
+    let made_from_these =
+        exemplar.is_some() && card.training.get("data_fingerprint").and_then(|f| f.as_str()) == Some(data.fingerprint().as_str());
+    let basis = match exemplar {
         Some(exemplar) if made_from_these => ReportBasis::Refit(held_out, exemplar),
-        _ => {
+        other => {
+            let whose = if other.is_some() { " of other data than these" } else { "" };
             tracing::warn!(
-                "the model was trained on every labelled pixel{}: the report's test pixels may have been seen in its training",
-                if made_from_these { "" } else { " of other data than these" }
+                "the model was trained on every labelled pixel{whose}: the report's test pixels may have been seen in its training"
             );
             ReportBasis::Seen(held_out)
         }
     };
-    Ok((split.train, basis))
+    Ok((split.train, Some(basis)))
 }
 
 /// Spectra to generate per class id: every class of the model below the target's count

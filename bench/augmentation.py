@@ -418,7 +418,7 @@ def m_smote_pooled(x, y, need, rng, scale=0.5, **_):
     return np.concatenate(out).astype(np.float32), np.concatenate(ids)
 
 
-def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, centre="exemplar", safe=0.0, bal=0, disc=1.0, tau=3.0, border=0.0, k=5, enn=0, mix=0.0, sv=0.0, jit=0.0, nk=5, tmax=None, **_):
+def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, centre="exemplar", safe=0.0, bal=0, disc=1.0, tau=3.0, border=0.0, k=5, enn=0, mix=0.0, sv=0.0, jit=0.0, nk=5, tmax=None, adapt=0.0, purity=0.85, **_):
     """The general exemplar + residual model: centre + s * N(0, S_c) (then, with b > 0, a
     brightness factor exp(b * N(0, 1)) per spectrum), in reflectance or (log = 1) in
     log-reflectance. centre: a uniformly drawn real spectrum of the class ("exemplar"), a
@@ -455,6 +455,10 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
     J x the class's own standard deviation of that band (axis-aligned spread, which a
     random forest's single-band splits can use). nk = K moves centres towards one of the
     K nearest class-mates (5); tmax = T moves them up to T of the way (halfsmote: 0.5).
+    adapt = A chooses the variation per class by its neighbourhood purity p_c, the share of
+    its training spectra whose nearest other training spectrum (standardised bands) is a
+    class-mate: a compact class (p_c >= purity) gets the brightness factor A (and no
+    border move), any other the move away from the boundary `border` (and no brightness).
     """
     log = bool(int(log))
     v, means, r = pooled_residuals(x, y, log)
@@ -480,8 +484,20 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
         zo, zr = x[y == c] / zsd, x[y != c] / zsd
         return np.maximum((zo**2).sum(1)[:, None] - 2 * zo @ zr.T + (zr**2).sum(1)[None], 0), x[y != c]
 
+    if float(adapt):
+        z_all = x / zsd
+        d_all = np.maximum((z_all**2).sum(1)[:, None] - 2 * z_all @ z_all.T + (z_all**2).sum(1)[None], 0)
+        np.fill_diagonal(d_all, np.inf)
+        nearest_class = y[np.argmin(d_all, 1)]
+        purity_of = {int(c): float((nearest_class[y == c] == c).mean()) for c in np.unique(y)}
+    adapt_log = []
     for c, n in need.items():
         own = v[y == c]
+        b_c, border_c = b, float(border)
+        if float(adapt):
+            compact = purity_of[int(c)] >= float(purity)
+            b_c, border_c = (float(adapt), 0.0) if compact else (0.0, float(border))
+            adapt_log.append((int(c), round(purity_of[int(c)], 2), "b" if compact else "border"))
         if int(enn):
             zc, zall = x[y == c] / zsd, x / zsd
             d = np.maximum((zc**2).sum(1)[:, None] - 2 * zc @ zall.T + (zall**2).sum(1)[None], 0)
@@ -536,10 +552,10 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
         if float(mix):
             others = v[y != c]
             ctr = ctr + rng.random((n, 1)) * float(mix) * (others[rng.integers(0, len(others), n)] - ctr)
-        if float(border):
+        if border_c:
             d2, others = to_other_classes(c)
             nearest_other = others[np.argmin(d2, 1)]
-            ctr = ctr + rng.random((n, 1)) * float(border) * (nearest_other[a] - own[a])
+            ctr = ctr + rng.random((n, 1)) * border_c * (nearest_other[a] - own[a])
         if cov == "local":
             kk = max(1, min(int(k), len(own) - 1))
             mates = mates_by_distance[:, :kk]
@@ -550,14 +566,16 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
         syn = ctr + spread * gain[a][:, None] * keep_disc(noise)
         if float(jit):
             syn = syn + float(jit) * np.sqrt(np.clip(np.diag(own_cov), 0, None)) * rng.standard_normal(syn.shape)
-        if b:
-            g = float(b) * rng.standard_normal((n, 1))
+        if b_c:
+            g = float(b_c) * rng.standard_normal((n, 1))
             syn = syn + g if log else syn * np.exp(g)
         out.append(np.exp(syn) if log else syn)
         ids.append(np.full(n, c))
         origins.append(a)
     if enn_log:
         print(f"    edited exemplars (class, kept, pixels): {enn_log}", file=sys.stderr, flush=True)
+    if adapt_log:
+        print(f"    variation by purity (class, purity, kind): {adapt_log}", file=sys.stderr, flush=True)
     if lw_log:
         print(f"    Ledoit-Wolf intensities (class, pixels, intensity): {lw_log}", file=sys.stderr, flush=True)
     xs, ys = np.concatenate(out).astype(np.float32), np.concatenate(ids)

@@ -478,15 +478,18 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
     if cov == "lw":
         covs = {int(k): np.cov(v[y == k], rowvar=False, ddof=1) if (y == k).sum() > 1 else np.zeros((v.shape[1],) * 2) for k in means}
 
+    def squared_distances(a, b):
+        """Squared distances between the rows of a and of b, bands standardised by zsd."""
+        za, zb = a / zsd, b / zsd
+        return np.maximum((za**2).sum(1)[:, None] - 2 * za @ zb.T + (zb**2).sum(1)[None], 0)
+
     def to_other_classes(c):
         """Squared distances (bands standardised by zsd) of class c's spectra to every
         spectrum of the other classes, and those spectra."""
-        zo, zr = x[y == c] / zsd, x[y != c] / zsd
-        return np.maximum((zo**2).sum(1)[:, None] - 2 * zo @ zr.T + (zr**2).sum(1)[None], 0), x[y != c]
+        return squared_distances(x[y == c], x[y != c]), x[y != c]
 
     if float(adapt):
-        z_all = x / zsd
-        d_all = np.maximum((z_all**2).sum(1)[:, None] - 2 * z_all @ z_all.T + (z_all**2).sum(1)[None], 0)
+        d_all = squared_distances(x, x)
         np.fill_diagonal(d_all, np.inf)
         nearest_class = y[np.argmin(d_all, 1)]
         purity_of = {int(c): float((nearest_class[y == c] == c).mean()) for c in np.unique(y)}
@@ -499,9 +502,8 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
             b_c, border_c = (float(adapt), 0.0) if compact else (0.0, float(border))
             adapt_log.append((int(c), round(purity_of[int(c)], 2), "b" if compact else "border"))
         if int(enn):
-            zc, zall = x[y == c] / zsd, x / zsd
-            d = np.maximum((zc**2).sum(1)[:, None] - 2 * zc @ zall.T + (zall**2).sum(1)[None], 0)
-            d[np.arange(len(zc)), np.flatnonzero(y == c)] = np.inf  # itself
+            d = squared_distances(x[y == c], x)
+            d[np.arange(len(d)), np.flatnonzero(y == c)] = np.inf  # itself
             passed = (y[np.argsort(d, 1)[:, : int(enn)]] == c).sum(1) * 2 > int(enn)
             enn_log.append((c, int(passed.sum()), len(own)))
         if float(safe):

@@ -418,7 +418,7 @@ def m_smote_pooled(x, y, need, rng, scale=0.5, **_):
     return np.concatenate(out).astype(np.float32), np.concatenate(ids)
 
 
-def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, centre="exemplar", safe=0.0, bal=0, disc=1.0, tau=3.0, border=0.0, k=5, enn=0, mix=0.0, sv=0.0, jit=0.0, nk=5, tmax=None, adapt=0.0, purity=0.85, **_):
+def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, centre="exemplar", safe=0.0, bal=0, disc=1.0, tau=3.0, border=0.0, k=5, enn=0, mix=0.0, sv=0.0, jit=0.0, nk=5, tmax=None, adapt=0.0, purity=0.85, tilt=0.0, **_):
     """The general exemplar + residual model: centre + s * N(0, S_c) (then, with b > 0, a
     brightness factor exp(b * N(0, 1)) per spectrum), in reflectance or (log = 1) in
     log-reflectance. centre: a uniformly drawn real spectrum of the class ("exemplar"), a
@@ -459,6 +459,10 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
     its training spectra whose nearest other training spectrum (standardised bands) is a
     class-mate: a compact class (p_c >= purity) gets the brightness factor A (and no
     border move), any other the move away from the boundary `border` (and no brightness).
+    tilt = T multiplies each spectrum by exp(a1 P1 + a2 P2), P1 and P2 the Legendre
+    polynomials of degree 1 and 2 over the band index scaled to [-1, 1], a1 and a2 ~ N(0, T^2):
+    smooth changes of the spectrum's slope and curvature that its class's few pixels may not
+    show (the brightness factor is the degree-0 term).
     """
     log = bool(int(log))
     v, means, r = pooled_residuals(x, y, log)
@@ -570,6 +574,11 @@ def m_exemplar(x, y, need, rng, s=0.7, cov="scaled", lam=0.5, log=0, b=0.0, cent
             syn = syn + float(jit) * np.sqrt(np.clip(np.diag(own_cov), 0, None)) * rng.standard_normal(syn.shape)
         if b_c:
             g = float(b_c) * rng.standard_normal((n, 1))
+            syn = syn + g if log else syn * np.exp(g)
+        if float(tilt):
+            u = np.linspace(-1.0, 1.0, syn.shape[1])
+            shape = np.stack([u, 1.5 * u**2 - 0.5])  # Legendre P1, P2
+            g = float(tilt) * rng.standard_normal((n, 2)) @ shape
             syn = syn + g if log else syn * np.exp(g)
         out.append(np.exp(syn) if log else syn)
         ids.append(np.full(n, c))

@@ -419,6 +419,10 @@ pub struct TrainSpectralArgs {
     /// Exemplar: standard deviation of the log of a per-spectrum brightness factor (0: off).
     #[arg(long, value_parser = non_negative, default_value_t = ExemplarConfig::default().brightness)]
     pub brightness: f64,
+    /// Exemplar: vary the spectra themselves, additively, rather than their logarithms
+    /// (multiplicatively; the default, docs/TRAINING.md).
+    #[arg(long)]
+    pub linear: bool,
     /// GAN: adversarial loss: minimax, non-saturating, wgan-clip, wgan-gp, lsgan, dragan,
     /// began or hinge (docs/TRAINING.md compares them).
     #[arg(long, default_value = "non-saturating", value_parser = str::parse::<Loss>)]

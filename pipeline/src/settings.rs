@@ -59,6 +59,7 @@ pub fn train_spectral(args: TrainSpectralArgs) -> anyhow::Result<train_spectral:
             brightness: args.brightness,
             interpolate: args.interpolate,
             borrow_angle_deg: (args.borrow_angle > 0.0).then_some(args.borrow_angle),
+            log_space: !args.linear,
             ..ExemplarConfig::default()
         }),
         GeneratorArg::Gan => train_spectral::Synthesis::Gan,

@@ -25,6 +25,13 @@
 //! The factors are rows of residuals (spectrum minus class mean), subsampled and scaled so
 //! that their outer products have the covariances above as expectation, so no
 //! eigen-decomposition is needed and the model's size is bounded.
+//!
+//! With [`ExemplarConfig::log_space`] (the default) all of this happens to the logarithms of
+//! the spectra (values below a floor, a ten-thousandth of the largest, count as the floor)
+//! and the result is exponentiated: the variation is multiplicative, as that of
+//! illumination, moisture or density is, a move towards a class-mate is geometric, and no
+//! synthetic value falls below zero. The brightness factor is then a term added to the
+//! logarithm.
 
 use ndarray::{Array1, Array2, Array3, ArrayView2, Axis, s};
 use rand::SeedableRng;
@@ -57,6 +64,11 @@ pub struct ExemplarConfig {
     pub own_rows: usize,
     /// Residual rows of the pooled factor.
     pub pooled_rows: usize,
+    /// Vary the logarithms of the spectra rather than the spectra (see the module's
+    /// documentation). Absent from the cards of models made before it existed, which
+    /// varied the spectra themselves.
+    #[serde(default)]
+    pub log_space: bool,
     /// Borrow the variation's shape mostly from spectrally similar classes: class `j`'s
     /// scatter weighs `exp(-angle / this)` (angle between class means, degrees) in class
     /// `c`'s pooled shape (weighted also by its pixel count). `None`: every class's
@@ -73,7 +85,7 @@ fn default_neighbours() -> usize {
 impl Default for ExemplarConfig {
     fn default() -> Self {
         Self {
-            spread: 0.55,
+            spread: 0.7,
             own_weight: 1.0,
             brightness: 0.0,
             interpolate: 0.5,
@@ -82,6 +94,7 @@ impl Default for ExemplarConfig {
             own_rows: 64,
             pooled_rows: 256,
             borrow_angle_deg: Some(3.0),
+            log_space: true,
             seed: 0,
         }
     }
@@ -126,6 +139,9 @@ pub struct ExemplarModel {
     pub pooled_scale: Array1<f64>,
     /// Standard deviation of the log brightness factor.
     pub brightness: f64,
+    /// `Some(floor)` when the model varies logarithms ([`ExemplarConfig::log_space`]): the
+    /// tables hold `ln(max(value, floor))` and a sample is exponentiated. `None`: values.
+    pub log_floor: Option<f64>,
 }
 
 impl ExemplarModel {
@@ -137,7 +153,11 @@ impl ExemplarModel {
             return Err(Error::Shape(format!("{n} spectra with {} class indices", classes.len())));
         }
         config.check()?;
-        let x = spectra.mapv(f64::from);
+        let mut x = spectra.mapv(f64::from);
+        let log_floor = config.log_space.then(|| LOG_FLOOR_SHARE * x.iter().fold(0.0, |m: f64, v| m.max(v.abs())).max(f64::MIN_POSITIVE));
+        if let Some(floor) = log_floor {
+            x.mapv_inplace(|v| v.max(floor).ln());
+        }
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
         let rows_of: Vec<Vec<usize>> = (0..n_classes).map(|c| (0..n).filter(|&i| classes[i] as usize == c).collect()).collect();
         if let Some(c) = rows_of.iter().position(Vec::is_empty) {
@@ -159,6 +179,7 @@ impl ExemplarModel {
             pooled,
             pooled_scale,
             brightness: config.brightness,
+            log_floor,
         })
     }
 
@@ -174,7 +195,8 @@ impl ExemplarModel {
 
     /// The spectrum of class `class` for the noise `z` (`latent()` values), as the
     /// exported graph computes it: the exemplar is `floor(Φ(z[0]) · count)`, the class-mate
-    /// `floor(Φ(z[2]) · neighbour_count)`, the move `interpolate · Φ(z[3])`.
+    /// `floor(Φ(z[2]) · neighbour_count)`, the move `interpolate · Φ(z[3])`; in log space
+    /// the brightness `b · z[1]` is added and the sum exponentiated.
     pub fn sample(&self, class: usize, z: &[f64]) -> Array1<f64> {
         let m = self.own.dim().1;
         let pick = |u: f64, count: usize| ((phi(u) * count as f64).floor() as usize).min(count - 1);
@@ -182,13 +204,24 @@ impl ExemplarModel {
         let mate = self.neighbours[[row, pick(z[2], self.neighbour_counts[row])]];
         let t = self.interpolate * phi(z[3]);
         let (e, e_mate) = (self.exemplars.row(row), self.exemplars.row(mate));
-        let mut x = (&e + &((&e_mate - &e) * t)) * (self.brightness * z[1]).exp();
+        let centre = &e + &((&e_mate - &e) * t);
+        let mut x = match self.log_floor {
+            Some(_) => centre + self.brightness * z[1],
+            None => centre * (self.brightness * z[1]).exp(),
+        };
         let f = Self::FACTORS_AT;
         x += &Array1::from_vec(z[f..f + m].to_vec()).dot(&self.own.slice(s![class, .., ..]));
         x += &(Array1::from_vec(z[f + m..].to_vec()).dot(&self.pooled.slice(s![class, .., ..])) * self.pooled_scale[class]);
+        if self.log_floor.is_some() {
+            x.mapv_inplace(f64::exp);
+        }
         x
     }
 }
+
+/// The floor of values a log-space model takes the logarithm of, as a share of the largest
+/// absolute value it is fitted on: 1e-4 of reflectance 0-1, whatever the units.
+const LOG_FLOOR_SHARE: f64 = 1e-4;
 
 /// Each class's mean, residuals about it and the trace of its covariance (ddof 1).
 struct Scatter {
@@ -333,6 +366,7 @@ mod tests {
     use rand_distr::{Distribution, StandardNormal};
 
     /// Two classes: class 0 varies along band 0 only, class 1 (two spectra) barely varies.
+    /// Values cross zero, so the tests on it vary values (`log_space: false`).
     fn data() -> (Array2<f32>, Vec<u32>) {
         let mut rows = Vec::new();
         let mut classes = Vec::new();
@@ -348,7 +382,9 @@ mod tests {
     #[test]
     fn samples_stay_near_their_class_and_borrow_the_pooled_shape() {
         let (x, y) = data();
-        let model = ExemplarModel::fit(x.view(), &y, 2, &ExemplarConfig { own_weight: 0.0, spread: 1.0, ..Default::default() }).unwrap();
+        let model =
+            ExemplarModel::fit(x.view(), &y, 2, &ExemplarConfig { own_weight: 0.0, spread: 1.0, log_space: false, ..Default::default() })
+                .unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let samples: Vec<Array1<f64>> = (0..2000)
             .map(|_| {
@@ -367,9 +403,13 @@ mod tests {
     #[test]
     fn the_own_factor_reproduces_the_class_covariance() {
         let (x, y) = data();
-        let model =
-            ExemplarModel::fit(x.view(), &y, 2, &ExemplarConfig { own_weight: 1.0, spread: 1.0, own_rows: 500, ..Default::default() })
-                .unwrap();
+        let model = ExemplarModel::fit(
+            x.view(),
+            &y,
+            2,
+            &ExemplarConfig { own_weight: 1.0, spread: 1.0, own_rows: 500, log_space: false, ..Default::default() },
+        )
+        .unwrap();
         let f = model.own.slice(s![0, .., ..]);
         let variance = f.column(0).iter().map(|v| v * v).sum::<f64>();
         let band: Vec<f64> = x.column(0).iter().take(200).map(|&v| f64::from(v)).collect();
@@ -384,7 +424,7 @@ mod tests {
         // One band; class 0 at 0, 10 and 100: 0 and 10 are each other's nearest, 100's is 10.
         let x = Array2::from_shape_vec((3, 1), vec![0.0f32, 10.0, 100.0]).unwrap();
         let sample_all = |interpolate: f64| {
-            let config = ExemplarConfig { spread: 0.0, interpolate, neighbours: 1, ..Default::default() };
+            let config = ExemplarConfig { spread: 0.0, interpolate, neighbours: 1, log_space: false, ..Default::default() };
             let model = ExemplarModel::fit(x.view(), &[0, 0, 0], 1, &config).unwrap();
             assert_eq!(model.neighbours.column(0).to_vec(), vec![1, 0, 1]);
             let mut rng = ChaCha8Rng::seed_from_u64(2);
@@ -399,6 +439,29 @@ mod tests {
         assert!(moved.iter().all(|&v| (0.0..=10.0).contains(&v) || (55.0..=100.0).contains(&v)), "off the half segments");
         assert!(moved.iter().any(|&v| v > 1.0 && v < 9.0) && moved.iter().any(|&v| v > 56.0 && v < 99.0));
         assert!(sample_all(0.0).iter().all(|&v| v == 0.0 || v == 10.0 || v == 100.0));
+    }
+
+    #[test]
+    fn log_space_varies_spectra_by_factors_and_never_below_zero() {
+        // One class whose spectra are one shape, 0.1 to 3 times over: a brightness series.
+        let shape = [1.0f32, 2.0, 4.0];
+        let x = Array2::from_shape_fn((30, 3), |(i, b)| (0.1 + 0.1 * i as f32) * shape[b]);
+        let draw = |log_space: bool| {
+            let config = ExemplarConfig { spread: 2.0, interpolate: 0.0, log_space, ..Default::default() };
+            let model = ExemplarModel::fit(x.view(), &[0; 30], 1, &config).unwrap();
+            let mut rng = ChaCha8Rng::seed_from_u64(4);
+            (0..500)
+                .map(|_| {
+                    let z: Vec<f64> = (0..model.latent()).map(|_| StandardNormal.sample(&mut rng)).collect();
+                    model.sample(0, &z)
+                })
+                .collect::<Vec<_>>()
+        };
+        for s in draw(true) {
+            assert!(s.iter().all(|&v| v > 0.0), "{s}");
+            assert!((s[1] / s[0] - 2.0).abs() < 1e-9 && (s[2] / s[0] - 4.0).abs() < 1e-9, "the shape is kept: {s}");
+        }
+        assert!(draw(false).iter().any(|s| s[0] < 0.0), "added noise this wide crosses zero");
     }
 
     #[test]

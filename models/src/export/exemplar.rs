@@ -15,8 +15,9 @@ use crate::Result;
 /// [`ExemplarModel::sample`] does: the exemplar `floor(Φ(z[0]) · count)` of the class,
 /// moved `interpolate · Φ(z[3])` of the way towards its class-mate
 /// `floor(Φ(z[2]) · neighbour_count)`, times `exp(brightness · z[1])`, plus the own
-/// factor's and the pooled factor's noise driven by the rest of `z`. `props` (the model
-/// card) go into `metadata_props`.
+/// factor's and the pooled factor's noise driven by the rest of `z`; for a model of
+/// logarithms (`log_floor`), `brightness · z[1]` is added instead and the sum
+/// exponentiated. `props` (the model card) go into `metadata_props`.
 ///
 /// A row's noise is one matrix product of its weights, placed in its class's block of a
 /// `[N, classes x rows]` matrix, with every class's factor rows stacked: gathering each
@@ -26,8 +27,12 @@ use crate::Result;
 pub fn exemplar_generator(ex: &ExemplarModel, props: &[(String, String)], version: &str) -> Result<ModelProto> {
     let (bands, latent) = (ex.own.dim().2 as i64, ex.latent() as i64);
     let pooled = ex.pooled_scale.iter().any(|&s| s != 0.0);
-    let mut nodes = centre_nodes();
-    nodes.extend(noise_nodes(pooled));
+    let log = ex.log_floor.is_some();
+    let mut nodes = centre_nodes(log);
+    nodes.extend(noise_nodes(pooled, if log { "log_spectra" } else { "spectra" }));
+    if log {
+        nodes.push(node("Exp", "spectra", &["log_spectra"], &["spectra"], &[]));
+    }
     let parts = (nodes, initializers(ex, pooled));
     Ok(spectral_cgan_model("exemplar_variation_generator", parts, latent, bands, props, version))
 }
@@ -79,8 +84,8 @@ fn initializers(ex: &ExemplarModel, pooled: bool) -> Vec<TensorProto> {
 }
 
 /// Nodes computing `bright` `[N, bands]`: the row's exemplar moved towards its class-mate,
-/// times its brightness.
-fn centre_nodes() -> Vec<NodeProto> {
+/// times its brightness, or plus its log brightness when the tables hold logarithms (`log`).
+fn centre_nodes(log: bool) -> Vec<NodeProto> {
     let slice = |name: &str, start: &str, end: &str| node("Slice", name, &["z", start, end, "axis1"], &[name], &[]);
     let mut nodes = vec![slice("z_pick", "at0", "at1"), node("Reshape", "z_pick_flat", &["z_pick", "flat"], &["z_pick_flat"], &[])];
     // The exemplar: floor(Φ(z[0]) · count), at most count - 1, from the class's first row.
@@ -112,18 +117,22 @@ fn centre_nodes() -> Vec<NodeProto> {
         node("Sub", "towards", &["mate_spectrum", "exemplar"], &["towards"], &[]),
         node("Mul", "moved", &["towards", "move"], &["moved"], &[]),
         node("Add", "centre", &["exemplar", "moved"], &["centre"], &[]),
-        // Its brightness: exp(b · z[1]).
+        // Its brightness: exp(b · z[1]), or b · z[1] added to a logarithm.
         slice("z_bright", "at1", "at2"),
         node("Mul", "log_gain", &["z_bright", "ex.brightness"], &["log_gain"], &[]),
-        node("Exp", "gain", &["log_gain"], &["gain"], &[]),
-        node("Mul", "bright", &["centre", "gain"], &["bright"], &[]),
     ]);
+    if log {
+        nodes.push(node("Add", "bright", &["centre", "log_gain"], &["bright"], &[]));
+    } else {
+        nodes.push(node("Exp", "gain", &["log_gain"], &["gain"], &[]));
+        nodes.push(node("Mul", "bright", &["centre", "gain"], &["bright"], &[]));
+    }
     nodes
 }
 
-/// Nodes adding the factors' noise to `bright`, giving `spectra`: the own factor's, and
-/// the pooled factor's when `pooled`.
-fn noise_nodes(pooled: bool) -> Vec<NodeProto> {
+/// Nodes adding the factors' noise to `bright`, giving `out`: the own factor's, and the
+/// pooled factor's when `pooled`.
+fn noise_nodes(pooled: bool, out: &str) -> Vec<NodeProto> {
     let mut nodes = vec![
         // Each row's class as a one-hot [N, classes, 1], which places its weights in its
         // class's block.
@@ -136,9 +145,9 @@ fn noise_nodes(pooled: bool) -> Vec<NodeProto> {
     if pooled {
         nodes.extend(block_noise("pooled", "at_pooled", "at_end", "pooled_block_shape"));
         nodes.push(node("Add", "with_own", &["bright", "own_noise"], &["with_own"], &[]));
-        nodes.push(node("Add", "spectra", &["with_own", "pooled_noise"], &["spectra"], &[]));
+        nodes.push(node("Add", out, &["with_own", "pooled_noise"], &[out], &[]));
     } else {
-        nodes.push(node("Add", "spectra", &["bright", "own_noise"], &["spectra"], &[]));
+        nodes.push(node("Add", out, &["bright", "own_noise"], &[out], &[]));
     }
     nodes
 }

@@ -243,14 +243,15 @@ fn fit_exemplars(
     let classes = class_indices(data, &split.train, class_ids);
     let model = ExemplarModel::fit(data.spectra.select(Axis(0), &split.train).view(), &classes, class_ids.len(), &config)?;
     tracing::info!(
-        "exemplar variation model of {} spectra of {} classes ({} bands; test {}), spread {}, own weight {}, interpolate {}",
+        "exemplar variation model of {} spectra of {} classes ({} bands; test {}), spread {}, own weight {}, interpolate {}, {}",
         split.train.len(),
         class_ids.len(),
         data.spectra.ncols(),
         split.test.len(),
         config.spread,
         config.own_weight,
-        config.interpolate
+        config.interpolate,
+        if config.log_space { "varying logarithms" } else { "varying values" }
     );
     let bands = data.wavelengths_nm.len();
     let card = spectral_card(

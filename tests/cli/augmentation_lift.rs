@@ -19,6 +19,11 @@ use crate::support::{TestDir, python_check, sample};
 /// The classes thinned to [`SCARCE_PIXELS`] training pixels.
 const SCARCE: [u32; 3] = [10, 11, 14];
 const SCARCE_PIXELS: usize = 10;
+
+/// `--thin`'s value that thins the [`SCARCE`] classes to [`SCARCE_PIXELS`] training pixels.
+fn thin_scarce() -> String {
+    SCARCE.map(|c| format!("{c}={SCARCE_PIXELS}")).join(",")
+}
 /// The share of each class's pixels held out, untouched, for scoring.
 const HELD_OUT: f64 = 0.2;
 
@@ -179,7 +184,7 @@ fn augment_checks_the_recipe_of_a_model_made_from_every_pixel_on_pixels_held_out
     // The default recipe, the scarce classes thinned to 10 pixels by `train spectral`, so
     // that the fifth the refit holds out comes from every labelled pixel (measured: 0.966
     // with the synthetic spectra against 0.909 without).
-    let thin = SCARCE.map(|c| format!("{c}={SCARCE_PIXELS}")).join(",");
+    let thin = thin_scarce();
     let good = verdict("default", &sample("salinasA_gt.tif"), &["--thin", &thin], &[]);
     assert!(good.contains("mean F1 of the augmented classes on test pixels held out of the recipe fitted again"), "{good}");
     assert!(!good.contains("do not help"), "{good}");
@@ -280,7 +285,7 @@ print(wrong, len(fake), sum(d["generated"].values()), sum(d["candidates"].values
 fn augment_writes_only_spectra_nearest_a_real_spectrum_of_their_own_class_unless_told_to_keep_all() {
     let t = TestDir::new();
     let (cube, truth) = (sample("salinasA.tif"), sample("salinasA_gt.tif"));
-    let thin = SCARCE.map(|c| format!("{c}={SCARCE_PIXELS}")).join(",");
+    let thin = thin_scarce();
     // A wide spread, so that some variations reach other classes.
     t.ok(&t.run(&["train", "spectral", "--cube", &cube, "--labels", &truth, "--out", "m.onnx", "--thin", &thin, "--spread", "2", "-q"]));
     let check = |out: &str, extra: &[&str]| -> Vec<usize> {

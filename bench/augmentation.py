@@ -22,6 +22,8 @@ scarce classes ("scarce F1") and the overall accuracy (OA). Training sets:
           (the 10 % share of the thinned classes), scored on the untouched pixels less
           those: what 2.5 to 13 x as many labelled pixels would give, a ceiling for any
           synthesis
+  more-real+SMOTE  (with --more-real) the same real pixels, then SMOTE up to the target on
+          top: the ceiling with the classes balanced as the synthetic sets balance them
 
 The augmented classes are those with fewer than TARGET training pixels, as
 `augment --target-per-class` does (--augment-only-scarce: only the scarce classes).
@@ -29,6 +31,9 @@ The augmented classes are those with fewer than TARGET training pixels, as
 Data sets (in ../shared/data, or HYPERSYNTH_SHARED_DATA / --data):
   enmap        the EnMAP Potsdam mosaic, 10 % of each class (min 10) for training; scarce =
                classes with < 30 training pixels (soil)
+  enmap-3      the same with 3 % (min 10): four scarce classes (roof 15, pavement 29, soil
+               10, water 11), as a field scene with several scarce classes has (not in the
+               default list)
   salinasA-10  SalinasA, 10 % (min 10), classes 10, 11 and 14 thinned to 10; scarce = those
                (the three hardest when thinned alone; classes 1 and 13 keep F1 >= 0.94
                with 10 pixels, which leaves augmentation nothing to show)
@@ -49,19 +54,22 @@ moves EnMAP's lift by about 3 points and the others' by 0.2 to 0.5 (docs/TRAININ
 
 --extra-methods adds numpy prototypes of other synthesis methods as further training sets:
 names of METHODS (`--list-methods` prints them) or specs GEN[:KEY=VALUE...][+SELECTOR]:
-  GEN       ex (m_exemplar: cov=pooled|scaled|rda|own|lw, s, lam, tau, log, b, centre, safe, bal, disc, border, enn, mix, sv, jit, nk, tmax), gauss-pooled,
+  GEN       ex (m_exemplar: cov=pooled|scaled|rda|own|lw, s, lam, tau, log, b, centre, safe, bal, disc, border, enn, mix, sv, jit, nk, tmax,
+            adapt, purity, tilt), gauss-pooled,
             exemplar-gauss, exemplar-resid, brightness, smote-pooled, or GAN (hypersynth's
             spectra, 5 x as many made, for selection)
   holdout=F fit the generator and selector on the share hypersynth's split would leave
             (round(F * n) of each class held out), as the product does with --validation F
   SELECTOR  nn[RATIO] (keep a candidate when its nearest real training spectrum of its own
             class is at most RATIO x as far, standardised bands, as the nearest of any other
-            class; RATIO 1 by default), svm (RBF SVM on the real pixels, own-class
+            class; RATIO 1 by default; nnlog[RATIO]: in standardised log bands; nnsam[RATIO]:
+            by spectral angle, spectra scaled to unit length), svm (RBF SVM on the real pixels, own-class
             probability >= 0.5), svmarg (its own class is the SVM's most probable), lda
   With a selector 5 x the needed candidates are made and the first passing ones kept.
-The best measured: ex:cov=own:s=0.7+nn (a real spectrum of the class plus 0.7 x a Gaussian
-draw with the class's own covariance, kept when it lies nearer its own class's real spectra
-than any other class's).
+The product's default as a prototype: ex:cov=own:centre=halfsmote:log=1:s=0.7+nn (in log
+bands, a real spectrum of the class moved up to half way towards one of its 5 nearest
+class-mates, plus 0.7 x a Gaussian draw with the class's own covariance; exponentiated and
+kept when it lies nearer its own class's real spectra than any other class's).
 """
 import argparse
 import json
@@ -169,6 +177,7 @@ def load_earthlib(data, min_spectra=30):
 
 DATASETS = {
     "enmap": lambda data: load_enmap(data),
+    "enmap-3": lambda data: dict(load_enmap(data), fraction=0.03),
     "salinasA-10": lambda data: load_salinas(data, 10),
     "salinasA-25": lambda data: load_salinas(data, 25),
     "earthlib": lambda data: load_earthlib(data),
@@ -630,10 +639,13 @@ class Selector:
         if kind.startswith("nn"):
             # nearest real neighbour (standardised bands): keep when the nearest real
             # spectrum of the own class is at most `ratio` times as far as the nearest one
-            # of any other class ("nn" = ratio 1)
-            self.ratio = float(kind[2:] or 1.0)
-            self.mean, self.sd = x.mean(0), x.std(0) + 1e-12
-            self.x, self.y = (x - self.mean) / self.sd, y
+            # of any other class ("nn" = ratio 1); "nnlog": in standardised log bands;
+            # "nnsam": by spectral angle (spectra scaled to unit length, not standardised)
+            self.space = "log" if kind.startswith("nnlog") else "sam" if kind.startswith("nnsam") else "bands"
+            self.ratio = float(kind[2 if self.space == "bands" else 5 :] or 1.0)
+            xt = self.transform(x)
+            self.mean, self.sd = (xt.mean(0), xt.std(0) + 1e-12) if self.space != "sam" else (0.0, 1.0)
+            self.x, self.y = (xt - self.mean) / self.sd, y
             return
         if kind == "svm" or kind == "svmarg":
             from sklearn.svm import SVC
@@ -648,10 +660,19 @@ class Selector:
         self.model.fit(x, y)
         self.classes = list(self.model.classes_)
 
+    def transform(self, x):
+        """The nearest-neighbour selectors' space before standardising."""
+        space = getattr(self, "space", "bands")
+        if space == "log":
+            return np.log(np.maximum(x, 1e-4 * np.abs(x).max()))
+        if space == "sam":
+            return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-30)
+        return x
+
     def distances(self, xs, ys, chunk=2048):
         """Per chunk of candidates: its rows, their classes and their squared distances to
         every real spectrum (standardised bands)."""
-        z = (xs - self.mean) / self.sd
+        z = (self.transform(xs) - self.mean) / self.sd
         for start in range(0, len(ys), chunk):
             zz = z[start : start + chunk]
             yield slice(start, start + chunk), ys[start : start + chunk], (zz**2).sum(1)[:, None] - 2 * zz @ self.x.T + (self.x**2).sum(1)[None]
@@ -785,7 +806,7 @@ def git_commit():
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=os.environ.get("HYPERSYNTH_SHARED_DATA", str(ROOT.parent / "shared" / "data")))
-    p.add_argument("--datasets", default=",".join(DATASETS))
+    p.add_argument("--datasets", default=",".join(d for d in DATASETS if d != "enmap-3"))
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--target", type=int, default=200, help="spectra per augmented class (default 200)")
     p.add_argument("--augment-only-scarce", action="store_true", help="augment only the scarce classes")
@@ -838,7 +859,7 @@ def main():
           f" ({'scarce classes only' if a.augment_only_scarce else 'every class below the target'}); seeds {a.seeds}"
           f"; {a.draws} synthesis draw(s) per seed")
 
-    sets = ["real", "ROS", "SMOTE"] + ([] if a.no_gan else ["GAN"]) + (["more-real"] if a.more_real else []) + extra
+    sets = ["real", "ROS", "SMOTE"] + ([] if a.no_gan else ["GAN"]) + (["more-real", "more-real+SMOTE"] if a.more_real else []) + extra
     results = []  # dict rows
     timings = {}
     workroot = Path(a.work) if a.work else Path(tempfile.mkdtemp(prefix="hypersynth-augmentation-"))
@@ -850,7 +871,7 @@ def main():
         classes = sorted(int(c) for c in np.unique(y))
         log(f"{dname}: {len(y)} labelled spectra, {x.shape[1]} bands, {len(classes)} classes (loaded in {time.perf_counter() - t0:.1f} s)")
         for seed in seeds:
-            tr, te = split(y, seed, ds["thin"])
+            tr, te = split(y, seed, ds["thin"], ds.get("fraction", 0.1))
             te = cap_test(te, y, seed, a.max_test_per_class)
             xtr, ytr, xte, yte = x[tr], y[tr], x[te], y[te]
             counts = {c: int((ytr == c).sum()) for c in classes}
@@ -867,17 +888,23 @@ def main():
                 extra_times = {}
                 draw_scores, draw_counts, synth_s = [], [], 0.0
                 random_set = s not in ("real", "more-real")
+                more_real = s in ("more-real", "more-real+SMOTE")
                 try:
                     for draw in range(a.draws if random_set else 1):
                         t_draw = time.perf_counter()
                         if s == "real":
                             xs, ys = xtr[:0], ytr[:0]
-                        elif s == "more-real":
+                        elif more_real:
                             if not ds["thin"]:
                                 raise RuntimeError("not thinned: no real pixels to add")
                             unthinned, _ = split(y, seed, {})
                             added = np.setdiff1d(unthinned, tr)
                             xs, ys = x[added], y[added]
+                            if s == "more-real+SMOTE":
+                                xu, yu = np.concatenate([xtr, xs]), np.concatenate([ytr, ys])
+                                more_need = {c: a.target - int((yu == c).sum()) for c in augmented if (yu == c).sum() < a.target}
+                                xo, yo = oversample("SMOTE", xu, yu, more_need, seed, draw)
+                                xs, ys = np.concatenate([xs, xo]), np.concatenate([ys, yo])
                         elif s in ("ROS", "SMOTE"):
                             xs, ys = oversample(s, xtr, ytr, need, seed, draw)
                         elif s == "GAN":
@@ -893,7 +920,7 @@ def main():
                         else:
                             xs, ys, _ = run_method(s, ctx, need, seed, gan_pools.get(draw), draw)
                         synth_s += time.perf_counter() - t_draw
-                        keep = np.isin(te, added, invert=True) if s == "more-real" else slice(None)
+                        keep = np.isin(te, added, invert=True) if more_real else slice(None)
                         draw_scores.append(score(np.concatenate([xtr, xs]), np.concatenate([ytr, ys]), xte[keep], yte[keep], classes, scarce, seed, a.jobs))
                         draw_counts.append(len(ys))
                 except RuntimeError as e:

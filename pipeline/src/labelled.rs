@@ -79,6 +79,8 @@ pub struct Labelled {
     pub dropped_bands: Vec<usize>,
     /// Labelled pixels dropped because they hold no data.
     pub dropped_pixels: usize,
+    /// Classes taken out by [`Labelled::leave_out`].
+    pub left_out_classes: Vec<ClassInfo>,
     /// The input files.
     pub inputs: Vec<PathBuf>,
 }
@@ -86,14 +88,38 @@ pub struct Labelled {
 impl Labelled {
     /// A fingerprint of the spectra and labels (SHA-256, hex).
     pub fn fingerprint(&self) -> String {
+        self.fingerprint_of(&self.classes.iter().map(|c| c.id).collect::<Vec<_>>())
+    }
+
+    /// A fingerprint of the spectra and labels of the classes `ids` only: that of data
+    /// which hold these rows alone (what a model of these classes was made from).
+    pub fn fingerprint_of(&self, ids: &[u32]) -> String {
+        let rows: Vec<usize> = (0..self.labels.len()).filter(|&r| ids.contains(&self.labels[r])).collect();
         let mut hash = Sha256::new();
-        for v in &self.spectra {
-            hash.update(v.to_le_bytes());
+        for &r in &rows {
+            for v in self.spectra.row(r) {
+                hash.update(v.to_le_bytes());
+            }
         }
-        for l in &self.labels {
-            hash.update(l.to_le_bytes());
+        for &r in &rows {
+            hash.update(self.labels[r].to_le_bytes());
         }
         crate::run_record::to_hex(&hash.finalize())
+    }
+
+    /// Takes the classes `ids` and their rows out, and records them in
+    /// [`Labelled::left_out_classes`].
+    pub fn leave_out(&mut self, ids: &[u32]) {
+        let keep: Vec<usize> = (0..self.labels.len()).filter(|&r| !ids.contains(&self.labels[r])).collect();
+        self.spectra = self.spectra.select(ndarray::Axis(0), &keep);
+        self.labels = keep.iter().map(|&r| self.labels[r]).collect();
+        self.ids = keep.iter().map(|&r| self.ids[r]).collect();
+        if let Some(positions) = &mut self.positions {
+            *positions = keep.iter().map(|&r| positions[r]).collect();
+        }
+        let (out, kept): (Vec<ClassInfo>, Vec<ClassInfo>) = self.classes.drain(..).partition(|c| ids.contains(&c.id));
+        self.classes = kept;
+        self.left_out_classes.extend(out);
     }
 
     /// The rows of each split as `config` says (by spatial blocks only for spectra from a
@@ -247,6 +273,7 @@ fn from_raster(source: &CubeSource, labels: &Path, names: Option<&Path>) -> Resu
         wavelengths_nm: good.iter().map(|&b| wavelengths[b]).collect(),
         dropped_bands: (1..=meta.bands).filter(|&b| !meta.good_bands[b - 1]).collect(),
         dropped_pixels,
+        left_out_classes: Vec::new(),
         inputs: [meta.path.clone(), labels.to_path_buf()].into_iter().chain(source.wavelengths.clone()).collect(),
     })
 }
@@ -268,6 +295,7 @@ fn from_library(lib: hypersynth_data::SpectralLibrary, inputs: Vec<PathBuf>) -> 
         wavelengths_nm: wavelengths,
         dropped_bands: Vec::new(),
         dropped_pixels: 0,
+        left_out_classes: Vec::new(),
         inputs,
     })
 }

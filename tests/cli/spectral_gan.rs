@@ -297,6 +297,51 @@ fn bad_training_and_augmentation_input_is_refused() {
     t.refused(&other, "m.onnx", "its bands (204 bands, 400.00..2490.58 nm) differ from the data's good bands (100 bands");
 }
 
+/// A class of one labelled spectrum has no variation to learn: `train spectral` leaves it
+/// out with a warning instead of refusing every other class, the card and `run.json` say
+/// so, and `augment` leaves the class as it is while its report still recognises the data
+/// the model was made from.
+#[test]
+fn a_class_of_one_labelled_spectrum_is_left_out_of_the_model() {
+    let t = TestDir::new();
+    let cube = sample("salinasA.tif");
+    let meta = Cube::open(&cube).unwrap().meta().clone();
+    let mut labels = hypersynth_data::ClassRaster::read(Path::new(&sample("salinasA_gt.tif")), &meta, None).unwrap().ids;
+    let mut seen = false;
+    labels.mapv_inplace(|id| match id {
+        13 if seen => 0,
+        13 => {
+            seen = true;
+            13
+        }
+        other => other,
+    });
+    crate::support::write_uint8_raster(&t.join("lone.tif"), &meta, &labels.mapv(|v| v as u8));
+
+    let out = t.run(&["train", "spectral", "--cube", &cube, "--labels", "lone.tif", "--out", "m.onnx"]);
+    t.ok(&out);
+    assert!(out.stderr.contains("class 13 (class_13) has one labelled spectrum; left out of the model"), "{}", out.stderr);
+    let run = crate::support::run_json(&t.join("m.run.json"));
+    assert_eq!(run["details"]["left_out_classes"][0]["id"], 13, "{run}");
+    runtime();
+    let session = OnnxSession::open(&t.join("m.onnx"), &SessionOptions::default()).unwrap();
+    let ids: Vec<u32> = session.card.clone().unwrap().classes.iter().map(|c| c.id).collect();
+    assert_eq!(ids, [1, 10, 11, 12, 14], "the card's classes");
+
+    let out =
+        t.run(&["augment", "--model", "m.onnx", "--cube", &cube, "--labels", "lone.tif", "--out", "aug", "--target-per-class", "400"]);
+    t.ok(&out);
+    assert!(out.stderr.contains("class 13: not in the model's classes; left as it is"), "{}", out.stderr);
+    let run = crate::support::run_json(&t.join("aug/run.json"));
+    assert_eq!(run["details"]["report_scores"], "the recipe fitted again without a test share", "{run}");
+    let synthetic = read_spectra_table(&t.join("aug/synthetic.parquet")).unwrap();
+    assert!(!synthetic.labels.contains(&13) && synthetic.labels.contains(&1), "classes made: {:?}", synthetic.classes);
+
+    // Thinning the class left out names why it is missing.
+    let out = t.run(&["train", "spectral", "--cube", &cube, "--labels", "lone.tif", "--out", "n.onnx", "--thin", "13=1"]);
+    t.refused(&out, "--thin names class 13", "has one labelled spectrum in");
+}
+
 #[test]
 fn a_killed_training_resumes_from_its_checkpoint_to_the_same_model() {
     let t = TestDir::new();

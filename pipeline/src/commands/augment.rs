@@ -347,9 +347,12 @@ fn splits(card: &ModelCard, data: &Labelled, seed: u64, report: bool) -> Result<
     }
     let held_out = data.split(&SplitConfig { test: REPORT_TEST_SHARE, ..config })?;
     let exemplar = crate::recipe_check::exemplar_settings(card);
-    // The fingerprint hashes every spectrum: only for a model that could be fitted again.
-    let made_from_these =
-        exemplar.is_some() && card.training.get("data_fingerprint").and_then(|f| f.as_str()) == Some(data.fingerprint().as_str());
+    // The fingerprint hashes every spectrum of the model's classes (`train spectral` leaves
+    // out classes of one spectrum): only for a model that could be fitted again.
+    let made_from_these = exemplar.is_some() && {
+        let ids: Vec<u32> = card.classes.iter().map(|c| c.id).collect();
+        card.training.get("data_fingerprint").and_then(|f| f.as_str()) == Some(data.fingerprint_of(&ids).as_str())
+    };
     let basis = match exemplar {
         Some(exemplar) if made_from_these => ReportBasis::Refit(held_out, exemplar),
         other => {

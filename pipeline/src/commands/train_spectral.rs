@@ -103,7 +103,8 @@ pub struct TrainOutcome {
 pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
     let files = TrainingFiles::beside(&settings.out);
     files.check(&settings.source.files())?;
-    let data = labelled::load(&settings.source)?;
+    let mut data = labelled::load(&settings.source)?;
+    leave_out_lone_spectra(&mut data);
     let class_ids: Vec<u32> = data.classes.iter().map(|c| c.id).collect();
     check_data(&data, &settings.split, &class_ids)?;
     match &settings.synthesis {
@@ -303,6 +304,7 @@ fn data_details(data: &Labelled, split: &Split, extra: serde_json::Value) -> ser
         "test_pixel_ids": split.test.iter().map(|&r| data.ids[r]).collect::<Vec<_>>(),
         "dropped_bad_bands": data.dropped_bands,
         "dropped_nodata_pixels": data.dropped_pixels,
+        "left_out_classes": data.left_out_classes,
     });
     crate::run_record::with_details(details, extra)
 }
@@ -323,6 +325,27 @@ fn card_normalisation(normaliser: &Normaliser) -> Normalisation {
     }
 }
 
+/// Leaves out, with a warning, the classes of one labelled spectrum: there is no
+/// variation or class-mate to learn from. Users' label rasters often hold such a class, and
+/// refusing the whole run for it would cost them every other class; `augment` leaves a
+/// class the model lacks as it is. When every class has one spectrum none is left out, and
+/// the run is refused by the count check.
+fn leave_out_lone_spectra(data: &mut Labelled) {
+    let counts = class_counts(data.labels.iter().copied());
+    let lone: Vec<u32> = data.classes.iter().map(|c| c.id).filter(|id| counts.get(id) == Some(&1)).collect();
+    if lone.is_empty() || lone.len() == data.classes.len() {
+        return;
+    }
+    for &id in &lone {
+        tracing::warn!(
+            "{}: class {id} ({}) has one labelled spectrum; left out of the model, so augment will leave it as it is",
+            data.inputs[0].display(),
+            data.class_name(id)
+        );
+    }
+    data.leave_out(&lone);
+}
+
 /// Before the split: every class has spectra with data, and every thinned class exists.
 fn check_data(data: &Labelled, split: &SplitConfig, class_ids: &[u32]) -> Result<()> {
     let inputs = data.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
@@ -341,6 +364,9 @@ fn check_data(data: &Labelled, split: &SplitConfig, class_ids: &[u32]) -> Result
         }
     }
     if let Some(id) = split.thin.keys().find(|id| !class_ids.contains(id)) {
+        if data.left_out_classes.iter().any(|c| c.id == *id) {
+            bail!("--thin names class {id}, which has one labelled spectrum in {inputs} and is left out of the model");
+        }
         bail!("--thin names class {id}, which {inputs} does not hold (classes: {class_ids:?})");
     }
     if split.validation + split.test >= 1.0 {

@@ -338,8 +338,13 @@ def take(xs, ys, need):
 EPS = 1e-4  # floor of reflectance before a log
 
 
+def to_log(x):
+    """The prototypes' log space: ln(max(x, EPS))."""
+    return np.log(np.maximum(x, EPS))
+
+
 def pooled_residuals(x, y, log_space=False):
-    v = np.log(np.maximum(x, EPS)) if log_space else x
+    v = to_log(x) if log_space else x
     means = {int(c): v[y == c].mean(0) for c in np.unique(y)}
     r = v - np.stack([means[int(c)] for c in y])
     return v, means, r
@@ -629,6 +634,7 @@ class Selector:
         from sklearn.preprocessing import StandardScaler
 
         self.kind = kind
+        self.space = "bands"  # the nearest-neighbour selectors' space; see transform
         if kind.startswith("vote"):
             # the k nearest real spectra (standardised bands): keep when more than half are
             # of the own class ("vote3": k = 3)
@@ -662,10 +668,9 @@ class Selector:
 
     def transform(self, x):
         """The nearest-neighbour selectors' space before standardising."""
-        space = getattr(self, "space", "bands")
-        if space == "log":
-            return np.log(np.maximum(x, 1e-4 * np.abs(x).max()))
-        if space == "sam":
+        if self.space == "log":
+            return to_log(x)
+        if self.space == "sam":
             return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-30)
         return x
 

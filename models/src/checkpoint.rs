@@ -11,6 +11,18 @@ use serde::Serialize;
 
 use crate::{Error, Result};
 
+/// What must match for a checkpoint to be resumed: the data's fingerprint, the networks
+/// and the training settings.
+#[derive(Debug, Serialize)]
+pub(crate) struct Meta<'a, M, C> {
+    /// The data (and anything else the caller keys the run on).
+    pub fingerprint: &'a str,
+    /// The networks.
+    pub model: &'a M,
+    /// The training settings.
+    pub config: &'a C,
+}
+
 fn meta_path(path: &Path) -> PathBuf {
     path.with_extension("json")
 }

@@ -222,7 +222,7 @@ pub fn train(
     observer: &mut dyn Observer<CycleganRecord>,
 ) -> Result<Trained> {
     check(model, config, a, b)?;
-    let meta = CheckpointMeta { fingerprint, model, config };
+    let meta = checkpoint::Meta { fingerprint, model, config };
     let state = training_loop::resume_or_fresh(checkpoint, |p| load_checkpoint(p, &meta), || fresh(model, config))?;
     let mut run = Run { state, meta, a, b };
     // No validation: super-resolution is judged on a reference outside training.
@@ -347,12 +347,7 @@ fn step(state: &mut State, config: &CycleganTrainConfig, a: &Domain, b: &Domain,
 // --- checkpoints ---------------------------------------------------------------------
 
 /// What must match for a checkpoint to be resumed.
-#[derive(Serialize)]
-struct CheckpointMeta<'a> {
-    fingerprint: &'a str,
-    model: &'a CycleganConfig,
-    config: &'a CycleganTrainConfig,
-}
+type CheckpointMeta<'a> = checkpoint::Meta<'a, CycleganConfig, CycleganTrainConfig>;
 
 fn save_checkpoint(path: &Path, state: &State, meta: &CheckpointMeta<'_>) -> Result<()> {
     let mut tensors = HashMap::new();

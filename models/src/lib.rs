@@ -6,6 +6,10 @@
 //! generator with the best validation MMD and can resume from checkpoints;
 //! [`export::spectral_generator`] writes it as an ONNX model with its card.
 //!
+//! The exemplar GAN ([`dagan`]) makes another spectrum of a class from a real one (its
+//! exemplar) and noise, trained on pairs of class-mates by [`dagan_training::train`] and
+//! exported by [`export::dagan_generator`] with its exemplars inside the graph.
+//!
 //! Pix2Pix ([`pix2pix`]) maps co-registered images to images (damage fusion): a U-Net
 //! generator and a PatchGAN discriminator, trained on random tiles of a paired scene by
 //! [`pix2pix_training::train`] and exported by [`export::pix2pix_generator`].
@@ -19,6 +23,8 @@ pub mod checkpoint;
 pub mod crops;
 pub mod cyclegan;
 pub mod cyclegan_training;
+pub mod dagan;
+pub mod dagan_training;
 mod error;
 pub mod export;
 mod im2col;
@@ -34,3 +40,11 @@ pub mod training;
 mod training_loop;
 
 pub use error::{Error, Result};
+
+/// The threads candle's matrix kernels use when `RAYON_NUM_THREADS` is unset (the physical
+/// cores, counted from `/proc/cpuinfo` on Linux at every call). A binary that sets the
+/// variable to this once, before other threads start, keeps candle's choice without the
+/// count at every matrix product.
+pub fn matrix_kernel_threads() -> usize {
+    candle_core::utils::get_num_threads()
+}

@@ -487,14 +487,6 @@ pub fn generate(generator: &mut Generator, model: &SpectralCganConfig, class: u3
 
 // --- checkpoints ---------------------------------------------------------------------
 
-/// What must match for a checkpoint to be resumed.
-#[derive(Serialize)]
-struct CheckpointMeta<'a> {
-    fingerprint: &'a str,
-    model: &'a SpectralCganConfig,
-    config: &'a TrainConfig,
-}
-
 /// Saves every tensor of the state, with the step counters as one more tensor.
 fn save_checkpoint(path: &Path, state: &State, model: &SpectralCganConfig, config: &TrainConfig, fingerprint: &str) -> Result<()> {
     let mut tensors: HashMap<String, Tensor> = HashMap::new();
@@ -519,13 +511,13 @@ fn save_checkpoint(path: &Path, state: &State, model: &SpectralCganConfig, confi
         tensors.insert("history.spectra".into(), Tensor::from_vec(values, (state.history.len(), bands), &Device::Cpu)?);
         tensors.insert("history.classes".into(), Tensor::from_vec(classes, state.history.len(), &Device::Cpu)?);
     }
-    checkpoint::save(path, &CheckpointMeta { fingerprint, model, config }, &tensors)
+    checkpoint::save(path, &checkpoint::Meta { fingerprint, model, config }, &tensors)
 }
 
 /// The state saved at `path`, or `None` when there is none for this data and these settings.
 fn load_checkpoint(path: &Path, model: &SpectralCganConfig, config: &TrainConfig, fingerprint: &str) -> Result<Option<State>> {
     let fail = |problem: String| Error::Checkpoint { path: path.to_path_buf(), problem };
-    let Some(tensors) = checkpoint::load(path, &CheckpointMeta { fingerprint, model, config })? else { return Ok(None) };
+    let Some(tensors) = checkpoint::load(path, &checkpoint::Meta { fingerprint, model, config })? else { return Ok(None) };
     let section = |prefix: &str| checkpoint::section(&tensors, prefix);
     let mut state = fresh(model, config)?;
     state.generator.load(&section("g"))?;

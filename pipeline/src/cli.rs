@@ -7,6 +7,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use hypersynth_data::TableCompression;
 use hypersynth_models::cyclegan::CycleganArchitecture;
 use hypersynth_models::cyclegan_training::CycleganTrainConfig;
+use hypersynth_models::dagan::DaganArchitecture;
+use hypersynth_models::dagan_training::DaganTrainConfig;
 use hypersynth_models::losses::Loss;
 use hypersynth_models::pix2pix::Pix2pixArchitecture;
 use hypersynth_models::pix2pix_training::Pix2pixTrainConfig;
@@ -396,10 +398,20 @@ pub struct TrainSpectralArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// The generator: real training spectra varied with every class's measured scatter
-    /// (exemplar; measured to help classifiers most, docs/TRAINING.md), or the conditional
-    /// GAN (gan; the options below marked GAN).
+    /// (exemplar; measured to help classifiers most, docs/TRAINING.md), the conditional
+    /// GAN (gan; the options below marked GAN), or the exemplar-conditioned GAN (dagan:
+    /// another spectrum of a class from a real one and noise, learned on pairs of
+    /// class-mates; the options marked DAGAN, and the GAN's adversarial settings).
     #[arg(long, value_enum, default_value_t = GeneratorArg::Exemplar)]
     pub generator: GeneratorArg,
+    /// DAGAN: a real pair is a spectrum and one of its K nearest class-mates (0: any
+    /// class-mate).
+    #[arg(long, value_name = "K", default_value_t = DaganArchitecture::default().mates)]
+    pub mates: usize,
+    /// DAGAN: classes are drawn for the pairs by their pixel count to this power (0: alike,
+    /// 1: by count).
+    #[arg(long, value_parser = unit, default_value_t = DaganTrainConfig::default().class_balance)]
+    pub class_balance: f64,
     /// Exemplar: scale of the variation's standard deviation (1: as measured).
     #[arg(long, value_parser = non_negative, default_value_t = ExemplarConfig::default().spread)]
     pub spread: f64,
@@ -430,9 +442,9 @@ pub struct TrainSpectralArgs {
     /// GAN: spectral normalisation of the discriminator's layers.
     #[arg(long)]
     pub spectral_norm: bool,
-    /// Generator updates.
-    #[arg(long, value_parser = at_least::<1>, default_value_t = TrainConfig::default().steps)]
-    pub steps: usize,
+    /// GAN and DAGAN: generator updates [default: 2000; DAGAN 4000].
+    #[arg(long, value_parser = at_least::<1>)]
+    pub steps: Option<usize>,
     /// Discriminator updates per generator update.
     #[arg(long, value_parser = at_least::<1>, default_value_t = TrainConfig::default().d_steps)]
     pub d_steps: usize,
@@ -466,12 +478,12 @@ pub struct TrainSpectralArgs {
     /// Length of the noise vector.
     #[arg(long, value_parser = at_least::<1>, default_value_t = SpectralCganArchitecture::default().latent)]
     pub latent: usize,
-    /// Generator hidden widths, comma-separated.
-    #[arg(long, value_parser = at_least::<1>, default_value = "128,256", value_delimiter = ',')]
-    pub generator_widths: Vec<usize>,
-    /// Discriminator hidden widths, comma-separated.
-    #[arg(long, value_parser = at_least::<1>, default_value = "256,128", value_delimiter = ',')]
-    pub discriminator_widths: Vec<usize>,
+    /// Generator hidden widths, comma-separated [default: 128,256; DAGAN 256,256].
+    #[arg(long, value_parser = at_least::<1>, value_delimiter = ',')]
+    pub generator_widths: Option<Vec<usize>>,
+    /// Discriminator hidden widths, comma-separated [default: 256,128].
+    #[arg(long, value_parser = at_least::<1>, value_delimiter = ',')]
+    pub discriminator_widths: Option<Vec<usize>>,
     /// Layout of the generator's normalised space: the leading principal components of
     /// the bands (plus Gaussian noise of each class's measured spread along the others),
     /// or each band's range.
@@ -525,6 +537,8 @@ pub enum GeneratorArg {
     Exemplar,
     /// The adversarially trained conditional GAN.
     Gan,
+    /// The exemplar-conditioned GAN (DAGAN).
+    Dagan,
 }
 
 /// `--normalisation`.

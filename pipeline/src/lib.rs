@@ -88,6 +88,19 @@ fn prepare_process(cli: &Cli) {
         }
         // Fails only if a pool exists already, which it cannot this early.
         let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
+    } else if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        // Without the variable, candle counts the physical cores (reading /proc/cpuinfo)
+        // at every matrix product: about 200 reads per step of the exemplar GAN. The count
+        // is taken once here and handed to candle through the variable; rayon's pool keeps
+        // its own default size (the cores this process may use), as it would have without
+        // it. The spectral networks' products are too small to split: on one thread their
+        // training takes 0.6 to 0.7 of the time on two, to the same bits (docs/TRAINING.md).
+        let spectral = matches!(&cli.command, Command::Train(TrainCommand::Spectral(_)));
+        let kernels = if spectral { 1 } else { hypersynth_models::matrix_kernel_threads() };
+        let pool = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        // SAFETY: as above.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", kernels.to_string()) };
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(pool).build_global();
     }
 }
 

@@ -9,6 +9,7 @@ use anyhow::bail;
 use hypersynth_data::{Compression, CubeSource};
 use hypersynth_models::cyclegan::CycleganArchitecture;
 use hypersynth_models::cyclegan_training::CycleganTrainConfig;
+use hypersynth_models::dagan::DaganArchitecture;
 use hypersynth_models::pix2pix::Pix2pixArchitecture;
 use hypersynth_models::pix2pix_training::Pix2pixTrainConfig;
 use hypersynth_models::spectral_cgan::SpectralCganArchitecture;
@@ -27,26 +28,11 @@ use crate::labelled::LabelSource;
 
 /// Resolves `train spectral`'s command line into its settings.
 pub fn train_spectral(args: TrainSpectralArgs) -> anyhow::Result<train_spectral::TrainSpectral> {
-    let train = TrainConfig {
-        loss: args.loss,
-        steps: args.steps,
-        d_steps: args.d_steps,
-        batch_size: args.batch_size,
-        lr_generator: args.lr_g,
-        lr_discriminator: args.lr_d,
-        history: args.history,
-        feature_matching: args.feature_matching,
-        label_smoothing: args.label_smoothing,
-        instance_noise: args.instance_noise,
-        ema: (args.ema > 0.0).then_some(args.ema),
-        aux_classifier: args.aux_classifier,
-        seed: args.seed,
-        ..TrainConfig::default()
-    };
+    let gan_defaults = SpectralCganArchitecture::default();
     let architecture = SpectralCganArchitecture {
         latent: args.latent,
-        generator_widths: args.generator_widths,
-        discriminator_widths: args.discriminator_widths,
+        generator_widths: args.generator_widths.clone().unwrap_or(gan_defaults.generator_widths),
+        discriminator_widths: args.discriminator_widths.clone().unwrap_or(gan_defaults.discriminator_widths),
         aux_classifier: args.aux_classifier > 0.0,
         spectral_norm: args.spectral_norm,
         autoencoder: args.loss.needs_autoencoder(),
@@ -63,6 +49,36 @@ pub fn train_spectral(args: TrainSpectralArgs) -> anyhow::Result<train_spectral:
             ..ExemplarConfig::default()
         }),
         GeneratorArg::Gan => train_spectral::Synthesis::Gan,
+        GeneratorArg::Dagan => {
+            let defaults = DaganArchitecture::default();
+            train_spectral::Synthesis::Dagan(train_spectral::DaganSettings {
+                architecture: DaganArchitecture {
+                    latent: args.latent,
+                    generator_widths: args.generator_widths.unwrap_or(defaults.generator_widths),
+                    discriminator_widths: args.discriminator_widths.unwrap_or(defaults.discriminator_widths),
+                    mates: args.mates,
+                    ..defaults
+                },
+                class_balance: args.class_balance,
+            })
+        }
+    };
+    let adversarial = synthesis.adversarial_defaults();
+    let train = TrainConfig {
+        loss: args.loss,
+        steps: args.steps.unwrap_or(adversarial.steps),
+        d_steps: args.d_steps,
+        batch_size: args.batch_size,
+        lr_generator: args.lr_g,
+        lr_discriminator: args.lr_d,
+        history: args.history,
+        feature_matching: args.feature_matching,
+        label_smoothing: args.label_smoothing,
+        instance_noise: args.instance_noise,
+        ema: (args.ema > 0.0).then_some(args.ema),
+        aux_classifier: args.aux_classifier,
+        seed: args.seed,
+        ..adversarial
     };
     let defaults = synthesis.default_split();
     Ok(train_spectral::TrainSpectral {
@@ -414,6 +430,23 @@ mod tests {
         assert_eq!(settings.synthesis, train_spectral::Synthesis::Gan);
         assert!(settings.architecture.autoencoder && settings.architecture.spectral_norm);
         assert_eq!(settings.train.loss, hypersynth_models::losses::Loss::Began);
+    }
+
+    #[test]
+    fn train_spectral_resolves_the_exemplar_gan_with_its_own_defaults_and_the_shared_adversarial_settings() {
+        let line = "train spectral --table t.csv --out m.onnx --generator dagan --steps 300 --mates 0 --class-balance 1";
+        let Command::Train(TrainCommand::Spectral(args)) = parse(line).command else { panic!() };
+        let settings = train_spectral(*args).unwrap();
+        let train_spectral::Synthesis::Dagan(dagan) = &settings.synthesis else { panic!("{:?}", settings.synthesis) };
+        assert_eq!(dagan.architecture, DaganArchitecture { mates: 0, ..DaganArchitecture::default() });
+        assert_eq!(dagan.class_balance, 1.0);
+        assert_eq!(settings.train.steps, 300);
+        // Every given pixel, as the exemplar model; the GAN's widths are not the DAGAN's.
+        assert_eq!((settings.split.validation, settings.split.test), (0.0, 0.0));
+        assert_eq!(settings.architecture, SpectralCganArchitecture::default());
+        let defaults = "train spectral --table t.csv --out m.onnx --generator dagan";
+        let Command::Train(TrainCommand::Spectral(args)) = parse(defaults).command else { panic!() };
+        assert_eq!(train_spectral(*args).unwrap().synthesis, train_spectral::Synthesis::named("dagan").unwrap());
     }
 
     #[test]

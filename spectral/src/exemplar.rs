@@ -39,6 +39,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::log_scale::LOG_FLOOR_SHARE;
 use crate::{Error, Result};
 
 /// Settings of the exemplar variation model.
@@ -219,10 +220,6 @@ impl ExemplarModel {
     }
 }
 
-/// The floor of values a log-space model takes the logarithm of, as a share of the largest
-/// absolute value it is fitted on: 1e-4 of reflectance 0-1, whatever the units.
-const LOG_FLOOR_SHARE: f64 = 1e-4;
-
 /// Each class's mean, residuals about it and the trace of its covariance (ddof 1).
 struct Scatter {
     means: Vec<Array1<f64>>,
@@ -343,7 +340,7 @@ fn nearest_class_mates(exemplars: &Array2<f64>, starts: &[usize], counts: &[usiz
 }
 
 /// The standard normal distribution function Φ.
-fn phi(x: f64) -> f64 {
+pub fn phi(x: f64) -> f64 {
     0.5 * (1.0 + erf(x / std::f64::consts::SQRT_2))
 }
 

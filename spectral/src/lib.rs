@@ -6,6 +6,7 @@
 mod classify;
 mod exemplar;
 mod image_quality;
+mod log_scale;
 mod metrics;
 mod nearest;
 mod normalise;
@@ -18,8 +19,9 @@ mod verdict;
 mod window;
 
 pub use classify::{ClassifierKind, Scores, balanced_accuracy, fit_predict, scores};
-pub use exemplar::{ExemplarConfig, ExemplarModel};
+pub use exemplar::{ExemplarConfig, ExemplarModel, phi as normal_cdf};
 pub use image_quality::{ImageQuality, ImageScores, SSIM_WINDOW};
+pub use log_scale::{LogScale, class_mates, within_class_axes};
 pub use metrics::{c2st, ks_per_band, mean_closest_distance, mean_pairwise_angle_deg, mean_spectrum, mmd_rbf, spectral_angle_deg};
 pub use nearest::NearestRealFilter;
 pub use normalise::{Layout, Normaliser};

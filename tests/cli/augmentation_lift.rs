@@ -113,10 +113,11 @@ fn shuffled(labels: &Array2<u32>) -> Array2<u32> {
     labels.mapv(|id| if id == 0 { 0 } else { next.next().unwrap() })
 }
 
-/// The lift (mean, SVM, random forest) averaged over [`SEEDS`] of the default generator
-/// made from the training labels (`shuffle`: with their classes shuffled), each seed's
-/// training labels augmented to 200 per class with it.
-fn lift(t: &TestDir, name: &str, shuffle: bool) -> (f64, f64, f64) {
+/// The lift (mean, SVM, random forest) averaged over [`SEEDS`] of the generator of
+/// `train spectral`'s defaults plus `generator` (its arguments) made from the training
+/// labels (`shuffle`: with their classes shuffled), each seed's training labels augmented
+/// to 200 per class with it.
+fn lift(t: &TestDir, name: &str, shuffle: bool, generator: &[&str]) -> (f64, f64, f64) {
     let runs: Vec<(f64, f64, f64)> = SEEDS
         .iter()
         .map(|&seed| {
@@ -126,19 +127,28 @@ fn lift(t: &TestDir, name: &str, shuffle: bool) -> (f64, f64, f64) {
                 if shuffle { write_labels(t, &format!("{name}{seed}_model_gt.tif"), &shuffled(&train)) } else { labels.clone() };
             let untouched = t.join(&format!("{name}{seed}_untouched.json"));
             std::fs::write(&untouched, serde_json::to_string(&held_out).unwrap()).unwrap();
-            lift_for_seed(t, (&model_labels, &labels), &untouched, &format!("{name}{seed}"), &seed.to_string())
+            lift_for_seed(t, (&model_labels, &labels), &untouched, &format!("{name}{seed}"), &seed.to_string(), generator)
         })
         .collect();
     let mean = |f: fn(&(f64, f64, f64)) -> f64| runs.iter().map(f).sum::<f64>() / runs.len() as f64;
     (mean(|r| r.0), mean(|r| r.1), mean(|r| r.2))
 }
 
-/// Makes the default generator from `model_labels` with `seed`, augments `labels` to 200
-/// per class, and returns the lift (mean, SVM, random forest) on the `untouched` pixels.
-fn lift_for_seed(t: &TestDir, (model_labels, labels): (&str, &str), untouched: &Path, name: &str, seed: &str) -> (f64, f64, f64) {
+/// Makes the generator of `generator`'s arguments from `model_labels` with `seed`,
+/// augments `labels` to 200 per class, and returns the lift (mean, SVM, random forest) on
+/// the `untouched` pixels.
+fn lift_for_seed(
+    t: &TestDir,
+    (model_labels, labels): (&str, &str),
+    untouched: &Path,
+    name: &str,
+    seed: &str,
+    generator: &[&str],
+) -> (f64, f64, f64) {
     let model = format!("{name}.onnx");
     let cube = sample("salinasA.tif");
-    t.ok(&t.run(&["train", "spectral", "--cube", &cube, "--labels", model_labels, "--out", &model, "--seed", seed, "-q"]));
+    let train = ["train", "spectral", "--cube", &cube, "--labels", model_labels, "--out", &model, "--seed", seed, "-q"];
+    t.ok(&t.run(&[&train[..], generator].concat()));
     let out = format!("{name}_aug");
     let augment = ["augment", "--model", &model, "--cube", &cube, "--labels", labels, "--out", &out];
     t.ok(&t.run(&[&augment[..], &["--target-per-class", "200", "--no-report", "--seed", seed, "-q"]].concat()));
@@ -153,12 +163,34 @@ fn lift_for_seed(t: &TestDir, (model_labels, labels): (&str, &str), untouched: &
 #[test]
 fn default_synthesis_lifts_scarce_classes_on_untouched_pixels_and_shuffled_labels_do_not() {
     let t = TestDir::new();
-    let (trained, svm, rf) = lift(&t, "default", false);
+    let (trained, svm, rf) = lift(&t, "default", false, &[]);
     eprintln!("scarce-class F1 lift: {trained:+.2} points (SVM {svm:+.2}, random forest {rf:+.2})");
-    let (broken, svm_b, rf_b) = lift(&t, "shuffled", true);
+    let (broken, svm_b, rf_b) = lift(&t, "shuffled", true, &[]);
     eprintln!("shuffled labels: {broken:+.2} points (SVM {svm_b:+.2}, random forest {rf_b:+.2})");
     assert!(trained >= MIN_LIFT_POINTS, "lift {trained:+.2} points below {MIN_LIFT_POINTS}");
     assert!(broken < MIN_LIFT_POINTS, "a generator of shuffled labels passes too: {broken:+.2}");
+}
+
+/// Steps the exemplar GAN trains for in [`the_exemplar_gan_lifts_scarce_classes_and_untrained_or_shuffled_ones_do_not`]:
+/// a quarter of its default, so that the test costs about a minute per model.
+const DAGAN_TEST_STEPS: &str = "1000";
+
+/// The exemplar GAN (`--generator dagan`) must clear the same bar as the default
+/// generator ([`MIN_LIFT_POINTS`]), and miss it when trained on shuffled labels or not
+/// trained at all (one step: its generator still moves every exemplar at random).
+#[test]
+fn the_exemplar_gan_lifts_scarce_classes_and_untrained_or_shuffled_ones_do_not() {
+    let t = TestDir::new();
+    let trained = ["--generator", "dagan", "--steps", DAGAN_TEST_STEPS];
+    let (lift_trained, svm, rf) = lift(&t, "dagan", false, &trained);
+    eprintln!("exemplar GAN: {lift_trained:+.2} points (SVM {svm:+.2}, random forest {rf:+.2})");
+    let (shuffled, svm_s, rf_s) = lift(&t, "dagan_shuffled", true, &trained);
+    eprintln!("shuffled labels: {shuffled:+.2} points (SVM {svm_s:+.2}, random forest {rf_s:+.2})");
+    let (untrained, svm_u, rf_u) = lift(&t, "dagan_untrained", false, &["--generator", "dagan", "--steps", "1"]);
+    eprintln!("untrained: {untrained:+.2} points (SVM {svm_u:+.2}, random forest {rf_u:+.2})");
+    assert!(lift_trained >= MIN_LIFT_POINTS, "lift {lift_trained:+.2} points below {MIN_LIFT_POINTS}");
+    assert!(shuffled < MIN_LIFT_POINTS, "an exemplar GAN of shuffled labels passes too: {shuffled:+.2}");
+    assert!(untrained < MIN_LIFT_POINTS, "an untrained exemplar GAN passes too: {untrained:+.2}");
 }
 
 /// The default model saw every given pixel, so `augment`'s report fits its recipe again

@@ -11,6 +11,7 @@ mod bad_input;
 mod cloud_inputs;
 mod cube_commands;
 mod cyclegan;
+mod dagan;
 mod jobs;
 mod many_scenes;
 mod model_commands;

@@ -167,7 +167,7 @@ fn block_noise(factor: &str, start: &str, end: &str, blocks: &str) -> Vec<NodePr
 }
 
 /// Nodes computing `{prefix}_phi = Φ(input)`, the standard normal distribution function.
-fn phi(prefix: &str, input: &str) -> Vec<NodeProto> {
+pub(super) fn phi(prefix: &str, input: &str) -> Vec<NodeProto> {
     let [scaled, erf, plus_one, out] = ["scaled", "erf", "erf_plus_one", "phi"].map(|s| format!("{prefix}_{s}"));
     vec![
         node("Mul", &scaled, &[input, "inv_sqrt2"], &[&scaled], &[]),
@@ -178,7 +178,7 @@ fn phi(prefix: &str, input: &str) -> Vec<NodeProto> {
 }
 
 /// Nodes computing the int64 `name = min(floor(u · count), count - 1)` for `u` in [0, 1].
-fn index_below(name: &str, u: &str, count: &str) -> Vec<NodeProto> {
+pub(super) fn index_below(name: &str, u: &str, count: &str) -> Vec<NodeProto> {
     let [position, floor, last, clipped] = ["position", "floor", "last", "f"].map(|s| format!("{name}_{s}"));
     vec![
         node("Mul", &position, &[u, count], &[&position], &[]),

@@ -3,6 +3,7 @@
 //! trained tensors, with the model card in `metadata_props`.
 
 mod cyclegan;
+mod dagan;
 mod exemplar;
 mod pix2pix;
 mod spectral;
@@ -14,6 +15,7 @@ use hypersynth_onnx_format::proto::{GraphProto, ModelProto, NodeProto, TensorPro
 use hypersynth_onnx_format::set_metadata_props;
 
 pub use cyclegan::cyclegan_generator;
+pub use dagan::dagan_generator;
 pub use exemplar::exemplar_generator;
 pub use pix2pix::pix2pix_generator;
 pub use spectral::spectral_generator;

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use hypersynth_data::class_counts;
+use hypersynth_models::dagan::DaganArchitecture;
+use hypersynth_models::dagan_training::DaganTrainConfig;
 use hypersynth_models::spectral_cgan::{SpectralCganArchitecture, SpectralCganConfig};
 use hypersynth_models::training::{self, Dataset, StepRecord, TrainConfig, Trained};
 use hypersynth_onnx_format::proto::ModelProto;
@@ -13,6 +15,8 @@ use hypersynth_onnx_format::{CardClass, FORMAT_VERSION, ModelCard, ModelKind, No
 use hypersynth_spectral::{ExemplarConfig, ExemplarModel, Layout, Normaliser, Split, SplitConfig};
 use ndarray::Axis;
 use serde_json::json;
+
+mod dagan;
 
 use crate::labelled::{self, LabelSource, Labelled};
 use crate::model_split;
@@ -51,11 +55,30 @@ pub enum Synthesis {
     Exemplar(ExemplarConfig),
     /// The adversarially trained conditional GAN of `architecture`, `train` and `layout`.
     Gan,
+    /// The exemplar-conditioned GAN (DAGAN): another spectrum of a class from a real one
+    /// of it and noise, learned on pairs of class-mates of every class at once with the
+    /// adversarial settings of `train`. Uses every training pixel, as the exemplar model.
+    Dagan(DaganSettings),
+}
+
+/// What the exemplar GAN takes beyond the adversarial settings ([`TrainSpectral::train`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DaganSettings {
+    /// Its networks and pairs.
+    pub architecture: DaganArchitecture,
+    /// How classes are drawn for the pairs ([`DaganTrainConfig::class_balance`]).
+    pub class_balance: f64,
+}
+
+impl Default for DaganSettings {
+    fn default() -> Self {
+        Self { architecture: DaganArchitecture::default(), class_balance: DaganTrainConfig::default().class_balance }
+    }
 }
 
 impl Synthesis {
     /// The generators' names, as `--generator` and a job file's `[train] generator` give them.
-    pub const NAMES: [&'static str; 2] = ["exemplar", "gan"];
+    pub const NAMES: [&'static str; 3] = ["exemplar", "gan", "dagan"];
 
     /// The split this generator trains on unless told otherwise (`--test`, `--validation`):
     /// the exemplar model takes every given pixel (no test share: holding back a fifth of a
@@ -65,8 +88,18 @@ impl Synthesis {
     /// report.
     pub fn default_split(&self) -> SplitConfig {
         match self {
-            Self::Exemplar(_) => SplitConfig { validation: 0.0, test: 0.0, ..SplitConfig::default() },
+            Self::Exemplar(_) | Self::Dagan(_) => SplitConfig { validation: 0.0, test: 0.0, ..SplitConfig::default() },
             Self::Gan => SplitConfig::default(),
+        }
+    }
+
+    /// The adversarial settings this generator trains with unless told otherwise: the
+    /// exemplar GAN's ([`DaganTrainConfig::default`]: more steps, measured in
+    /// docs/TRAINING.md), else the conditional GAN's (the exemplar model trains none).
+    pub fn adversarial_defaults(&self) -> TrainConfig {
+        match self {
+            Self::Dagan(_) => DaganTrainConfig::default().adversarial,
+            Self::Exemplar(_) | Self::Gan => TrainConfig::default(),
         }
     }
 
@@ -75,6 +108,7 @@ impl Synthesis {
         match name {
             "exemplar" => Some(Self::default()),
             "gan" => Some(Self::Gan),
+            "dagan" => Some(Self::Dagan(DaganSettings::default())),
             _ => None,
         }
     }
@@ -110,6 +144,7 @@ pub fn run(settings: &TrainSpectral) -> Result<TrainOutcome> {
     match &settings.synthesis {
         Synthesis::Exemplar(config) => fit_exemplars(settings, config, &data, &class_ids, &files),
         Synthesis::Gan => train_gan(settings, &data, &class_ids, &files),
+        Synthesis::Dagan(dagan) => dagan::train(settings, dagan, &data, &class_ids, &files),
     }
 }
 

@@ -92,12 +92,13 @@ fn deflate() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainOptions {
-    /// The generator: `exemplar` (the default) or `gan`.
+    /// The generator: `exemplar` (the default), `gan` or `dagan`.
     #[serde(default = "exemplar")]
     pub generator: String,
-    /// The GAN's training steps.
-    #[serde(default = "default_steps")]
-    pub steps: usize,
+    /// The training steps of either GAN (`None`: the generator's default,
+    /// [`TrainOptions::steps`]).
+    #[serde(default)]
+    pub steps: Option<usize>,
     /// One model over every scene's labelled pixels (same bands, one class table), in
     /// `OUT/_pooled/train/` ([`POOLED`]), instead of one model per scene.
     #[serde(default)]
@@ -111,8 +112,12 @@ fn exemplar() -> String {
     Synthesis::NAMES[0].into()
 }
 
-fn default_steps() -> usize {
-    hypersynth_models::training::TrainConfig::default().steps
+impl TrainOptions {
+    /// The training steps: as the job file says, else the generator's default (as
+    /// `train spectral`'s; 0 for a generator the job file check refuses).
+    pub fn steps(&self) -> usize {
+        self.steps.unwrap_or_else(|| Synthesis::named(&self.generator).map_or(0, |s| s.adversarial_defaults().steps))
+    }
 }
 
 /// `[augment]`.
@@ -336,7 +341,7 @@ impl JobText<'_> {
     /// their class table and none of which is named as the pooled folder.
     fn train(&self, t: &Spanned<TrainOptions>, scenes: &[Scene]) -> Result<TrainOptions> {
         let options = t.get_ref();
-        if options.steps == 0 {
+        if options.steps == Some(0) {
             bail!("{}: [train] steps must be at least 1", self.at(t.span()));
         }
         if Synthesis::named(&options.generator).is_none() {
@@ -514,8 +519,14 @@ mod tests {
         assert!(matches!(&j.stages[0], Stage::Train(o) if Synthesis::named(&o.generator) == Some(Synthesis::default())));
         let j = job(&format!("{scene}[train]\ngenerator = \"gan\"\n")).unwrap();
         assert!(matches!(&j.stages[0], Stage::Train(o) if Synthesis::named(&o.generator) == Some(Synthesis::Gan)));
+        // Each GAN trains for its own default steps unless the job file says.
+        let dagan = Synthesis::named("dagan").unwrap();
+        let j = job(&format!("{scene}[train]\ngenerator = \"dagan\"\n")).unwrap();
+        assert!(matches!(&j.stages[0], Stage::Train(o) if o.steps() == dagan.adversarial_defaults().steps));
+        let j = job(&format!("{scene}[train]\ngenerator = \"gan\"\nsteps = 7\n")).unwrap();
+        assert!(matches!(&j.stages[0], Stage::Train(o) if o.steps() == 7));
         let err = job(&format!("{scene}[train]\ngenerator = \"vae\"\n")).unwrap_err().to_string();
-        assert!(err.contains("line 5") && err.contains("generator must be one of exemplar, gan, not \"vae\""), "{err}");
+        assert!(err.contains("line 5") && err.contains("generator must be one of exemplar, gan, dagan, not \"vae\""), "{err}");
     }
 
     #[test]

@@ -200,7 +200,7 @@ impl Task<'_> {
         match self.stage {
             Stage::Convert(o) => (vec![scene.path.clone()], json!({"compress": o.compress})),
             Stage::Train(o) => {
-                let mut parameters = json!({"generator": o.generator, "steps": o.steps, "seed": seed});
+                let mut parameters = json!({"generator": o.generator, "steps": o.steps(), "seed": seed});
                 if o.pooled {
                     parameters["pooled"] = json!(true);
                 }
@@ -274,7 +274,7 @@ impl Task<'_> {
             out: dir.join(TRAINED_MODEL),
             split: SplitConfig { seed: self.job.seed, ..synthesis.default_split() },
             architecture: SpectralCganArchitecture::default(),
-            train: TrainConfig { steps: o.steps, seed: self.job.seed, ..TrainConfig::default() },
+            train: TrainConfig { steps: o.steps(), seed: self.job.seed, ..synthesis.adversarial_defaults() },
             layout: Layout::default(),
             synthesis,
         })?;

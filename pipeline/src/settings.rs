@@ -446,7 +446,9 @@ mod tests {
         assert_eq!(settings.architecture, SpectralCganArchitecture::default());
         let defaults = "train spectral --table t.csv --out m.onnx --generator dagan";
         let Command::Train(TrainCommand::Spectral(args)) = parse(defaults).command else { panic!() };
-        assert_eq!(train_spectral(*args).unwrap().synthesis, train_spectral::Synthesis::named("dagan").unwrap());
+        let settings = train_spectral(*args).unwrap();
+        assert_eq!(settings.synthesis, train_spectral::Synthesis::named("dagan").unwrap());
+        assert_eq!(settings.train, hypersynth_models::dagan_training::DaganTrainConfig::default().adversarial);
     }
 
     #[test]

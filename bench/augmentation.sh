@@ -14,6 +14,7 @@
 #   bench/augmentation.sh                              (after scripts/setup.sh; about 4 minutes on 2 cores)
 #   bench/augmentation.sh --gan-args "--generator gan" the conditional GAN (about 10 minutes)
 #   bench/augmentation.sh --gan-args "--generator gan --loss lsgan"    and its settings
+#   bench/augmentation.sh --gan-args "--generator dagan"  the exemplar GAN (about 30 minutes; docs/TRAINING.md)
 #   bench/augmentation.sh --seeds 0,1,2,3,4 --datasets enmap
 #   bench/augmentation.sh --seeds 0,1,2,3,4 --draws 3          each synthetic set made 3 x per seed, scores averaged (7 minutes)
 #   bench/augmentation.sh --extra-methods ex:cov=scaled:s=1+svm   numpy prototypes as extra rows

@@ -2,10 +2,10 @@
 //! its exemplars inside the graph.
 
 use hypersynth_onnx_format::graph::{Attr, node, tensor_f32, tensor_i64};
-use hypersynth_onnx_format::proto::{ModelProto, NodeProto, TensorProto};
+use hypersynth_onnx_format::proto::{ModelProto, TensorProto};
 use hypersynth_spectral::LogScale;
 
-use super::exemplar::{index_below, phi};
+use super::exemplar::pick_nodes;
 use super::{spectral_cgan_model, values};
 use crate::dagan::{DaganConfig, ExemplarTable, Generator};
 use crate::layers::LEAKY_SLOPE;
@@ -80,9 +80,9 @@ fn tables(generator: &Generator, config: &DaganConfig, scale: &LogScale, exempla
     let components = generator.axes.dim(0)?;
     let f32s = |v: &ndarray::Array1<f64>| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
     Ok(vec![
-        tensor_f32("dagan.table", &[rows as i64, bands as i64], exemplars.spectra.iter().copied().collect()),
-        tensor_i64("dagan.starts", &[classes], exemplars.starts().iter().map(|&s| s as i64).collect()),
-        tensor_f32("dagan.counts", &[classes], exemplars.counts.iter().map(|&c| c as f32).collect()),
+        tensor_f32("ex.table", &[rows as i64, bands as i64], exemplars.spectra.iter().copied().collect()),
+        tensor_i64("ex.starts", &[classes], exemplars.starts().iter().map(|&s| s as i64).collect()),
+        tensor_f32("ex.counts", &[classes], exemplars.counts.iter().map(|&c| c as f32).collect()),
         tensor_f32("embedding", &[classes, config.architecture.embedding as i64], values(generator.embedding.table.as_tensor())?),
         tensor_f32("dagan.axes", &[components as i64, bands as i64], values(&generator.axes)?),
         tensor_f32("dagan.axes_t", &[bands as i64, components as i64], values(&generator.axes.t()?.contiguous()?)?),
@@ -97,21 +97,4 @@ fn tables(generator: &Generator, config: &DaganConfig, scale: &LogScale, exempla
         tensor_i64("at1", &[1], vec![1]),
         tensor_i64("at_end", &[1], vec![1 + config.architecture.latent as i64]),
     ])
-}
-
-/// Nodes computing `exemplar` `[N, bands]`: the row `floor(Φ(z[0]) · count)` of the class.
-fn pick_nodes() -> Vec<NodeProto> {
-    let mut nodes = vec![
-        node("Slice", "z_pick", &["z", "at0", "at1", "axis1"], &["z_pick"], &[]),
-        node("Reshape", "z_pick_flat", &["z_pick", "flat"], &["z_pick_flat"], &[]),
-        node("Gather", "count", &["dagan.counts", "class_index"], &["count"], &[]),
-    ];
-    nodes.extend(phi("pick", "z_pick_flat"));
-    nodes.extend(index_below("pick", "pick_phi", "count"));
-    nodes.extend([
-        node("Gather", "start", &["dagan.starts", "class_index"], &["start"], &[]),
-        node("Add", "row", &["start", "pick"], &["row"], &[]),
-        node("Gather", "exemplar", &["dagan.table", "row"], &["exemplar"], &[]),
-    ]);
-    nodes
 }

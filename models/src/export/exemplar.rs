@@ -87,15 +87,8 @@ fn initializers(ex: &ExemplarModel, pooled: bool) -> Vec<TensorProto> {
 /// times its brightness, or plus its log brightness when the tables hold logarithms (`log`).
 fn centre_nodes(log: bool) -> Vec<NodeProto> {
     let slice = |name: &str, start: &str, end: &str| node("Slice", name, &["z", start, end, "axis1"], &[name], &[]);
-    let mut nodes = vec![slice("z_pick", "at0", "at1"), node("Reshape", "z_pick_flat", &["z_pick", "flat"], &["z_pick_flat"], &[])];
-    // The exemplar: floor(Φ(z[0]) · count), at most count - 1, from the class's first row.
-    nodes.extend(phi("pick", "z_pick_flat"));
-    nodes.push(node("Gather", "count", &["ex.counts", "class_index"], &["count"], &[]));
-    nodes.extend(index_below("pick", "pick_phi", "count"));
+    let mut nodes = pick_nodes();
     nodes.extend([
-        node("Gather", "start", &["ex.starts", "class_index"], &["start"], &[]),
-        node("Add", "row", &["start", "pick"], &["row"], &[]),
-        node("Gather", "exemplar", &["ex.table", "row"], &["exemplar"], &[]),
         // Its class-mate: floor(Φ(z[2]) · neighbour count) of its row in the table.
         slice("z_mate", "at2", "at3"),
         node("Reshape", "z_mate_flat", &["z_mate", "flat"], &["z_mate_flat"], &[]),
@@ -127,6 +120,25 @@ fn centre_nodes(log: bool) -> Vec<NodeProto> {
         nodes.push(node("Exp", "gain", &["log_gain"], &["gain"], &[]));
         nodes.push(node("Mul", "bright", &["centre", "gain"], &["bright"], &[]));
     }
+    nodes
+}
+
+/// Nodes computing `exemplar` `[N, bands]` and its `row` in `ex.table`: the row
+/// `floor(Φ(z[0]) · count)`, at most `count - 1`, from the class's first (`ex.starts`,
+/// `ex.counts`); the exemplar GAN's graph picks its exemplar the same way.
+pub(super) fn pick_nodes() -> Vec<NodeProto> {
+    let mut nodes = vec![
+        node("Slice", "z_pick", &["z", "at0", "at1", "axis1"], &["z_pick"], &[]),
+        node("Reshape", "z_pick_flat", &["z_pick", "flat"], &["z_pick_flat"], &[]),
+    ];
+    nodes.extend(phi("pick", "z_pick_flat"));
+    nodes.push(node("Gather", "count", &["ex.counts", "class_index"], &["count"], &[]));
+    nodes.extend(index_below("pick", "pick_phi", "count"));
+    nodes.extend([
+        node("Gather", "start", &["ex.starts", "class_index"], &["start"], &[]),
+        node("Add", "row", &["start", "pick"], &["row"], &[]),
+        node("Gather", "exemplar", &["ex.table", "row"], &["exemplar"], &[]),
+    ]);
     nodes
 }
 

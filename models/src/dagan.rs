@@ -329,7 +329,7 @@ impl ExemplarTable {
     /// The row the exported graph picks for `class` from the noise value `u`:
     /// `floor(Φ(u) · count)`, at most `count - 1`, from the class's first row.
     pub fn pick(&self, class: usize, u: f64) -> usize {
-        let count = self.counts[class];
-        self.starts()[class] + ((hypersynth_spectral::normal_cdf(u) * count as f64).floor() as usize).min(count - 1)
+        let (start, count) = (self.counts[..class].iter().sum::<usize>(), self.counts[class]);
+        start + ((hypersynth_spectral::normal_cdf(u) * count as f64).floor() as usize).min(count - 1)
     }
 }

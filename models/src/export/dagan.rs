@@ -5,7 +5,7 @@ use hypersynth_onnx_format::graph::{Attr, node, tensor_f32, tensor_i64};
 use hypersynth_onnx_format::proto::{ModelProto, TensorProto};
 use hypersynth_spectral::LogScale;
 
-use super::exemplar::pick_nodes;
+use super::exemplar::{pick_constants, pick_nodes};
 use super::{spectral_cgan_model, values};
 use crate::dagan::{DaganConfig, ExemplarTable, Generator};
 use crate::layers::LEAKY_SLOPE;
@@ -88,13 +88,9 @@ fn tables(generator: &Generator, config: &DaganConfig, scale: &LogScale, exempla
         tensor_f32("dagan.axes_t", &[bands as i64, components as i64], values(&generator.axes.t()?.contiguous()?)?),
         tensor_f32("log.scale", &[bands as i64], f32s(&scale.scale)),
         tensor_f32("log.offset", &[bands as i64], f32s(&scale.offset)),
-        tensor_f32("one", &[1], vec![1.0]),
-        tensor_f32("half", &[1], vec![0.5]),
-        tensor_f32("inv_sqrt2", &[1], vec![std::f32::consts::FRAC_1_SQRT_2]),
-        tensor_i64("axis1", &[1], vec![1]),
-        tensor_i64("flat", &[1], vec![-1]),
-        tensor_i64("at0", &[1], vec![0]),
-        tensor_i64("at1", &[1], vec![1]),
         tensor_i64("at_end", &[1], vec![1 + config.architecture.latent as i64]),
-    ])
+    ]
+    .into_iter()
+    .chain(pick_constants())
+    .collect())
 }

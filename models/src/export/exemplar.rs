@@ -61,18 +61,14 @@ fn initializers(ex: &ExemplarModel, pooled: bool) -> Vec<TensorProto> {
         tensor_i64("ex.classes", &[c], (0..c).collect()),
         tensor_i64("own_block_shape", &[2], vec![-1, c * m]),
         tensor_f32("ex.brightness", &[1], vec![ex.brightness as f32]),
-        tensor_f32("one", &[1], vec![1.0]),
-        tensor_f32("half", &[1], vec![0.5]),
-        tensor_f32("inv_sqrt2", &[1], vec![std::f32::consts::FRAC_1_SQRT_2]),
-        tensor_i64("axis1", &[1], vec![1]),
-        tensor_i64("flat", &[1], vec![-1]),
-        tensor_i64("at0", &[1], vec![0]),
-        tensor_i64("at1", &[1], vec![1]),
+    ];
+    initializer.extend(pick_constants());
+    initializer.extend([
         tensor_i64("at2", &[1], vec![2]),
         tensor_i64("at3", &[1], vec![3]),
         tensor_i64("at_factors", &[1], vec![f]),
         tensor_i64("at_pooled", &[1], vec![f + m]),
-    ];
+    ]);
     if pooled {
         // The pooled factor rows at their class's scale, stacked: [classes x P, bands].
         let scaled = ex.pooled.indexed_iter().map(|((class, _, _), &v)| v * ex.pooled_scale[class]);
@@ -121,6 +117,20 @@ fn centre_nodes(log: bool) -> Vec<NodeProto> {
         nodes.push(node("Mul", "bright", &["centre", "gain"], &["bright"], &[]));
     }
     nodes
+}
+
+/// The constants [`pick_nodes`] reads (with [`phi`] and [`index_below`]), beside the
+/// tables `ex.table`, `ex.starts` and `ex.counts` a graph brings itself.
+pub(super) fn pick_constants() -> [TensorProto; 7] {
+    [
+        tensor_f32("one", &[1], vec![1.0]),
+        tensor_f32("half", &[1], vec![0.5]),
+        tensor_f32("inv_sqrt2", &[1], vec![std::f32::consts::FRAC_1_SQRT_2]),
+        tensor_i64("axis1", &[1], vec![1]),
+        tensor_i64("flat", &[1], vec![-1]),
+        tensor_i64("at0", &[1], vec![0]),
+        tensor_i64("at1", &[1], vec![1]),
+    ]
 }
 
 /// Nodes computing `exemplar` `[N, bands]` and its `row` in `ex.table`: the row

@@ -270,9 +270,7 @@ fn fit_exemplars(
     class_ids: &[u32],
     files: &TrainingFiles,
 ) -> Result<TrainOutcome> {
-    let split_config = SplitConfig { validation: 0.0, ..settings.split.clone() };
-    let split = data.split(&split_config)?;
-    check_counts(data, &split.train, class_ids)?;
+    let (split_config, split) = split_without_validation(settings, data, class_ids)?;
     let config = ExemplarConfig { seed: split_config.seed, ..config.clone() };
     let parameters = json!({"split": model_split::record(&split_config), "generator": "exemplar", "exemplar": config});
     let record = RunRecord::start("train spectral", &data.inputs, parameters)?;
@@ -308,6 +306,16 @@ fn fit_exemplars(
     record.finish(&files.run_json, std::slice::from_ref(&written), data_details(data, &split, json!({})))?;
     tracing::info!("wrote {}", written.display());
     Ok(TrainOutcome { model: written, side_files: Vec::new(), run_json: files.run_json.clone(), best: None })
+}
+
+/// The split of a generator that chooses nothing on a validation share (the exemplar model
+/// and the exemplar GAN): the settings' split without one, and every class checked to keep
+/// enough training spectra.
+fn split_without_validation(settings: &TrainSpectral, data: &Labelled, class_ids: &[u32]) -> Result<(SplitConfig, Split)> {
+    let split_config = SplitConfig { validation: 0.0, ..settings.split.clone() };
+    let split = data.split(&split_config)?;
+    check_counts(data, &split.train, class_ids)?;
+    Ok((split_config, split))
 }
 
 /// The card of a spectral-cgan model made from `data`, mapping its outputs by

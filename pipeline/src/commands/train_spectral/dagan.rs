@@ -6,11 +6,11 @@ use anyhow::Result;
 use hypersynth_models::dagan::{DaganConfig, ExemplarTable};
 use hypersynth_models::dagan_training::{self, DaganTrainConfig, PairData};
 use hypersynth_onnx_format::{Normalisation, encode_model};
-use hypersynth_spectral::{LogScale, SplitConfig, class_mates, within_class_axes};
+use hypersynth_spectral::{LogScale, class_mates, within_class_axes};
 use ndarray::Axis;
 use serde_json::json;
 
-use super::{DaganSettings, TrainOutcome, TrainSpectral, check_counts, class_indices, data_details, spectral_card};
+use super::{DaganSettings, TrainOutcome, TrainSpectral, class_indices, data_details, spectral_card, split_without_validation};
 use crate::labelled::Labelled;
 use crate::model_split;
 use crate::progress::{TrainingFiles, TrainingLog};
@@ -25,9 +25,7 @@ pub(super) fn train(
     class_ids: &[u32],
     files: &TrainingFiles,
 ) -> Result<TrainOutcome> {
-    let split_config = SplitConfig { validation: 0.0, ..settings.split.clone() };
-    let split = data.split(&split_config)?;
-    check_counts(data, &split.train, class_ids)?;
+    let (split_config, split) = split_without_validation(settings, data, class_ids)?;
     let classes = class_indices(data, &split.train, class_ids);
     let real = data.spectra.select(Axis(0), &split.train);
     let scale = LogScale::fit(real.view(), &classes, class_ids.len())?;

@@ -51,6 +51,9 @@ pub struct CogWriter {
     meta: CubeMeta,
     /// The STAC Item's datetime.
     datetime: Option<String>,
+    /// Band 1's category names by value, written to the COG's `.aux.xml` (GeoTIFF keeps no
+    /// category names itself).
+    categories: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for CogWriter {
@@ -102,6 +105,7 @@ impl CogWriter {
             overviews: Overviews::default(),
             meta: meta.clone(),
             datetime: None,
+            categories: None,
         })
     }
 
@@ -124,6 +128,34 @@ impl CogWriter {
         for (key, value) in items {
             self.dataset.set_metadata_item(key, value, "").map_err(Error::gdal(self.output.target(), "write the scene's metadata"))?;
         }
+        Ok(self)
+    }
+
+    /// Gives band 1 (of an integer COG of one band) a colour table and category names:
+    /// value `v` is named `categories[v].1` and drawn in `categories[v].2` (RGB); values
+    /// without an entry stay unnamed and black. The names go into `TARGET.aux.xml`
+    /// (GDAL and QGIS read them from there; GeoTIFF holds none), the colours into the
+    /// GeoTIFF.
+    pub fn with_categories(mut self, categories: &[(u32, String, [u8; 3])]) -> Result<Self> {
+        use gdal::raster::{ColorEntry, ColorTable, PaletteInterpretation};
+        let target = self.output.target().to_path_buf();
+        let top = categories.iter().map(|c| c.0).max().unwrap_or(0) as usize;
+        if self.bands != 1 || self.meta.dtype.is_float() || top > u16::MAX as usize {
+            return Err(Error::invalid(&target, "categories are for an integer raster of one band and values up to 65535"));
+        }
+        let mut table = ColorTable::new(PaletteInterpretation::Rgba);
+        let mut names = vec![String::new(); top + 1];
+        for v in 0..=top {
+            table.set_color_entry(v as u16, &ColorEntry::rgba(0, 0, 0, 255));
+        }
+        for (value, name, [r, g, b]) in categories {
+            table.set_color_entry(*value as u16, &ColorEntry::rgba(i16::from(*r), i16::from(*g), i16::from(*b), 255));
+            names[*value as usize] = name.clone();
+        }
+        let mut band = self.dataset.rasterband(1).map_err(Error::gdal(&target, "open band"))?;
+        band.set_color_table(&table);
+        band.set_color_interpretation(ColorInterpretation::PaletteIndex).map_err(Error::gdal(&target, "set the palette"))?;
+        self.categories = Some(names);
         Ok(self)
     }
 
@@ -154,7 +186,7 @@ impl CogWriter {
     /// Converts the staged raster to a COG and renames it into place, then writes its STAC
     /// Item beside it ([`crate::stac_item_path`]).
     pub fn finish(self) -> Result<PathBuf> {
-        let Self { staging, mut dataset, output, compression, overviews, meta, datetime, .. } = self;
+        let Self { staging, mut dataset, output, compression, overviews, meta, datetime, categories, .. } = self;
         let target = output.target().to_path_buf();
         // The levels go into the staging file, which the COG driver copies (OVERVIEWS=AUTO):
         // both kinds get the same level sizes (each rounded up from the one below).
@@ -181,10 +213,30 @@ impl CogWriter {
         cog.close().map_err(Error::gdal(&target, "close the COG"))?;
         dataset.close().map_err(Error::gdal(&target, "close the staging GeoTIFF"))?;
         drop(staging);
+        if let Some(names) = categories {
+            // Before the COG: a run killed between the two leaves no COG without its names.
+            crate::atomic::write_atomically(&aux_xml_path(&target), category_aux_xml(&names).as_bytes())?;
+        }
         let cog = output.commit()?;
         crate::stac::write_stac_item(&cog, &meta, datetime.as_deref())?;
         Ok(cog)
     }
+}
+
+/// Where GDAL looks for the side metadata of `target` (its category names): `TARGET.aux.xml`.
+pub fn aux_xml_path(target: &Path) -> PathBuf {
+    let mut name = target.as_os_str().to_owned();
+    name.push(".aux.xml");
+    PathBuf::from(name)
+}
+
+/// A GDAL PAM document naming band 1's values.
+fn category_aux_xml(names: &[String]) -> String {
+    let escape = |t: &str| t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let categories: String = names.iter().map(|n| format!("      <Category>{}</Category>\n", escape(n))).collect();
+    format!(
+        "<PAMDataset>\n  <PAMRasterBand band=\"1\">\n    <CategoryNames>\n{categories}    </CategoryNames>\n  </PAMRasterBand>\n</PAMDataset>\n"
+    )
 }
 
 /// `data`'s bands one after another, each `[rows, cols]` row-major: its own memory when it is

@@ -73,6 +73,9 @@ pub enum Command {
     Train(TrainCommand),
     /// Bring scarce classes up to a target count with synthetic spectra from a spectral-cgan model.
     Augment(Box<AugmentArgs>),
+    /// Fit a pixel classifier on labelled spectra (or take a saved one) and map a scene with
+    /// it: class ids with names and colours, confidences, and the accuracy on --check labels.
+    Classify(Box<ClassifyArgs>),
     /// The quality report for real and synthetic spectra (from hypersynth or any other tool):
     /// likeness per class, copying, and classifier lift on an untouched real test split.
     Report(Box<ReportArgs>),
@@ -706,6 +709,51 @@ pub struct ReportArgs {
     /// subsample), so that the report's cost does not grow with the scene.
     #[arg(long, value_parser = at_least::<2>, default_value_t = QualityConfig::default().max_rows_per_class)]
     pub max_rows_per_class: usize,
+}
+
+/// `hypersynth classify`.
+#[derive(Debug, Args)]
+pub struct ClassifyArgs {
+    /// The labelled spectra to fit the classifier on (e.g. --table augmented.parquet, or
+    /// --cube C --labels L).
+    #[command(flatten)]
+    pub labels: LabelArgs,
+    /// Map with this classifier file (STEM.classifier.json of an earlier classify) instead
+    /// of fitting one.
+    #[arg(long, conflicts_with_all = ["cube", "scenes", "library", "table", "classifier", "seed"])]
+    pub classifier_file: Option<PathBuf>,
+    /// The classifier to fit.
+    #[arg(long, value_enum, default_value = "rbf-svm")]
+    pub classifier: ClassifierArg,
+    /// The scene to map (any cube hypersynth reads; its bands are matched to the training
+    /// bands by wavelength).
+    #[arg(long)]
+    pub scene: PathBuf,
+    /// A CSV of the scene's band wavelengths and FWHM in nm, for a scene that states none.
+    #[arg(long)]
+    pub scene_wavelengths: Option<PathBuf>,
+    /// The class map (COG); STEM.confidence.tif, STEM.classifier.json, STEM.run.json and
+    /// the check's files are written beside it.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// A class raster on the scene's grid (0 = unlabelled): the map's accuracy on its
+    /// labelled pixels that the training did not take.
+    #[arg(long)]
+    pub check: Option<PathBuf>,
+    /// Seed of the random forest.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// `classify --classifier`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ClassifierArg {
+    /// RBF support vector machine (C = 100, gamma = "scale", one against one).
+    RbfSvm,
+    /// Random forest of 100 trees.
+    RandomForest,
+    /// 5 nearest neighbours.
+    Knn,
 }
 
 /// Which cube to read.

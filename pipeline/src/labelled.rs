@@ -301,7 +301,7 @@ fn from_library(lib: hypersynth_data::SpectralLibrary, inputs: Vec<PathBuf>) -> 
 }
 
 /// Wavelengths of two sources may differ by this much (nm) and still be the same band.
-const WAVELENGTH_TOLERANCE_NM: f64 = 0.01;
+pub(crate) const WAVELENGTH_TOLERANCE_NM: f64 = 0.01;
 
 /// Refuses `path` unless its wavelengths equal `expected` band for band.
 pub fn check_same_bands(path: &Path, found: &[f64], expected: &[f64], what: &str) -> Result<()> {

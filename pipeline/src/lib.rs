@@ -134,6 +134,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Augment(args) => commands::augment::run(&settings::augment(*args, threads)?).map(|_| ()),
+        Command::Classify(args) => {
+            let outcome = commands::classify::run(&settings::classify(*args)?)?;
+            println!("{}", outcome.map.display());
+            Ok(())
+        }
         Command::Report(args) => {
             let dir = commands::report::run(&settings::report(*args)?)?;
             println!("{}", dir.join("report.html").display());

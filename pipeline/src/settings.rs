@@ -16,13 +16,13 @@ use hypersynth_models::spectral_cgan::SpectralCganArchitecture;
 use hypersynth_models::training::TrainConfig;
 use hypersynth_onnx::{Device, SessionOptions};
 use hypersynth_onnx_format::DamageOutput;
-use hypersynth_spectral::{ExemplarConfig, Layout, QualityConfig, SplitConfig};
+use hypersynth_spectral::{ClassifierKind, ExemplarConfig, Layout, QualityConfig, SplitConfig};
 
 use crate::cli::{
-    AugmentArgs, CompressArg, CubeArgs, DeviceArgs, FuseArgs, GeneratorArg, LabelArgs, NormalisationArg, PsfOffsetArg, ReportArgs, RunArgs,
-    SideArg, SuperResolveArgs, TargetKindArg, TrainCycleganArgs, TrainPix2pixArgs, TrainSpectralArgs,
+    AugmentArgs, ClassifierArg, ClassifyArgs, CompressArg, CubeArgs, DeviceArgs, FuseArgs, GeneratorArg, LabelArgs, NormalisationArg,
+    PsfOffsetArg, ReportArgs, RunArgs, SideArg, SuperResolveArgs, TargetKindArg, TrainCycleganArgs, TrainPix2pixArgs, TrainSpectralArgs,
 };
-use crate::commands::{augment, fuse, report, super_resolve, train_cyclegan, train_pix2pix, train_spectral};
+use crate::commands::{augment, classify, fuse, report, super_resolve, train_cyclegan, train_pix2pix, train_spectral};
 use crate::job;
 use crate::labelled::LabelSource;
 
@@ -248,6 +248,27 @@ pub fn report(args: ReportArgs) -> anyhow::Result<report::Report> {
         split,
         out: args.out,
         quality: QualityConfig { seed: args.seed, max_rows_per_class: args.max_rows_per_class, ..QualityConfig::default() },
+    })
+}
+
+/// `classify`'s settings.
+pub fn classify(args: ClassifyArgs) -> anyhow::Result<classify::Classify> {
+    let training = match args.classifier_file {
+        Some(path) => classify::Training::Saved(path),
+        None => {
+            let kind = match args.classifier {
+                ClassifierArg::RbfSvm => ClassifierKind::RbfSvm,
+                ClassifierArg::RandomForest => ClassifierKind::RandomForest,
+                ClassifierArg::Knn => ClassifierKind::NearestNeighbours,
+            };
+            classify::Training::Fit { source: label_source(args.labels)?, kind, seed: args.seed }
+        }
+    };
+    Ok(classify::Classify {
+        training,
+        scene: CubeSource { path: args.scene, wavelengths: args.scene_wavelengths, ..CubeSource::default() },
+        out: args.out,
+        check: args.check,
     })
 }
 

@@ -1,41 +1,62 @@
-//! The classifiers of the quality report (a random forest and nearest neighbours from
-//! smartcore, an RBF support vector machine of our own), on standardised spectra, and the
-//! scores they are judged by.
+//! The pixel classifiers (a random forest, an RBF support vector machine and nearest
+//! neighbours, all our own), on standardised spectra projected on their principal
+//! components, and the scores they are judged by. The quality report fits them to judge
+//! synthetic spectra; `classify` fits one, saves it and maps scenes with it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ndarray::{Array2, ArrayView2, Axis};
-use smartcore::ensemble::random_forest_classifier::{RandomForestClassifier, RandomForestClassifierParameters};
-use smartcore::linalg::basic::matrix::DenseMatrix;
-use smartcore::neighbors::knn_classifier::{KNNClassifier, KNNClassifierParameters};
+use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
+use crate::forest::Forest;
 use crate::pca::principal_axes;
-use crate::svm;
+use crate::svm::{self, Svm};
 use crate::{Error, Result};
 
-/// Trees of every random forest.
-const TREES: u16 = 32;
+/// Trees of every random forest (scikit-learn's default).
+pub const TREES: usize = 100;
 /// Neighbours of every k-nearest-neighbour vote.
 const NEIGHBOURS: usize = 5;
 /// Classifiers see this many principal components of the standardised bands, as is usual
 /// for hyperspectral classifiers; it also keeps their cost independent of the band count.
 const FEATURES: usize = 30;
+/// Rows predicted at once by the forest and the neighbours (a task for one thread).
+const PREDICT_ROWS: usize = 256;
 
 /// A kind of classifier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ClassifierKind {
-    /// A random forest of 32 trees (Gini, sqrt(features) candidates per split), seeded.
+    /// A random forest of 100 trees grown until their leaves are pure, on bootstrap samples,
+    /// each split the best Gini split over sqrt(features) features drawn at random (as
+    /// scikit-learn's `RandomForestClassifier()`), seeded.
     RandomForest,
     /// A support vector machine with an RBF kernel, C = 100 and scikit-learn's
     /// `gamma = "scale"`, one against one.
     RbfSvm,
-    /// 5 nearest neighbours by Euclidean distance, majority vote.
+    /// 5 nearest neighbours by Euclidean distance, majority vote (ties to the class of the
+    /// nearest of the tied).
     NearestNeighbours,
 }
 
 impl ClassifierKind {
     /// Every kind, in report order.
     pub const ALL: [ClassifierKind; 3] = [ClassifierKind::RandomForest, ClassifierKind::RbfSvm, ClassifierKind::NearestNeighbours];
+
+    /// The name options and job files give it (`classify --classifier`, `[classify]`).
+    pub fn option_name(self) -> &'static str {
+        match self {
+            ClassifierKind::RandomForest => "random-forest",
+            ClassifierKind::RbfSvm => "rbf-svm",
+            ClassifierKind::NearestNeighbours => "knn",
+        }
+    }
+
+    /// The kind whose [`ClassifierKind::option_name`] is `name`.
+    pub fn from_option_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.option_name() == name)
+    }
 
     /// The name used in reports.
     pub fn name(self) -> &'static str {
@@ -47,10 +68,177 @@ impl ClassifierKind {
     }
 }
 
+/// The features every classifier sees: bands standardised with the training rows' mean and
+/// standard deviation (so that no band dominates by its units), projected on the first 30
+/// principal axes of the standardised training rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureMap {
+    /// Per band, the training rows' mean.
+    pub mean: Vec<f64>,
+    /// Per band, the training rows' standard deviation (1 where it is 0).
+    pub std: Vec<f64>,
+    /// Per band, the mean of the standardised training rows.
+    pub centre: Vec<f64>,
+    /// `[bands, features]` row-major: the principal axes.
+    pub axes: Vec<f64>,
+    /// Number of features (columns of `axes`).
+    pub features: usize,
+}
+
+impl FeatureMap {
+    /// Fitted on `train` (`[n, bands]`).
+    pub fn fit(train: ArrayView2<'_, f32>) -> Result<Self> {
+        let train = train.mapv(f64::from);
+        let mean = train.mean_axis(Axis(0)).ok_or_else(|| Error::Shape("no training rows".into()))?;
+        let std = train.std_axis(Axis(0), 0.0).mapv(|s| if s > 0.0 { s } else { 1.0 });
+        let (centre, axes) = principal_axes(&((&train - &mean) / &std), FEATURES)?;
+        Ok(Self {
+            features: axes.ncols(),
+            mean: mean.to_vec(),
+            std: std.to_vec(),
+            centre: centre.to_vec(),
+            axes: axes.iter().copied().collect(),
+        })
+    }
+
+    /// Bands per row.
+    pub fn bands(&self) -> usize {
+        self.mean.len()
+    }
+
+    /// The features of `x` (`[n, bands]`), `[n, features]`.
+    pub fn apply(&self, x: ArrayView2<'_, f32>) -> Array2<f64> {
+        let bands = self.bands();
+        let axes = ArrayView2::from_shape((bands, self.features), &self.axes).expect("axes of the stated shape");
+        let z = Array2::from_shape_fn(x.dim(), |(r, b)| (f64::from(x[[r, b]]) - self.mean[b]) / self.std[b] - self.centre[b]);
+        z.dot(&axes)
+    }
+}
+
+/// A fitted classifier: the features it sees, the model, and the class ids it predicts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Classifier {
+    /// Which classifier.
+    pub kind: ClassifierKind,
+    /// The class ids, ascending; models predict indices into it.
+    pub classes: Vec<u32>,
+    /// The features.
+    pub features: FeatureMap,
+    /// The fitted model.
+    pub model: Model,
+}
+
+/// The fitted model of a [`Classifier`], on its features.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Model {
+    /// A random forest.
+    RandomForest(Forest),
+    /// An RBF support vector machine.
+    RbfSvm(Svm),
+    /// The training rows' features and class indices.
+    NearestNeighbours {
+        /// `[rows, features]` row-major.
+        rows: Vec<f64>,
+        /// Class index per row.
+        labels: Vec<u32>,
+    },
+}
+
+impl Classifier {
+    /// Fits a `kind` classifier on `train` (`[n, bands]`) with class ids `labels` (at least
+    /// two distinct); `seed` draws the forest.
+    pub fn fit(kind: ClassifierKind, train: ArrayView2<'_, f32>, labels: &[u32], seed: u64) -> Result<Self> {
+        if train.nrows() != labels.len() {
+            return Err(Error::Shape(format!("{} training rows with {} labels", train.nrows(), labels.len())));
+        }
+        let classes: Vec<u32> = labels.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
+        if classes.len() < 2 {
+            return Err(Error::Shape(format!("a classifier needs two classes to learn, the training rows have {}", classes.len())));
+        }
+        let indices: Vec<u32> = labels.iter().map(|l| classes.binary_search(l).unwrap_or(0) as u32).collect();
+        let features = FeatureMap::fit(train)?;
+        let x = features.apply(train);
+        let model = match kind {
+            ClassifierKind::RandomForest => {
+                let values: Vec<f64> = x.iter().copied().collect();
+                Model::RandomForest(Forest::fit(&values, x.ncols(), &indices, classes.len(), TREES, seed))
+            }
+            ClassifierKind::RbfSvm => Model::RbfSvm(Svm::fit(x.view(), &indices, classes.len(), svm::scale_gamma(x.view()), svm::PENALTY)),
+            ClassifierKind::NearestNeighbours => Model::NearestNeighbours { rows: x.iter().copied().collect(), labels: indices },
+        };
+        Ok(Self { kind, classes, features, model })
+    }
+
+    /// Per row of `x` (`[n, bands]`, the bands it was fitted on), the predicted class id
+    /// and its confidence in `[0, 1]`: the forest's mean probability of the class, the
+    /// share of the SVM's pairs the class won, the share of the neighbours of the class.
+    pub fn predict(&self, x: ArrayView2<'_, f32>) -> Result<Vec<(u32, f32)>> {
+        if x.ncols() != self.features.bands() {
+            return Err(Error::Shape(format!("{} bands for a classifier fitted on {}", x.ncols(), self.features.bands())));
+        }
+        if x.nrows() == 0 {
+            return Ok(Vec::new());
+        }
+        let t = self.features.apply(x);
+        let predicted = match &self.model {
+            Model::RbfSvm(svm) => svm.predict(t.view()),
+            Model::RandomForest(forest) => by_chunks(t.view(), |row| {
+                let mut p = vec![0.0; self.classes.len()];
+                forest.add_probabilities(row.as_slice().expect("rows of a standard-layout array"), &mut p);
+                let (best, share) = p.iter().enumerate().fold((0, f64::MIN), |m, (k, &v)| if v > m.1 { (k, v) } else { m });
+                (best as u32, share as f32)
+            }),
+            Model::NearestNeighbours { rows, labels } => {
+                let train = ArrayView2::from_shape((labels.len(), self.features.features), rows)
+                    .map_err(|e| Error::Shape(format!("nearest neighbours: {e}")))?;
+                nearest_vote(train, labels, self.classes.len(), t.view())
+            }
+        };
+        Ok(predicted.into_iter().map(|(c, confidence)| (self.classes[c as usize], confidence)).collect())
+    }
+}
+
+/// `predict` of every row of `t`, in parallel chunks.
+fn by_chunks(t: ArrayView2<'_, f64>, predict: impl Fn(ArrayView1<'_, f64>) -> (u32, f32) + Sync) -> Vec<(u32, f32)> {
+    by_row_chunks(t, PREDICT_ROWS, |chunk| chunk.outer_iter().map(&predict).collect())
+}
+
+/// `each` of the chunks of `rows` rows of `t` (the last may be shorter), in parallel,
+/// concatenated in order.
+pub(crate) fn by_row_chunks<T: Send>(t: ArrayView2<'_, f64>, rows: usize, each: impl Fn(ArrayView2<'_, f64>) -> Vec<T> + Sync) -> Vec<T> {
+    let chunks: Vec<ArrayView2<'_, f64>> = t.axis_chunks_iter(Axis(0), rows).collect();
+    chunks.into_par_iter().map(|c| each(c)).flatten_iter().collect()
+}
+
+/// The [`NEIGHBOURS`]-nearest vote for every row of `t` among `train` with class indices
+/// `labels`.
+fn nearest_vote(train: ArrayView2<'_, f64>, labels: &[u32], classes: usize, t: ArrayView2<'_, f64>) -> Vec<(u32, f32)> {
+    let k = NEIGHBOURS.min(labels.len());
+    let train_norms: Vec<f64> = train.outer_iter().map(|r| r.dot(&r)).collect();
+    by_row_chunks(t, PREDICT_ROWS, |chunk| {
+        let dots = chunk.dot(&train.t());
+        dots.outer_iter()
+            .map(|d| {
+                // |t - x|² without |t|², which is the same for every training row.
+                let mut order: Vec<(f64, usize)> = d.iter().zip(&train_norms).enumerate().map(|(i, (&d, &n))| (n - 2.0 * d, i)).collect();
+                order.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                let nearest = &mut order[..k];
+                nearest.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                let mut votes = vec![0usize; classes];
+                for &(_, i) in nearest.iter() {
+                    votes[labels[i] as usize] += 1;
+                }
+                let most = votes.iter().copied().max().unwrap_or(0);
+                let winner = nearest.iter().map(|&(_, i)| labels[i]).find(|&c| votes[c as usize] == most).unwrap_or(0);
+                (winner, most as f32 / k as f32)
+            })
+            .collect()
+    })
+}
+
 /// Fits a `kind` classifier on `train` (`[n, bands]`) with `labels` and predicts the labels
-/// of `test`. Both are standardised per band with the training rows' mean and standard
-/// deviation (so that no band dominates by its units), then projected on the first 30
-/// principal components of the standardised training rows.
+/// of `test` ([`Classifier`]).
 pub fn fit_predict(
     kind: ClassifierKind,
     train: ArrayView2<'_, f32>,
@@ -58,55 +246,14 @@ pub fn fit_predict(
     test: ArrayView2<'_, f32>,
     seed: u64,
 ) -> Result<Vec<u32>> {
-    if train.nrows() != labels.len() || train.ncols() != test.ncols() {
-        return Err(Error::Shape(format!(
-            "{} training rows with {} labels, {} training bands and {} test bands",
-            train.nrows(),
-            labels.len(),
-            train.ncols(),
-            test.ncols()
-        )));
+    if train.ncols() != test.ncols() {
+        return Err(Error::Shape(format!("{} training bands and {} test bands", train.ncols(), test.ncols())));
     }
     if test.nrows() == 0 {
         return Ok(Vec::new());
     }
-    let distinct: BTreeSet<u32> = labels.iter().copied().collect();
-    if distinct.len() < 2 {
-        return Err(Error::Shape(format!("a classifier needs two classes to learn, the training rows have {}", distinct.len())));
-    }
-    let (x, t) = features(train, test)?;
-    let failed = |e: smartcore::error::Failed| Error::Classifier(format!("{}: {e}", kind.name()));
-    let y = labels.to_vec();
-    match kind {
-        ClassifierKind::RandomForest => {
-            let params = RandomForestClassifierParameters::default().with_n_trees(TREES).with_seed(seed);
-            let (x, t) = (dense(&x)?, dense(&t)?);
-            RandomForestClassifier::fit(&x, &y, params).and_then(|m| m.predict(&t)).map_err(failed)
-        }
-        ClassifierKind::RbfSvm => Ok(svm::fit_predict(x.view(), labels, t.view(), svm::scale_gamma(x.view()), svm::PENALTY)),
-        ClassifierKind::NearestNeighbours => {
-            let params = KNNClassifierParameters::default().with_k(NEIGHBOURS.min(labels.len()));
-            let (x, t) = (dense(&x)?, dense(&t)?);
-            KNNClassifier::fit(&x, &y, params).and_then(|m| m.predict(&t)).map_err(failed)
-        }
-    }
-}
-
-/// `train` and `test` standardised with `train`'s per-band mean and standard deviation
-/// and projected on its first [`FEATURES`] principal axes.
-fn features(train: ArrayView2<'_, f32>, test: ArrayView2<'_, f32>) -> Result<(Array2<f64>, Array2<f64>)> {
-    let train = train.mapv(f64::from);
-    let mean = train.mean_axis(Axis(0)).ok_or_else(|| Error::Shape("no training rows".into()))?;
-    let std = train.std_axis(Axis(0), 0.0).mapv(|s| if s > 0.0 { s } else { 1.0 });
-    let z = (&train - &mean) / &std;
-    let (centre, axes) = principal_axes(&z, FEATURES)?;
-    let project = |x: Array2<f64>| (x - &centre).dot(&axes);
-    Ok((project(z), project((&test.mapv(f64::from) - &mean) / &std)))
-}
-
-/// `x` as a smartcore matrix.
-fn dense(x: &Array2<f64>) -> Result<DenseMatrix<f64>> {
-    DenseMatrix::new(x.nrows(), x.ncols(), x.iter().copied().collect(), false).map_err(|e| Error::Shape(e.to_string()))
+    let classifier = Classifier::fit(kind, train, labels, seed)?;
+    Ok(classifier.predict(test)?.into_iter().map(|(c, _)| c).collect())
 }
 
 /// How well predictions match the truth.

@@ -5,6 +5,7 @@
 
 mod classify;
 mod exemplar;
+mod forest;
 mod image_quality;
 mod log_scale;
 mod metrics;
@@ -18,8 +19,9 @@ mod svm;
 mod verdict;
 mod window;
 
-pub use classify::{ClassifierKind, Scores, balanced_accuracy, fit_predict, scores};
+pub use classify::{Classifier, ClassifierKind, FeatureMap, Model, Scores, TREES, balanced_accuracy, fit_predict, scores};
 pub use exemplar::{ExemplarConfig, ExemplarModel, phi as normal_cdf};
+pub use forest::Forest;
 pub use image_quality::{ImageQuality, ImageScores, SSIM_WINDOW};
 pub use log_scale::{LogScale, class_mates, within_class_axes};
 pub use metrics::{c2st, ks_per_band, mean_closest_distance, mean_pairwise_angle_deg, mean_spectrum, mmd_rbf, spectral_angle_deg};
@@ -29,6 +31,7 @@ pub use oversample::{Oversampler, oversample};
 pub use pca::principal_axes;
 pub use quality::{ClassQuality, LabelledView, Lift, Quality, QualityConfig, TrainingSet, quality};
 pub use split::{DEFAULT_BLOCK, Split, SplitConfig, split_rows, stratified_split};
+pub use svm::Svm;
 pub use verdict::{Comparison, Verdict, verdict};
 pub use window::Window;
 

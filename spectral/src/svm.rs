@@ -7,7 +7,9 @@
 //! second-order working-set selection (Fan, Chen and Lin 2005), without shrinking. Kernel
 //! rows are computed when first needed and kept up to [`KERNEL_CACHE_BYTES`] per pair.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;
@@ -31,61 +33,119 @@ pub(crate) fn scale_gamma(x: ArrayView2<'_, f64>) -> f64 {
     if var > 0.0 { 1.0 / (x.ncols() as f64 * var) } else { 1.0 }
 }
 
-/// Fits a C-SVC with kernel `exp(-gamma |a - b|²)` on `x` (`[n, features]`) with `labels`
-/// and predicts the labels of `test`. Every pair of classes gets its own binary machine
-/// (in parallel); a test row goes to the class that wins the most pairs, the lowest class
-/// id among equals.
-pub(crate) fn fit_predict(x: ArrayView2<'_, f64>, labels: &[u32], test: ArrayView2<'_, f64>, gamma: f64, penalty: f64) -> Vec<u32> {
-    let classes: Vec<u32> = labels.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
-    let rows_of: Vec<Vec<usize>> = classes.iter().map(|&c| (0..labels.len()).filter(|&i| labels[i] == c).collect()).collect();
-    let pairs: Vec<(usize, usize)> = (0..classes.len()).flat_map(|a| (a + 1..classes.len()).map(move |b| (a, b))).collect();
-    let test_norms = squared_norms(test);
-    // Per pair, for each test row: does the first class of the pair win?
-    let wins: Vec<Vec<bool>> = pairs
-        .par_iter()
-        .map(|&(a, b)| {
-            let rows: Vec<usize> = rows_of[a].iter().chain(&rows_of[b]).copied().collect();
-            let sign: Vec<f64> = rows.iter().map(|&i| if labels[i] == classes[a] { 1.0 } else { -1.0 }).collect();
-            let machine = Binary::fit(x.select(Axis(0), &rows).view(), &sign, gamma, penalty);
-            machine.decide(test, &test_norms).into_iter().map(|f| f > 0.0).collect()
-        })
-        .collect();
-    (0..test.nrows())
-        .map(|t| {
-            let mut votes = vec![0usize; classes.len()];
-            for (&(a, b), w) in pairs.iter().zip(&wins) {
-                votes[if w[t] { a } else { b }] += 1;
-            }
-            let most = votes.iter().copied().max().unwrap_or(0);
-            classes[votes.iter().position(|&v| v == most).unwrap_or(0)]
-        })
-        .collect()
+/// A fitted C-SVC with kernel `exp(-gamma |a - b|²)`, one binary machine for every pair of
+/// classes; a row goes to the class that wins the most pairs, the lowest class index among
+/// equals (libsvm's vote). The support vectors of all machines are kept once, so a row's
+/// kernel values are computed once for every machine, as libsvm does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Svm {
+    /// Number of classes (indices `0..classes`).
+    pub classes: usize,
+    /// The kernel width.
+    pub gamma: f64,
+    /// Values per row.
+    pub features: usize,
+    /// The support vectors of every machine, `[vectors, features]` row-major.
+    pub support: Vec<f64>,
+    /// One machine per pair of classes `(a, b)`, `a < b`, in order.
+    pub machines: Vec<Machine>,
 }
 
-/// One trained binary machine: `f(t) = Σ coef_i K(sv_i, t) - rho`, positive for the `+1`
-/// class.
-struct Binary {
-    support: Array2<f64>,
-    support_norms: Array1<f64>,
-    coef: Vec<f64>,
-    rho: f64,
-    gamma: f64,
+/// One pair's machine: `f(t) = Σ coef_i K(support_i, t) - rho`, positive for class `a`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    /// The first class index of the pair.
+    pub a: u32,
+    /// The second.
+    pub b: u32,
+    /// Its support vectors, as rows of [`Svm::support`].
+    pub support: Vec<u32>,
+    /// Their coefficients `alpha_i y_i`.
+    pub coef: Vec<f64>,
+    /// The offset.
+    pub rho: f64,
 }
 
-impl Binary {
-    /// Trains on the rows of `x` with signs `y` (`±1`).
-    fn fit(x: ArrayView2<'_, f64>, y: &[f64], gamma: f64, penalty: f64) -> Self {
-        let (alpha, rho) = solve(x, y, gamma, penalty);
-        let support: Vec<usize> = (0..y.len()).filter(|&t| alpha[t] > 0.0).collect();
-        let support_x = x.select(Axis(0), &support);
-        Binary {
-            support_norms: squared_norms(support_x.view()),
-            support: support_x,
-            coef: support.iter().map(|&t| alpha[t] * y[t]).collect(),
-            rho,
-            gamma,
-        }
+/// Rows whose kernel values are computed at once when predicting (bounds the memory to
+/// this many rows times the support vectors).
+const PREDICT_ROWS: usize = 256;
+
+impl Svm {
+    /// Fits the machines on `x` (`[n, features]`) with class indices `labels`
+    /// (`0..classes`), every pair in parallel.
+    pub fn fit(x: ArrayView2<'_, f64>, labels: &[u32], classes: usize, gamma: f64, penalty: f64) -> Self {
+        let rows_of: Vec<Vec<usize>> = (0..classes as u32).map(|c| (0..labels.len()).filter(|&i| labels[i] == c).collect()).collect();
+        let pairs: Vec<(usize, usize)> = (0..classes).flat_map(|a| (a + 1..classes).map(move |b| (a, b))).collect();
+        let fitted: Vec<(Vec<usize>, Vec<f64>, f64)> = pairs
+            .par_iter()
+            .map(|&(a, b)| {
+                let rows: Vec<usize> = rows_of[a].iter().chain(&rows_of[b]).copied().collect();
+                let sign: Vec<f64> = rows.iter().map(|&i| if labels[i] == a as u32 { 1.0 } else { -1.0 }).collect();
+                let (alpha, rho) = solve(x.select(Axis(0), &rows).view(), &sign, gamma, penalty);
+                let support: Vec<usize> = (0..rows.len()).filter(|&t| alpha[t] > 0.0).collect();
+                (support.iter().map(|&t| rows[t]).collect(), support.iter().map(|&t| alpha[t] * sign[t]).collect(), rho)
+            })
+            .collect();
+        // Every machine's support vectors, once each, in row order.
+        let used: BTreeSet<usize> = fitted.iter().flat_map(|(rows, _, _)| rows.iter().copied()).collect();
+        let index: HashMap<usize, u32> = used.iter().enumerate().map(|(i, &r)| (r, i as u32)).collect();
+        let machines = pairs
+            .iter()
+            .zip(fitted)
+            .map(|(&(a, b), (rows, coef, rho))| Machine {
+                a: a as u32,
+                b: b as u32,
+                support: rows.iter().map(|r| index[r]).collect(),
+                coef,
+                rho,
+            })
+            .collect();
+        let support = used.iter().flat_map(|&r| x.row(r).to_vec()).collect();
+        Self { classes, gamma, features: x.ncols(), support, machines }
     }
+
+    /// Per row of `test` (`[n, features]`), the winning class index and the share of its
+    /// pairs it won (1 when it won every pair it is in).
+    pub fn predict(&self, test: ArrayView2<'_, f64>) -> Vec<(u32, f32)> {
+        crate::classify::by_row_chunks(test, PREDICT_ROWS, |chunk| self.decisions(chunk).outer_iter().map(|f| self.vote(f)).collect())
+    }
+
+    /// The decision values of the rows of `test`, `[n, machines]`.
+    fn decisions(&self, test: ArrayView2<'_, f64>) -> Array2<f64> {
+        let vectors = self.support.len() / self.features.max(1);
+        let support = ArrayView2::from_shape((vectors, self.features), &self.support).expect("support vectors of the stated width");
+        let support_norms = squared_norms(support);
+        let test_norms = squared_norms(test);
+        let mut kernel = test.dot(&support.t());
+        for (mut row, &tn) in kernel.outer_iter_mut().zip(&test_norms) {
+            row.zip_mut_with(&support_norms, |d, &sn| *d = (-self.gamma * (tn + sn - 2.0 * *d).max(0.0)).exp());
+        }
+        Array2::from_shape_fn((test.nrows(), self.machines.len()), |(t, m)| {
+            let m = &self.machines[m];
+            m.support.iter().zip(&m.coef).map(|(&s, &c)| c * kernel[[t, s as usize]]).sum::<f64>() - m.rho
+        })
+    }
+
+    /// The vote of one row's decision values.
+    fn vote(&self, decisions: ArrayView1<'_, f64>) -> (u32, f32) {
+        let mut votes = vec![0usize; self.classes];
+        for (m, &f) in self.machines.iter().zip(decisions) {
+            votes[if f > 0.0 { m.a } else { m.b } as usize] += 1;
+        }
+        let most = votes.iter().copied().max().unwrap_or(0);
+        let winner = votes.iter().position(|&v| v == most).unwrap_or(0);
+        (winner as u32, most as f32 / (self.classes.max(2) - 1) as f32)
+    }
+}
+
+/// Fits a C-SVC on `x` (`[n, features]`) with class ids `labels` and predicts the class ids
+/// of `test` ([`Svm`]).
+#[cfg(test)]
+fn fit_predict(x: ArrayView2<'_, f64>, labels: &[u32], test: ArrayView2<'_, f64>, gamma: f64, penalty: f64) -> Vec<u32> {
+    let classes: Vec<u32> = labels.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
+    let indices: Vec<u32> = labels.iter().map(|l| classes.binary_search(l).unwrap_or(0) as u32).collect();
+    let svm = Svm::fit(x, &indices, classes.len(), gamma, penalty);
+    svm.predict(test).into_iter().map(|(c, _)| classes[c as usize]).collect()
 }
 
 /// Solves the dual `min ½ αᵀQα - Σα` with `0 ≤ α ≤ penalty`, `Σ y α = 0`,
@@ -147,24 +207,6 @@ fn solve(x: ArrayView2<'_, f64>, y: &[f64], gamma: f64, penalty: f64) -> (Vec<f6
     }
     let rho = offset(&alpha, &grad, y, penalty);
     (alpha, rho)
-}
-
-impl Binary {
-    /// The decision values of the rows of `test` (with their squared norms).
-    fn decide(&self, test: ArrayView2<'_, f64>, test_norms: &Array1<f64>) -> Vec<f64> {
-        let dots = test.dot(&self.support.t());
-        dots.outer_iter()
-            .zip(test_norms)
-            .map(|(row, &tn)| {
-                row.iter()
-                    .zip(&self.support_norms)
-                    .zip(&self.coef)
-                    .map(|((&d, &sn), &c)| c * (-self.gamma * (tn + sn - 2.0 * d).max(0.0)).exp())
-                    .sum::<f64>()
-                    - self.rho
-            })
-            .collect()
-    }
 }
 
 /// libsvm's analytic step on the working pair `(i, j)`: the best change of `alpha[i]` and
@@ -316,15 +358,20 @@ mod tests {
     #[test]
     fn the_solution_meets_the_optimality_conditions() {
         let (x, y) = moons(60, 0.0);
+        // Class 1 first: the order the machine of the pair sees its rows in.
+        let mut order: Vec<usize> = (0..y.len()).collect();
+        order.sort_by_key(|&i| y[i]);
+        let (x, y): (Array2<f64>, Vec<u32>) = (x.select(Axis(0), &order), order.iter().map(|&i| y[i]).collect());
         let sign: Vec<f64> = y.iter().map(|&c| if c == 1 { 1.0 } else { -1.0 }).collect();
         let (alpha, _) = solve(x.view(), &sign, 1.0, 10.0);
-        let machine = Binary::fit(x.view(), &sign, 1.0, 10.0);
+        let indices: Vec<u32> = y.iter().map(|&c| c - 1).collect();
+        let machine = Svm::fit(x.view(), &indices, 2, 1.0, 10.0);
         // Σ y α = 0 and 0 ≤ α ≤ C.
         assert!(alpha.iter().zip(&sign).map(|(a, s)| a * s).sum::<f64>().abs() < 1e-9);
         assert!(alpha.iter().all(|&a| (0.0..=10.0).contains(&a)));
         // Karush-Kuhn-Tucker conditions, to the solver's tolerance: y f ≥ 1 where α = 0,
         // y f = 1 where 0 < α < C, y f ≤ 1 where α = C.
-        let f = machine.decide(x.view(), &squared_norms(x.view()));
+        let f = machine.decisions(x.view()).column(0).to_vec();
         for t in 0..sign.len() {
             let margin = sign[t] * f[t];
             let ok = if alpha[t] == 0.0 {

@@ -70,6 +70,9 @@ const CASES: &[Case] = &[
     case("augment --model m.onnx $DATA --out m.onnx --target-per-class 300", 1, "m.onnx", "output folder is a file"),
     case("report $DATA --synthetic rep/report/synthetic.parquet --out rep", 1, "synthetic.parquet", "which this command writes"),
     case("convert cube.tif cube.tif --overwrite", 1, "cube.tif", "would replace an input"),
+    case("classify $DATA --scene cube.tif --out cube.tif", 1, "cube.tif", "would replace an input"),
+    case("classify $DATA --scene cube.tif --out gt.tif", 1, "gt.tif", "would replace an input"),
+    case("classify $DATA --scene cube.tif --out c.tif --check c.confusion.csv", 1, "c.confusion.csv", "would replace an input"),
     case("convert cube.tif cube_link.tif --overwrite", 1, "cube_link.tif", "would replace an input"),
     // --- numbers out of range, refused where they are parsed ----------------------------
     case("train spectral $DATA --out n.onnx --generator-widths 0", 2, "--generator-widths", "at least 1"),
@@ -132,6 +135,10 @@ const CASES: &[Case] = &[
     case("train spectral --cube no_data.tif --labels gt.tif --out n.onnx", 1, "no_data.tif", "holds no data"),
     case("report $DATA --synthetic no_rows.csv --out r2", 1, "no_rows.csv", "no labelled synthetic spectra"),
     case("models inspect bare.onnx", 1, "bare.onnx", "does not meet its contract"),
+    case("classify --table no_rows.csv --scene cube.tif --out c.tif", 1, "no_rows.csv", "no labelled spectra"),
+    case("classify --table one_spectrum.csv --scene cube.tif --out c.tif", 1, "one_spectrum.csv", "class 2 (class_2) has one spectrum"),
+    case("classify --table far_bands.csv --scene cube.tif --out c.tif", 1, "cube.tif", "no band in common"),
+    case("classify --classifier-file classes.csv --scene cube.tif --out c.tif", 1, "classes.csv", "not a hypersynth classifier file"),
     // --- job files ----------------------------------------------------------------------
     case("run job_steps.toml", 1, "job_steps.toml line", "steps must be at least 1"),
     case("run job_overlap.toml", 1, "job_overlap.toml line", "less than half of tile"),
@@ -199,6 +206,9 @@ fn fixture(t: &TestDir) {
     std::fs::write(t.join("partial.csv"), format!("{header}\n{first}\n")).unwrap();
     std::fs::write(t.join("no_header.csv"), classes.lines().skip(1).collect::<Vec<_>>().join("\n")).unwrap();
     std::fs::write(t.join("no_rows.csv"), "class_id,400.0,410.0\n").unwrap();
+    std::fs::write(t.join("one_spectrum.csv"), "class_id,400.0,410.0\n1,0.1,0.2\n1,0.2,0.3\n2,0.3,0.1\n").unwrap();
+    std::fs::write(t.join("far_bands.csv"), "class_id,3000.0,3010.0\n1,0.1,0.2\n1,0.2,0.3\n2,0.3,0.1\n2,0.4,0.1\n").unwrap();
+    std::fs::copy(sample("classes.csv"), t.join("c.confusion.csv")).unwrap();
     translate(t, &["-b", "1", "-b", "1", "-b", "1"], "gt.tif", "three_band.tif");
     translate(t, &["-srcwin", "0", "0", "10", "10"], "cube.tif", "small.tif");
     translate(t, &["-scale", "-32768", "32767", "0", "0", "-a_nodata", "0"], "cube.tif", "no_data.tif");

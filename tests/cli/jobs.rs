@@ -301,3 +301,35 @@ fn a_job_fuses_each_scene_with_its_post_event_scene() {
     std::fs::write(t.join("job.toml"), job).unwrap();
     t.refused(&t.run(&["run", "job.toml"]), "job.toml line 4", "has no `post`");
 }
+
+#[test]
+fn a_job_maps_each_scene_with_a_classifier_fitted_on_its_augmented_spectra() {
+    let t = TestDir::new();
+    let job = format!(
+        "output = \"out\"\nseed = 2\n\n[[scene]]\npath = \"{}\"\nlabels = \"{}\"\nclasses = \"{}\"\nid = \"salinas\"\n\n[train]\n\n\
+         [augment]\ntarget_per_class = 400\nreport = false\n\n[classify]\nclassifier = \"random-forest\"\n",
+        sample("salinasA.tif"),
+        sample("salinasA_gt.tif"),
+        sample("classes.csv")
+    );
+    std::fs::write(t.join("job.toml"), job).unwrap();
+    t.ok(&t.run(&["run", "job.toml", "-q"]));
+    let record = run_json(&t.join("out/salinas/classify/run.json"));
+    assert_eq!(record["status"], "done", "{record}");
+    assert!(record["inputs"][0]["path"].as_str().unwrap().ends_with("out/salinas/augment/augmented.parquet"), "{record}");
+    assert_eq!(record["parameters"]["classifier"], "random-forest");
+    let info = gdalinfo(&t, "out/salinas/classify/salinas.tif");
+    assert_eq!(info["bands"][0]["categories"][13], "Lettuce_romaine_6wk", "{}", info["bands"][0]);
+    // The classifier file says what it was fitted on: the augmented table, 400 spectra of
+    // each class below 400 and every real pixel of the others.
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.join("out/salinas/classify/salinas.classifier.json")).unwrap()).unwrap();
+    assert!(saved["card"]["classes"].as_array().unwrap().iter().all(|c| c["training_count"].as_u64().unwrap() >= 400), "{}", saved["card"]);
+    assert_eq!(saved["classifier"]["kind"], "random-forest");
+    t.ok(&t.run(&["run", "job.toml", "-q"]));
+    assert_eq!(run_json(&t.join("out/job-summary.json"))["counts"]["reused"], 3, "a rerun finds every task done");
+
+    // An unknown classifier is refused when the job is read, naming its line.
+    std::fs::write(t.join("bad.toml"), std::fs::read_to_string(t.join("job.toml")).unwrap().replace("random-forest", "lda")).unwrap();
+    t.refused(&t.run(&["run", "bad.toml", "-q"]), "bad.toml line", "classifier must be one of random-forest, rbf-svm, knn");
+}

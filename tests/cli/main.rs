@@ -8,6 +8,7 @@ mod tiny_model;
 
 mod augmentation_lift;
 mod bad_input;
+mod classify;
 mod cloud_inputs;
 mod cube_commands;
 mod cyclegan;

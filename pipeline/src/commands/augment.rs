@@ -109,7 +109,10 @@ pub struct AugmentOutcome {
 }
 
 /// What `augment` writes into its output folder (`report/` is a folder).
-const OUTPUT_NAMES: [&str; 5] = ["synthetic.parquet", "augmented.parquet", "synthetic.h5", "run.json", "report/"];
+const OUTPUT_NAMES: [&str; 5] = ["synthetic.parquet", AUGMENTED, "synthetic.h5", "run.json", "report/"];
+
+/// The table of real training rows and synthetic spectra, in the output folder.
+pub const AUGMENTED: &str = "augmented.parquet";
 
 /// Runs `augment`; see [`Augment`].
 pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
@@ -148,7 +151,7 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
     let provenance = vec![("hypersynth.model".to_string(), settings.model.display().to_string())];
     let tables = Tables {
         synthetic: settings.out.join("synthetic.parquet"),
-        augmented: settings.out.join("augmented.parquet"),
+        augmented: settings.out.join(AUGMENTED),
         provenance: &provenance,
         compression: settings.compression,
         data: &data,

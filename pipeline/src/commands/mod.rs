@@ -1,6 +1,7 @@
 //! One module per command; each takes resolved settings, never clap types.
 
 pub mod augment;
+pub mod classify;
 pub mod convert;
 pub mod demo;
 pub mod fuse;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use hypersynth_onnx::Device;
+use hypersynth_spectral::ClassifierKind;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
@@ -55,6 +56,10 @@ pub enum Stage {
     /// Synthetic spectra for the scene's scarce classes (`augment`), from the model of the
     /// `train` stage or a given one.
     Augment(AugmentOptions),
+    /// The scene's class map (`classify`), by a classifier fitted on the `augment` stage's
+    /// `augmented.parquet`, or on the scene's labelled pixels when the job has no
+    /// `[augment]`.
+    Classify(ClassifyOptions),
     /// The scene super-resolved by a cyclegan-sr model (`super-resolve`).
     SuperResolve(SuperResolveOptions),
     /// The damage map of the scene (pre-event) and its `post` scene by a pix2pix model
@@ -69,6 +74,7 @@ impl Stage {
             Stage::Convert(_) => "convert",
             Stage::Train(_) => "train",
             Stage::Augment(_) => "augment",
+            Stage::Classify(_) => "classify",
             Stage::SuperResolve(_) => "super-resolve",
             Stage::Fuse(_) => "fuse",
         }
@@ -118,6 +124,19 @@ impl TrainOptions {
     pub fn steps(&self) -> usize {
         self.steps.unwrap_or_else(|| Synthesis::named(&self.generator).map_or(0, |s| s.adversarial_defaults().steps))
     }
+}
+
+/// `[classify]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifyOptions {
+    /// `rbf-svm` (the default), `random-forest` or `knn`.
+    #[serde(default = "rbf_svm")]
+    pub classifier: String,
+}
+
+fn rbf_svm() -> String {
+    ClassifierKind::RbfSvm.option_name().into()
 }
 
 /// `[augment]`.
@@ -212,6 +231,7 @@ struct RawJob {
     convert: Option<Spanned<ConvertOptions>>,
     train: Option<Spanned<TrainOptions>>,
     augment: Option<Spanned<AugmentOptions>>,
+    classify: Option<Spanned<ClassifyOptions>>,
     #[serde(rename = "super-resolve")]
     super_resolve: Option<Spanned<SuperResolveOptions>>,
     fuse: Option<Spanned<FuseOptions>>,
@@ -250,10 +270,10 @@ impl Job {
         };
         let scenes = file.scenes(&raw.scene)?;
         let stages = file.stages(&raw, &scenes)?;
-        if stages.iter().any(|s| matches!(s, Stage::Train(_) | Stage::Augment(_)))
+        if stages.iter().any(|s| matches!(s, Stage::Train(_) | Stage::Augment(_) | Stage::Classify(_)))
             && let Some(scene) = scenes.iter().find(|s| s.labels.is_none())
         {
-            bail!("{}: scene {:?} has no labels, which [train] and [augment] need", path.display(), scene.id);
+            bail!("{}: scene {:?} has no labels, which [train], [augment] and [classify] need", path.display(), scene.id);
         }
         for scene in &scenes {
             for file in scene.labels.iter().chain(&scene.classes).chain(&scene.post) {
@@ -322,6 +342,14 @@ impl JobText<'_> {
         if let Some(a) = &raw.augment {
             stages.push(Stage::Augment(self.augment(a, raw.train.is_some())?));
         }
+        if let Some(c) = &raw.classify {
+            let options = c.get_ref();
+            if ClassifierKind::from_option_name(&options.classifier).is_none() {
+                let names: Vec<&str> = ClassifierKind::ALL.map(ClassifierKind::option_name).to_vec();
+                bail!("{}: [classify] classifier must be one of {}, not {:?}", self.at(c.span()), names.join(", "), options.classifier);
+            }
+            stages.push(Stage::Classify(options.clone()));
+        }
         if let Some(s) = &raw.super_resolve {
             let mut options = s.get_ref().clone();
             check_tiles("[super-resolve]", options.tile, options.overlap).map_err(|e| anyhow!("{}: {e}", self.at(s.span())))?;
@@ -332,7 +360,7 @@ impl JobText<'_> {
             stages.push(Stage::Fuse(self.fuse(f, scenes)?));
         }
         if stages.is_empty() {
-            bail!("{}: no stage given; add [convert], [train], [augment], [super-resolve] or [fuse]", self.path.display());
+            bail!("{}: no stage given; add [convert], [train], [augment], [classify], [super-resolve] or [fuse]", self.path.display());
         }
         Ok(stages)
     }

@@ -11,13 +11,16 @@ use hypersynth_data::{Compression, CubeSource};
 use hypersynth_models::spectral_cgan::SpectralCganArchitecture;
 use hypersynth_models::training::TrainConfig;
 use hypersynth_onnx::SessionOptions;
-use hypersynth_spectral::{Layout, QualityConfig, SplitConfig};
+use hypersynth_spectral::{ClassifierKind, Layout, QualityConfig, SplitConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::file::{AugmentOptions, ConvertOptions, FuseOptions, Job, POOLED, Scene, Stage, SuperResolveOptions, TrainOptions};
+use super::file::{
+    AugmentOptions, ClassifyOptions, ConvertOptions, FuseOptions, Job, POOLED, Scene, Stage, SuperResolveOptions, TrainOptions,
+};
 use crate::commands::augment::{Augment, Selection, Target};
+use crate::commands::classify::{self, Classify};
 use crate::commands::fuse::Fuse;
 use crate::commands::super_resolve::SuperResolve;
 use crate::commands::train_spectral::{Synthesis, TrainSpectral};
@@ -211,6 +214,10 @@ impl Task<'_> {
                 let parameters = json!({"target_per_class": o.target_per_class, "keep_all": o.keep_all, "report": o.report, "compression": o.compression, "seed": seed});
                 (std::iter::once(model).chain(labelled).collect(), parameters)
             }
+            Stage::Classify(o) => {
+                let training = self.classify_training().files();
+                (training.into_iter().chain([scene.path.clone()]).collect(), json!({"classifier": o.classifier, "seed": seed}))
+            }
             Stage::SuperResolve(o) => (vec![o.model.clone(), scene.path.clone()], json!({"tile": o.tile, "overlap": o.overlap})),
             Stage::Fuse(o) => (
                 [Some(o.model.clone()), Some(scene.path.clone()), scene.post.clone()].into_iter().flatten().collect(),
@@ -237,6 +244,7 @@ impl Task<'_> {
             Stage::Convert(o) => self.convert(o, dir),
             Stage::Train(o) => self.train(o, dir),
             Stage::Augment(o) => self.augment(o, dir, session),
+            Stage::Classify(o) => self.classify(o, dir),
             Stage::SuperResolve(o) => self.super_resolve(o, dir, session),
             Stage::Fuse(o) => self.fuse(o, dir, session),
         }
@@ -315,6 +323,40 @@ impl Task<'_> {
             files.push(html);
         }
         Ok((files, metrics))
+    }
+
+    /// What `classify` fits on: the `augment` stage's `augmented.parquet` when the job has
+    /// one, else the scene's labelled pixels.
+    fn classify_training(&self) -> LabelSource {
+        match self.job.stages.iter().find(|s| matches!(s, Stage::Augment(_))) {
+            Some(augment) => LabelSource::Table(Task { job: self.job, scene: self.scene, stage: augment }.dir().join(augment::AUGMENTED)),
+            None => self.label_source(),
+        }
+    }
+
+    /// `classify` of the scene to `DIR/ID.tif` (with its confidence, classifier file and
+    /// run record beside it).
+    fn classify(&self, o: &ClassifyOptions, dir: &Path) -> Result<Produced> {
+        let out = dir.join(format!("{}.tif", self.scene.id));
+        let kind = ClassifierKind::from_option_name(&o.classifier).context("checked when the job was read: a known classifier")?;
+        let settings = Classify {
+            training: classify::Training::Fit { source: self.classify_training(), kind, seed: self.job.seed },
+            scene: CubeSource::file(self.scene.path.clone()),
+            out: out.clone(),
+            check: None,
+        };
+        let outcome = classify::run(&settings)?;
+        let files = classify::OutputFiles::beside(&out);
+        let written = [
+            outcome.map.clone(),
+            hypersynth_data::aux_xml_path(&outcome.map),
+            hypersynth_data::stac_item_path(&outcome.map),
+            outcome.confidence.clone(),
+            hypersynth_data::stac_item_path(&outcome.confidence),
+            files.classifier,
+            files.run_json,
+        ];
+        Ok((written.to_vec(), BTreeMap::from([("pixels_mapped".into(), outcome.mapped as f64)])))
     }
 
     /// `super-resolve` of the scene to `DIR/ID.tif`.

@@ -3,6 +3,8 @@
 
 mod plots;
 mod render;
+
+pub(crate) use render::{Table, escape, html_page};
 pub(crate) mod table;
 
 use std::collections::BTreeMap;

@@ -20,9 +20,11 @@ DCR: mean distance to the closest training pixel, synthetic over real test (belo
 TSTR: F1 on real test pixels of a classifier that saw only synthetic spectra of the class.";
 
 /// A table of text cells.
-struct Table {
-    headers: Vec<String>,
-    rows: Vec<Vec<String>>,
+pub(crate) struct Table {
+    /// The column headers.
+    pub headers: Vec<String>,
+    /// The rows, one cell per header.
+    pub rows: Vec<Vec<String>>,
 }
 
 impl Table {
@@ -36,14 +38,16 @@ impl Table {
         out
     }
 
-    fn html(&self) -> String {
+    /// The table as HTML.
+    pub fn html(&self) -> String {
         let cells = |tag: &str, cells: &[String]| cells.iter().map(|c| format!("<{tag}>{}</{tag}>", escape(c))).collect::<String>();
         let body: String = self.rows.iter().map(|r| format!("<tr>{}</tr>", cells("td", r))).collect();
         format!("<table><thead><tr>{}</tr></thead><tbody>{body}</tbody></table>", cells("th", &self.headers))
     }
 }
 
-fn escape(text: &str) -> String {
+/// `text` safe inside HTML.
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
@@ -251,10 +255,16 @@ pub fn report_html(input: &ReportInput<'_>, quality: &Quality, verdict: &Verdict
         }
     }
     writeln!(body, "</div>")?;
-    Ok(format!(
+    Ok(html_page(input.title, &body))
+}
+
+/// A self-contained HTML page titled `title` (escaped) around `body` (HTML), in the
+/// report's style.
+pub(crate) fn html_page(title: &str, body: &str) -> String {
+    format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head>\n<body>\n{body}</body></html>\n",
-        escape(input.title)
-    ))
+        escape(title)
+    )
 }
 
 const STYLE: &str = "body{font-family:sans-serif;margin:2em;color:#222;max-width:1500px}\

@@ -13,9 +13,6 @@ use ndarray::{Array2, Array3};
 use super::check::Confusion;
 use crate::progress;
 
-/// A block holds about this many samples of the scene (64 MiB of f32).
-const BLOCK_SAMPLES: usize = 16 << 20;
-
 /// The map's value where the scene has no data.
 pub const NO_CLASS: u32 = 0;
 
@@ -70,7 +67,7 @@ pub fn map_scene(
             .with_metadata(&scene.items)?;
     let mut confusion = check.as_ref().map(|_| Confusion::default());
     let (mut mapped, mut without_data) = (0u64, 0u64);
-    let rows_per_block = (BLOCK_SAMPLES / (meta.cols * meta.bands).max(1)).clamp(1, meta.rows);
+    let rows_per_block = crate::commands::convert::rows_per_block(meta);
     let bar = progress::bar(meta.rows as u64, "mapping", "rows");
     for window in cube.row_windows(rows_per_block) {
         let block = cube.read(window)?;

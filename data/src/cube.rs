@@ -301,6 +301,10 @@ impl std::fmt::Debug for Cube {
     }
 }
 
+/// About how many samples a window of [`Cube::stream_windows`] holds (64 MiB of f32): a
+/// few row blocks of a scene, the memory of the commands that stream one.
+pub const STREAM_SAMPLES: usize = 16 << 20;
+
 const HDF5_SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
 
 impl Cube {
@@ -431,6 +435,68 @@ impl Cube {
         let (rows, cols) = (self.meta.rows, self.meta.cols);
         let step = rows_per_block.max(1);
         (0..rows).step_by(step).map(move |row| Window { row, col: 0, rows: step.min(rows - row), cols })
+    }
+
+    /// Windows covering the cube for a reader that takes each once ([`Cube::read_once`],
+    /// [`Cube::read_stored_once`]), in reading order: whole rows of the file's blocks
+    /// (several when one holds fewer than about [`STREAM_SAMPLES`] samples) by
+    /// [`Cube::read_chunk_cols`] columns. Each block is decoded once, and the window, not
+    /// the scene's width, bounds the memory a reader needs.
+    pub fn stream_windows(&self) -> impl Iterator<Item = Window> + use<> {
+        let (rows, cols, bands) = (self.meta.rows, self.meta.cols, self.meta.bands);
+        let chunk = self.read_chunk_cols();
+        let block_rows = self.block_rows();
+        let step = (STREAM_SAMPLES / (chunk * bands).max(1) / block_rows * block_rows).max(block_rows);
+        (0..rows).step_by(step).flat_map(move |row| {
+            (0..cols).step_by(chunk).map(move |col| Window { row, col, rows: step.min(rows - row), cols: chunk.min(cols - col) })
+        })
+    }
+
+    /// Reads `window` as stored (as [`Cube::read_stored`]), for readers that read each
+    /// block once ([`Cube::stream_windows`]): the values come straight from the file band
+    /// by band, and the file's blocks leave GDAL's cache once copied. The array is laid out
+    /// band by band (`[bands, rows, cols]` permuted to `[rows, cols, bands]`).
+    pub fn read_stored_once(&self, window: Window) -> Result<Array3<f32>> {
+        let plane = window.rows * window.cols;
+        let mut planes = StoredPlanes::Float32(vec![0.0; plane * self.meta.bands]);
+        self.read_stored_planes(window, &mut planes, 0, plane)?;
+        let StoredPlanes::Float32(values) = planes else { unreachable!("float32 planes stay float32") };
+        let planes = Array3::from_shape_vec((self.meta.bands, window.rows, window.cols), values)
+            .map_err(|e| Error::invalid(&self.meta.path, format!("window {window:?}: {e}")))?;
+        Ok(planes.permuted_axes([1, 2, 0]))
+    }
+
+    /// Reads `window` in physical units with the nodata mask (as [`Cube::read`]), for
+    /// readers that read each block once (see [`Cube::read_stored_once`], whose layout the
+    /// block's data has).
+    pub fn read_once(&self, window: Window) -> Result<Block> {
+        let mut data = self.read_stored_once(window)?;
+        let meta = &self.meta;
+        let mut valid = vec![true; window.rows * window.cols];
+        let planes = data.as_slice_memory_order_mut().expect("planes read into one buffer");
+        let plane_len = valid.len().max(1);
+        if meta.nodata.is_some() {
+            for (plane, _) in planes.chunks_exact(plane_len).zip(&meta.good_bands).filter(|(_, good)| **good) {
+                for (ok, &v) in valid.iter_mut().zip(plane.iter()) {
+                    *ok &= !meta.is_nodata(v);
+                }
+            }
+        }
+        for (b, plane) in planes.chunks_exact_mut(plane_len).enumerate() {
+            // Stored values are physical ones where the band has no scale or offset.
+            let as_stored = meta.scale[b] == 1.0 && meta.offset[b] == 0.0 && meta.nodata.is_none_or(f64::is_nan);
+            for (v, &ok) in plane.iter_mut().zip(&valid) {
+                *v = if !ok {
+                    f32::NAN
+                } else if as_stored {
+                    *v
+                } else {
+                    meta.physical(b, *v)
+                };
+            }
+        }
+        let valid = Array2::from_shape_vec((window.rows, window.cols), valid).expect("one flag per pixel");
+        Ok(Block { window, data, valid })
     }
 
     /// Reads the cube strip by strip in physical units (see [`Cube::row_windows`]).

@@ -48,7 +48,9 @@ mod vsi;
 pub use atomic::{AtomicPath, write_atomically};
 pub use bands::{BandTable, read_band_table};
 pub use cog::{CogWriter, Compression, aux_xml_path};
-pub use cube::{Block, Cube, CubeMeta, CubeSource, GeoTransform, Georef, Resampling, ResamplingKernel, SampleType, Window, nm_per_unit};
+pub use cube::{
+    Block, Cube, CubeMeta, CubeSource, GeoTransform, Georef, Resampling, ResamplingKernel, STREAM_SAMPLES, SampleType, Window, nm_per_unit,
+};
 pub use envi::EnviHeader;
 pub use error::{Error, Result};
 pub use labels::{ClassInfo, ClassRaster, class_counts, parse_class_names, read_class_names};

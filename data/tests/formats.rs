@@ -61,6 +61,37 @@ fn blocks_cover_the_scene_and_match_a_whole_read() {
     assert!(whole.valid.iter().all(|&v| v), "SalinasA has no nodata");
 }
 
+/// Whether two blocks hold the same pixels: equal values (NaN where both are NaN) and mask.
+fn same_block(a: &hypersynth_data::Block, b: &hypersynth_data::Block) -> bool {
+    a.valid == b.valid
+        && a.data.shape() == b.data.shape()
+        && a.data.iter().zip(b.data.iter()).all(|(x, y)| x == y || (x.is_nan() && y.is_nan()))
+}
+
+#[test]
+fn streamed_windows_cover_the_scene_once_on_block_edges_and_read_as_plain_reads() {
+    let mut cubes = vec![Cube::open(samples_dir().join("salinasA/salinasA.tif")).unwrap()];
+    if let Some(data) = shared_data_dir() {
+        // Nodata, scale and bad bands, in 64 x 64 tiles; raw ENVI lines; HDF5 with a scale.
+        cubes.push(Cube::open(data.join("enmap_potsdam/mosaic/enmap_potsdam_mosaic.tif")).unwrap());
+        cubes.push(Cube::open(data.join("salinasA/salinasA_envi.img")).unwrap());
+        cubes.push(Cube::open(data.join("salinasA/salinasA_neon.h5")).unwrap());
+    }
+    for cube in &cubes {
+        let m = cube.meta();
+        let name = m.path.display();
+        let mut seen = ndarray::Array2::<u8>::zeros((m.rows, m.cols));
+        for w in cube.stream_windows() {
+            assert!(w.row % cube.block_rows() == 0 && w.col % cube.read_chunk_cols() == 0, "{name}: {w:?} off the block edges");
+            assert!(w.rows * w.cols * m.bands <= hypersynth_data::STREAM_SAMPLES.max(cube.block_rows() * cube.read_chunk_cols() * m.bands));
+            seen.slice_mut(ndarray::s![w.row..w.row + w.rows, w.col..w.col + w.cols]).mapv_inplace(|n| n + 1);
+            assert!(same_block(&cube.read_once(w).unwrap(), &cube.read(w).unwrap()), "{name}: {w:?} reads differently");
+            assert_eq!(cube.read_stored_once(w).unwrap(), cube.read_stored(w).unwrap(), "{name}: {w:?}");
+        }
+        assert!(seen.iter().all(|&n| n == 1), "{name}: every pixel in exactly one window");
+    }
+}
+
 #[test]
 fn enmap_tiles_carry_scale_nodata_bad_bands_and_georeferencing() {
     let data = shared!();

@@ -4,8 +4,9 @@
 //! synthetic spectra; `classify` fits one, saves it and maps scenes with it.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 
-use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -21,8 +22,9 @@ const NEIGHBOURS: usize = 5;
 /// Classifiers see this many principal components of the standardised bands, as is usual
 /// for hyperspectral classifiers; it also keeps their cost independent of the band count.
 const FEATURES: usize = 30;
-/// Rows predicted at once by the forest and the neighbours (a task for one thread).
-const PREDICT_ROWS: usize = 256;
+/// Rows predicted at once by every classifier: a task for one thread, which bounds the
+/// SVM's kernel values and the neighbours' distances to this many rows at a time.
+pub(crate) const PREDICT_ROWS: usize = 256;
 
 /// A kind of classifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -110,7 +112,11 @@ impl FeatureMap {
     pub fn apply(&self, x: ArrayView2<'_, f32>) -> Array2<f64> {
         let bands = self.bands();
         let axes = ArrayView2::from_shape((bands, self.features), &self.axes).expect("axes of the stated shape");
-        let z = Array2::from_shape_fn(x.dim(), |(r, b)| (f64::from(x[[r, b]]) - self.mean[b]) / self.std[b] - self.centre[b]);
+        // In `x`'s own memory order (a band-major block's transposed view stays band-major).
+        let mut z = x.mapv(f64::from);
+        for (b, mut column) in z.axis_iter_mut(Axis(1)).enumerate() {
+            column.mapv_inplace(|v| (v - self.mean[b]) / self.std[b] - self.centre[b]);
+        }
         z.dot(&axes)
     }
 }
@@ -177,64 +183,84 @@ impl Classifier {
         if x.ncols() != self.features.bands() {
             return Err(Error::Shape(format!("{} bands for a classifier fitted on {}", x.ncols(), self.features.bands())));
         }
-        if x.nrows() == 0 {
-            return Ok(Vec::new());
-        }
-        let t = self.features.apply(x);
-        let predicted = match &self.model {
-            Model::RbfSvm(svm) => svm.predict(t.view()),
-            Model::RandomForest(forest) => by_chunks(t.view(), |row| {
-                let mut p = vec![0.0; self.classes.len()];
-                forest.add_probabilities(row.as_slice().expect("rows of a standard-layout array"), &mut p);
-                let (best, share) = p.iter().enumerate().fold((0, f64::MIN), |m, (k, &v)| if v > m.1 { (k, v) } else { m });
-                (best as u32, share as f32)
-            }),
-            Model::NearestNeighbours { rows, labels } => {
-                let train = ArrayView2::from_shape((labels.len(), self.features.features), rows)
-                    .map_err(|e| Error::Shape(format!("nearest neighbours: {e}")))?;
-                nearest_vote(train, labels, self.classes.len(), t.view())
-            }
+        self.predict_rows(x.nrows(), |rows| x.slice(ndarray::s![rows, ..]).to_owned())
+    }
+
+    /// [`Classifier::predict`] of `n` rows made on demand: `rows(range)` gives the rows
+    /// `range` (`[range.len(), bands]`), chunk by chunk on every core, so that the rows
+    /// need never be held all at once (a mapped scene's pixels gathered from its bands).
+    pub fn predict_rows(&self, n: usize, rows: impl Fn(Range<usize>) -> Array2<f32> + Sync) -> Result<Vec<(u32, f32)>> {
+        let neighbours = match &self.model {
+            Model::NearestNeighbours { rows: train, labels } => Some((
+                ArrayView2::from_shape((labels.len(), self.features.features), train)
+                    .map_err(|e| Error::Shape(format!("nearest neighbours: {e}")))?,
+                labels.as_slice(),
+            )),
+            _ => None,
         };
-        Ok(predicted.into_iter().map(|(c, confidence)| (self.classes[c as usize], confidence)).collect())
+        let chunks: Vec<Range<usize>> = (0..n).step_by(PREDICT_ROWS).map(|start| start..(start + PREDICT_ROWS).min(n)).collect();
+        let predicted: Vec<Vec<(u32, f32)>> = chunks
+            .into_par_iter()
+            .map(|range| {
+                let (len, x) = (range.len(), rows(range));
+                if x.dim() != (len, self.features.bands()) {
+                    return Err(Error::Shape(format!("rows of shape {:?} for {len} rows of {} bands", x.dim(), self.features.bands())));
+                }
+                Ok(self.predict_chunk(x.view(), neighbours))
+            })
+            .collect::<Result<_>>()?;
+        Ok(predicted.into_iter().flatten().map(|(c, confidence)| (self.classes[c as usize], confidence)).collect())
+    }
+
+    /// The class indices and confidences of the rows of `x`, one thread's chunk.
+    fn predict_chunk(&self, x: ArrayView2<'_, f32>, neighbours: Option<(ArrayView2<'_, f64>, &[u32])>) -> Vec<(u32, f32)> {
+        let t = self.features.apply(x);
+        match (&self.model, neighbours) {
+            (Model::RbfSvm(svm), _) => svm.predict(t.view()),
+            (Model::RandomForest(forest), _) => {
+                let t = t.as_standard_layout();
+                most_probable(&forest.probabilities(t.as_slice().expect("a standard-layout array")), self.classes.len())
+            }
+            (Model::NearestNeighbours { .. }, Some((train, labels))) => nearest_vote(train, labels, self.classes.len(), t.view()),
+            (Model::NearestNeighbours { .. }, None) => unreachable!("the neighbours are viewed in predict_rows"),
+        }
     }
 }
 
-/// `predict` of every row of `t`, in parallel chunks.
-fn by_chunks(t: ArrayView2<'_, f64>, predict: impl Fn(ArrayView1<'_, f64>) -> (u32, f32) + Sync) -> Vec<(u32, f32)> {
-    by_row_chunks(t, PREDICT_ROWS, |chunk| chunk.outer_iter().map(&predict).collect())
+/// Per row of `probabilities` (`classes` values each), the most probable class index
+/// (the first of equals) and its probability.
+fn most_probable(probabilities: &[f64], classes: usize) -> Vec<(u32, f32)> {
+    probabilities
+        .chunks_exact(classes.max(1))
+        .map(|p| {
+            let (best, share) = p.iter().enumerate().fold((0, f64::MIN), |m, (k, &v)| if v > m.1 { (k, v) } else { m });
+            (best as u32, share as f32)
+        })
+        .collect()
 }
 
-/// `each` of the chunks of `rows` rows of `t` (the last may be shorter), in parallel,
-/// concatenated in order.
-pub(crate) fn by_row_chunks<T: Send>(t: ArrayView2<'_, f64>, rows: usize, each: impl Fn(ArrayView2<'_, f64>) -> Vec<T> + Sync) -> Vec<T> {
-    let chunks: Vec<ArrayView2<'_, f64>> = t.axis_chunks_iter(Axis(0), rows).collect();
-    chunks.into_par_iter().map(|c| each(c)).flatten_iter().collect()
-}
-
-/// The [`NEIGHBOURS`]-nearest vote for every row of `t` among `train` with class indices
+/// The [`NEIGHBOURS`]-nearest vote for every row of `t` (one thread's chunk) among `train` with class indices
 /// `labels`.
 fn nearest_vote(train: ArrayView2<'_, f64>, labels: &[u32], classes: usize, t: ArrayView2<'_, f64>) -> Vec<(u32, f32)> {
     let k = NEIGHBOURS.min(labels.len());
     let train_norms: Vec<f64> = train.outer_iter().map(|r| r.dot(&r)).collect();
-    by_row_chunks(t, PREDICT_ROWS, |chunk| {
-        let dots = chunk.dot(&train.t());
-        dots.outer_iter()
-            .map(|d| {
-                // |t - x|² without |t|², which is the same for every training row.
-                let mut order: Vec<(f64, usize)> = d.iter().zip(&train_norms).enumerate().map(|(i, (&d, &n))| (n - 2.0 * d, i)).collect();
-                order.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-                let nearest = &mut order[..k];
-                nearest.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-                let mut votes = vec![0usize; classes];
-                for &(_, i) in nearest.iter() {
-                    votes[labels[i] as usize] += 1;
-                }
-                let most = votes.iter().copied().max().unwrap_or(0);
-                let winner = nearest.iter().map(|&(_, i)| labels[i]).find(|&c| votes[c as usize] == most).unwrap_or(0);
-                (winner, most as f32 / k as f32)
-            })
-            .collect()
-    })
+    let dots = t.dot(&train.t());
+    dots.outer_iter()
+        .map(|d| {
+            // |t - x|² without |t|², which is the same for every training row.
+            let mut order: Vec<(f64, usize)> = d.iter().zip(&train_norms).enumerate().map(|(i, (&d, &n))| (n - 2.0 * d, i)).collect();
+            order.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let nearest = &mut order[..k];
+            nearest.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let mut votes = vec![0usize; classes];
+            for &(_, i) in nearest.iter() {
+                votes[labels[i] as usize] += 1;
+            }
+            let most = votes.iter().copied().max().unwrap_or(0);
+            let winner = nearest.iter().map(|&(_, i)| labels[i]).find(|&c| votes[c as usize] == most).unwrap_or(0);
+            (winner, most as f32 / k as f32)
+        })
+        .collect()
 }
 
 /// Fits a `kind` classifier on `train` (`[n, bands]`) with `labels` and predicts the labels

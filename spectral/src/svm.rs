@@ -66,10 +66,6 @@ pub struct Machine {
     pub rho: f64,
 }
 
-/// Rows whose kernel values are computed at once when predicting (bounds the memory to
-/// this many rows times the support vectors).
-const PREDICT_ROWS: usize = 256;
-
 impl Svm {
     /// Fits the machines on `x` (`[n, features]`) with class indices `labels`
     /// (`0..classes`), every pair in parallel.
@@ -104,10 +100,11 @@ impl Svm {
         Self { classes, gamma, features: x.ncols(), support, machines }
     }
 
-    /// Per row of `test` (`[n, features]`), the winning class index and the share of its
-    /// pairs it won (1 when it won every pair it is in).
+    /// Per row of `test` (`[n, features]`, one thread's chunk of rows: the kernel values
+    /// of every row are held at once), the winning class index and the share of its pairs
+    /// it won (1 when it won every pair it is in).
     pub fn predict(&self, test: ArrayView2<'_, f64>) -> Vec<(u32, f32)> {
-        crate::classify::by_row_chunks(test, PREDICT_ROWS, |chunk| self.decisions(chunk).outer_iter().map(|f| self.vote(f)).collect())
+        self.decisions(test).outer_iter().map(|f| self.vote(f)).collect()
     }
 
     /// The decision values of the rows of `test`, `[n, machines]`.

@@ -1,14 +1,15 @@
-//! Mapping a scene with a fitted classifier: row blocks of the scene (memory bounded by
-//! the block, whatever the scene's size), every block's pixels predicted over every core,
+//! Mapping a scene with a fitted classifier: windows of a few of the file's blocks (memory
+//! bounded by the window, whatever the scene's size and width), read while the window
+//! before is mapped, every window's pixels predicted over every core,
 //! written as a COG of class ids (with names and colours) and a COG of confidences.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use hypersynth_data::{ClassRaster, CogWriter, Compression, Cube, CubeMeta, Overviews, SampleType, SceneMetadata};
+use hypersynth_data::{Block, ClassRaster, CogWriter, Compression, Cube, CubeMeta, Overviews, SampleType, SceneMetadata};
 use hypersynth_spectral::Classifier;
-use ndarray::{Array2, Array3};
+use ndarray::{Array2, Array3, Axis};
 
 use super::check::Confusion;
 use crate::progress;
@@ -56,48 +57,40 @@ pub fn map_scene(
     let scene = SceneMetadata::read(&meta.path);
     let named: Vec<(u32, String, [u8; 3])> =
         std::iter::once((NO_CLASS, "no data".to_string(), [0, 0, 0])).chain(categories.iter().cloned()).collect();
-    let mut map_writer = CogWriter::create(map, &single_band(meta, dtype, f64::from(NO_CLASS), "class"), Compression::Deflate)?
+    let map_writer = CogWriter::create(map, &single_band(meta, dtype, f64::from(NO_CLASS), "class"), Compression::Deflate)?
         .with_overviews(Overviews::Mode)
         .with_categories(&named)?
         .dated(scene.datetime.clone())
         .with_metadata(&scene.items)?;
-    let mut confidence_writer =
+    let confidence_writer =
         CogWriter::create(confidence, &single_band(meta, SampleType::Float32, f64::NAN, "confidence"), Compression::Deflate)?
             .dated(scene.datetime)
             .with_metadata(&scene.items)?;
-    let mut confusion = check.as_ref().map(|_| Confusion::default());
-    let (mut mapped, mut without_data) = (0u64, 0u64);
-    let rows_per_block = crate::commands::convert::rows_per_block(meta);
-    let bar = progress::bar(meta.rows as u64, "mapping", "rows");
-    for window in cube.row_windows(rows_per_block) {
-        let block = cube.read(window)?;
-        // The pixels with data in every band taken, as rows of those bands.
-        let mut pixels = Vec::new();
-        let mut values = Vec::new();
-        for ((r, c), &valid) in block.valid.indexed_iter() {
-            let spectrum = bands.iter().map(|&b| block.data[[r, c, b]]);
-            if valid && spectrum.clone().all(f32::is_finite) {
-                pixels.push((r, c));
-                values.extend(spectrum);
+    let mut mapper = Mapper {
+        bands,
+        classifier,
+        check,
+        confusion: None,
+        writers: (map_writer, confidence_writer),
+        mapped: 0,
+        without_data: 0,
+        bar: progress::bar((meta.rows * meta.cols) as u64, "mapping", "pixels"),
+    };
+    mapper.confusion = mapper.check.as_ref().map(|_| Confusion::default());
+    // The scene is read on this thread while the block before is mapped on the others.
+    let (mapped, read) = std::thread::scope(|scope| {
+        let (send, receive) = std::sync::mpsc::sync_channel::<Block>(0);
+        let worker = scope.spawn(move || -> Result<Mapper<'_>> {
+            for block in receive {
+                mapper.map_block(&block)?;
             }
-        }
-        let x = Array2::from_shape_vec((pixels.len(), bands.len()), values)?;
-        let predicted = classifier.predict(x.view())?;
-        let mut classes = Array3::from_elem((window.rows, window.cols, 1), NO_CLASS as f32);
-        let mut confidences = Array3::from_elem((window.rows, window.cols, 1), f32::NAN);
-        for (&(r, c), &(class, share)) in pixels.iter().zip(&predicted) {
-            classes[[r, c, 0]] = class as f32;
-            confidences[[r, c, 0]] = share;
-        }
-        if let (Some(check), Some(confusion)) = (&check, &mut confusion) {
-            count_check(check, confusion, window, &classes, meta.cols);
-        }
-        mapped += pixels.len() as u64;
-        without_data += (window.rows * window.cols - pixels.len()) as u64;
-        map_writer.write(window, classes.view())?;
-        confidence_writer.write(window, confidences.view())?;
-        bar.inc(window.rows as u64);
-    }
+            Ok(mapper)
+        });
+        let read = send_blocks(cube, send);
+        (worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), read)
+    });
+    read?;
+    let Mapper { writers: (map_writer, confidence_writer), confusion, mapped, without_data, bar, .. } = mapped?;
     bar.set_message("writing COGs");
     let confidence = confidence_writer.finish()?;
     let map = map_writer.finish()?;
@@ -105,8 +98,78 @@ pub fn map_scene(
     Ok((MapFiles { map, confidence, mapped, without_data }, confusion))
 }
 
+/// Reads `cube` window by window ([`Cube::stream_windows`]) into `send`, until the scene
+/// ends or the receiver stops.
+fn send_blocks(cube: &Cube, send: std::sync::mpsc::SyncSender<Block>) -> Result<()> {
+    for window in cube.stream_windows() {
+        if send.send(cube.read_once(window)?).is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// What mapping a scene keeps from block to block.
+struct Mapper<'a> {
+    bands: &'a [usize],
+    classifier: &'a Classifier,
+    check: Option<CheckPixels<'a>>,
+    confusion: Option<Confusion>,
+    /// The class map's and the confidence map's writers.
+    writers: (CogWriter, CogWriter),
+    mapped: u64,
+    without_data: u64,
+    bar: indicatif::ProgressBar,
+}
+
+impl Mapper<'_> {
+    /// Predicts the pixels of `block` that have data in every band taken, and writes
+    /// their classes and confidences (and counts its check pixels).
+    fn map_block(&mut self, block: &Block) -> Result<()> {
+        let window = block.window;
+        let views: Vec<_> = self.bands.iter().map(|&b| block.data.index_axis(Axis(2), b)).collect();
+        let planes: Vec<&[f32]> = views.iter().map(|v| v.as_slice().expect("bands held plane by plane (Cube::read_once)")).collect();
+        // The pixels (row-major within the window) with a value in every band taken.
+        let mut taken = block.valid.as_slice().expect("a standard-layout mask").to_vec();
+        for plane in &planes {
+            for (ok, v) in taken.iter_mut().zip(plane.iter()) {
+                *ok &= v.is_finite();
+            }
+        }
+        let pixels: Vec<usize> = (0..taken.len()).filter(|&p| taken[p]).collect();
+        // Each chunk's spectra gathered, band by band, by the thread that predicts them.
+        let predicted = self.classifier.predict_rows(pixels.len(), |range| {
+            let pixels = &pixels[range];
+            let mut x = Array2::zeros((pixels.len(), planes.len()));
+            for (mut column, plane) in x.axis_iter_mut(Axis(1)).zip(&planes) {
+                for (v, &p) in column.iter_mut().zip(pixels) {
+                    *v = plane[p];
+                }
+            }
+            x
+        })?;
+        let mut classes = Array3::from_elem((window.rows, window.cols, 1), NO_CLASS as f32);
+        let mut confidences = Array3::from_elem((window.rows, window.cols, 1), f32::NAN);
+        for (&p, &(class, share)) in pixels.iter().zip(&predicted) {
+            let (r, c) = (p / window.cols, p % window.cols);
+            classes[[r, c, 0]] = class as f32;
+            confidences[[r, c, 0]] = share;
+        }
+        if let (Some(check), Some(confusion)) = (&self.check, &mut self.confusion) {
+            count_check(check, confusion, window, &classes);
+        }
+        self.mapped += pixels.len() as u64;
+        self.without_data += (window.rows * window.cols - pixels.len()) as u64;
+        self.writers.0.write(window, classes.view())?;
+        self.writers.1.write(window, confidences.view())?;
+        self.bar.inc((window.rows * window.cols) as u64);
+        Ok(())
+    }
+}
+
 /// Counts the check's labelled pixels of `window` by true and mapped class.
-fn count_check(check: &CheckPixels<'_>, confusion: &mut Confusion, window: hypersynth_data::Window, classes: &Array3<f32>, cols: usize) {
+fn count_check(check: &CheckPixels<'_>, confusion: &mut Confusion, window: hypersynth_data::Window, classes: &Array3<f32>) {
+    let cols = check.raster.ids.ncols();
     for r in 0..window.rows {
         for c in 0..window.cols {
             let (row, col) = (window.row + r, window.col + c);

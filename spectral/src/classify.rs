@@ -176,6 +176,33 @@ impl Classifier {
         Ok(Self { kind, classes, features, model })
     }
 
+    /// Whether the parts fit together, as [`Classifier::fit`] makes them (a classifier read
+    /// from a file may not): classes ascending, the feature map's arrays of its band and
+    /// feature counts, the model on those features and classes.
+    pub fn check(&self) -> Result<()> {
+        let f = &self.features;
+        let bands = f.bands();
+        if self.classes.len() < 2 || !self.classes.windows(2).all(|w| w[0] < w[1]) {
+            return Err(Error::Shape("its classes are not two or more ascending ids".into()));
+        }
+        if bands == 0 || f.std.len() != bands || f.centre.len() != bands || f.axes.len() != bands * f.features {
+            return Err(Error::Shape(format!("its feature map does not hold {bands} bands by {} features", f.features)));
+        }
+        let classes = self.classes.len();
+        match &self.model {
+            Model::RandomForest(forest) => forest.check(f.features, classes),
+            Model::RbfSvm(svm) => svm.check(f.features, classes),
+            Model::NearestNeighbours { rows, labels } => {
+                if rows.len() != labels.len() * f.features || labels.is_empty() || labels.iter().any(|&l| l as usize >= classes) {
+                    Err(format!("its {} neighbours do not hold {} features and a class each", labels.len(), f.features))
+                } else {
+                    Ok(())
+                }
+            }
+        }
+        .map_err(Error::Shape)
+    }
+
     /// Per row of `x` (`[n, bands]`, the bands it was fitted on), the predicted class id
     /// and its confidence in `[0, 1]`: the forest's mean probability of the class, the
     /// share of the SVM's pairs the class won, the share of the neighbours of the class.

@@ -68,6 +68,33 @@ impl Forest {
         Self { features, classes, trees }
     }
 
+    /// Whether the forest is whole (one read from a file may not be): every split on one of
+    /// `features` values with both children after it (so every row reaches a leaf), every
+    /// leaf's shares present for `classes` classes.
+    pub fn check(&self, features: usize, classes: usize) -> std::result::Result<(), String> {
+        if (self.features, self.classes) != (features, classes) {
+            return Err(format!("a forest of {} features and {} classes for {features} and {classes}", self.features, self.classes));
+        }
+        for (t, tree) in self.trees.iter().enumerate() {
+            let nodes = tree.nodes.len() as u64;
+            let whole = !tree.nodes.is_empty()
+                && tree.nodes.iter().enumerate().all(|(at, node)| {
+                    if node.feature == LEAF {
+                        (u64::from(node.left) + 1) * classes as u64 <= tree.shares.len() as u64
+                    } else {
+                        let at = at as u64;
+                        (node.feature as usize) < features
+                            && (at + 1..nodes).contains(&u64::from(node.left))
+                            && (at + 1..nodes).contains(&u64::from(node.right))
+                    }
+                });
+            if !whole {
+                return Err(format!("tree {t} has a node that points outside it"));
+            }
+        }
+        Ok(())
+    }
+
     /// The class probabilities of each row of `rows` (`features` values each, one row
     /// after another): `classes` values per row, each the mean over the trees of the
     /// class's share in the row's leaf. Tree by tree over all the rows, so that a tree's

@@ -100,6 +100,24 @@ impl Svm {
         Self { classes, gamma, features: x.ncols(), support, machines }
     }
 
+    /// Whether the machine is whole (one read from a file may not be): support vectors of
+    /// `features` values, one machine per pair of `classes` classes, each with a coefficient
+    /// per support vector it names.
+    pub fn check(&self, features: usize, classes: usize) -> std::result::Result<(), String> {
+        if (self.features, self.classes) != (features, classes) || self.support.len() % features.max(1) != 0 {
+            return Err(format!("support vectors of {} features and {} classes for {features} and {classes}", self.features, self.classes));
+        }
+        let vectors = (self.support.len() / features.max(1)) as u64;
+        let pairs = (0..classes as u32).flat_map(|a| (a + 1..classes as u32).map(move |b| (a, b)));
+        if !self.machines.iter().map(|m| (m.a, m.b)).eq(pairs) {
+            return Err("its machines are not one per pair of classes".into());
+        }
+        if self.machines.iter().any(|m| m.coef.len() != m.support.len() || m.support.iter().any(|&s| u64::from(s) >= vectors)) {
+            return Err("a machine names support vectors it does not hold".into());
+        }
+        Ok(())
+    }
+
     /// Per row of `test` (`[n, features]`, one thread's chunk of rows: the kernel values
     /// of every row are held at once), the winning class index and the share of its pairs
     /// it won (1 when it won every pair it is in).

@@ -139,6 +139,12 @@ const CASES: &[Case] = &[
     case("classify --table one_spectrum.csv --scene cube.tif --out c.tif", 1, "one_spectrum.csv", "class 2 (class_2) has one spectrum"),
     case("classify --table far_bands.csv --scene cube.tif --out c.tif", 1, "cube.tif", "no band in common"),
     case("classify --classifier-file classes.csv --scene cube.tif --out c.tif", 1, "classes.csv", "not a hypersynth classifier file"),
+    case(
+        "classify --classifier-file torn.classifier.json --scene cube.tif --out c.tif",
+        1,
+        "torn.classifier.json",
+        "not a whole classifier",
+    ),
     // --- job files ----------------------------------------------------------------------
     case("run job_steps.toml", 1, "job_steps.toml line", "steps must be at least 1"),
     case("run job_overlap.toml", 1, "job_overlap.toml line", "less than half of tile"),
@@ -208,6 +214,14 @@ fn fixture(t: &TestDir) {
     std::fs::write(t.join("no_rows.csv"), "class_id,400.0,410.0\n").unwrap();
     std::fs::write(t.join("one_spectrum.csv"), "class_id,400.0,410.0\n1,0.1,0.2\n1,0.2,0.3\n2,0.3,0.1\n").unwrap();
     std::fs::write(t.join("far_bands.csv"), "class_id,3000.0,3010.0\n1,0.1,0.2\n1,0.2,0.3\n2,0.3,0.1\n2,0.4,0.1\n").unwrap();
+    // A classifier file whose feature map lacks a principal axis (2 bands by 1 feature).
+    let torn = r#"{"card": {"format": "hypersynth-classifier", "version": 1, "software": "a hand", "classes":
+        [{"id": 1, "name": "a", "training_count": 1}, {"id": 2, "name": "b", "training_count": 1}],
+        "wavelengths_nm": [400.0, 410.0], "trained_on": [], "data_fingerprint": "", "seed": 0},
+        "classifier": {"kind": "nearest-neighbours", "classes": [1, 2],
+        "features": {"mean": [0.0, 0.0], "std": [1.0, 1.0], "centre": [0.0, 0.0], "axes": [1.0], "features": 1},
+        "model": {"nearest-neighbours": {"rows": [0.0, 1.0], "labels": [0, 1]}}}}"#;
+    std::fs::write(t.join("torn.classifier.json"), torn).unwrap();
     std::fs::copy(sample("classes.csv"), t.join("c.confusion.csv")).unwrap();
     translate(t, &["-b", "1", "-b", "1", "-b", "1"], "gt.tif", "three_band.tif");
     translate(t, &["-srcwin", "0", "0", "10", "10"], "cube.tif", "small.tif");

@@ -8,7 +8,7 @@ use std::path::Path;
 use hypersynth_data::Cube;
 use ndarray::Array2;
 
-use crate::support::{TestDir, gdalinfo, python_check, run_json, sample, write_uint8_raster};
+use crate::support::{TestDir, gdalinfo, python_check, run_json, sample, translate, write_uint8_raster};
 
 /// Fits scikit-learn's StandardScaler -> PCA(30) -> SVC(C=100, gamma="scale") and
 /// RandomForestClassifier() on the training raster's pixels of the cube (bands as the run
@@ -146,4 +146,38 @@ fn the_map_names_its_classes_for_gdal_and_a_saved_classifier_maps_again_alike() 
     let card: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(t.join("map.classifier.json")).unwrap()).unwrap();
     assert_eq!(card["card"]["classes"].as_array().unwrap().len(), 6);
     assert_eq!(card["card"]["wavelengths_nm"].as_array().unwrap().len(), 204);
+}
+
+#[test]
+fn a_killed_classify_leaves_nothing_that_looks_finished_and_its_rerun_matches_an_uninterrupted_one() {
+    let t = TestDir::new();
+    let (cube, labels) = (sample("salinasA.tif"), sample("salinasA_gt.tif"));
+    t.ok(&t.run(&["classify", "--cube", &cube, "--labels", &labels, "--scene", &cube, "--out", "fit.tif"]));
+    // The sample at 4 x 4 the pixels, so that mapping lasts long enough to be killed.
+    translate(&t, &["-outsize", "400%", "400%", "-co", "TILED=YES"], &cube, "scene.tif");
+    let args = |out: &'static str| {
+        ["classify", "--classifier-file", "fit.classifier.json", "--scene", "scene.tif", "--out", out, "--threads", "1"]
+    };
+    t.ok(&t.run(&args("whole.tif")));
+
+    let partial = || t.listing().lines().any(|l| l.contains(".cut.") && l.ends_with(".partial"));
+    let mut child = t.command(&args("cut.tif")).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !partial() {
+        assert!(std::time::Instant::now() < deadline, "classify wrote no partial file\n{}", t.listing());
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    // (A run with --classifier-file writes no classifier file of its own.)
+    for name in ["cut.tif", "cut.confidence.tif", "cut.tif.aux.xml", "cut.run.json"] {
+        assert!(!t.join(name).exists(), "killed mid-run, {name} looks finished\n{}", t.listing());
+    }
+
+    t.ok(&t.run(&args("cut.tif")));
+    for name in ["cut.tif", "cut.confidence.tif", "cut.tif.aux.xml"] {
+        let whole = name.replace("cut", "whole");
+        assert!(std::fs::read(t.join(&whole)).unwrap() == std::fs::read(t.join(name)).unwrap(), "{name} differs from {whole}");
+    }
+    assert!(!partial(), "the rerun left the killed run's partial files\n{}", t.listing());
 }

@@ -70,6 +70,7 @@ impl SavedClassifier {
         if card.format != FORMAT || card.version != VERSION {
             bail!("{}: a {} file of version {}; this build reads {FORMAT} version {VERSION}", path.display(), card.format, card.version);
         }
+        saved.classifier.check().with_context(|| format!("{}: not a whole classifier", path.display()))?;
         let ids: Vec<u32> = card.classes.iter().map(|c| c.id).collect();
         if ids != saved.classifier.classes || card.wavelengths_nm.len() != saved.classifier.features.bands() {
             bail!("{}: its card does not describe its classifier (classes or bands differ)", path.display());

@@ -104,7 +104,7 @@ impl Svm {
     /// `features` values, one machine per pair of `classes` classes, each with a coefficient
     /// per support vector it names.
     pub fn check(&self, features: usize, classes: usize) -> std::result::Result<(), String> {
-        if (self.features, self.classes) != (features, classes) || self.support.len() % features.max(1) != 0 {
+        if (self.features, self.classes) != (features, classes) || !self.support.len().is_multiple_of(features.max(1)) {
             return Err(format!("support vectors of {} features and {} classes for {features} and {classes}", self.features, self.classes));
         }
         let vectors = (self.support.len() / features.max(1)) as u64;

@@ -725,6 +725,13 @@ pub struct ClassifyArgs {
     /// The classifier to fit.
     #[arg(long, value_enum, default_value = "rbf-svm")]
     pub classifier: ClassifierArg,
+    /// A spectral model (train spectral's ONNX) whose synthetic spectra are added to the
+    /// training spectra, made and selected as `augment --target-per-class N` makes them.
+    #[arg(long, requires = "target_per_class", conflicts_with = "classifier_file")]
+    pub model: Option<PathBuf>,
+    /// With --model: bring every class below N training spectra to N.
+    #[arg(long, requires = "model", value_parser = at_least::<1>)]
+    pub target_per_class: Option<usize>,
     /// The scene to map (any cube hypersynth reads; its bands are matched to the training
     /// bands by wavelength).
     #[arg(long)]

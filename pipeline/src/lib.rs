@@ -27,6 +27,7 @@ mod run_record;
 mod runtime;
 mod scene_inference;
 mod settings;
+mod threads;
 pub mod tiling;
 
 use cli::{Cli, Command, ModelsCommand, TrainCommand};
@@ -40,7 +41,10 @@ pub fn main() -> ExitCode {
     let mut cli = Cli::parse();
     let asked_threads = cli.global.threads;
     cli.global.threads = asked_threads.map(cap_threads);
-    prepare_process(&cli);
+    if let Err(e) = prepare_process(&cli, asked_threads) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     logging::init(cli.global.log_format, cli.global.quiet, cli.global.verbose);
     if let (Some(asked), Some(used)) = (asked_threads, cli.global.threads)
         && asked != used
@@ -68,8 +72,9 @@ fn cap_threads(asked: usize) -> usize {
     asked.min(std::thread::available_parallelism().map_or(asked, std::num::NonZero::get))
 }
 
-/// Process-wide settings that must be in place before any other thread starts.
-fn prepare_process(cli: &Cli) {
+/// Process-wide settings that must be in place before any other thread starts, and the
+/// global thread pool (`asked`: the `--threads` given, before [`cap_threads`]).
+fn prepare_process(cli: &Cli, asked: Option<usize>) -> anyhow::Result<()> {
     if let Command::Train(TrainCommand::Spectral(args)) = &cli.command
         && args.loss.needs_second_derivatives()
     {
@@ -86,8 +91,11 @@ fn prepare_process(cli: &Cli) {
             std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
             std::env::set_var("GDAL_NUM_THREADS", threads.to_string());
         }
-        // Fails only if a pool exists already, which it cannot this early.
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
+        // No pool exists this early: it fails only when the system starts no more threads.
+        rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().map_err(|e| {
+            let asked = asked.unwrap_or(threads);
+            anyhow::anyhow!("--threads {asked}: cannot start {threads} threads ({e}): {}", threads::process_limit())
+        })?;
     } else if std::env::var_os("RAYON_NUM_THREADS").is_none() {
         // Without the variable, candle counts the physical cores (reading /proc/cpuinfo)
         // at every matrix product: about 200 reads per step of the exemplar GAN. The count
@@ -100,8 +108,11 @@ fn prepare_process(cli: &Cli) {
         let pool = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         // SAFETY: as above.
         unsafe { std::env::set_var("RAYON_NUM_THREADS", kernels.to_string()) };
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(pool).build_global();
+        rayon::ThreadPoolBuilder::new().num_threads(pool).build_global().map_err(|e| {
+            anyhow::anyhow!("cannot start {pool} threads, one per core ({e}): {}; --threads N uses fewer", threads::process_limit())
+        })?;
     }
+    Ok(())
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {

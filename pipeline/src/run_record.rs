@@ -92,10 +92,13 @@ impl RunRecord {
     /// the background.
     pub fn start(command: &str, inputs: &[PathBuf], parameters: Value) -> Result<Self> {
         let paths = inputs.to_vec();
-        let hashing = Some(std::thread::spawn(move || {
-            yield_to_the_run();
-            paths.iter().map(|p| FileRecord::of(p)).collect()
-        }));
+        let hashing = std::thread::Builder::new()
+            .spawn(move || {
+                yield_to_the_run();
+                paths.iter().map(|p| FileRecord::of(p)).collect()
+            })
+            .map_err(|e| crate::threads::cannot_start("hashing the inputs", &e))?;
+        let hashing = Some(hashing);
         let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         Ok(Self { command: command.into(), started_unix, clock: Instant::now(), hashing, inputs: Vec::new(), parameters })
     }

@@ -233,6 +233,7 @@ pub fn augment(args: AugmentArgs, threads: Option<usize>) -> anyhow::Result<augm
         hdf5: args.hdf5,
         compression: args.compression,
         report: (!args.no_report).then(|| QualityConfig { seed: args.seed, ..QualityConfig::default() }),
+        when_nothing_to_generate: augment::NothingToGenerate::Refuse,
     })
 }
 
@@ -261,7 +262,9 @@ pub fn classify(args: ClassifyArgs) -> anyhow::Result<classify::Classify> {
                 ClassifierArg::RandomForest => ClassifierKind::RandomForest,
                 ClassifierArg::Knn => ClassifierKind::NearestNeighbours,
             };
-            classify::Training::Fit { source: label_source(args.labels)?, kind, seed: args.seed }
+            let synthetic =
+                args.model.zip(args.target_per_class).map(|(model, n)| classify::SyntheticSpectra { model, target_per_class: n });
+            classify::Training::Fit { source: label_source(args.labels)?, kind, seed: args.seed, synthetic }
         }
     };
     Ok(classify::Classify {

@@ -724,8 +724,10 @@ fn run_tiled_in_chunks(
     let (hand_back, handed_back) = std::sync::mpsc::channel();
     std::thread::scope(|scope| {
         let layout = &layout;
-        let model = scope.spawn(move || run_model(layout, queue, give_back, infer, write));
-        let cutter = scope.spawn(move || cut_tiles(layout, held, held_chunks, hand_back, work, returned, bar));
+        let model = crate::threads::spawn_scoped(scope, "the model", move || run_model(layout, queue, give_back, infer, write))?;
+        let cutter = crate::threads::spawn_scoped(scope, "cutting tiles", move || {
+            cut_tiles(layout, held, held_chunks, hand_back, work, returned, bar)
+        })?;
         let reading = read_chunks(layout, sources, &read, &handed_back);
         drop(read);
         let cutting = cutter.join().map_err(|_| anyhow::anyhow!("the cutting thread panicked"))?;

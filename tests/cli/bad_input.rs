@@ -105,6 +105,7 @@ const CASES: &[Case] = &[
     case("train spectral $DATA --out n.onnx --threads 0", 2, "--threads", "at least 1"),
     case("augment --model m.onnx $DATA --out a2 --target-per-class 0", 2, "--target-per-class", "at least 1"),
     case("augment --model m.onnx $DATA --out a2 --target-per-class 300 --batch 0", 2, "--batch", "at least 1"),
+    case("report $DATA --synthetic foreign_class.csv --out r2", 1, "foreign_class.csv", "class 99, which the real spectra do not have"),
     case("report $DATA --synthetic aug/synthetic.parquet --out r2 --test 1", 2, "--test", "above 0 and less than 1"),
     case("report $DATA --synthetic aug/synthetic.parquet --out r2 --test 0", 2, "--test", "above 0 and less than 1"),
     case("report $DATA --synthetic aug/synthetic.parquet --model m.onnx --out r2", 1, "m.onnx", "made from every labelled pixel"),
@@ -211,6 +212,15 @@ fn fixture(t: &TestDir) {
     std::fs::write(t.join("empty.csv"), format!("{header}\n")).unwrap();
     std::fs::write(t.join("partial.csv"), format!("{header}\n{first}\n")).unwrap();
     std::fs::write(t.join("no_header.csv"), classes.lines().skip(1).collect::<Vec<_>>().join("\n")).unwrap();
+    // Synthetic spectra of the sample's good bands, of class 99, which its labels lack.
+    let meta = Cube::open(t.join("cube.tif")).unwrap().meta().clone();
+    let good: Vec<f64> = meta.wavelengths_nm.unwrap().into_iter().zip(&meta.good_bands).filter(|(_, g)| **g).map(|(w, _)| w).collect();
+    let foreign = format!(
+        "class_id,{}\n99,{}\n",
+        good.iter().map(|w| w.to_string()).collect::<Vec<_>>().join(","),
+        vec!["0.1"; good.len()].join(",")
+    );
+    std::fs::write(t.join("foreign_class.csv"), foreign).unwrap();
     std::fs::write(t.join("no_rows.csv"), "class_id,400.0,410.0\n").unwrap();
     std::fs::write(t.join("one_spectrum.csv"), "class_id,400.0,410.0\n1,0.1,0.2\n1,0.2,0.3\n2,0.3,0.1\n").unwrap();
     std::fs::write(t.join("far_bands.csv"), "class_id,3000.0,3010.0\n1,0.1,0.2\n1,0.2,0.3\n2,0.3,0.1\n2,0.4,0.1\n").unwrap();

@@ -181,3 +181,32 @@ fn a_killed_classify_leaves_nothing_that_looks_finished_and_its_rerun_matches_an
     }
     assert!(!partial(), "the rerun left the killed run's partial files\n{}", t.listing());
 }
+
+#[test]
+fn a_model_adds_the_synthetic_spectra_augment_makes_to_the_training() {
+    let t = TestDir::new();
+    let (cube, labels, classes) = (sample("salinasA.tif"), sample("salinasA_gt.tif"), sample("classes.csv"));
+    let data = ["--cube", &cube, "--labels", &labels, "--classes", &classes];
+    t.ok(&t.run(&[&["train", "spectral"][..], &data, &["--out", "m.onnx"]].concat()));
+    let with_model = ["--model", "m.onnx", "--target-per-class", "1500"];
+    t.ok(&t.run(&[&["classify"][..], &data, &["--scene", &cube, "--out", "map.tif"], &with_model].concat()));
+    t.ok(&t.run(&[&["augment"][..], &data, &with_model, &["--out", "aug", "--no-report"]].concat()));
+    // The card counts, per class, the spectra augment writes with the same model, target and seed.
+    let written = python_check(
+        "import sys, json, pandas as pd; print(json.dumps({str(k): int(v) for k, v in pd.read_parquet(sys.argv[1]).class_id.value_counts().items()}))",
+        &[&t.join("aug/synthetic.parquet")],
+    );
+    let written: serde_json::Value = serde_json::from_str(&written).unwrap();
+    let card: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(t.join("map.classifier.json")).unwrap()).unwrap();
+    let mut added = 0;
+    for class in card["card"]["classes"].as_array().unwrap() {
+        let (id, real, synthetic) =
+            (class["id"].to_string(), class["training_count"].as_u64().unwrap(), class["synthetic_count"].as_u64().unwrap());
+        assert_eq!(synthetic, written.get(&id).and_then(serde_json::Value::as_u64).unwrap_or(0), "class {id}");
+        assert!(real >= 1500 || synthetic > 0, "class {id}: {real} real spectra and none added");
+        added += synthetic;
+    }
+    assert!(added > 0);
+    assert!(card["card"]["synthetic_from"].as_str().unwrap().ends_with("m.onnx"));
+    assert!(!t.listing().contains(".classify-synthetic"), "the working folder is left\n{}", t.listing());
+}

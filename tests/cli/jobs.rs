@@ -333,3 +333,47 @@ fn a_job_maps_each_scene_with_a_classifier_fitted_on_its_augmented_spectra() {
     std::fs::write(t.join("bad.toml"), std::fs::read_to_string(t.join("job.toml")).unwrap().replace("random-forest", "lda")).unwrap();
     t.refused(&t.run(&["run", "bad.toml", "-q"]), "bad.toml line", "classifier must be one of random-forest, rbf-svm, knn");
 }
+
+#[test]
+fn a_scene_with_every_class_at_the_target_is_augmented_with_nothing_and_the_job_goes_on() {
+    let t = TestDir::new();
+    // The sample's smallest class has 391 labelled pixels: a target of 100 asks for nothing.
+    let job = format!(
+        "output = \"out\"\nseed = 2\n\n[[scene]]\npath = \"{}\"\nlabels = \"{}\"\nclasses = \"{}\"\nid = \"salinas\"\n\n[train]\n\n\
+         [augment]\ntarget_per_class = 100\nreport = false\n\n[classify]\nclassifier = \"knn\"\n",
+        sample("salinasA.tif"),
+        sample("salinasA_gt.tif"),
+        sample("classes.csv")
+    );
+    std::fs::write(t.join("job.toml"), job).unwrap();
+    let out = t.run(&["run", "job.toml"]);
+    t.ok(&out);
+    let stderr = &out.stderr;
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("WARN") && l.contains("nothing to generate")).collect();
+    assert_eq!(warnings.len(), 1, "one warning says there is nothing to generate\n{stderr}");
+    assert!(warnings[0].contains("target 100 is not above any class's training count"), "{}", warnings[0]);
+    let augment = run_json(&t.join("out/salinas/augment/run.json"));
+    assert_eq!(augment["status"], "done", "{augment}");
+    assert_eq!(augment["metrics"]["synthetic_spectra"], 0.0, "{augment}");
+    let rows = python_check(
+        "import sys, pandas as pd; print(len(pd.read_parquet(sys.argv[1])))",
+        &[&t.join("out/salinas/augment/augmented.parquet")],
+    );
+    assert_eq!(rows, "5348", "the real spectra, every labelled pixel");
+    assert_eq!(run_json(&t.join("out/salinas/classify/run.json"))["status"], "done");
+    // The command line still refuses it, with the same sentence.
+    let refused = t.run(&[
+        "augment",
+        "--model",
+        "out/salinas/train/model.onnx",
+        "--cube",
+        &sample("salinasA.tif"),
+        "--labels",
+        &sample("salinasA_gt.tif"),
+        "--out",
+        "aug",
+        "--target-per-class",
+        "100",
+    ]);
+    t.refused(&refused, "target 100", "is not above any class's training count");
+}

@@ -91,7 +91,32 @@ pub struct Augment {
     pub session: SessionOptions,
     /// Write the quality report into `OUT/report/` (`None`: no report).
     pub report: Option<QualityConfig>,
+    /// When no class is below the target: refuse (the command line), or warn and write the
+    /// real spectra alone (a job's task, done with nothing to generate).
+    pub when_nothing_to_generate: NothingToGenerate,
 }
+
+/// What `augment` does when every class already has the target's count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NothingToGenerate {
+    /// Refuse, naming the target and the smallest class.
+    #[default]
+    Refuse,
+    /// Say so as a warning and write the real spectra alone.
+    WriteRealOnly,
+}
+
+/// The refusal when no class is below the target: [`plan`]'s error.
+#[derive(Debug)]
+pub struct NothingToDo(String);
+
+impl std::fmt::Display for NothingToDo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NothingToDo {}
 
 /// What `augment` wrote.
 #[derive(Debug, Clone)]
@@ -134,7 +159,13 @@ pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
     check_same_bands(&settings.model, &card.wavelengths_nm, &data.wavelengths_nm, "the data's good bands")?;
     let (train_rows, basis) = splits(&card, &data, settings.seed, settings.report.is_some())?;
     let counts = class_counts(train_rows.iter().map(|&r| data.labels[r]));
-    let wanted = plan(settings.target, &counts, &card)?;
+    let wanted = match plan(settings.target, &counts, &card) {
+        Err(e) if e.is::<NothingToDo>() && settings.when_nothing_to_generate == NothingToGenerate::WriteRealOnly => {
+            tracing::warn!("{e}: the real spectra are written alone");
+            BTreeMap::new()
+        }
+        other => other?,
+    };
     log_plan(&counts, &wanted, &card);
 
     std::fs::create_dir_all(&settings.out)
@@ -379,7 +410,10 @@ pub(crate) fn plan(target: Target, counts: &BTreeMap<u32, usize>, card: &ModelCa
     };
     let smallest = counts.values().copied().min().unwrap_or(0);
     if goal <= smallest {
-        bail!("target {goal} is not above any class's training count (the smallest class has {smallest}); nothing to generate");
+        return Err(NothingToDo(format!(
+            "target {goal} is not above any class's training count (the smallest class has {smallest}); nothing to generate"
+        ))
+        .into());
     }
     Ok(counts.iter().filter(|&(&id, &n)| n < goal && card.classes.iter().any(|c| c.id == id)).map(|(&id, &n)| (id, goal - n)).collect())
 }
@@ -574,7 +608,7 @@ impl Generator<'_> {
     ) -> Result<(Written, BTreeMap<u32, Made>)> {
         std::thread::scope(|scope| {
             let (batches, queue) = std::sync::mpsc::sync_channel(2);
-            let writer = scope.spawn(|| tables.write(queue));
+            let writer = crate::threads::spawn_scoped(scope, "the Parquet writer", || tables.write(queue))?;
             let made = self.run(session, wanted, &batches);
             if made.is_ok() {
                 // A send fails only when the writer already stopped; it tells why.

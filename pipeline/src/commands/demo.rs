@@ -91,6 +91,7 @@ pub fn run(out: &Path, threads: Option<usize>) -> Result<()> {
         compression: TableCompression::default(),
         session: SessionOptions { threads, ..SessionOptions::default() },
         report: Some(QualityConfig::default()),
+        when_nothing_to_generate: super::augment::NothingToGenerate::Refuse,
     })?;
     for (class, n) in &outcome.generated {
         println!("class {class}: {n} synthetic spectra");

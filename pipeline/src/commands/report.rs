@@ -57,6 +57,13 @@ pub fn run(settings: &Report) -> Result<PathBuf> {
         bail!("{}: holds no labelled synthetic spectra; the report compares them with the real ones", settings.synthetic.display());
     }
     check_same_bands(&settings.synthetic, &synthetic.wavelengths_nm, &real.wavelengths_nm, "the real spectra's good bands")?;
+    if let Some(id) = synthetic.labels.iter().find(|id| !real.classes.iter().any(|c| c.id == **id)) {
+        bail!(
+            "{}: holds spectra of class {id}, which the real spectra do not have; the report scores synthetic spectra of \
+             the real classes only",
+            settings.synthetic.display()
+        );
+    }
     let split = match &settings.split {
         TestSplit::FromModel(model) => model_split(model)?,
         TestSplit::Fraction { test, seed, blocks } => {

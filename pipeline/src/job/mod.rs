@@ -172,7 +172,7 @@ fn in_job_order(scenes: &[&Scene], workers: usize, run_scene: impl Fn(&Scene) ->
     std::thread::scope(|scope| -> Result<()> {
         let handles: Vec<_> = (0..workers.min(scenes.len()))
             .map(|_| {
-                scope.spawn(|| -> Result<()> {
+                crate::threads::spawn_scoped(scope, "a scene", || -> Result<()> {
                     loop {
                         let position = next.fetch_add(1, Ordering::Relaxed);
                         let Some(&scene) = scenes.get(position) else { return Ok(()) };
@@ -181,7 +181,7 @@ fn in_job_order(scenes: &[&Scene], workers: usize, run_scene: impl Fn(&Scene) ->
                     }
                 })
             })
-            .collect();
+            .collect::<Result<_>>()?;
         for handle in handles {
             handle.join().map_err(|_| anyhow::anyhow!("a scene worker panicked"))??;
         }

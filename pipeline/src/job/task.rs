@@ -309,6 +309,8 @@ impl Task<'_> {
             compression: o.compression,
             session: session.clone(),
             report: o.report.then(|| QualityConfig { seed: self.job.seed, ..QualityConfig::default() }),
+            // A scene whose classes all have the target already is done, not failed.
+            when_nothing_to_generate: augment::NothingToGenerate::WriteRealOnly,
         })?;
         let generated: usize = outcome.generated.values().sum();
         let mut metrics = BTreeMap::from([("synthetic_spectra".into(), generated as f64)]);
@@ -340,7 +342,7 @@ impl Task<'_> {
         let out = dir.join(format!("{}.tif", self.scene.id));
         let kind = ClassifierKind::from_option_name(&o.classifier).context("checked when the job was read: a known classifier")?;
         let settings = Classify {
-            training: classify::Training::Fit { source: self.classify_training(), kind, seed: self.job.seed },
+            training: classify::Training::Fit { source: self.classify_training(), kind, seed: self.job.seed, synthetic: None },
             scene: CubeSource::file(self.scene.path.clone()),
             out: out.clone(),
             check: None,

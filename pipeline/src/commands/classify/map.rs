@@ -80,12 +80,16 @@ pub fn map_scene(
     // The scene is read on this thread while the block before is mapped on the others.
     let (mapped, read) = std::thread::scope(|scope| {
         let (send, receive) = std::sync::mpsc::sync_channel::<Block>(0);
-        let worker = scope.spawn(move || -> Result<Mapper<'_>> {
+        let worker = crate::threads::spawn_scoped(scope, "mapping", move || -> Result<Mapper<'_>> {
             for block in receive {
                 mapper.map_block(&block)?;
             }
             Ok(mapper)
         });
+        let worker = match worker {
+            Ok(worker) => worker,
+            Err(e) => return (Err(e), Ok(())),
+        };
         let read = send_blocks(cube, send);
         (worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), read)
     });

@@ -12,14 +12,17 @@ mod saved;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
-use hypersynth_data::{ClassRaster, Cube, CubeSource, aux_xml_path, stac_item_path};
+use anyhow::{Context, Result, bail};
+use hypersynth_data::{ClassRaster, Cube, CubeSource, TableCompression, aux_xml_path, stac_item_path};
+use hypersynth_onnx::SessionOptions;
 use hypersynth_spectral::{Classifier, ClassifierKind};
+use ndarray::{Array2, Axis};
 use serde_json::json;
 
 pub use check::{Accuracy, Confusion};
 pub use saved::{ClassCard, ClassifierCard, SavedClassifier};
 
+use crate::commands::augment::{self, Augment, Selection, Target};
 use crate::labelled::{self, LabelSource, Labelled};
 use crate::run_record::RunRecord;
 
@@ -32,11 +35,22 @@ pub enum Training {
         source: LabelSource,
         /// Which classifier.
         kind: ClassifierKind,
-        /// Draws the random forest.
+        /// Draws the random forest (and the synthetic spectra's noise).
         seed: u64,
+        /// Synthetic spectra to add to them.
+        synthetic: Option<SyntheticSpectra>,
     },
     /// Read from a classifier file written by an earlier `classify`.
     Saved(PathBuf),
+}
+
+/// A spectral model's synthetic spectra added to the training spectra.
+#[derive(Debug, Clone)]
+pub struct SyntheticSpectra {
+    /// The spectral model (`train spectral`'s ONNX).
+    pub model: PathBuf,
+    /// Every class below this many training spectra is brought to it.
+    pub target_per_class: usize,
 }
 
 /// Resolved settings of `classify`.
@@ -144,11 +158,16 @@ const PALETTE: [[u8; 3]; 20] = [
 pub fn run(settings: &Classify) -> Result<ClassifyOutcome> {
     let files = OutputFiles::beside(&settings.out);
     let training_files = match &settings.training {
-        Training::Fit { source, .. } => source.files(),
+        Training::Fit { source, synthetic, .. } => [source.files(), synthetic.iter().map(|s| s.model.clone()).collect()].concat(),
         Training::Saved(path) => vec![path.clone()],
     };
     let inputs: Vec<PathBuf> = [training_files, settings.scene.files(), settings.check.iter().cloned().collect()].concat();
-    hypersynth_data::check_outputs(&inputs, &files.all())?;
+    // The model's sidecar card, which it may lack, is guarded too.
+    let sidecars = match &settings.training {
+        Training::Fit { synthetic: Some(s), .. } => vec![hypersynth_onnx::sidecar_path(&s.model)],
+        _ => Vec::new(),
+    };
+    hypersynth_data::check_outputs(&[&inputs[..], &sidecars[..]].concat(), &files.all())?;
     let cube = Cube::open_source(&settings.scene)?;
     let Ready { saved, bands, check, trained_on } = ready(settings, &cube)?;
 
@@ -157,6 +176,10 @@ pub fn run(settings: &Classify) -> Result<ClassifyOutcome> {
         "classifier_file": match &settings.training { Training::Saved(path) => Some(path), Training::Fit { .. } => None },
         "seed": saved.card.seed,
         "check": settings.check,
+        "synthetic": match &settings.training {
+            Training::Fit { synthetic: Some(s), .. } => Some(json!({"model": s.model, "target_per_class": s.target_per_class})),
+            _ => None,
+        },
     });
     let record = RunRecord::start("classify", &inputs, parameters)?;
     let categories: Vec<(u32, String, [u8; 3])> =
@@ -216,7 +239,7 @@ struct Ready {
 
 fn ready(settings: &Classify, cube: &Cube) -> Result<Ready> {
     let prepared = match &settings.training {
-        Training::Fit { source, kind, seed } => {
+        Training::Fit { source, kind, seed, .. } => {
             let data = trainable(labelled::load(source)?)?;
             let trained_on = pixels_of_scene(&data, source, &settings.scene.path, cube.meta().cols);
             Prepared::Fit { data, kind: *kind, seed: *seed, trained_on }
@@ -233,7 +256,14 @@ fn ready(settings: &Classify, cube: &Cube) -> Result<Ready> {
                      every labelled pixel, any the classifier was fitted on too"
                 );
             }
-            (fit(&data, kind, seed)?, trained_on)
+            // The synthetic spectra, the first work, once every check has passed.
+            let made = match &settings.training {
+                Training::Fit { source, synthetic: Some(synthetic), .. } => {
+                    Some(synthesise(synthetic, source, &data, seed, &settings.out)?)
+                }
+                _ => None,
+            };
+            (fit(&data, made.as_ref(), kind, seed)?, trained_on)
         }
         Prepared::Saved(saved) => (saved, HashSet::new()),
     };
@@ -247,14 +277,15 @@ fn score(files: &OutputFiles, confusion: &Confusion, names: &BTreeMap<u32, Strin
     let accuracy = confusion.accuracy();
     if accuracy.pixels == 0 {
         tracing::warn!("--check: no labelled pixel of the check raster was left to score (all trained on or without data)");
+    } else {
+        tracing::info!(
+            "check: {} pixels, overall accuracy {:.4}, kappa {:.4}, macro-F1 {:.4}",
+            accuracy.pixels,
+            accuracy.overall_accuracy,
+            accuracy.kappa,
+            accuracy.macro_f1
+        );
     }
-    tracing::info!(
-        "check: {} pixels, overall accuracy {:.4}, kappa {:.4}, macro-F1 {:.4}",
-        accuracy.pixels,
-        accuracy.overall_accuracy,
-        accuracy.kappa,
-        accuracy.macro_f1
-    );
     Ok((written, accuracy))
 }
 
@@ -281,7 +312,7 @@ fn trainable(data: Labelled) -> Result<Labelled> {
     if data.labels.is_empty() {
         bail!("{source}: holds no labelled spectra to train a classifier on");
     }
-    let counts = class_counts(&data);
+    let counts = class_counts(&data.labels);
     if let Some((id, _)) = counts.iter().find(|&(_, &n)| n < 2) {
         bail!("{source}: class {id} ({}) has one spectrum; a classifier needs at least two of each class", data.class_name(*id));
     }
@@ -291,21 +322,38 @@ fn trainable(data: Labelled) -> Result<Labelled> {
     Ok(data)
 }
 
-/// Spectra per class id.
-fn class_counts(data: &Labelled) -> BTreeMap<u32, usize> {
-    data.labels.iter().fold(BTreeMap::new(), |mut counts, &l| {
+/// Spectra per class id of `labels`.
+fn class_counts(labels: &[u32]) -> BTreeMap<u32, usize> {
+    labels.iter().fold(BTreeMap::new(), |mut counts, &l| {
         *counts.entry(l).or_default() += 1;
         counts
     })
 }
 
-/// Fits a `kind` classifier on `data` ([`trainable`]) and writes its card.
-fn fit(data: &Labelled, kind: ClassifierKind, seed: u64) -> Result<SavedClassifier> {
-    let counts = class_counts(data);
-    let spinner = crate::progress::spinner(&format!("fitting the {} on {} spectra", kind.name(), data.labels.len()));
-    let classifier = Classifier::fit(kind, data.spectra.view(), &data.labels, seed)?;
+/// Fits a `kind` classifier on `data` ([`trainable`]) and the synthetic spectra `made`,
+/// and writes its card.
+fn fit(data: &Labelled, made: Option<&Synthesised>, kind: ClassifierKind, seed: u64) -> Result<SavedClassifier> {
+    let counts = class_counts(&data.labels);
+    let synthetic_counts = made.map(|m| class_counts(&m.labels)).unwrap_or_default();
+    let (spectra, labels) = match made {
+        Some(made) => {
+            let spectra = ndarray::concatenate(Axis(0), &[data.spectra.view(), made.spectra.view()])?;
+            (spectra, [&data.labels[..], &made.labels[..]].concat())
+        }
+        None => (data.spectra.clone(), data.labels.clone()),
+    };
+    let spinner = crate::progress::spinner(&format!("fitting the {} on {} spectra", kind.name(), labels.len()));
+    let classifier = Classifier::fit(kind, spectra.view(), &labels, seed)?;
     spinner.finish_and_clear();
-    let classes = counts.iter().map(|(&id, &n)| ClassCard { id, name: data.class_name(id).to_string(), training_count: n }).collect();
+    let classes = counts
+        .iter()
+        .map(|(&id, &n)| ClassCard {
+            id,
+            name: data.class_name(id).to_string(),
+            training_count: n,
+            synthetic_count: synthetic_counts.get(&id).copied().unwrap_or(0),
+        })
+        .collect();
     let card = ClassifierCard {
         format: saved::FORMAT.into(),
         version: saved::VERSION,
@@ -313,10 +361,50 @@ fn fit(data: &Labelled, kind: ClassifierKind, seed: u64) -> Result<SavedClassifi
         classes,
         wavelengths_nm: data.wavelengths_nm.clone(),
         trained_on: data.inputs.clone(),
+        synthetic_from: made.map(|m| m.model.clone()),
         data_fingerprint: data.fingerprint(),
         seed,
     };
     Ok(SavedClassifier { card, classifier })
+}
+
+/// Synthetic spectra made for the training: `[n, bands]` on the real spectra's bands, with
+/// their class ids, and the model that made them.
+struct Synthesised {
+    spectra: Array2<f32>,
+    labels: Vec<u32>,
+    model: PathBuf,
+}
+
+/// The synthetic spectra `augment` makes with `synthetic`'s model and target for the
+/// spectra of `source` (`data`), with the same selection, in a hidden folder beside `out`
+/// that is removed afterwards (a killed run leaves it dot-named, never a finished-looking
+/// file).
+fn synthesise(synthetic: &SyntheticSpectra, source: &LabelSource, data: &Labelled, seed: u64, out: &Path) -> Result<Synthesised> {
+    let dir = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let work = tempfile::Builder::new()
+        .prefix(".classify-synthetic.")
+        .tempdir_in(dir)
+        .with_context(|| format!("{}: cannot make a working folder for the synthetic spectra", dir.display()))?;
+    let augmented = augment::run(&Augment {
+        model: synthetic.model.clone(),
+        source: source.clone(),
+        out: work.path().to_path_buf(),
+        run_json: work.path().join("run.json"),
+        target: Target::PerClass(synthetic.target_per_class),
+        seed,
+        selection: Selection::default(),
+        batch: augment::DEFAULT_BATCH,
+        hdf5: false,
+        compression: TableCompression::default(),
+        session: SessionOptions::default(),
+        report: None,
+        when_nothing_to_generate: augment::NothingToGenerate::Refuse,
+    })?;
+    let made = labelled::load(&LabelSource::Table(augmented.synthetic))?;
+    labelled::check_same_bands(&synthetic.model, &made.wavelengths_nm, &data.wavelengths_nm, "the training spectra's bands")?;
+    tracing::info!("adding {} synthetic spectra of {} to the training spectra", made.labels.len(), synthetic.model.display());
+    Ok(Synthesised { spectra: made.spectra, labels: made.labels, model: synthetic.model.clone() })
 }
 
 /// The pixels (`row * cols + col`) of the scene at `scene` that `data` took its spectra

@@ -37,6 +37,9 @@ pub struct ClassifierCard {
     pub wavelengths_nm: Vec<f64>,
     /// The files its training spectra came from.
     pub trained_on: Vec<PathBuf>,
+    /// The spectral model whose synthetic spectra were added to them (`--model`).
+    #[serde(default)]
+    pub synthetic_from: Option<PathBuf>,
     /// SHA-256 of the training spectra and labels.
     pub data_fingerprint: String,
     /// The seed that drew the random forest.
@@ -50,8 +53,11 @@ pub struct ClassCard {
     pub id: u32,
     /// Its name.
     pub name: String,
-    /// Training spectra of the class.
+    /// Real training spectra of the class.
     pub training_count: usize,
+    /// Synthetic training spectra of the class (`--model`).
+    #[serde(default)]
+    pub synthetic_count: usize,
 }
 
 impl SavedClassifier {

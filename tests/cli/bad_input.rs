@@ -103,6 +103,7 @@ const CASES: &[Case] = &[
     case("train spectral $DATA --out n.onnx --thin 99=5", 1, "--thin", "class 99"),
     case("train spectral $DATA --out n.onnx --validation 0.6 --test 0.5", 1, "--validation", "nothing to train on"),
     case("train spectral $DATA --out n.onnx --threads 0", 2, "--threads", "at least 1"),
+    case("augment --model nan.onnx $DATA --out a2 --target-per-class 3000", 1, "nan.onnx", "values that are not numbers"),
     case("augment --model m.onnx $DATA --out a2 --target-per-class 0", 2, "--target-per-class", "at least 1"),
     case("augment --model m.onnx $DATA --out a2 --target-per-class 300 --batch 0", 2, "--batch", "at least 1"),
     case("report $DATA --synthetic foreign_class.csv --out r2", 1, "foreign_class.csv", "class 99, which the real spectra do not have"),
@@ -257,6 +258,15 @@ fn fixture(t: &TestDir) {
     train(&["train", "pix2pix", "--pre", "pre.tif", "--post", "post.tif", "--target", "target.tif", "--out", "dmg.onnx", "--steps", "1"]);
     train(&["train", "cyclegan", "--domain-a", "cube.tif", "--domain-b", "post.tif", "--scale", "2", "--out", "sr.onnx", "--steps", "1"]);
     train(&["augment", "--model", "m.onnx", "--cube", "cube.tif", "--labels", "gt.tif", "--out", "aug", "--balance", "--no-report"]);
+    // m.onnx whose output is multiplied by NaN (the onnx package as the second writer).
+    crate::support::python_check(
+        "import sys, numpy as np, onnx; from onnx import helper, numpy_helper\n\
+         m = onnx.load(sys.argv[1]); g = m.graph; out = g.output[0].name\n\
+         for n in g.node:\n    n.output[:] = [o + '_pre' if o == out else o for o in n.output]\n\
+         g.initializer.append(numpy_helper.from_array(np.array([np.nan], dtype=np.float32), 'nan'))\n\
+         g.node.append(helper.make_node('Mul', [out + '_pre', 'nan'], [out])); onnx.save(m, sys.argv[2])",
+        &[&t.join("m.onnx"), &t.join("nan.onnx")],
+    );
     std::fs::create_dir_all(t.join("rep/report")).unwrap();
     std::fs::copy(t.join("aug/synthetic.parquet"), t.join("rep/report/synthetic.parquet")).unwrap();
 

@@ -139,8 +139,19 @@ const OUTPUT_NAMES: [&str; 5] = ["synthetic.parquet", AUGMENTED, "synthetic.h5",
 /// The table of real training rows and synthetic spectra, in the output folder.
 pub const AUGMENTED: &str = "augmented.parquet";
 
-/// Runs `augment`; see [`Augment`].
+/// Runs `augment`; see [`Augment`]. An output folder this run made is removed again when
+/// the run fails, so a refusal found mid-run (a model that makes NaN) leaves nothing.
 pub fn run(settings: &Augment) -> Result<AugmentOutcome> {
+    let made_folder = !settings.out.exists();
+    let outcome = augment_into(settings);
+    if outcome.is_err() && made_folder && settings.out.is_dir() {
+        let _ = std::fs::remove_dir_all(&settings.out);
+    }
+    outcome
+}
+
+/// [`run`], into an output folder it makes when missing.
+fn augment_into(settings: &Augment) -> Result<AugmentOutcome> {
     let inputs = [crate::scene_inference::model_files(&settings.model), settings.source.files()].concat();
     hypersynth_data::check_output_folder(&inputs, &settings.out, &OUTPUT_NAMES)?;
     // In a folder still to be made, the record cannot land on an input.

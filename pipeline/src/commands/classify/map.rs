@@ -69,14 +69,13 @@ pub fn map_scene(
     let mut mapper = Mapper {
         bands,
         classifier,
+        confusion: check.as_ref().map(|_| Confusion::default()),
         check,
-        confusion: None,
         writers: (map_writer, confidence_writer),
         mapped: 0,
         without_data: 0,
         bar: progress::bar((meta.rows * meta.cols) as u64, "mapping", "pixels"),
     };
-    mapper.confusion = mapper.check.as_ref().map(|_| Confusion::default());
     // The scene is read on this thread while the block before is mapped on the others.
     let (mapped, read) = std::thread::scope(|scope| {
         let (send, receive) = std::sync::mpsc::sync_channel::<Block>(0);

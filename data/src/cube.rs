@@ -475,24 +475,14 @@ impl Cube {
         let mut valid = vec![true; window.rows * window.cols];
         let planes = data.as_slice_memory_order_mut().expect("planes read into one buffer");
         let plane_len = valid.len().max(1);
-        if meta.nodata.is_some() {
-            for (plane, _) in planes.chunks_exact(plane_len).zip(&meta.good_bands).filter(|(_, good)| **good) {
-                for (ok, &v) in valid.iter_mut().zip(plane.iter()) {
-                    *ok &= !meta.is_nodata(v);
-                }
+        for (b, plane) in planes.chunks_exact(plane_len).enumerate() {
+            for (ok, &v) in valid.iter_mut().zip(plane) {
+                *ok &= !meta.voids_pixel(b, v);
             }
         }
         for (b, plane) in planes.chunks_exact_mut(plane_len).enumerate() {
-            // Stored values are physical ones where the band has no scale or offset.
-            let as_stored = meta.scale[b] == 1.0 && meta.offset[b] == 0.0 && meta.nodata.is_none_or(f64::is_nan);
             for (v, &ok) in plane.iter_mut().zip(&valid) {
-                *v = if !ok {
-                    f32::NAN
-                } else if as_stored {
-                    *v
-                } else {
-                    meta.physical(b, *v)
-                };
+                *v = if ok { meta.physical(b, *v) } else { f32::NAN };
             }
         }
         let valid = Array2::from_shape_vec((window.rows, window.cols), valid).expect("one flag per pixel");

@@ -91,11 +91,7 @@ fn prepare_process(cli: &Cli, asked: Option<usize>) -> anyhow::Result<()> {
             std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
             std::env::set_var("GDAL_NUM_THREADS", threads.to_string());
         }
-        // No pool exists this early: it fails only when the system starts no more threads.
-        rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().map_err(|e| {
-            let asked = asked.unwrap_or(threads);
-            anyhow::anyhow!("--threads {asked}: cannot start {threads} threads ({e}): {}", threads::process_limit())
-        })?;
+        build_pool(threads, &format!("--threads {}", asked.unwrap_or(threads)))?;
     } else if std::env::var_os("RAYON_NUM_THREADS").is_none() {
         // Without the variable, candle counts the physical cores (reading /proc/cpuinfo)
         // at every matrix product: about 200 reads per step of the exemplar GAN. The count
@@ -108,11 +104,18 @@ fn prepare_process(cli: &Cli, asked: Option<usize>) -> anyhow::Result<()> {
         let pool = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         // SAFETY: as above.
         unsafe { std::env::set_var("RAYON_NUM_THREADS", kernels.to_string()) };
-        rayon::ThreadPoolBuilder::new().num_threads(pool).build_global().map_err(|e| {
-            anyhow::anyhow!("cannot start {pool} threads, one per core ({e}): {}; --threads N uses fewer", threads::process_limit())
-        })?;
+        build_pool(pool, "one thread per core (--threads N uses fewer)")?;
     }
     Ok(())
+}
+
+/// Rayon's global pool of `threads` threads (`why` that many, for the error). No pool
+/// exists this early: building fails only when the system starts no more threads.
+fn build_pool(threads: usize, why: &str) -> anyhow::Result<()> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .map_err(|e| anyhow::anyhow!("{why}: cannot start {threads} threads ({e}): {}", threads::process_limit()))
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {

@@ -218,11 +218,12 @@ impl Classifier {
     /// need never be held all at once (a mapped scene's pixels gathered from its bands).
     pub fn predict_rows(&self, n: usize, rows: impl Fn(Range<usize>) -> Array2<f32> + Sync) -> Result<Vec<(u32, f32)>> {
         let neighbours = match &self.model {
-            Model::NearestNeighbours { rows: train, labels } => Some((
-                ArrayView2::from_shape((labels.len(), self.features.features), train)
-                    .map_err(|e| Error::Shape(format!("nearest neighbours: {e}")))?,
-                labels.as_slice(),
-            )),
+            Model::NearestNeighbours { rows: train, labels } => {
+                let train = ArrayView2::from_shape((labels.len(), self.features.features), train)
+                    .map_err(|e| Error::Shape(format!("nearest neighbours: {e}")))?;
+                let norms: Vec<f64> = train.outer_iter().map(|r| r.dot(&r)).collect();
+                Some(Neighbours { train, norms, labels })
+            }
             _ => None,
         };
         let chunks: Vec<Range<usize>> = (0..n).step_by(PREDICT_ROWS).map(|start| start..(start + PREDICT_ROWS).min(n)).collect();
@@ -233,14 +234,14 @@ impl Classifier {
                 if x.dim() != (len, self.features.bands()) {
                     return Err(Error::Shape(format!("rows of shape {:?} for {len} rows of {} bands", x.dim(), self.features.bands())));
                 }
-                Ok(self.predict_chunk(x.view(), neighbours))
+                Ok(self.predict_chunk(x.view(), neighbours.as_ref()))
             })
             .collect::<Result<_>>()?;
         Ok(predicted.into_iter().flatten().map(|(c, confidence)| (self.classes[c as usize], confidence)).collect())
     }
 
     /// The class indices and confidences of the rows of `x`, one thread's chunk.
-    fn predict_chunk(&self, x: ArrayView2<'_, f32>, neighbours: Option<(ArrayView2<'_, f64>, &[u32])>) -> Vec<(u32, f32)> {
+    fn predict_chunk(&self, x: ArrayView2<'_, f32>, neighbours: Option<&Neighbours<'_>>) -> Vec<(u32, f32)> {
         let t = self.features.apply(x);
         match (&self.model, neighbours) {
             (Model::RbfSvm(svm), _) => svm.predict(t.view()),
@@ -248,7 +249,7 @@ impl Classifier {
                 let t = t.as_standard_layout();
                 most_probable(&forest.probabilities(t.as_slice().expect("a standard-layout array")), self.classes.len())
             }
-            (Model::NearestNeighbours { .. }, Some((train, labels))) => nearest_vote(train, labels, self.classes.len(), t.view()),
+            (Model::NearestNeighbours { .. }, Some(neighbours)) => nearest_vote(neighbours, self.classes.len(), t.view()),
             (Model::NearestNeighbours { .. }, None) => unreachable!("the neighbours are viewed in predict_rows"),
         }
     }
@@ -266,16 +267,26 @@ fn most_probable(probabilities: &[f64], classes: usize) -> Vec<(u32, f32)> {
         .collect()
 }
 
-/// The [`NEIGHBOURS`]-nearest vote for every row of `t` (one thread's chunk) among `train` with class indices
-/// `labels`.
-fn nearest_vote(train: ArrayView2<'_, f64>, labels: &[u32], classes: usize, t: ArrayView2<'_, f64>) -> Vec<(u32, f32)> {
+/// The training rows of a nearest-neighbours model, viewed once per prediction.
+struct Neighbours<'a> {
+    /// `[n, features]`.
+    train: ArrayView2<'a, f64>,
+    /// Each training row's squared norm.
+    norms: Vec<f64>,
+    /// Each training row's class index.
+    labels: &'a [u32],
+}
+
+/// The [`NEIGHBOURS`]-nearest vote for every row of `t` (one thread's chunk) among the
+/// training rows.
+fn nearest_vote(neighbours: &Neighbours<'_>, classes: usize, t: ArrayView2<'_, f64>) -> Vec<(u32, f32)> {
+    let Neighbours { train, norms: train_norms, labels } = neighbours;
     let k = NEIGHBOURS.min(labels.len());
-    let train_norms: Vec<f64> = train.outer_iter().map(|r| r.dot(&r)).collect();
     let dots = t.dot(&train.t());
     dots.outer_iter()
         .map(|d| {
             // |t - x|² without |t|², which is the same for every training row.
-            let mut order: Vec<(f64, usize)> = d.iter().zip(&train_norms).enumerate().map(|(i, (&d, &n))| (n - 2.0 * d, i)).collect();
+            let mut order: Vec<(f64, usize)> = d.iter().zip(train_norms).enumerate().map(|(i, (&d, &n))| (n - 2.0 * d, i)).collect();
             order.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             let nearest = &mut order[..k];
             nearest.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));

@@ -188,6 +188,7 @@ impl CogWriter {
     pub fn finish(self) -> Result<PathBuf> {
         let Self { staging, mut dataset, output, compression, overviews, meta, datetime, categories, .. } = self;
         let target = output.target().to_path_buf();
+        let _cache = crate::gdal::SmallBlockCache::hold();
         // The levels go into the staging file, which the COG driver copies (OVERVIEWS=AUTO):
         // both kinds get the same level sizes (each rounded up from the one below).
         let factors = overview_factors(meta.rows, meta.cols);

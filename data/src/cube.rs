@@ -218,6 +218,10 @@ pub(crate) trait CubeReader: Send {
     fn read_chunk_cols(&self, cols: usize) -> usize {
         cols
     }
+
+    /// Drops the file's blocks from a block cache the reader keeps (see
+    /// [`Cube::release_cached_blocks`]).
+    fn release_cached_blocks(&self) {}
 }
 
 /// How [`Cube::open_resampled`] maps a cube onto a grid `scale` times finer.
@@ -428,6 +432,12 @@ impl Cube {
     /// chunk while the next one is read.
     pub fn read_chunk_cols(&self) -> usize {
         self.reader.read_chunk_cols(self.meta.cols).clamp(1, self.meta.cols.max(1))
+    }
+
+    /// Drops the file's blocks from GDAL's block cache, for a reader done with the part of
+    /// the scene they cover (a resampled cube keeps the blocks its windows share).
+    pub fn release_cached_blocks(&self) {
+        self.reader.release_cached_blocks()
     }
 
     /// Row strips of at most `rows_per_block` rows covering the cube, top to bottom.

@@ -16,6 +16,51 @@ use crate::{Error, Result};
 /// tiled inference's direct reads drop theirs at once (`read_stored_planes`).
 const BLOCK_CACHE_MB: &str = "512";
 
+/// GDAL's block cache while a COG is finished ([`SmallBlockCache`]): the COG driver's copy
+/// and the overview levels pass each block through the cache once, so a small one costs
+/// them nothing, where the reading cap would let the copy of a wide scene fill it.
+const FINISHING_CACHE_BYTES: i64 = 64 << 20;
+
+/// GDAL's block cache held at most [`FINISHING_CACHE_BYTES`] while at least one guard
+/// lives (the cache is the process's: the first guard lowers it, the last one puts back
+/// what it was), for work that reads each block once.
+pub(crate) struct SmallBlockCache(());
+
+/// Guards alive, and the cache's size before the first.
+static SMALL_CACHE: std::sync::Mutex<(usize, i64)> = std::sync::Mutex::new((0, 0));
+
+impl SmallBlockCache {
+    pub(crate) fn hold() -> Self {
+        configure_gdal();
+        let mut state = SMALL_CACHE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if state.0 == 0 {
+            // SAFETY: plain calls into GDAL's cache settings, which are thread-safe.
+            state.1 = unsafe { gdal_sys::GDALGetCacheMax64() };
+            unsafe { gdal_sys::GDALSetCacheMax64(state.1.min(FINISHING_CACHE_BYTES)) };
+            // The blocks that leaves out, and whatever else the work before freed, go back to
+            // the system: glibc keeps freed heap otherwise, and what follows would add to it.
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            // SAFETY: malloc_trim only releases free memory.
+            unsafe {
+                libc::malloc_trim(0);
+            }
+        }
+        state.0 += 1;
+        Self(())
+    }
+}
+
+impl Drop for SmallBlockCache {
+    fn drop(&mut self) {
+        let mut state = SMALL_CACHE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.0 -= 1;
+        if state.0 == 0 {
+            // SAFETY: as in `hold`.
+            unsafe { gdal_sys::GDALSetCacheMax64(state.1) };
+        }
+    }
+}
+
 /// Threads GDAL decodes a window's blocks on unless `GDAL_NUM_THREADS` says otherwise
 /// (`--threads` sets it): every core, as reading a compressed scene is most of the work of
 /// tiled inference.
@@ -243,15 +288,19 @@ impl CubeReader for GdalCube {
                 StoredPlanes::Float32(v) => self.raster_io(part, &mut v[from..], GDALDataType::GDT_Float32, spacing)?,
             }
             if !self.resampled {
-                // SAFETY: the handle is open as long as `self`; flushing a dataset opened
-                // read-only only frees its cached blocks. From GDAL 3.7 on it returns an
-                // error code, which a read-only flush has no use for; before, nothing.
-                #[allow(clippy::let_unit_value)]
-                let _ = unsafe { gdal_sys::GDALFlushCache(self.dataset.c_dataset()) };
+                self.release_cached_blocks();
             }
             col = end;
         }
         Ok(())
+    }
+
+    fn release_cached_blocks(&self) {
+        // SAFETY: the handle is open as long as `self`; flushing a dataset opened read-only
+        // only frees its cached blocks. From GDAL 3.7 on it returns an error code, which a
+        // read-only flush has no use for; before, nothing.
+        #[allow(clippy::let_unit_value)]
+        let _ = unsafe { gdal_sys::GDALFlushCache(self.dataset.c_dataset()) };
     }
 
     fn block_rows(&self) -> usize {

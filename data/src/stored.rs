@@ -33,6 +33,15 @@ impl StoredPlanes {
         }
     }
 
+    /// Bytes each value of a file of sample type `dtype` takes, read as [`StoredPlanes::for_type`] reads it.
+    pub fn value_bytes(dtype: SampleType) -> usize {
+        match dtype {
+            SampleType::UInt8 => 1,
+            SampleType::Int16 | SampleType::UInt16 => 2,
+            _ => 4,
+        }
+    }
+
     /// The number of values.
     pub fn len(&self) -> usize {
         match self {

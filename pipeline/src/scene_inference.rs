@@ -12,11 +12,11 @@ use anyhow::{Context, Result, bail};
 use hypersynth_data::CubeMeta;
 use hypersynth_onnx::{Input, OnnxSession, RuntimeInfo, SessionOptions};
 use hypersynth_onnx_format::{DROPOUT_SWITCH, ModelCard, ModelKind};
-use ndarray::{Array3, Array4, ArrayView4, Axis, Zip, arr0, concatenate};
+use ndarray::{Array4, ArrayView4, Axis, Zip, arr0, concatenate};
 use serde_json::{Value, json};
 
 use crate::progress;
-use crate::tiling::{TileCounts, TileGrid, TileSource, run_tiled};
+use crate::tiling::{TileCounts, TileGrid, TileSource, WriteWindow, run_tiled};
 
 /// The files a model is read from: the ONNX file and its sidecar card `M.onnx.json`.
 pub fn model_files(model: &Path) -> Vec<PathBuf> {
@@ -102,8 +102,8 @@ impl SceneModel {
     /// Runs the model over every tile of `grid` with data in every source (see
     /// [`run_tiled`]), `batch` tiles per call (each run as [`SceneModel::set_samples`]
     /// says), with a progress bar. `map_output` turns the model's output batch into
-    /// `out_channels` physical values; the blended rows reach `write` as
-    /// `(first row, [rows, cols, out_channels])`.
+    /// `out_channels` physical values; the blended pixels reach `write` as
+    /// `(window, [rows, cols, out_channels])`, column stripe by stripe ([`run_tiled`]).
     pub fn run(
         &mut self,
         grid: &TileGrid,
@@ -111,7 +111,7 @@ impl SceneModel {
         sources: &[TileSource<'_>],
         out_channels: usize,
         map_output: &mut (dyn FnMut(Array4<f32>) -> Result<Array4<f32>> + Send),
-        write: &mut (dyn FnMut(usize, Array3<f32>) -> Result<()> + Send),
+        write: &mut WriteWindow<'_>,
     ) -> Result<Inference> {
         let mut onnx_time = Duration::ZERO;
         let (session, path, samples) = (&mut self.session, &self.path, self.samples);

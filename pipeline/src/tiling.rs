@@ -8,7 +8,14 @@
 //! order, `batch` at a time (a batch may span tile rows, so every batch but the last is
 //! full and has one shape). Outputs are accumulated in a strip of rows that moves down the
 //! scene: rows no later tile touches are finished and handed to the writer, so memory
-//! follows the tile size, the batch and the scene's width, not its height.
+//! does not follow the scene's height.
+//!
+//! Nor its width: a scene whose rows of tiles would hold more than [`STRIPE_BYTES`] is run
+//! in column stripes ([`Stripe`]), each a pass of its own from top to bottom over some of
+//! the tile columns. Neighbouring stripes share no tile; where their edge tiles overlap,
+//! the left stripe's blending sums go to the right one through a temporary file
+//! ([`SeamWriter`]), so every pixel is blended from the same tiles as in one pass. What
+//! striping costs: the file blocks under a seam are decoded by both stripes.
 //!
 //! Each source is read in file-block order: the rows a row of tiles needs, rounded out to
 //! whole rows of file blocks, in the file's own sample type, in column chunks a few file
@@ -31,7 +38,7 @@ use anyhow::{Context, Result, bail};
 use hypersynth_data::{Cube, CubeMeta, StoredPlanes, Window};
 use hypersynth_onnx::Device;
 use indicatif::ProgressBar;
-use ndarray::{Array2, Array3, Array4, ArrayView2, ArrayView3, ArrayView4, Axis, Zip, s};
+use ndarray::{Array2, Array3, Array4, ArrayView2, ArrayView3, ArrayView4, ArrayViewMut2, ArrayViewMut3, Axis, Zip, s};
 
 /// Default tiles per ONNX Runtime call of `fuse` and `super-resolve` on `device` (command
 /// line and job file): 1 on the CPU, where a bigger batch gains nothing but memory (two
@@ -175,8 +182,7 @@ impl HeldChunk {
     /// the whole scene.
     fn new(cube: &Cube, source: usize, cols: Range<usize>, tile: usize) -> Self {
         let meta = cube.meta();
-        let block = Some(cube.block_rows()).filter(|&b| b <= MAX_BLOCK_TILES * tile).unwrap_or(1);
-        let capacity = (tile + block - 1).min(meta.rows).max(1);
+        let (block, capacity) = Self::rows(cube, tile);
         let width = cols.len();
         Self {
             source,
@@ -189,6 +195,18 @@ impl HeldChunk {
             stored: StoredPlanes::for_type(meta.dtype, meta.bands * capacity * width),
             valid: vec![true; capacity * width],
         }
+    }
+
+    /// The rows reads are rounded out to and the rows held, for tiles of `tile` rows.
+    fn rows(cube: &Cube, tile: usize) -> (usize, usize) {
+        let block = Some(cube.block_rows()).filter(|&b| b <= MAX_BLOCK_TILES * tile).unwrap_or(1);
+        (block, (tile + block - 1).min(cube.meta().rows).max(1))
+    }
+
+    /// Bytes a chunk of `cube` holds per scene column, for tiles of `tile` rows.
+    fn bytes_per_col(cube: &Cube, tile: usize) -> usize {
+        let meta = cube.meta();
+        Self::rows(cube, tile).1 * (meta.bands * StoredPlanes::value_bytes(meta.dtype) + 1)
     }
 
     /// Values per band plane.
@@ -252,9 +270,19 @@ struct HeldSource<'a> {
     meta: &'a CubeMeta,
     offset: &'a [f64],
     scale: &'a [f64],
-    /// Width of every chunk but maybe the last.
+    /// Chunk `k` holds scene columns `k * chunk_cols..(k + 1) * chunk_cols`, clipped to `read`.
     chunk_cols: usize,
+    /// The scene columns the stripe's tiles read.
+    read: Range<usize>,
+    /// Per chunk of the scene.
     chunks: Vec<Option<HeldChunk>>,
+}
+
+/// The scene columns chunk `k` of chunks `chunk_cols` wide holds when a stripe reads
+/// columns `read`: its columns from column 0, clipped to `read` (empty outside it).
+fn chunk_span(k: usize, chunk_cols: usize, read: &Range<usize>) -> Range<usize> {
+    let (start, end) = ((k * chunk_cols).max(read.start), ((k + 1) * chunk_cols).min(read.end));
+    start..end.max(start)
 }
 
 /// Tile columns `tile_col..tile_col + len` are `len` columns side by side in chunk `chunk`:
@@ -306,6 +334,11 @@ impl HeldSource<'_> {
         c / self.chunk_cols
     }
 
+    /// The scene columns chunk `k` holds.
+    fn chunk_span(&self, k: usize) -> Range<usize> {
+        chunk_span(k, self.chunk_cols, &self.read)
+    }
+
     /// The chunks a tile of scene columns `cols` (reflected at the edges) reads.
     fn chunks_for(&self, cols: &[usize]) -> Range<usize> {
         let (low, high) = (cols.iter().min().copied().unwrap_or(0), cols.iter().max().copied().unwrap_or(0));
@@ -317,7 +350,8 @@ impl HeldSource<'_> {
     fn runs(&self, cols: &[usize]) -> Vec<ColumnRun> {
         let mut runs: Vec<ColumnRun> = Vec::new();
         for (j, &c) in cols.iter().enumerate() {
-            let (chunk, local) = (self.chunk_of(c), c % self.chunk_cols);
+            let chunk = self.chunk_of(c);
+            let local = c - self.chunk_span(chunk).start;
             match runs.last_mut() {
                 Some(run) if run.chunk == chunk && !run.reversed && run.local + run.len == local => run.len += 1,
                 Some(run) if run.chunk == chunk && (run.reversed || run.len == 1) && run.local == local + 1 => {
@@ -482,27 +516,38 @@ impl RowSpan {
     }
 }
 
-/// The weighted sums of tile outputs over a band of scene rows.
+/// The weighted sums of tile outputs over a band of scene rows, across a stripe's columns.
 #[derive(Debug)]
 struct Strip {
     rows: RowSpan,
     channels: usize,
+    /// Scene columns `col0..col0 + cols`.
+    col0: usize,
     cols: usize,
     /// `[channels, height, cols]`: Σ weight · value.
     sum: Array3<f32>,
     /// `[height, cols]`: Σ weight.
     weight: Array2<f32>,
+    /// The sums the stripe on the left made in its last columns, which are this one's first.
+    from_left: Option<SeamReader>,
+    /// Where this stripe's last columns' sums go, for the stripe on the right.
+    to_right: Option<SeamWriter>,
 }
 
 impl Strip {
-    /// An empty strip of `height` rows starting at the first tile row.
-    fn new(grid: &TileGrid, channels: usize, height: usize) -> Self {
+    /// An empty strip of `height` rows starting at the first tile row, over `stripe`'s
+    /// columns, with the seams it shares with its neighbours.
+    fn new(grid: &TileGrid, stripe: &Stripe, channels: usize, height: usize, seams: Seams) -> Self {
+        let cols = stripe.cols.len();
         Self {
             rows: first_span(grid, height),
             channels,
-            cols: grid.cols,
-            sum: Array3::zeros((channels, height, grid.cols)),
-            weight: Array2::zeros((height, grid.cols)),
+            col0: stripe.cols.start,
+            cols,
+            sum: Array3::zeros((channels, height, cols)),
+            weight: Array2::zeros((height, cols)),
+            from_left: seams.from_left,
+            to_right: seams.to_right,
         }
     }
 
@@ -520,16 +565,16 @@ impl Strip {
             bail!("tile at row {row} lies outside the blending strip (rows {} on)", self.rows.first);
         }
         let offset = (row - self.rows.first) as usize;
-        // The tile's columns inside the scene; its pixels outside are never valid.
-        let t = valid.ncols() as isize;
+        // The tile's columns inside the strip; its pixels outside the scene are never valid.
+        let (t, col) = (valid.ncols() as isize, col - self.col0 as isize);
         let (j0, j1) = ((-col).clamp(0, t) as usize, (self.cols as isize - col).clamp(0, t) as usize);
         if j0 >= j1 {
             return Ok(());
         }
-        let scene_cols = (col + j0 as isize) as usize..(col + j1 as isize) as usize;
+        let strip_cols = (col + j0 as isize) as usize..(col + j1 as isize) as usize;
         for (i, valid_row) in valid.outer_iter().enumerate() {
             let (valid_row, tile_weights) = (valid_row.slice(s![j0..j1]), weights.slice(s![i, j0..j1]));
-            Zip::from(self.weight.slice_mut(s![offset + i, scene_cols.clone()])).and(valid_row).and(tile_weights).for_each(
+            Zip::from(self.weight.slice_mut(s![offset + i, strip_cols.clone()])).and(valid_row).and(tile_weights).for_each(
                 |sum, &ok, &w| {
                     if ok {
                         *sum += w;
@@ -537,7 +582,7 @@ impl Strip {
                 },
             );
             for k in 0..self.channels {
-                Zip::from(self.sum.slice_mut(s![k, offset + i, scene_cols.clone()]))
+                Zip::from(self.sum.slice_mut(s![k, offset + i, strip_cols.clone()]))
                     .and(valid_row)
                     .and(tile_weights)
                     .and(output.slice(s![k, i, j0..j1]))
@@ -551,31 +596,118 @@ impl Strip {
         Ok(())
     }
 
-    /// Finishes the scene rows before `next_row`: returns their first row and
-    /// `[rows, cols, channels]` values, NaN where no tile had valid data; then moves the
-    /// strip down to start at `next_row`.
-    fn finish_until(&mut self, next_row: isize, scene_rows: usize) -> Option<(usize, Array3<f32>)> {
+    /// Finishes the scene rows before `next_row`: adds the left seam's sums to them, hands
+    /// the right seam's on, and returns where the finished pixels lie (every column but
+    /// the right seam's) with their `[rows, cols, channels]` values, NaN where no tile
+    /// had valid data; then moves the strip down to start at `next_row`.
+    fn finish_until(&mut self, next_row: isize, scene_rows: usize) -> Result<Option<(Window, Array3<f32>)>> {
         let first_row = self.rows.first;
         let done = self.rows.advance_to(next_row);
         if done == 0 {
-            return None;
+            return Ok(None);
         }
         let (start, end) = (first_row.max(0), next_row.min(scene_rows as isize));
-        let finished = (end > start).then(|| {
+        let mut finished = None;
+        if end > start {
             let rows = (start - first_row) as usize..(end - first_row) as usize;
+            if let Some(seam) = &mut self.from_left {
+                let cols = 0..seam.width;
+                seam.add_rows(self.sum.slice_mut(s![.., rows.clone(), cols.clone()]), self.weight.slice_mut(s![rows.clone(), cols]))?;
+            }
+            let mut cols = 0..self.cols;
+            if let Some(seam) = &mut self.to_right {
+                let shared = self.cols - seam.width..self.cols;
+                seam.write_rows(self.sum.slice(s![.., rows.clone(), shared.clone()]), self.weight.slice(s![rows.clone(), shared.clone()]))?;
+                cols.end = shared.start;
+            }
             // Band-major, as the strip holds them: the writers take band planes.
-            let mut values = Array3::<f32>::zeros((self.channels, rows.len(), self.cols));
-            let weight = self.weight.slice(s![rows.clone(), ..]);
+            let mut values = Array3::<f32>::zeros((self.channels, rows.len(), cols.len()));
+            let weight = self.weight.slice(s![rows.clone(), cols.clone()]);
             for (mut plane, sum) in values.outer_iter_mut().zip(self.sum.outer_iter()) {
-                Zip::from(&mut plane).and(sum.slice(s![rows.clone(), ..])).and(weight).for_each(|value, &sum, &w| {
+                Zip::from(&mut plane).and(sum.slice(s![rows.clone(), cols.clone()])).and(weight).for_each(|value, &sum, &w| {
                     *value = if w > 0.0 { sum / w } else { f32::NAN };
                 });
             }
-            (start as usize, values.permuted_axes([1, 2, 0]))
-        });
+            let window = Window { row: start as usize, col: self.col0, rows: rows.len(), cols: cols.len() };
+            finished = Some((window, values.permuted_axes([1, 2, 0])));
+        }
         shift_rows(self.weight.view_mut().insert_axis(Axis(0)), done);
         shift_rows(self.sum.view_mut(), done);
-        finished
+        Ok(finished)
+    }
+}
+
+/// The seams a stripe shares with its neighbours ([`Strip::from_left`], [`Strip::to_right`]).
+#[derive(Debug, Default)]
+struct Seams {
+    from_left: Option<SeamReader>,
+    to_right: Option<SeamWriter>,
+}
+
+/// Bytes of one row of a seam `width` columns wide with `channels` sums and a weight.
+fn seam_row_bytes(channels: usize, width: usize) -> usize {
+    (channels + 1) * width * size_of::<f32>()
+}
+
+/// The blending sums of the scene columns two neighbouring stripes both cover, as the
+/// stripe on the left leaves them, row by row from the top, in an unnamed temporary file
+/// (so that memory does not follow the scene's height): each row its `channels` sums, then
+/// its weights, `width` values each.
+#[derive(Debug)]
+struct SeamWriter {
+    channels: usize,
+    width: usize,
+    file: std::io::BufWriter<std::fs::File>,
+}
+
+impl SeamWriter {
+    fn new(channels: usize, width: usize) -> Result<Self> {
+        let file = tempfile::tempfile().context("cannot create the temporary file of a seam between two column stripes")?;
+        Ok(Self { channels, width, file: std::io::BufWriter::new(file) })
+    }
+
+    /// Appends the rows of `sum` (`[channels, rows, width]`) and `weight` (`[rows, width]`).
+    fn write_rows(&mut self, sum: ArrayView3<'_, f32>, weight: ArrayView2<'_, f32>) -> Result<()> {
+        use std::io::Write;
+        let mut bytes = Vec::with_capacity(weight.nrows() * seam_row_bytes(self.channels, self.width));
+        for (r, weights) in weight.outer_iter().enumerate() {
+            for v in sum.slice(s![.., r, ..]).iter().chain(weights) {
+                bytes.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        self.file.write_all(&bytes).context("cannot write the temporary file of a seam between two column stripes")
+    }
+
+    /// The rows written, to be read from the top.
+    fn into_reader(self) -> Result<SeamReader> {
+        use std::io::Seek;
+        let mut file = self.file.into_inner().map_err(|e| e.into_error()).context("cannot write the temporary file of a seam")?;
+        file.rewind().context("cannot rewind the temporary file of a seam")?;
+        Ok(SeamReader { channels: self.channels, width: self.width, file: std::io::BufReader::new(file) })
+    }
+}
+
+/// A seam's sums ([`SeamWriter`]) as the stripe on the right reads them, row by row from the top.
+#[derive(Debug)]
+struct SeamReader {
+    channels: usize,
+    width: usize,
+    file: std::io::BufReader<std::fs::File>,
+}
+
+impl SeamReader {
+    /// Adds the next rows' sums to `sum` (`[channels, rows, width]`) and `weight` (`[rows, width]`).
+    fn add_rows(&mut self, mut sum: ArrayViewMut3<'_, f32>, mut weight: ArrayViewMut2<'_, f32>) -> Result<()> {
+        use std::io::Read;
+        let mut bytes = vec![0; weight.nrows() * seam_row_bytes(self.channels, self.width)];
+        self.file.read_exact(&mut bytes).context("cannot read the temporary file of a seam between two column stripes")?;
+        let mut values = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        for (r, mut weights) in weight.outer_iter_mut().enumerate() {
+            for v in sum.slice_mut(s![.., r, ..]).iter_mut().chain(weights.iter_mut()) {
+                *v += values.next().expect("read to the row's size");
+            }
+        }
+        Ok(())
     }
 }
 
@@ -635,14 +767,85 @@ impl std::fmt::Display for Stopped {
 
 impl std::error::Error for Stopped {}
 
-/// The shapes a tiled run works with.
+/// Memory that a column stripe's held input rows and blending strip may take together
+/// (see [`Stripe`]); a scene whose rows of tiles need more is run in stripes.
+const STRIPE_BYTES: usize = 320 << 20;
+
+/// A band of the grid's tile columns run top to bottom as a pass of its own, so that memory
+/// follows the stripe's width, not the scene's. Neighbouring stripes share no tile, only
+/// the scene columns where their edge tiles overlap (a seam): the left one hands its sums
+/// there to the right one ([`SeamWriter`]), which finishes them. A scene whose rows of
+/// tiles fit [`STRIPE_BYTES`] is one stripe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stripe {
+    /// First columns of its tiles, left to right.
+    col_starts: Vec<isize>,
+    /// The scene columns its tiles cover: its blending strip's.
+    cols: Range<usize>,
+    /// The scene columns its tiles read (reflected at the scene's edges).
+    read: Range<usize>,
+    /// Columns at the start of `cols` the stripe on the left covers too.
+    left_seam: usize,
+    /// Columns at the end of `cols` the stripe on the right covers too.
+    right_seam: usize,
+}
+
+/// The grid's tile columns in stripes of `per_stripe` tiles (the last maybe fewer).
+fn stripes(grid: &TileGrid, per_stripe: usize) -> Vec<Stripe> {
+    let t = grid.tile as isize;
+    let clip = |c: isize| c.clamp(0, grid.cols as isize) as usize;
+    let mut stripes: Vec<Stripe> = grid
+        .col_starts()
+        .chunks(per_stripe.max(1))
+        .map(|starts| {
+            let read = starts.iter().flat_map(|&c| (c..c + t).map(|j| reflect(j, grid.cols)));
+            let (low, high) = read.fold((usize::MAX, 0), |(l, h), c| (l.min(c), h.max(c)));
+            Stripe {
+                col_starts: starts.to_vec(),
+                cols: clip(starts[0])..clip(starts[starts.len() - 1] + t),
+                read: low..high + 1,
+                left_seam: 0,
+                right_seam: 0,
+            }
+        })
+        .collect();
+    for k in 1..stripes.len() {
+        let shared = stripes[k - 1].cols.end.saturating_sub(stripes[k].cols.start);
+        (stripes[k - 1].right_seam, stripes[k].left_seam) = (shared, shared);
+    }
+    stripes
+}
+
+/// Tiles per stripe: all of a row when the held rows of every source and the blending
+/// strip (`strip_height` rows of `out_channels`) fit [`STRIPE_BYTES`] over the scene's
+/// width; else as many as fit (at least one), shared out evenly among the stripes.
+fn tiles_per_stripe(grid: &TileGrid, sources: &[TileSource<'_>], out_channels: usize, strip_height: usize) -> usize {
+    let held: usize = sources.iter().map(|s| HeldChunk::bytes_per_col(s.cube, grid.tile)).sum();
+    let per_col = held + strip_height * (out_channels + 1) * size_of::<f32>();
+    let (fit, tiles) = (STRIPE_BYTES / per_col.max(1), grid.col_starts().len());
+    if grid.cols <= fit {
+        return tiles;
+    }
+    let most = (fit.saturating_sub(grid.overlap) / grid.step()).max(1);
+    tiles.div_ceil(tiles.div_ceil(most))
+}
+
+/// Rows of a stripe's blending strip: room for the tile rows a batch of `batch` usually
+/// spans over `tiles` tile columns (a batch that would reach past the strip, past rows of
+/// tiles without data, is run early).
+fn strip_height(grid: &TileGrid, batch: usize, tiles: usize) -> usize {
+    grid.tile + (batch.div_ceil(tiles.max(1)) + 1) * grid.step()
+}
+
+/// The shapes a tiled run of one stripe works with.
 struct TiledRun<'g> {
     grid: &'g TileGrid,
+    stripe: &'g Stripe,
     batch: usize,
     /// Model input channels: every source's bands.
     channels: usize,
     out_channels: usize,
-    /// Rows of the blending strip: room for the tile rows a batch usually spans.
+    /// Rows of the blending strip ([`strip_height`]).
     strip_height: usize,
     /// Per source, the width of the column chunks it is read in ([`HeldChunk`]).
     chunk_cols: Vec<usize>,
@@ -658,13 +861,25 @@ impl TiledRun<'_> {
     fn tile_cols(&self, col: isize) -> Vec<usize> {
         (0..self.grid.tile).map(|j| reflect(col + j as isize, self.grid.cols)).collect()
     }
+
+    /// The chunks of source `s` the stripe reads.
+    fn chunks(&self, s: usize) -> Range<usize> {
+        let (w, read) = (self.chunk_cols[s], &self.stripe.read);
+        read.start / w..(read.end.max(1) - 1) / w + 1
+    }
 }
 
+/// Where `fuse` and `super-resolve` put the blended outputs: at `Window` of the scene,
+/// `[rows, cols, out_channels]` values (band-major in memory, as `CogWriter` takes them).
+pub type WriteWindow<'a> = dyn FnMut(Window, Array3<f32>) -> Result<()> + Send + 'a;
+
+/// A model's run on a batch: `[batch, channels in, tile, tile]` to `[batch, out_channels, tile, tile]`.
+pub type Infer<'a> = dyn FnMut(ArrayView4<'_, f32>) -> Result<Array4<f32>> + Send + 'a;
+
 /// Runs `infer` over every tile of `grid` with data in every source: the tile's model input
-/// is each source's bands in turn (e.g. pre-event then post-event), normalised; `infer`
-/// maps `[batch, channels in, tile, tile]` to `[batch, out_channels, tile, tile]`. The
-/// blended outputs reach `write` as `(first row, [rows, cols, out_channels])` (band-major in
-/// memory, as `CogWriter` takes it), top to bottom, NaN where no source has data.
+/// is each source's bands in turn (e.g. pre-event then post-event), normalised. The
+/// blended outputs reach `write`, NaN where no source has data: in each column stripe
+/// ([`Stripe`]; the whole width when it fits) top to bottom, stripes left to right.
 ///
 /// Three threads share the work: this one reads each source's rows chunk by chunk
 /// ([`HeldChunk`]); a second cuts the tiles from the chunks read so far into batches while
@@ -674,39 +889,70 @@ pub fn run_tiled(
     batch: usize,
     sources: &[TileSource<'_>],
     out_channels: usize,
-    infer: &mut (dyn FnMut(ArrayView4<'_, f32>) -> Result<Array4<f32>> + Send),
-    write: &mut (dyn FnMut(usize, Array3<f32>) -> Result<()> + Send),
+    infer: &mut Infer<'_>,
+    write: &mut WriteWindow<'_>,
     bar: &ProgressBar,
 ) -> Result<TileCounts> {
     let chunk_cols = sources.iter().map(|s| s.cube.read_chunk_cols()).collect();
-    run_tiled_in_chunks(grid, batch, sources, chunk_cols, out_channels, infer, write, bar)
+    let height = strip_height(grid, batch, grid.col_starts().len());
+    let per_stripe = tiles_per_stripe(grid, sources, out_channels, height);
+    run_tiled_in(grid, batch, sources, &stripes(grid, per_stripe), chunk_cols, out_channels, infer, write, bar)
 }
 
-/// [`run_tiled`], each source read in column chunks of the width given for it.
+/// [`run_tiled`] in the stripes given, each source read in column chunks of the width
+/// given for it.
 #[allow(clippy::too_many_arguments)]
-fn run_tiled_in_chunks(
+fn run_tiled_in(
     grid: &TileGrid,
     batch: usize,
     sources: &[TileSource<'_>],
+    stripes: &[Stripe],
     chunk_cols: Vec<usize>,
     out_channels: usize,
-    infer: &mut (dyn FnMut(ArrayView4<'_, f32>) -> Result<Array4<f32>> + Send),
-    write: &mut (dyn FnMut(usize, Array3<f32>) -> Result<()> + Send),
+    infer: &mut Infer<'_>,
+    write: &mut WriteWindow<'_>,
     bar: &ProgressBar,
 ) -> Result<TileCounts> {
     if batch == 0 {
         bail!("the batch must hold at least 1 tile");
     }
-    // A batch that would reach past the strip (past rows of tiles without data) is run early.
-    let span = batch.div_ceil(grid.col_starts().len()) + 1;
-    let layout = TiledRun {
-        grid,
-        batch,
-        channels: sources.iter().map(|s| s.cube.meta().bands).sum(),
-        out_channels,
-        strip_height: grid.tile + span * grid.step(),
-        chunk_cols: chunk_cols.into_iter().map(|w| w.clamp(1, grid.cols.max(1))).collect(),
-    };
+    let chunk_cols: Vec<usize> = chunk_cols.into_iter().map(|w| w.clamp(1, grid.cols.max(1))).collect();
+    let mut counts = TileCounts::default();
+    let mut from_left = None;
+    for stripe in stripes {
+        let layout = TiledRun {
+            grid,
+            stripe,
+            batch,
+            channels: sources.iter().map(|s| s.cube.meta().bands).sum(),
+            out_channels,
+            strip_height: strip_height(grid, batch, stripe.col_starts.len()),
+            chunk_cols: chunk_cols.clone(),
+        };
+        let to_right = (stripe.right_seam > 0).then(|| SeamWriter::new(out_channels, stripe.right_seam)).transpose()?;
+        let (stripe_counts, to_right) = run_stripe(&layout, sources, Seams { from_left, to_right }, infer, write, bar)?;
+        counts.run += stripe_counts.run;
+        counts.skipped += stripe_counts.skipped;
+        counts.batches += stripe_counts.batches;
+        from_left = to_right.map(SeamWriter::into_reader).transpose()?;
+        if stripes.len() > 1 {
+            // The next stripe reads other blocks (a resampled cube keeps its blocks cached).
+            sources.iter().for_each(|s| s.cube.release_cached_blocks());
+        }
+    }
+    Ok(counts)
+}
+
+/// One stripe of [`run_tiled_in`], on its three threads; returns what it did and the seam
+/// it leaves for the stripe on its right.
+fn run_stripe(
+    layout: &TiledRun<'_>,
+    sources: &[TileSource<'_>],
+    seams: Seams,
+    infer: &mut Infer<'_>,
+    write: &mut WriteWindow<'_>,
+    bar: &ProgressBar,
+) -> Result<(TileCounts, Option<SeamWriter>)> {
     let held: Vec<HeldSource<'_>> = sources
         .iter()
         .zip(&layout.chunk_cols)
@@ -715,7 +961,8 @@ fn run_tiled_in_chunks(
             offset: s.offset,
             scale: s.scale,
             chunk_cols,
-            chunks: (0..grid.cols.div_ceil(chunk_cols)).map(|_| None).collect(),
+            read: layout.stripe.read.clone(),
+            chunks: (0..layout.grid.cols.div_ceil(chunk_cols)).map(|_| None).collect(),
         })
         .collect();
     let (work, queue) = std::sync::mpsc::channel();
@@ -723,8 +970,7 @@ fn run_tiled_in_chunks(
     let (read, held_chunks) = std::sync::mpsc::channel();
     let (hand_back, handed_back) = std::sync::mpsc::channel();
     std::thread::scope(|scope| {
-        let layout = &layout;
-        let model = crate::threads::spawn_scoped(scope, "the model", move || run_model(layout, queue, give_back, infer, write))?;
+        let model = crate::threads::spawn_scoped(scope, "the model", move || run_model(layout, seams, queue, give_back, infer, write))?;
         let cutter = crate::threads::spawn_scoped(scope, "cutting tiles", move || {
             cut_tiles(layout, held, held_chunks, hand_back, work, returned, bar)
         })?;
@@ -733,7 +979,7 @@ fn run_tiled_in_chunks(
         let cutting = cutter.join().map_err(|_| anyhow::anyhow!("the cutting thread panicked"))?;
         let model = model.join().map_err(|_| anyhow::anyhow!("the model thread panicked"))?;
         match (reading, cutting, model) {
-            (Ok(()), Ok(skipped), Ok((run, batches))) => Ok(TileCounts { run, skipped, batches }),
+            (Ok(()), Ok(skipped), Ok((run, batches, seam))) => Ok((TileCounts { run, skipped, batches }, seam)),
             // The first error that is not another thread's stopping says why.
             (reading, cutting, model) => {
                 Err([reading.err(), cutting.err(), model.err()].into_iter().flatten().min_by_key(|e| e.is::<Stopped>()).expect("an error"))
@@ -753,7 +999,7 @@ fn read_chunks(
     handed_back: &Receiver<HeldChunk>,
 ) -> Result<()> {
     let (grid, chunk_cols) = (layout.grid, &layout.chunk_cols);
-    let chunks = chunk_cols.iter().map(|&w| grid.cols.div_ceil(w)).max().unwrap_or(0);
+    let chunks = (0..sources.len()).map(|s| layout.chunks(s).end).max().unwrap_or(0);
     // The chunks handed back, per source and chunk, until they are read again.
     let mut back: Vec<Vec<Option<HeldChunk>>> = chunk_cols.iter().map(|&w| (0..grid.cols.div_ceil(w)).map(|_| None).collect()).collect();
     for (k, &row) in grid.row_starts().iter().enumerate() {
@@ -761,7 +1007,7 @@ fn read_chunks(
         let (first, last) = (rows.iter().min().copied().unwrap_or(0), rows.iter().max().copied().unwrap_or(0));
         for c in 0..chunks {
             for (s, source) in sources.iter().enumerate() {
-                let cols = c * chunk_cols[s]..((c + 1) * chunk_cols[s]).min(grid.cols);
+                let cols = chunk_span(c, chunk_cols[s], &layout.stripe.read);
                 if cols.is_empty() {
                     continue;
                 }
@@ -798,7 +1044,7 @@ fn cut_tiles(
 ) -> Result<usize> {
     let grid = layout.grid;
     let t = grid.tile;
-    let (row_starts, col_starts) = (grid.row_starts(), grid.col_starts());
+    let (row_starts, col_starts) = (grid.row_starts(), &layout.stripe.col_starts);
     let mut strip = first_span(grid, layout.strip_height);
     let mut input = Array4::<f32>::zeros((layout.batch, layout.channels, t, t));
     let mut tiles: Vec<PlacedTile> = Vec::with_capacity(layout.batch);
@@ -917,15 +1163,16 @@ fn cut_tile(
 /// the model calls.
 fn run_model(
     layout: &TiledRun<'_>,
+    seams: Seams,
     queue: Receiver<Work>,
     give_back: Sender<Array4<f32>>,
-    infer: &mut (dyn FnMut(ArrayView4<'_, f32>) -> Result<Array4<f32>> + Send),
-    write: &mut (dyn FnMut(usize, Array3<f32>) -> Result<()> + Send),
-) -> Result<(usize, usize)> {
+    infer: &mut Infer<'_>,
+    write: &mut WriteWindow<'_>,
+) -> Result<(usize, usize, Option<SeamWriter>)> {
     let grid = layout.grid;
     let t = grid.tile;
     let weights = grid.weights();
-    let mut strip = Strip::new(grid, layout.out_channels, layout.strip_height);
+    let mut strip = Strip::new(grid, layout.stripe, layout.out_channels, layout.strip_height, seams);
     let (mut run, mut batches) = (0, 0);
     for work in queue {
         match work {
@@ -944,13 +1191,13 @@ fn run_model(
                 batches += 1;
             }
             Work::RowsBefore(row) => {
-                if let Some((first, values)) = strip.finish_until(row, grid.rows) {
-                    write(first, values)?;
+                if let Some((window, values)) = strip.finish_until(row, grid.rows)? {
+                    write(window, values)?;
                 }
             }
         }
     }
-    Ok((run, batches))
+    Ok((run, batches, strip.to_right))
 }
 
 #[cfg(test)]
@@ -1007,34 +1254,118 @@ mod tests {
             let two =
                 [TileSource { cube: &cube, offset: &offset, scale: &scale }, TileSource { cube: &cube, offset: &offset, scale: &scale }];
             // Chunks narrower than a tile, of different widths per source (few of them: each
-            // read decodes the file blocks under it).
+            // read decodes the file blocks under it); stripes of one and two tiles.
             let narrow = |a: usize, b: usize| Some(vec![cols / a + 1, cols / b + 1]);
-            let ways: [(&[TileSource<'_>], Option<Vec<usize>>); 3] = [(&one, None), (&two, narrow(5, 3)), (&two, narrow(3, 7))];
-            for (batch, (sources, chunks)) in [1, 3, 7, 50].into_iter().flat_map(|b| ways.iter().map(move |w| (b, w))) {
+            // (sources, chunk widths, tiles per stripe)
+            type Way<'s, 'c> = (&'s [TileSource<'c>], Option<Vec<usize>>, usize);
+            let ways: [Way<'_, '_>; 4] =
+                [(&one, None, usize::MAX), (&two, narrow(5, 3), usize::MAX), (&two, narrow(3, 7), 1), (&one, None, 2)];
+            for (batch, (sources, chunks, per_stripe)) in [1, 3, 7, 50].into_iter().flat_map(|b| ways.iter().map(move |w| (b, w))) {
                 let mut infer = |x: ArrayView4<'_, f32>| Ok(x.mean_axis(Axis(1)).unwrap().insert_axis(Axis(1)));
-                let mut got = Array2::<f32>::from_elem((rows, cols), -1.0);
-                let mut next_row = 0;
-                let mut write = |first: usize, values: Array3<f32>| {
-                    assert_eq!(first, next_row, "rows arrive in order");
-                    next_row += values.dim().0;
-                    got.slice_mut(ndarray::s![first..next_row, ..]).assign(&values.index_axis(Axis(2), 0));
-                    Ok(())
-                };
-                let bar = ProgressBar::hidden();
-                let counts = match chunks {
-                    None => run_tiled(&grid, batch, sources, 1, &mut infer, &mut write, &bar),
-                    Some(widths) => run_tiled_in_chunks(&grid, batch, sources, widths.clone(), 1, &mut infer, &mut write, &bar),
-                }
-                .unwrap();
-                let file = format!("{} ({} sources, chunks {chunks:?})", file.display(), sources.len());
+                let (got, counts) = run_over(&grid, batch, sources, &stripes(&grid, *per_stripe), chunks.clone(), &mut infer);
+                let file = format!("{} ({} sources, chunks {chunks:?}, {per_stripe} tiles a stripe)", file.display(), sources.len());
                 assert_eq!(counts.run + counts.skipped, grid.len(), "{file}: batch {batch}");
-                assert_eq!(counts.batches, counts.run.div_ceil(batch), "{file}: batch {batch}");
-                assert_eq!(next_row, rows, "{file}: batch {batch}: every row written");
+                if *per_stripe == usize::MAX {
+                    assert_eq!(counts.batches, counts.run.div_ceil(batch), "{file}: batch {batch}");
+                }
                 for ((r, c), &want) in expected.indexed_iter() {
                     let have = got[[r, c]];
                     let ok = if want.is_nan() { have.is_nan() } else { (have - want).abs() < 1e-3 * want.abs().max(1.0) };
                     assert!(ok, "{file}: batch {batch}: pixel ({r}, {c}) {have} vs {want}");
                 }
+            }
+        }
+    }
+
+    /// Runs `infer` over `grid` in `stripes` (chunks as the file's, or of the widths given);
+    /// returns the first output channel, checking that each pixel is written once and each
+    /// stripe's rows arrive top to bottom, and what the run did.
+    fn run_over(
+        grid: &TileGrid,
+        batch: usize,
+        sources: &[TileSource<'_>],
+        stripes: &[Stripe],
+        chunks: Option<Vec<usize>>,
+        infer: &mut Infer<'_>,
+    ) -> (Array2<f32>, TileCounts) {
+        let mut got = Array2::<f32>::from_elem((grid.rows, grid.cols), -1.0);
+        let mut written = Array2::<u8>::zeros((grid.rows, grid.cols));
+        let mut next_row = std::collections::HashMap::new();
+        let mut write = |window: Window, values: Array3<f32>| {
+            let next = next_row.entry(window.col).or_insert(0);
+            assert_eq!(window.row, *next, "the rows of the stripe from column {} arrive in order", window.col);
+            *next += window.rows;
+            assert_eq!(values.dim(), (window.rows, window.cols, 1));
+            let at = s![window.row..window.row + window.rows, window.col..window.col + window.cols];
+            got.slice_mut(at).assign(&values.index_axis(Axis(2), 0));
+            written.slice_mut(at).mapv_inplace(|n| n + 1);
+            Ok(())
+        };
+        let chunks = chunks.unwrap_or_else(|| sources.iter().map(|s| s.cube.read_chunk_cols()).collect());
+        let counts = run_tiled_in(grid, batch, sources, stripes, chunks, 1, infer, &mut write, &ProgressBar::hidden()).unwrap();
+        assert!(written.iter().all(|&n| n == 1), "every pixel written once: {:?}", written.iter().filter(|&&n| n != 1).count());
+        (got, counts)
+    }
+
+    /// A model whose output depends on the whole tile (its input's mean over the tile, plus
+    /// the pixel's own, weighted by where in the tile the pixel lies) gives, blended, the
+    /// same scene run in stripes of one, two or three tiles as in one pass: the seams
+    /// carry every tile's share across. (A stripe that finished its seam columns itself,
+    /// or dropped the share it hands on, would differ there by whole tile means.)
+    #[test]
+    fn stripes_blend_across_their_seams_as_one_pass_does() {
+        let cube = Cube::open(sample()).unwrap();
+        let bands = cube.meta().bands;
+        let (offset, scale) = (vec![1000.0; bands], vec![500.0; bands]);
+        let sources = [TileSource { cube: &cube, offset: &offset, scale: &scale }];
+        let grid = TileGrid::new(cube.meta().rows, cube.meta().cols, 24, 8).unwrap();
+        let mut infer = |x: ArrayView4<'_, f32>| {
+            let (n, _, t, _) = x.dim();
+            let pixel = x.mean_axis(Axis(1)).unwrap();
+            let mut out = Array4::<f32>::zeros((n, 1, t, t));
+            for (k, pixel) in pixel.outer_iter().enumerate() {
+                let mean = pixel.mean().unwrap();
+                out.slice_mut(s![k, 0, .., ..]).indexed_iter_mut().for_each(|((i, j), v)| {
+                    *v = mean * (1.0 + (i * t + j) as f32 / (t * t) as f32) + pixel[[i, j]];
+                });
+            }
+            Ok(out)
+        };
+        let (whole, counts) = run_over(&grid, 2, &sources, &stripes(&grid, usize::MAX), None, &mut infer);
+        assert_eq!(stripes(&grid, usize::MAX).len(), 1);
+        for per_stripe in [1, 2, 3] {
+            let striped = stripes(&grid, per_stripe);
+            assert!(striped.len() > 1 && striped.iter().skip(1).all(|s| s.left_seam == 8), "{striped:?}");
+            let (got, striped_counts) = run_over(&grid, 2, &sources, &striped, None, &mut infer);
+            assert_eq!((striped_counts.run, striped_counts.skipped), (counts.run, counts.skipped));
+            for ((r, c), &want) in whole.indexed_iter() {
+                let have = got[[r, c]];
+                assert!(
+                    (have - want).abs() <= 1e-5 * want.abs().max(1.0),
+                    "{per_stripe} tiles a stripe: pixel ({r}, {c}) {have} vs {want}"
+                );
+            }
+        }
+    }
+
+    /// Stripes take every tile column once, cover the scene's columns, meet where their
+    /// edge tiles overlap, and read what their tiles reflect at the scene's edges.
+    #[test]
+    fn stripes_share_only_the_overlap_of_their_edge_tiles() {
+        let grid = TileGrid::new(50, 86, 32, 8).unwrap();
+        for per_stripe in [1, 2, 3, usize::MAX] {
+            let striped = stripes(&grid, per_stripe);
+            let tiles: Vec<isize> = striped.iter().flat_map(|s| s.col_starts.clone()).collect();
+            assert_eq!(tiles, grid.col_starts());
+            assert_eq!((striped[0].cols.start, striped[striped.len() - 1].cols.end), (0, 86));
+            assert_eq!((striped[0].left_seam, striped[striped.len() - 1].right_seam), (0, 0));
+            for pair in striped.windows(2) {
+                assert_eq!(pair[0].cols.end - pair[1].cols.start, 8, "{pair:?}");
+                assert_eq!((pair[0].right_seam, pair[1].left_seam), (8, 8));
+            }
+            for stripe in &striped {
+                let reads = stripe.col_starts.iter().flat_map(|&c| (c..c + 32).map(|j| reflect(j, 86)));
+                assert!(reads.clone().all(|c| stripe.read.contains(&c)) && reads.clone().any(|c| c == stripe.read.start));
             }
         }
     }
@@ -1054,7 +1385,16 @@ mod tests {
             let whole = cube.read(m.full_window()).unwrap();
             let t = 32;
             let grid = TileGrid::new(rows, cols, t, 8).unwrap();
-            let layout = TiledRun { grid: &grid, batch: 1, channels: bands, out_channels: 1, strip_height: t, chunk_cols: vec![] };
+            let one_stripe = &stripes(&grid, usize::MAX)[0];
+            let layout = TiledRun {
+                grid: &grid,
+                stripe: one_stripe,
+                batch: 1,
+                channels: bands,
+                out_channels: 1,
+                strip_height: t,
+                chunk_cols: vec![],
+            };
             let (first_row, last_col) = (-12, cols as isize - 20);
             // Chunks narrower than the mirrored margin, and wider than the scene.
             for chunk_cols in [5, 13, cols + 3] {
@@ -1066,6 +1406,7 @@ mod tests {
                         offset: &offset,
                         scale: &scale,
                         chunk_cols,
+                        read: 0..cols,
                         chunks: (0..cols.div_ceil(chunk_cols)).map(|_| None).collect(),
                     };
                     // Only the chunks under the tile, as the cutting thread has them.
@@ -1134,7 +1475,7 @@ mod tests {
     fn blending_a_constant_gives_the_constant_everywhere() {
         let grid = TileGrid::new(40, 37, 16, 6).unwrap();
         let weights = grid.weights();
-        let mut strip = Strip::new(&grid, 1, 16);
+        let mut strip = Strip::new(&grid, &stripes(&grid, usize::MAX)[0], 1, 16, Seams::default());
         let rows = grid.row_starts();
         let mut out = Array2::<f32>::zeros((40, 37));
         for (k, &r) in rows.iter().enumerate() {
@@ -1144,9 +1485,9 @@ mod tests {
                 strip.add(r, c, Array3::from_elem((1, 16, 16), 0.25).view(), valid.view(), &weights).unwrap();
             }
             let next = rows.get(k + 1).copied().unwrap_or(40);
-            if let Some((first, values)) = strip.finish_until(next, 40) {
+            if let Some((window, values)) = strip.finish_until(next, 40).unwrap() {
                 for ((i, j, _), &v) in values.indexed_iter() {
-                    out[[first + i, j]] = v;
+                    out[[window.row + i, window.col + j]] = v;
                 }
             }
         }

@@ -115,14 +115,14 @@ pub fn run(settings: &Fuse) -> Result<FuseOutcome> {
         TileSource { cube: &pre, offset: &normalisation.offset[..bands], scale: &normalisation.scale[..bands] },
         TileSource { cube: &post, offset: &normalisation.offset[bands..], scale: &normalisation.scale[bands..] },
     ];
-    // The card's output mapping is applied to the blended rows: to the value, and its scale
+    // The card's output mapping is applied to the blended pixels: to the value, and its scale
     // to the standard deviation of the samples.
-    let mut write = |first: usize, mut values: Array3<f32>| {
+    let mut write = |window: Window, mut values: Array3<f32>| {
         values.index_axis_mut(Axis(2), 0).mapv_inplace(|v| v * scale + offset);
         if settings.samples > 1 {
             values.index_axis_mut(Axis(2), 1).mapv_inplace(|v| v * scale.abs());
         }
-        writers.write(first, values)
+        writers.write(window, values)
     };
     let inference = model.run(&grid, settings.batch, &sources, value_bands.len(), &mut Ok, &mut write)?;
     let (probability, mask, classes) = writers.finish()?;
@@ -199,11 +199,9 @@ impl<'a> Products<'a> {
         })
     }
 
-    /// Writes finished rows, `[rows, cols, bands]` (the value, then the uncertainty when
-    /// sampled): NaN (no data) becomes each raster's nodata value.
-    fn write(&mut self, first: usize, values: Array3<f32>) -> Result<()> {
-        let (rows, cols, _) = values.dim();
-        let window = Window { row: first, col: 0, rows, cols };
+    /// Writes finished pixels at `window`, `[rows, cols, bands]` (the value, then the
+    /// uncertainty when sampled): NaN (no data) becomes each raster's nodata value.
+    fn write(&mut self, window: Window, values: Array3<f32>) -> Result<()> {
         let value = values.slice(s![.., .., 0..1]);
         let nodata_or = |f: &dyn Fn(f64) -> f32| value.mapv(|v| if v.is_nan() { MASK_NODATA as f32 } else { f(f64::from(v)) });
         if let Some((mask, t)) = &mut self.mask {

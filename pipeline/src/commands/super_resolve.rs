@@ -114,14 +114,15 @@ pub fn run(settings: &SuperResolve) -> Result<SuperResolveOutcome> {
     let sources = [TileSource { cube: &fine, offset: &normalisation.offset, scale: &normalisation.scale }];
     let mut to_physical = |output: Array4<f32>| to_physical(output, meta.bands, &normalisation, &settings.model);
     let nodata = out_meta.nodata.map(|v| v as f32);
-    let mut write = |first: usize, mut values: Array3<f32>| -> Result<()> {
-        let (rows, cols, _) = values.dim();
+    let mut write = |window: Window, mut values: Array3<f32>| -> Result<()> {
         if let Some(nd) = nodata {
             values.mapv_inplace(|v| if v.is_nan() { nd } else { v });
         }
-        Ok(writer.write(Window { row: first, col: 0, rows, cols }, values.view())?)
+        Ok(writer.write(window, values.view())?)
     };
     let inference = model.run(&grid, settings.batch, &sources, meta.bands, &mut to_physical, &mut write)?;
+    // Closed before the COG is finished: its file blocks leave GDAL's cache with it.
+    drop(fine);
     let output = writer.finish()?;
 
     let quality = truth.as_ref().map(|truth| score(&output, &settings.input, scale, truth)).transpose()?;

@@ -35,10 +35,12 @@ impl StoredPlanes {
 
     /// Bytes each value of a file of sample type `dtype` takes, read as [`StoredPlanes::for_type`] reads it.
     pub fn value_bytes(dtype: SampleType) -> usize {
-        match dtype {
-            SampleType::UInt8 => 1,
-            SampleType::Int16 | SampleType::UInt16 => 2,
-            _ => 4,
+        // From the variant `for_type` picks, so that the type mapping lives in one place.
+        match Self::for_type(dtype, 0) {
+            Self::UInt8(_) => size_of::<u8>(),
+            Self::Int16(_) => size_of::<i16>(),
+            Self::UInt16(_) => size_of::<u16>(),
+            Self::Float32(_) => size_of::<f32>(),
         }
     }
 

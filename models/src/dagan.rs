@@ -60,6 +60,12 @@ pub struct DaganArchitecture {
     pub output_gain: f64,
     /// Exemplars per class the exported graph keeps at most (a seeded subset beyond).
     pub exemplars: usize,
+    /// After training, scale each class's moves so that their mean size equals that of the
+    /// real pairs' differences of the class ([`Generator::move_scale`]). Absent from the
+    /// cards of models made before it existed, which kept the learned size. Off by default
+    /// until the end-to-end lift test is measured with it (docs/TRAINING.md).
+    #[serde(default)]
+    pub calibrate_moves: bool,
 }
 
 impl Default for DaganArchitecture {
@@ -75,6 +81,7 @@ impl Default for DaganArchitecture {
             mates: 10,
             output_gain: 0.1,
             exemplars: 512,
+            calibrate_moves: false,
         }
     }
 }
@@ -93,6 +100,9 @@ pub struct Generator {
     pub blocks: Vec<Linear>,
     /// The layer giving the move.
     pub output: Linear,
+    /// `[classes, 1]`: the factor each class's move is multiplied by (ones while training;
+    /// set by [`crate::dagan_training::calibrate_moves`]).
+    pub move_scale: Tensor,
 }
 
 impl Generator {
@@ -110,7 +120,8 @@ impl Generator {
         let output = Linear::new(width, components, rng)?;
         output.weight.set(&output.weight.affine(a.output_gain, 0.0)?)?;
         output.bias.set(&output.bias.zeros_like()?)?;
-        Ok(Self { axes: axes.clone(), embedding, blocks, output })
+        let move_scale = Tensor::ones((config.classes, 1), candle_core::DType::F32, axes.device())?;
+        Ok(Self { axes: axes.clone(), embedding, blocks, output, move_scale })
     }
 
     /// Another spectrum of each exemplar's class.
@@ -119,7 +130,8 @@ impl Generator {
         for linear in &self.blocks {
             h = leaky_relu(&linear.forward(&h)?, LEAKY_SLOPE)?;
         }
-        Ok((exemplar + self.output.forward(&h)?.matmul(&self.axes)?)?)
+        let move_along = self.output.forward(&h)?.broadcast_mul(&self.move_scale.index_select(classes, 0)?)?;
+        Ok((exemplar + move_along.matmul(&self.axes)?)?)
     }
 
     /// The trainable parameters.
@@ -162,7 +174,7 @@ impl Generator {
         let copy = Self::new(config, &self.axes, &mut rng::stream(0, 0, 0))?;
         let tensors = self.tensors().into_iter().map(|(k, v)| v.copy().map(|v| (k, v))).collect::<candle_core::Result<_>>()?;
         copy.load(&tensors)?;
-        Ok(copy)
+        Ok(Self { move_scale: self.move_scale.clone(), ..copy })
     }
 
     /// Moves this generator's parameters towards `live` by `1 - decay`.

@@ -99,7 +99,44 @@ pub fn train(
     let schedule = Schedule::new(a.steps, a.seed, None, a.log_every, a.checkpoint_every);
     let resumed_from = training_loop::run(&mut run, &schedule, checkpoint, observer)?;
     let State { generator, ema, .. } = run.state;
-    Ok(DaganTrained { generator: ema.unwrap_or(generator), resumed_from })
+    let mut generator = ema.unwrap_or(generator);
+    if model.architecture.calibrate_moves {
+        generator.move_scale = calibrate_moves(&generator, model, &run.sampler, a.seed)?;
+    }
+    Ok(DaganTrained { generator, resumed_from })
+}
+
+/// Moves drawn per class to measure their size.
+const CALIBRATION_DRAWS: usize = 512;
+
+/// Per class index (`[classes, 1]`), the factor that makes the mean squared size of
+/// `generator`'s moves (along its axes) that of the class's real pairs: each of its rows
+/// with every class-mate it is paired with. A class of ten pixels gets the shape of its
+/// variation from the shared generator and its size from its own pairs, the one thing they
+/// measure well enough and what the shared generator learns worst for it (on the earthlib
+/// library 0.4 to 6 times the pairs' size for the classes of ten, docs/TRAINING.md). A
+/// class without pairs keeps its factor.
+fn calibrate_moves(generator: &Generator, model: &DaganConfig, sampler: &PairSampler<'_>, seed: u64) -> Result<Tensor> {
+    let data = sampler.data;
+    let axes_t = generator.axes.t()?;
+    let mean_square_along =
+        |t: &Tensor| -> Result<f64> { Ok(t.matmul(&axes_t)?.sqr()?.sum_all()?.to_scalar::<f32>()? as f64 / t.dim(0)?.max(1) as f64) };
+    let current: Vec<f32> = generator.move_scale.flatten_all()?.to_vec1()?;
+    let mut rng = rng::stream(seed, training_loop::STREAM_AFTER, 0);
+    let mut scales = current.clone();
+    for (class, rows) in sampler.rows_of.iter().enumerate().filter(|(_, rows)| !rows.is_empty()) {
+        let (exemplars, mates): (Vec<usize>, Vec<usize>) = rows.iter().flat_map(|&r| data.mates[r].iter().map(move |&m| (r, m))).unzip();
+        let real = mean_square_along(&(sampler.gather(&mates)? - sampler.gather(&exemplars)?)?)?;
+        let drawn: Vec<usize> = (0..CALIBRATION_DRAWS).map(|i| rows[i % rows.len()]).collect();
+        let exemplar = sampler.gather(&drawn)?;
+        let z = rng::normal(&mut rng, drawn.len(), model.architecture.latent)?;
+        let moved = generator.forward(&exemplar, &z, &class_tensor(&vec![class as u32; drawn.len()])?)?;
+        let generated = mean_square_along(&(moved - &exemplar)?)?;
+        if generated > 0.0 {
+            scales[class] = current[class] * (real / generated).sqrt() as f32;
+        }
+    }
+    Ok(Tensor::from_vec(scales, (current.len(), 1), &Device::Cpu)?)
 }
 
 /// Draws the batches: exemplars by class (by [`DaganTrainConfig::class_balance`]), and for
@@ -352,6 +389,28 @@ mod tests {
         let resumed = train(&model, &config, &data(), Some(&path), "f", &mut Quiet).unwrap();
         assert_eq!(resumed.resumed_from, 4);
         assert!(values(&resumed.generator) == values(&whole.generator), "the resumed generator differs");
+    }
+
+    #[test]
+    fn calibrated_moves_are_the_size_of_each_class_s_real_pairs() {
+        let (model, config) = small();
+        let data = data();
+        let trained = train(&model, &config, &data, None, "f", &mut Quiet).unwrap();
+        let sampler = PairSampler::new(&model, &config, &data).unwrap();
+        let factors = |g: &Generator, seed| -> Vec<f32> {
+            calibrate_moves(g, &model, &sampler, seed).unwrap().flatten_all().unwrap().to_vec1().unwrap()
+        };
+        // The learned moves start at a tenth of their size: far from the pairs' size.
+        let before = factors(&trained.generator, 1);
+        assert!(before.iter().all(|&f| f > 2.0), "{before:?}");
+        // Calibrated (as training does), the moves measured again with other noise keep their factors.
+        let calibrating =
+            DaganConfig { architecture: DaganArchitecture { calibrate_moves: true, ..model.architecture.clone() }, ..model.clone() };
+        let calibrated = train(&calibrating, &config, &data, None, "f", &mut Quiet).unwrap();
+        let scale: Vec<f32> = calibrated.generator.move_scale.flatten_all().unwrap().to_vec1().unwrap();
+        assert!(scale.iter().zip(&before).all(|(s, b)| (s / b - 1.0).abs() < 0.1), "{scale:?} against {before:?}");
+        let after = factors(&calibrated.generator, 2);
+        assert!(after.iter().zip(&scale).all(|(a, s)| (a / s - 1.0).abs() < 0.05), "{after:?} against {scale:?}");
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub(crate) const STREAM_INIT: u64 = 1;
 /// The random streams of the steps (one per seed and step index), so that a resumed run
 /// draws what an uninterrupted one would.
 pub(crate) const STREAM_STEP: u64 = 2;
+/// The random stream of what is measured on the trained networks (one per seed).
+pub(crate) const STREAM_AFTER: u64 = 3;
 
 /// When the loop stops, validates, logs and saves.
 #[derive(Debug, Clone, Copy)]

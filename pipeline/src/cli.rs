@@ -415,6 +415,10 @@ pub struct TrainSpectralArgs {
     /// 1: by count).
     #[arg(long, value_parser = unit, default_value_t = DaganTrainConfig::default().class_balance)]
     pub class_balance: f64,
+    /// DAGAN: after training, scale each class's moves to the mean size of the class's own
+    /// real pairs (docs/TRAINING.md).
+    #[arg(long)]
+    pub calibrate_moves: bool,
     /// Exemplar: scale of the variation's standard deviation (1: as measured).
     #[arg(long, value_parser = non_negative, default_value_t = ExemplarConfig::default().spread)]
     pub spread: f64,

@@ -57,6 +57,7 @@ pub fn train_spectral(args: TrainSpectralArgs) -> anyhow::Result<train_spectral:
                     generator_widths: args.generator_widths.unwrap_or(defaults.generator_widths),
                     discriminator_widths: args.discriminator_widths.unwrap_or(defaults.discriminator_widths),
                     mates: args.mates,
+                    calibrate_moves: args.calibrate_moves,
                     ..defaults
                 },
                 class_balance: args.class_balance,

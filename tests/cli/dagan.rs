@@ -32,7 +32,9 @@ fn the_exported_exemplar_gan_computes_what_the_candle_generator_does_and_passes_
     let config = DaganConfig { bands, classes: n_classes, architecture };
     let axes = hypersynth_spectral::within_class_axes(standardised.view(), &classes, n_classes, 12).unwrap();
     let axes = candle_core::Tensor::from_vec(axes.iter().copied().collect(), axes.dim(), &candle_core::Device::Cpu).unwrap();
-    let generator = Generator::new(&config, &axes, &mut rng::stream(5, 0, 0)).unwrap();
+    let mut generator = Generator::new(&config, &axes, &mut rng::stream(5, 0, 0)).unwrap();
+    // Classes' moves of different sizes, as calibration leaves them, so a wrong pick would show.
+    generator.move_scale = candle_core::Tensor::from_vec(vec![0.5f32, 1.0, 2.0], (3, 1), &candle_core::Device::Cpu).unwrap();
     let proto = hypersynth_models::export::dagan_generator(&generator, &config, &scale, &table, &[], "test").unwrap();
     let path = t.join("dagan.onnx");
     std::fs::write(&path, hypersynth_onnx_format::encode_model(&proto)).unwrap();

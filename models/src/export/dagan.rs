@@ -17,7 +17,8 @@ use crate::{Error, Result};
 /// exemplar of the class (`floor(Φ(z[0]) · count)`, as [`ExemplarTable::pick`]), the rest
 /// is the generator's noise; the generator's output, standardised logarithms, is mapped
 /// back by `scale` inside the graph. The exemplar is seen, and the move made, along the
-/// generator's principal axes (two `MatMul`s). `props` (the model card) go into `metadata_props`.
+/// generator's principal axes (two `MatMul`s), its size multiplied by the class's
+/// [`Generator::move_scale`]. `props` (the model card) go into `metadata_props`.
 pub fn dagan_generator(
     generator: &Generator,
     config: &DaganConfig,
@@ -63,7 +64,9 @@ pub fn dagan_generator(
     initializer.push(tensor_f32("output.weight", &[components as i64, width as i64], values(generator.output.weight.as_tensor())?));
     initializer.push(tensor_f32("output.bias", &[components as i64], values(generator.output.bias.as_tensor())?));
     nodes.extend([
-        node("Gemm", "output", &[&input, "output.weight", "output.bias"], &["move_along"], &[("transB", Attr::Int(1))]),
+        node("Gemm", "output", &[&input, "output.weight", "output.bias"], &["learned_move_along"], &[("transB", Attr::Int(1))]),
+        node("Gather", "class_move_scale", &["dagan.move_scale", "class_index"], &["move_scale"], &[]),
+        node("Mul", "scaled_move", &["learned_move_along", "move_scale"], &["move_along"], &[]),
         node("MatMul", "back_to_bands", &["move_along", "dagan.axes"], &["move"], &[]),
         node("Add", "moved", &["exemplar", "move"], &["standardised"], &[]),
         node("Mul", "unscale", &["standardised", "log.scale"], &["centred_log"], &[]),
@@ -85,6 +88,7 @@ fn tables(generator: &Generator, config: &DaganConfig, scale: &LogScale, exempla
         tensor_f32("ex.counts", &[classes], exemplars.counts.iter().map(|&c| c as f32).collect()),
         tensor_f32("embedding", &[classes, config.architecture.embedding as i64], values(generator.embedding.table.as_tensor())?),
         tensor_f32("dagan.axes", &[components as i64, bands as i64], values(&generator.axes)?),
+        tensor_f32("dagan.move_scale", &[classes, 1], values(&generator.move_scale)?),
         tensor_f32("dagan.axes_t", &[bands as i64, components as i64], values(&generator.axes.t()?.contiguous()?)?),
         tensor_f32("log.scale", &[bands as i64], f32s(&scale.scale)),
         tensor_f32("log.offset", &[bands as i64], f32s(&scale.offset)),

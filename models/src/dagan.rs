@@ -101,7 +101,7 @@ pub struct Generator {
     /// The layer giving the move.
     pub output: Linear,
     /// `[classes, 1]`: the factor each class's move is multiplied by (ones while training;
-    /// set by [`crate::dagan_training::calibrate_moves`]).
+    /// set after it with [`DaganArchitecture::calibrate_moves`]).
     pub move_scale: Tensor,
 }
 

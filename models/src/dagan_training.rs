@@ -109,9 +109,10 @@ pub fn train(
 /// Moves drawn per class to measure their size.
 const CALIBRATION_DRAWS: usize = 512;
 
-/// Per class index (`[classes, 1]`), the factor that makes the mean squared size of
-/// `generator`'s moves (along its axes) that of the class's real pairs: each of its rows
-/// with every class-mate it is paired with. A class of ten pixels gets the shape of its
+/// Per class index (`[classes, 1]`), the [`Generator::move_scale`] that makes the mean
+/// squared size of `generator`'s moves (along its axes) that of the class's real pairs: each
+/// of its rows with every class-mate it is paired with (the current scale times the factor
+/// measured, so calibrating again changes little). A class of ten pixels gets the shape of its
 /// variation from the shared generator and its size from its own pairs, the one thing they
 /// measure well enough and what the shared generator learns worst for it (on the earthlib
 /// library 0.4 to 6 times the pairs' size for the classes of ten, docs/TRAINING.md). A
